@@ -1,0 +1,46 @@
+// Errors raised by src/core. The PostgreSQL layer maps ProviderError::Kind to an SQLSTATE.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace aispend::core {
+
+// Any failure talking to or understanding a provider. what() is a complete, key-free message.
+class ProviderError : public std::runtime_error {
+public:
+    enum class Kind {
+        Config,        // bad account settings (unknown provider, bad URL)
+        Network,       // connection refused/reset, DNS, TLS
+        Timeout,       // request or total deadline exceeded
+        Http,          // non-2xx status after retries (other than auth)
+        Auth,          // 401 / 403: wrong or non-admin key
+        RateLimited,   // 429 still returned when the retry budget ran out
+        Parse,         // malformed JSON, missing or mistyped field
+        BodyTooLarge,  // response exceeded the body cap
+        CursorLoop,    // a pagination cursor came back twice
+        Cancelled,     // the caller's cancellation hook said stop
+    };
+
+    struct Details {
+        Kind kind = Kind::Http;
+        std::string provider;        // "openai", "anthropic"
+        std::string endpoint;        // path only, e.g. "/v1/organization/costs" (never a query string)
+        long http_status = 0;        // 0 when no response was received
+        std::string provider_type;   // the provider's own error type, when the body has one
+        std::string provider_message;
+        int retries = 0;
+        std::string detail;          // our own explanation (JSON path, curl error text, ...)
+    };
+
+    explicit ProviderError(Details d);
+    const Details &details() const noexcept { return details_; }
+    Kind kind() const noexcept { return details_.kind; }
+
+private:
+    Details details_;
+};
+
+const char *kind_name(ProviderError::Kind kind) noexcept;
+
+}  // namespace aispend::core

@@ -1,0 +1,74 @@
+// HTTP GET with retries on libcurl. One easy handle per process, created lazily.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aispend::core {
+
+struct HttpRequest {
+    std::string url;  // full URL, query string included (never contains a secret)
+    std::vector<std::pair<std::string, std::string>> headers;         // ordinary headers
+    std::vector<std::pair<std::string, std::string>> secret_headers;  // never logged or echoed
+    std::string provider;       // for error messages
+    std::string endpoint_path;  // for error messages: path only
+};
+
+struct HttpResponse {
+    long status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-cased names
+};
+
+struct HttpOptions {
+    long connect_timeout_ms = 10000;
+    long request_timeout_ms = 60000;   // one attempt
+    long total_deadline_ms = 300000;   // all attempts and waits of one get()
+    int max_retries = 5;
+    size_t max_body_bytes = 64u << 20;
+    long low_speed_bytes_per_s = 1;    // abort if slower than this ...
+    long low_speed_time_s = 30;        // ... for this long
+    long backoff_base_ms = 500;
+    long backoff_max_ms = 30000;
+    // Polled from libcurl's progress callback and between retries: return true to abort.
+    std::function<bool()> should_cancel;
+    // Sleeps between retries; the PostgreSQL side passes an interruptible latch wait.
+    std::function<void(long ms)> wait;
+};
+
+struct HttpStats {
+    long requests = 0;
+    long retries = 0;
+    long bytes = 0;
+};
+
+// Interface so providers can be unit-tested with canned responses.
+class HttpTransport {
+public:
+    virtual ~HttpTransport() = default;
+    // Returns a 2xx response or throws ProviderError (with provider, endpoint, status, retries).
+    virtual HttpResponse get(const HttpRequest &request) = 0;
+    virtual const HttpStats &stats() const = 0;
+};
+
+class CurlTransport : public HttpTransport {
+public:
+    explicit CurlTransport(HttpOptions options);
+    HttpResponse get(const HttpRequest &request) override;
+    const HttpStats &stats() const override { return stats_; }
+
+private:
+    HttpOptions options_;
+    HttpStats stats_;
+};
+
+// True when url is http(s) to 127.0.0.0/8, ::1 or "localhost".
+bool is_loopback_url(const std::string &url);
+// The scheme/host check used by the account validator: https anywhere, http only to loopback.
+bool is_allowed_base_url(const std::string &url, std::string *why);
+
+}  // namespace aispend::core
