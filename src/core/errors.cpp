@@ -1,0 +1,99 @@
+// ProviderError: composes a complete, key-free what() from its details.
+#include "core/errors.hpp"
+
+#include <utility>
+
+namespace aispend::core {
+
+namespace {
+
+using Kind = ProviderError::Kind;
+
+// Kinds that come out of the HTTP transport, whose message states how many retries were spent.
+bool counts_retries(Kind kind) {
+    return kind != Kind::Config && kind != Kind::Parse && kind != Kind::CursorLoop;
+}
+
+// The part of the message after "<provider> GET <endpoint>: ".
+std::string describe(const ProviderError::Details &d) {
+    std::string text;
+    if (d.http_status != 0) {
+        text = "HTTP " + std::to_string(d.http_status);
+        if (!d.provider_type.empty()) text += " " + d.provider_type;
+        if (!d.provider_message.empty()) text += ": " + d.provider_message;
+        if (!d.detail.empty()) text += "; " + d.detail;
+        return text;
+    }
+    switch (d.kind) {
+        case Kind::Network:
+            text = "connection failed";
+            break;
+        case Kind::Timeout:
+            text = "timed out";
+            break;
+        case Kind::Parse:
+            text = "unexpected response";
+            break;
+        case Kind::BodyTooLarge:
+            text = "response too large";
+            break;
+        case Kind::CursorLoop:
+            text = "pagination cursor repeated";
+            break;
+        case Kind::Cancelled:
+            text = "cancelled";
+            break;
+        case Kind::Config:
+            text = "bad configuration";
+            break;
+        case Kind::Http:
+        case Kind::Auth:
+        case Kind::RateLimited:
+            text = kind_name(d.kind);
+            break;
+    }
+    if (!d.detail.empty()) text += ": " + d.detail;
+    return text;
+}
+
+std::string compose(const ProviderError::Details &d) {
+    std::string head = d.provider;
+    if (!d.endpoint.empty()) head += (head.empty() ? "GET " : " GET ") + d.endpoint;
+    std::string text = head.empty() ? describe(d) : head + ": " + describe(d);
+    if (counts_retries(d.kind)) {
+        text += " (after " + std::to_string(d.retries) + (d.retries == 1 ? " retry)" : " retries)");
+    }
+    return text;
+}
+
+}  // namespace
+
+ProviderError::ProviderError(Details d) : std::runtime_error(compose(d)), details_(std::move(d)) {}
+
+const char *kind_name(ProviderError::Kind kind) noexcept {
+    switch (kind) {
+        case Kind::Config:
+            return "config";
+        case Kind::Network:
+            return "network";
+        case Kind::Timeout:
+            return "timeout";
+        case Kind::Http:
+            return "http";
+        case Kind::Auth:
+            return "auth";
+        case Kind::RateLimited:
+            return "rate_limited";
+        case Kind::Parse:
+            return "parse";
+        case Kind::BodyTooLarge:
+            return "body_too_large";
+        case Kind::CursorLoop:
+            return "cursor_loop";
+        case Kind::Cancelled:
+            return "cancelled";
+    }
+    return "unknown";
+}
+
+}  // namespace aispend::core
