@@ -71,4 +71,7 @@ bool is_loopback_url(const std::string &url);
 // The scheme/host check used by the account validator: https anywhere, http only to loopback.
 bool is_allowed_base_url(const std::string &url, std::string *why);
 
+// Frees the process's libcurl handle and global state; the PostgreSQL layer calls it at process exit.
+void http_global_cleanup() noexcept;
+
 }  // namespace aispend::core

@@ -1,0 +1,34 @@
+// One HTTP GET attempt on the process's single libcurl easy handle. No retries here (see http.cpp).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "core/http.hpp"
+
+namespace aispend::core {
+
+struct AttemptLimits {
+    long connect_timeout_ms = 10000;
+    long timeout_ms = 60000;
+    long low_speed_bytes_per_s = 1;
+    long low_speed_time_s = 30;
+    size_t max_body_bytes = 64u << 20;
+    const std::function<bool()> *should_cancel = nullptr;  // may be null or empty
+};
+
+struct AttemptResult {
+    enum class Failure { None, Config, Network, Timeout, BodyTooLarge, Cancelled };
+    Failure failure = Failure::None;
+    bool retryable = false;  // for Network and Timeout: worth another attempt
+    std::string error;       // libcurl's explanation when failure != None (never holds a header value)
+    HttpResponse response;   // status and headers of whatever was received
+    size_t body_bytes = 0;   // bytes received, whether or not the attempt succeeded
+};
+
+// Performs one GET with the security options of the transport (TLS verified, no redirects, http only
+// for loopback URLs). Transfer failures are described in the result; only std::bad_alloc is thrown.
+AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &limits);
+
+}  // namespace aispend::core
