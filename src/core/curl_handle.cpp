@@ -226,6 +226,9 @@ AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &lim
     } else if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         fail(result, AttemptResult::Failure::BodyTooLarge, false,
              "response larger than " + std::to_string(limits.max_body_bytes) + " bytes");
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+        fail(result, AttemptResult::Failure::Config, false,
+             "only https is allowed (http only to loopback addresses)");
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         fail(result, AttemptResult::Failure::Timeout, true, error);
     } else {

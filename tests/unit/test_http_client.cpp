@@ -1,0 +1,286 @@
+// CurlTransport against the mock providers server (AISPEND_MOCK_URL) and against nothing at all.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/http.hpp"
+#include "mock_env.hpp"
+
+using namespace aispend::core;
+using Kind = ProviderError::Kind;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char *kOpenAiKey = "sk-admin-test-openai";
+constexpr const char *kOpenAiProjects = "/v1/organization/projects";
+
+// Small limits so that failing tests fail fast; waits are recorded instead of slept.
+struct Client {
+    std::vector<long> waits;
+    HttpOptions options;
+    Client() {
+        options.connect_timeout_ms = 1000;
+        options.request_timeout_ms = 2000;
+        options.total_deadline_ms = 10000;
+        options.max_retries = 3;
+        options.backoff_base_ms = 10;
+        options.backoff_max_ms = 40;
+        options.wait = [this](long ms) { waits.push_back(ms); };
+    }
+};
+
+HttpRequest openai_projects(const std::string &base, const std::string &key = kOpenAiKey) {
+    HttpRequest request;
+    request.url = base + kOpenAiProjects + "?limit=2";
+    request.headers = {{"Accept", "application/json"}};
+    request.secret_headers = {{"Authorization", "Bearer " + key}};
+    request.provider = "openai";
+    request.endpoint_path = kOpenAiProjects;
+    return request;
+}
+
+// Runs get() expecting a ProviderError, and returns it.
+ProviderError get_error(CurlTransport &transport, const HttpRequest &request) {
+    try {
+        transport.get(request);
+    } catch (const ProviderError &e) {
+        return e;
+    }
+    ADD_FAILURE() << "get() succeeded";
+    return ProviderError({});
+}
+
+long ms_since(Clock::time_point start) {
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+class MockHttp : public testing::Test {
+  protected:
+    void SetUp() override {
+        base_ = aispend::test::mock_url();
+        if (base_.empty()) GTEST_SKIP() << "AISPEND_MOCK_URL is not set: start tests/mock/mock_providers.py";
+    }
+    // A base URL whose requests get the mock's faults; each test's prefix is its own, so fault counts start
+    // at 0.
+    std::string faulty(const std::string &options) const {
+        const auto *test = testing::UnitTest::GetInstance()->current_test_info();
+        return base_ + "/mock/" + options +
+               ";seed=" + std::to_string(Clock::now().time_since_epoch().count() % 1000000) + test->name();
+    }
+    std::string base_;
+};
+
+}  // namespace
+
+TEST_F(MockHttp, OpenAiSucceedsWithLowerCasedHeaders) {
+    Client c;
+    CurlTransport transport(c.options);
+    HttpResponse response = transport.get(openai_projects(base_));
+    EXPECT_EQ(response.status, 200);
+    EXPECT_NE(response.body.find("\"data\""), std::string::npos);
+    EXPECT_EQ(response.headers.count("content-type"), 1u);
+    EXPECT_EQ(transport.stats().requests, 1);
+    EXPECT_EQ(transport.stats().retries, 0);
+    EXPECT_EQ(transport.stats().bytes, static_cast<long>(response.body.size()));
+}
+
+TEST_F(MockHttp, AnthropicSucceeds) {
+    Client c;
+    CurlTransport transport(c.options);
+    HttpRequest request;
+    request.url = base_ + "/v1/organizations/workspaces?limit=2";
+    request.headers = {{"anthropic-version", "2023-06-01"}};
+    request.secret_headers = {{"x-api-key", "sk-ant-admin01-test"}};
+    request.provider = "anthropic";
+    request.endpoint_path = "/v1/organizations/workspaces";
+    EXPECT_EQ(transport.get(request).status, 200);
+}
+
+TEST_F(MockHttp, RetryAfterIsHonoured) {
+    Client c;
+    CurlTransport transport(c.options);
+    HttpResponse response = transport.get(openai_projects(faulty("fault=429;retry_after=1;count=2")));
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(c.waits, (std::vector<long>{1000, 1000}));
+    EXPECT_EQ(transport.stats().requests, 3);
+    EXPECT_EQ(transport.stats().retries, 2);
+}
+
+TEST_F(MockHttp, RateLimitBoundedByMaxRetries) {
+    Client c;
+    c.options.max_retries = 2;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=429;retry_after=1")));
+    EXPECT_EQ(e.kind(), Kind::RateLimited);
+    EXPECT_EQ(e.details().http_status, 429);
+    EXPECT_EQ(e.details().retries, 2);
+    EXPECT_EQ(c.waits, (std::vector<long>{1000, 1000}));
+    EXPECT_EQ(transport.stats().requests, 3);
+    EXPECT_NE(std::string(e.what()).find("HTTP 429"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(after 2 retries)"), std::string::npos) << e.what();
+}
+
+TEST_F(MockHttp, RetryAfterBeyondTheDeadlineFailsAtOnce) {
+    Client c;
+    c.options.total_deadline_ms = 3000;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=429;retry_after=5")));
+    EXPECT_EQ(e.kind(), Kind::RateLimited);
+    EXPECT_TRUE(c.waits.empty());
+    EXPECT_EQ(transport.stats().requests, 1);
+    EXPECT_NE(e.details().detail.find("Retry-After 5 s"), std::string::npos) << e.what();
+}
+
+TEST_F(MockHttp, ServerErrorsRetriedThenSuccess) {
+    for (const char *fault : {"500", "503", "529"}) {
+        Client c;
+        c.options.wait = nullptr;  // the default wait really sleeps (at most 40 ms here)
+        CurlTransport transport(c.options);
+        EXPECT_EQ(transport.get(openai_projects(faulty(std::string("count=2;fault=") + fault))).status, 200);
+        EXPECT_EQ(transport.stats().retries, 2) << fault;
+        EXPECT_EQ(transport.stats().requests, 3) << fault;
+    }
+}
+
+TEST_F(MockHttp, ServerErrorBeyondTheBudget) {
+    Client c;
+    c.options.max_retries = 2;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=500")));
+    EXPECT_EQ(e.kind(), Kind::Http);
+    EXPECT_EQ(e.details().http_status, 500);
+    EXPECT_EQ(e.details().retries, 2);
+    ASSERT_EQ(c.waits.size(), 2u);
+    for (long ms : c.waits) EXPECT_LE(ms, 40);
+    EXPECT_NE(std::string(e.what()).find("openai GET /v1/organization/projects: HTTP 500"), std::string::npos)
+        << e.what();
+}
+
+TEST_F(MockHttp, AuthFailuresAreNotRetried) {
+    for (const char *fault : {"401", "403"}) {
+        Client c;
+        CurlTransport transport(c.options);
+        ProviderError e = get_error(transport, openai_projects(faulty(std::string("fault=") + fault)));
+        EXPECT_EQ(e.kind(), Kind::Auth) << fault;
+        EXPECT_EQ(e.details().http_status, std::stol(fault));
+        EXPECT_FALSE(e.details().provider_message.empty()) << e.what();
+        EXPECT_EQ(transport.stats().requests, 1);
+        EXPECT_TRUE(c.waits.empty());
+    }
+}
+
+TEST_F(MockHttp, WrongKeyNeverAppearsInTheMessage) {
+    Client c;
+    CurlTransport transport(c.options);
+    const std::string key = "sk-admin-wrong-key-0123456789";
+    ProviderError e = get_error(transport, openai_projects(base_, key));
+    EXPECT_EQ(e.kind(), Kind::Auth);
+    EXPECT_EQ(std::string(e.what()).find(key), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("limit=2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("HTTP 401"), std::string::npos) << e.what();
+}
+
+TEST_F(MockHttp, RequestTimeout) {
+    Client c;
+    c.options.request_timeout_ms = 300;
+    c.options.max_retries = 1;
+    CurlTransport transport(c.options);
+    auto start = Clock::now();
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=timeout")));
+    EXPECT_EQ(e.kind(), Kind::Timeout);
+    EXPECT_EQ(e.details().retries, 1);
+    EXPECT_EQ(transport.stats().requests, 2);
+    EXPECT_LT(ms_since(start), 1500);
+}
+
+TEST_F(MockHttp, BodyCap) {
+    Client c;
+    c.options.max_body_bytes = 16;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(base_));
+    EXPECT_EQ(e.kind(), Kind::BodyTooLarge);
+    EXPECT_EQ(transport.stats().requests, 1);
+    EXPECT_LE(transport.stats().bytes, 16);
+}
+
+TEST_F(MockHttp, OversizeFault) {
+    Client c;
+    c.options.max_body_bytes = 64 * 1024;
+    CurlTransport transport(c.options);
+    EXPECT_EQ(get_error(transport, openai_projects(faulty("fault=oversize"))).kind(), Kind::BodyTooLarge);
+}
+
+TEST_F(MockHttp, ConnectionDropRetried) {
+    Client c;
+    CurlTransport transport(c.options);
+    EXPECT_EQ(transport.get(openai_projects(faulty("fault=drop;count=1"))).status, 200);
+    EXPECT_EQ(transport.stats().retries, 1);
+
+    c.options.max_retries = 0;
+    CurlTransport no_retries(c.options);
+    ProviderError e = get_error(no_retries, openai_projects(faulty("fault=drop")));
+    EXPECT_EQ(e.kind(), Kind::Network);
+    EXPECT_NE(std::string(e.what()).find("connection failed: "), std::string::npos) << e.what();
+}
+
+TEST_F(MockHttp, TruncatedBodyRetried) {
+    Client c;
+    CurlTransport transport(c.options);
+    EXPECT_EQ(transport.get(openai_projects(faulty("fault=truncate;count=1"))).status, 200);
+    EXPECT_EQ(transport.stats().retries, 1);
+}
+
+TEST_F(MockHttp, CancelledWithinASecond) {
+    Client c;
+    c.options.request_timeout_ms = 10000;
+    auto start = Clock::now();
+    c.options.should_cancel = [start] { return ms_since(start) >= 200; };
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=slow;delay_ms=5000")));
+    EXPECT_EQ(e.kind(), Kind::Cancelled);
+    EXPECT_LT(ms_since(start), 1500);
+    EXPECT_EQ(transport.stats().requests, 1);
+}
+
+TEST(Http, ConnectionRefusedIsRetriedThenNetworkError) {
+    Client c;
+    c.options.max_retries = 2;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects("http://127.0.0.1:1"));
+    EXPECT_EQ(e.kind(), Kind::Network);
+    EXPECT_EQ(e.details().retries, 2);
+    EXPECT_EQ(e.details().http_status, 0);
+    EXPECT_NE(std::string(e.what()).find("openai GET /v1/organization/projects: connection failed: "),
+              std::string::npos)
+        << e.what();
+}
+
+TEST(Http, PlainHttpRefusedBeyondLoopback) {
+    Client c;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects("http://api.openai.invalid"));
+    EXPECT_EQ(e.kind(), Kind::Config);
+    EXPECT_EQ(transport.stats().requests, 1);
+    EXPECT_NE(std::string(e.what()).find("only https is allowed"), std::string::npos) << e.what();
+}
+
+TEST(Http, CancelledBeforeTheFirstRequest) {
+    Client c;
+    c.options.should_cancel = [] { return true; };
+    CurlTransport transport(c.options);
+    EXPECT_EQ(get_error(transport, openai_projects("http://127.0.0.1:1")).kind(), Kind::Cancelled);
+    EXPECT_EQ(transport.stats().requests, 0);
+}
+
+TEST(Http, HeaderWithLineBreakRefused) {
+    Client c;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects("http://127.0.0.1:1", "sk-x\r\nX-Injected: 1"));
+    EXPECT_EQ(e.kind(), Kind::Config);
+    EXPECT_EQ(std::string(e.what()).find("sk-x"), std::string::npos) << e.what();
+}
