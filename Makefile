@@ -20,15 +20,16 @@ REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 WERROR      ?=
 PG_CPPFLAGS += -Isrc -DAISPEND_VERSION='"$(EXTVERSION)"' $(shell pkg-config --cflags libcurl jansson)
-PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -fvisibility=hidden $(WERROR)
+PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register $(WERROR)
 SHLIB_LINK  += $(shell pkg-config --libs libcurl jansson) -lstdc++
+
+# Debian's PGXS also emits LLVM bitcode with clang and without PG_CXXFLAGS (C++14): JIT gains nothing here.
+# It must be overridden before the include, which decides the bitcode targets.
+override with_llvm = no
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-# Debian's PGXS also emits LLVM bitcode with clang and without PG_CXXFLAGS (C++14): JIT gains nothing here.
-override with_llvm = no
 
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	{ printf -- "-- aispend %s: generated from src/sql/ by make; edit those files.\n" "$(EXTVERSION)"; \

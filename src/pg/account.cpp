@@ -1,0 +1,121 @@
+// Account and admin-key resolution (see account.hpp). The key is copied only into the returned struct.
+#include "pg/account.hpp"
+
+#include <cstdlib>
+#include <optional>
+
+extern "C" {
+#include "utils/acl.h"
+}
+
+#include "pg/guard.hpp"
+
+namespace aispend::pg {
+namespace {
+
+core::OptionList to_option_list(List *defs) {
+    core::OptionList options;
+    ListCell *cell;
+    foreach (cell, defs) {
+        DefElem *def = lfirst_node(DefElem, cell);
+        options.emplace_back(def->defname, strVal(def->arg));
+    }
+    return options;
+}
+
+// Options of the user mapping for (role, server), or nullopt when there is none. Never errors for "missing".
+std::optional<core::OptionList> mapping_options(Oid role, Oid server) {
+    bool found = false;
+    List *defs = pg_call([&]() -> List * {
+        HeapTuple tuple =
+            SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(role), ObjectIdGetDatum(server));
+        if (!HeapTupleIsValid(tuple)) return nullptr;
+        found = true;
+        bool isnull = false;
+        Datum datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple, Anum_pg_user_mapping_umoptions, &isnull);
+        List *result = isnull ? NIL : untransformRelOptions(datum);
+        ReleaseSysCache(tuple);
+        return result;
+    });
+    if (!found) return std::nullopt;
+    return to_option_list(defs);
+}
+
+// The key named by a mapping's options: the literal admin_key, or the variable admin_key_env names.
+std::string key_from_mapping(const core::OptionList &options, const std::string &account, std::string *source,
+                             const char *mapping_kind) {
+    for (const auto &[name, value] : options) {
+        if (name == "admin_key") {
+            *source = mapping_kind;
+            return value;
+        }
+        if (name == "admin_key_env") {
+            const char *env = std::getenv(value.c_str());
+            if (env == nullptr || *env == '\0')
+                throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                               "account \"" + account + "\": environment variable " + value +
+                                   " (admin_key_env of the " + mapping_kind +
+                                   ") is not set in the server process",
+                               "",
+                               "Set it in the environment PostgreSQL starts with (e.g. the systemd unit or "
+                               "/etc/postgresql/15/main/environment) and restart the server.");
+            *source = std::string(mapping_kind) + " (environment " + value + ")";
+            return env;
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+ResolvedAccount resolve_account(const std::string &account, bool require_key) {
+    ResolvedAccount resolved;
+    resolved.name = account;
+    bool owned_by_aispend = false;
+    bool has_usage = false;
+    List *server_options = NIL;
+    Oid server_id = pg_call([&]() -> Oid {
+        ForeignServer *server = GetForeignServerByName(account.c_str(), true);
+        if (server == nullptr) return InvalidOid;
+        ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+        owned_by_aispend = strcmp(fdw->fdwname, "aispend") == 0;
+        has_usage = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+        server_options = server->options;
+        return server->serverid;
+    });
+    if (server_id == InvalidOid || !owned_by_aispend)
+        throw SqlError(
+            ERRCODE_UNDEFINED_OBJECT, "aispend account \"" + account + "\" does not exist", "",
+            "Accounts are foreign servers of the aispend wrapper: CREATE SERVER " + account +
+                " FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai'). SELECT * FROM aispend.accounts "
+                "lists them.");
+    if (!has_usage)
+        throw SqlError(
+            ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for aispend account \"" + account + "\"", "",
+            "GRANT USAGE ON FOREIGN SERVER " + account + " TO <role>, or use aispend.grant_admin(<role>).");
+    resolved.server_id = server_id;
+    resolved.settings = core::server_settings(to_option_list(server_options));
+
+    Oid role = pg_call([] { return GetUserId(); });
+    if (auto own = mapping_options(role, server_id))
+        resolved.admin_key = key_from_mapping(*own, account, &resolved.key_source, "user mapping");
+    else if (auto shared = mapping_options(InvalidOid, server_id))
+        resolved.admin_key = key_from_mapping(*shared, account, &resolved.key_source, "PUBLIC user mapping");
+    else {
+        std::string env_name = core::fallback_key_env(account);
+        const char *env = std::getenv(env_name.c_str());
+        if (env != nullptr && *env != '\0') {
+            resolved.admin_key = env;
+            resolved.key_source = "environment " + env_name;
+        }
+    }
+    if (require_key && resolved.admin_key.empty())
+        throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                       "no admin key for aispend account \"" + account + "\" and the current role", "",
+                       "CREATE USER MAPPING FOR CURRENT_USER SERVER " + account +
+                           " OPTIONS (admin_key '...'), or (admin_key_env 'NAME'), or set " +
+                           core::fallback_key_env(account) + " in the server's environment.");
+    return resolved;
+}
+
+}  // namespace aispend::pg

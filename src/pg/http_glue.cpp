@@ -1,0 +1,49 @@
+// HTTP transport wiring: cancellation from QueryCancelPending, latch waits, cleanup at backend exit.
+#include "pg/pg_headers.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/http_glue.hpp"
+#include "pg/settings.hpp"
+
+namespace aispend::pg {
+namespace {
+
+void cleanup_at_exit(int, Datum) {
+    core::http_global_cleanup();
+}
+
+// Sleeps between retries in 100 ms steps on the latch, returning early when an interrupt is pending.
+void interruptible_wait(long ms) {
+    pg_call([ms] {
+        long remaining = ms;
+        while (remaining > 0 && !interrupt_pending()) {
+            long step = remaining < 100 ? remaining : 100;
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, step,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            remaining -= step;
+        }
+    });
+}
+
+}  // namespace
+
+std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &settings) {
+    static bool cleanup_registered = false;
+    if (!cleanup_registered) {
+        pg_call([] { on_proc_exit(cleanup_at_exit, (Datum)0); });
+        cleanup_registered = true;
+    }
+    core::HttpOptions options;
+    options.request_timeout_ms = settings.timeout_ms;
+    options.connect_timeout_ms = settings.timeout_ms < 10000 ? settings.timeout_ms : 10000;
+    options.max_retries = settings.max_retries;
+    // Every attempt may use its full timeout, plus room for the backoff between them.
+    options.total_deadline_ms = static_cast<long>(settings.timeout_ms) * (settings.max_retries + 1) + 120000;
+    options.max_body_bytes = static_cast<size_t>(max_response_mb) << 20;
+    options.should_cancel = [] { return interrupt_pending(); };
+    options.wait = interruptible_wait;
+    return std::make_unique<core::CurlTransport>(std::move(options));
+}
+
+}  // namespace aispend::pg
