@@ -1,0 +1,102 @@
+# Shared by scripts/test.sh and scripts/demo.sh: packages, a throwaway PostgreSQL 15, the mock providers.
+# Source it; it defines functions only.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+AISPEND_PACKAGES=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+                  postgresql-15-pgtap pgtap postgresql-contrib libcurl4-openssl-dev libjansson-dev
+                  libgtest-dev clang clang-format libclang-rt-14-dev python3 git)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages that are missing (apt-get update only when something is).
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The OS user that owns throwaway clusters: initdb refuses root, so root uses "postgres".
+cluster_user() {
+    if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi
+}
+
+as_cluster_user() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# build_and_install [WERROR]: builds the extension and installs it into PostgreSQL 15.
+build_and_install() {
+    local werror=${1:-}
+    say "building aispend"
+    make -s -j2 WERROR="$werror" >/dev/null || return 1
+    as_root make -s install >/dev/null || return 1
+}
+
+# start_cluster DIR PORT DBNAME: initdb + start with pg_cron preloaded (jobs run in DBNAME), trust auth on
+# loopback and the socket in DIR. Everything lives under DIR.
+start_cluster() {
+    local dir=$1 port=$2 db=$3
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null || return 1
+        as_cluster_user tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$db'
+cron.use_background_workers = on
+max_worker_processes = 16
+log_min_messages = warning
+fsync = off
+CONF
+    else
+        as_cluster_user sed -i "s/^port = .*/port = $port/" "$dir/data/postgresql.conf"
+    fi
+    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null || {
+        tail -20 "$dir/postgres.log"; return 1; }
+}
+
+stop_cluster() {
+    local dir=$1
+    [ -f "$dir/data/postmaster.pid" ] && as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+    return 0
+}
+
+# start_mock DIR PORT ORG: the mock providers on 127.0.0.1:PORT, pid in DIR/mock.pid.
+start_mock() {
+    local dir=$1 port=$2 org=$3
+    python3 "$AISPEND_ROOT/tests/mock/mock_providers.py" --port "$port" --org "$org" >"$dir/mock.log" 2>&1 &
+    echo $! >"$dir/mock.pid"
+    local i
+    for i in $(seq 1 100); do
+        python3 - "$port" <<'PY' 2>/dev/null && return 0
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/mock/healthz", timeout=1)
+PY
+        sleep 0.1
+    done
+    echo "mock providers did not start:"; cat "$dir/mock.log"; return 1
+}
+
+stop_mock() {
+    local dir=$1
+    [ -f "$dir/mock.pid" ] && kill "$(cat "$dir/mock.pid")" 2>/dev/null
+    rm -f "$dir/mock.pid"
+    return 0
+}

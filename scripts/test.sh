@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, builds, starts a throwaway PostgreSQL 15 (pg_cron preloaded)
+# and the mock providers, runs every suite, stops everything, and ends with "N passed, N failed".
+# Usage: scripts/test.sh            (root or a sudo user, on Debian 12)
+#        FUZZ_SECONDS=30 scripts/test.sh   (longer fuzzing)
+set -uo pipefail
+AISPEND_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$AISPEND_ROOT"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+WERROR_FLAG=${WERROR_FLAG:--Werror}
+FUZZ_SECONDS=${FUZZ_SECONDS:-3}
+work=$(mktemp -d /tmp/aispend-test.XXXXXX)
+chmod 755 "$work"
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+    stop_cluster "$work/pg"
+    stop_mock "$work"
+    [ "${KEEP_TEST_DIR:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# record SUITE PASSED FAILED
+record() {
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+    [ "$3" -gt 0 ] && failures+=("$1: $3 failed")
+    printf '%-12s %4d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+ensure_packages "${AISPEND_PACKAGES[@]}" || { echo "0 passed, 1 failed"; exit 1; }
+
+if ! build_and_install "$WERROR_FLAG"; then
+    echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+say "lint (clang-format)"
+if make -s lint >"$work/lint.log" 2>&1; then record lint 1 0; else cat "$work/lint.log" | head -40; record lint 0 1; fi
+
+say "unit tests (GoogleTest)"
+mock_port=$(free_port)
+start_mock "$work" "$mock_port" small || { echo "0 passed, 1 failed"; exit 1; }
+export AISPEND_MOCK_URL="http://127.0.0.1:$mock_port"
+if make -s -j2 unit WERROR="$WERROR_FLAG" >"$work/unit-build.log" 2>&1; then
+    build/unit_tests --gtest_brief=1 >"$work/unit.log" 2>&1
+    ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$work/unit.log")
+    bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$work/unit.log")
+    grep -E '^\[  FAILED  \]' "$work/unit.log" | head -30
+    [ -z "$ok" ] && [ -z "$bad" ] && { tail -20 "$work/unit.log"; bad=1; }
+    record unit "${ok:-0}" "${bad:-0}"
+else
+    tail -40 "$work/unit-build.log"; record unit 0 1
+fi
+
+say "mock provider self-tests"
+python3 -m unittest tests/mock/test_mock.py >"$work/mock-tests.log" 2>&1
+ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$work/mock-tests.log")
+bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$work/mock-tests.log" | grep -o '[0-9]\+' | awk '{s+=$1} END {print s+0}')
+[ "${bad:-0}" -gt 0 ] && tail -30 "$work/mock-tests.log"
+[ -z "$ran" ] && { tail -20 "$work/mock-tests.log"; ran=0; bad=1; }
+record mock $((ran - ${bad:-0})) "${bad:-0}"
+
+say "fuzzing each parser for ${FUZZ_SECONDS}s"
+if bash tests/fuzz/run.sh "$FUZZ_SECONDS" >"$work/fuzz.log" 2>&1; then :; fi
+ok=$(grep -c '^fuzz .*: ok' "$work/fuzz.log")
+bad=$(grep -c 'FAILED' "$work/fuzz.log")
+[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1
+[ "$bad" -gt 0 ] && tail -30 "$work/fuzz.log"
+record fuzz "$ok" "$bad"
+
+say "starting PostgreSQL 15 (pg_cron preloaded) as $(cluster_user)"
+pg_port=$(free_port)
+start_cluster "$work/pg" "$pg_port" aispend_test || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=postgres
+psql -q -X -d postgres -c "CREATE DATABASE aispend_test" >/dev/null
+psql -q -X -d aispend_test -c "CREATE EXTENSION pg_cron; CREATE EXTENSION pgtap; CREATE EXTENSION dblink; CREATE EXTENSION aispend;" >/dev/null
+
+say "pg_regress (sql/, expected/)"
+PGOPTIONS="-c aispend_test.mock_url=$AISPEND_MOCK_URL" make -s installcheck >"$work/regress.log" 2>&1
+ok=$(grep -cE '(\.\.\. ok|^ok )' "$work/regress.log")
+bad=$(grep -cE '(\.\.\. FAILED|^not ok )' "$work/regress.log")
+if [ "$bad" -gt 0 ] || [ "$ok" -eq 0 ]; then
+    cat "$work/regress.log" | tail -20; [ -f regression.diffs ] && head -80 regression.diffs
+    [ "$bad" -eq 0 ] && bad=1
+fi
+record regress "$ok" "$bad"
+
+say "pgTAP (tests/pgtap/)"
+pg_prove -v -d aispend_test --set "mock_url=$AISPEND_MOCK_URL" tests/pgtap/*.sql >"$work/pgtap.log" 2>&1
+status=$?
+ok=$(grep -cE '^\s*ok [0-9]+' "$work/pgtap.log")
+bad=$(grep -cE '^\s*not ok [0-9]+' "$work/pgtap.log")
+if [ "$status" -ne 0 ]; then
+    grep -E 'not ok|Failed|Dubious|ERROR|psql:' "$work/pgtap.log" | head -40
+    [ "$bad" -eq 0 ] && bad=1
+fi
+record pgtap "$ok" "$bad"
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
