@@ -1,0 +1,348 @@
+-- 20_schema.sql: accounts helpers, dimensions, facts, sync_runs.
+--
+-- An account is a foreign server of the FDW aispend (pg_foreign_server.srvname). Servers cannot be the target
+-- of a foreign key, so every table stores the account as a plain `name` column: dropping a server keeps its
+-- data until aispend.forget_account(name) removes it. Every primary key and unique constraint starts with
+-- `account`, so the tables can be distributed by account (Citus, docs/scaling.md); the only exception will be
+-- the price catalogue aispend.model_prices (a reference table).
+--
+-- Sentinel rows (design.md section 6) replace provider NULLs in usage and costs:
+--   workspace_id '(default)'  Anthropic default workspace / OpenAI usage without a project
+--   api_key_id   '(console)'  Anthropic Console (Workbench) usage, which has no API key
+--   api_key_id   '(none)'     OpenAI usage the provider did not attribute to a key
+-- Identifiers that start with '(' are never provider identifiers.
+
+-- ---------------------------------------------------------------- helpers (internal)
+
+-- UTC bucket arithmetic. timestamptz + interval follows the session TimeZone (a day can last 23 or 25 hours),
+-- so every step is done on UTC wall-clock time.
+CREATE FUNCTION aispend._utc_add(ts timestamptz, step interval)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ((ts AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
+
+CREATE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
+                             ts, 'UTC');
+
+CREATE FUNCTION aispend._bucket_step(bucket_width text)
+RETURNS interval LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE bucket_width WHEN '1h' THEN interval '1 hour' WHEN 'month' THEN interval '1 month'
+                         ELSE interval '1 day' END;
+
+CREATE FUNCTION aispend._bucket_ceil(ts timestamptz, bucket_width text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN aispend._bucket_floor(ts, bucket_width) = ts THEN ts
+            ELSE aispend._utc_add(aispend._bucket_floor(ts, bucket_width), aispend._bucket_step(bucket_width)) END;
+
+-- The advisory lock that serialises syncs of one account: pg_try_advisory_lock(1634300784, _lock_key(account)).
+-- 1634300784 is 'aisp' in ASCII; in pg_locks it is classid, the account hash is objid, objsubid = 2.
+CREATE FUNCTION aispend._lock_key(account name)
+RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.hashtext('aispend:' || account::text);
+
+-- True when some session holds the sync lock of this account.
+CREATE FUNCTION aispend._sync_lock_held(account name)
+RETURNS boolean LANGUAGE sql STABLE STRICT
+RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted
+                 AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(account)::oid
+                 AND l.objsubid = 2
+                 AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                   WHERE d.datname = pg_catalog.current_database()));
+
+-- The settings of one account, from the server's options, with defaults. Raises 42704 for an unknown account.
+CREATE FUNCTION aispend._account_settings(account name,
+    OUT provider text, OUT backfill_days integer, OUT resync_days integer, OUT bucket_width text)
+LANGUAGE plpgsql STABLE STRICT
+AS $$
+DECLARE
+    opts text[];
+BEGIN
+    SELECT s.srvoptions INTO opts
+    FROM pg_catalog.pg_foreign_server s
+    JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+    WHERE w.fdwname = 'aispend' AND s.srvname = _account_settings.account;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'aispend: unknown account "%"', _account_settings.account
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'An account is a server of the foreign-data wrapper aispend: '
+                         'CREATE SERVER name FOREIGN DATA WRAPPER aispend OPTIONS (provider ''openai''). '
+                         'See SELECT srvname FROM pg_foreign_server.';
+    END IF;
+    SELECT pg_catalog.substr(o, 10) INTO provider FROM pg_catalog.unnest(opts) o WHERE o LIKE 'provider=%';
+    SELECT pg_catalog.substr(o, 15)::integer INTO backfill_days
+        FROM pg_catalog.unnest(opts) o WHERE o LIKE 'backfill_days=%';
+    SELECT pg_catalog.substr(o, 13)::integer INTO resync_days
+        FROM pg_catalog.unnest(opts) o WHERE o LIKE 'resync_days=%';
+    SELECT pg_catalog.substr(o, 14) INTO bucket_width FROM pg_catalog.unnest(opts) o WHERE o LIKE 'bucket_width=%';
+    backfill_days := coalesce(backfill_days, 90);
+    resync_days := coalesce(resync_days, 3);
+    bucket_width := coalesce(bucket_width, '1d');
+    IF provider IS NULL OR provider NOT IN ('openai', 'anthropic') THEN
+        RAISE EXCEPTION 'aispend: account "%" has no valid provider option', _account_settings.account
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ALTER SERVER ... OPTIONS (ADD provider ''openai'') (or ''anthropic'').';
+    END IF;
+    IF bucket_width NOT IN ('1d', '1h') THEN
+        RAISE EXCEPTION 'aispend: account "%": bucket_width must be ''1d'' or ''1h'', not "%"',
+            _account_settings.account, bucket_width
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------- dimensions
+
+CREATE TABLE aispend.workspaces (
+    account       name        NOT NULL,
+    provider      text        NOT NULL,
+    workspace_id  text        NOT NULL,
+    provider_name text,
+    display_name  text,
+    name          text        GENERATED ALWAYS AS (coalesce(display_name, provider_name, workspace_id)) STORED,
+    status        text        NOT NULL,
+    created_at    timestamptz,
+    archived_at   timestamptz,
+    first_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_seen     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT workspaces_pkey PRIMARY KEY (account, workspace_id)
+);
+COMMENT ON TABLE aispend.workspaces IS
+    'Workspaces (Anthropic) and projects (OpenAI) of every account, kept after they vanish upstream (slowly changing dimension).';
+COMMENT ON COLUMN aispend.workspaces.account IS 'The account: name of the aispend foreign server (not a foreign key; see aispend.forget_account).';
+COMMENT ON COLUMN aispend.workspaces.workspace_id IS
+    'Provider id; ''(default)'' is the Anthropic default workspace (and OpenAI usage without a project).';
+COMMENT ON COLUMN aispend.workspaces.provider_name IS 'The name the provider gives the workspace, refreshed by every sync.';
+COMMENT ON COLUMN aispend.workspaces.display_name IS 'Custom name set by a person; NULL shows provider_name. Never written by sync.';
+COMMENT ON COLUMN aispend.workspaces.name IS 'The name to show: display_name, else provider_name, else workspace_id.';
+COMMENT ON COLUMN aispend.workspaces.status IS
+    'Provider status (active, archived, ...); ''archived'' also when it vanished from the provider''s list; '
+    '''unlisted'' when it was only ever seen in usage or costs.';
+COMMENT ON COLUMN aispend.workspaces.first_seen IS 'When a sync first saw it (listed, or named by a fact).';
+COMMENT ON COLUMN aispend.workspaces.last_seen IS 'When a sync last saw it in the provider''s list.';
+
+CREATE TABLE aispend.api_keys (
+    account      name        NOT NULL,
+    provider     text        NOT NULL,
+    api_key_id   text        NOT NULL,
+    name         text,
+    key_hint     text,
+    status       text        NOT NULL,
+    workspace_id text,
+    owner        text,
+    created_at   timestamptz,
+    last_used_at timestamptz,
+    first_seen   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT api_keys_pkey PRIMARY KEY (account, api_key_id)
+);
+CREATE INDEX api_keys_workspace_idx ON aispend.api_keys (account, workspace_id);
+COMMENT ON TABLE aispend.api_keys IS
+    'API keys of every account, kept after they are deleted upstream (slowly changing dimension). Never holds a secret.';
+COMMENT ON COLUMN aispend.api_keys.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.api_keys.api_key_id IS
+    'Provider id; ''(console)'' = Anthropic Console usage without a key, ''(none)'' = OpenAI usage not attributed to a key.';
+COMMENT ON COLUMN aispend.api_keys.key_hint IS 'The redacted hint the provider shows (e.g. sk-...abcd), never the key.';
+COMMENT ON COLUMN aispend.api_keys.status IS
+    'Provider status (active, inactive, archived, expired); ''deleted'' when it vanished from the provider''s list; '
+    '''unlisted'' when it was only ever seen in usage or costs.';
+COMMENT ON COLUMN aispend.api_keys.workspace_id IS 'Workspace / project of the key (aispend.workspaces.workspace_id).';
+COMMENT ON COLUMN aispend.api_keys.first_seen IS 'When a sync first saw it (listed, or named by a fact).';
+COMMENT ON COLUMN aispend.api_keys.last_seen IS 'When a sync last saw it in the provider''s list.';
+
+CREATE TABLE aispend.models (
+    account    name        NOT NULL,
+    provider   text        NOT NULL,
+    model      text        NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen  timestamptz NOT NULL,
+    CONSTRAINT models_pkey PRIMARY KEY (account, model)
+);
+COMMENT ON TABLE aispend.models IS 'Models named by the usage or costs of each account.';
+COMMENT ON COLUMN aispend.models.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.models.first_seen IS 'Start of the earliest synced bucket with usage or cost of this model.';
+COMMENT ON COLUMN aispend.models.last_seen IS 'Start of the latest synced bucket with usage or cost of this model.';
+
+-- ---------------------------------------------------------------- facts
+
+CREATE TABLE aispend.usage (
+    account               name        NOT NULL,
+    endpoint              text        NOT NULL,
+    bucket_start          timestamptz NOT NULL,
+    bucket_width          text        NOT NULL CHECK (bucket_width IN ('1d', '1h')),
+    workspace_id          text        NOT NULL,
+    api_key_id            text        NOT NULL,
+    model                 text,
+    service_tier          text,
+    batch                 boolean,
+    context_window        text,
+    inference_geo         text,
+    uncached_input_tokens bigint,
+    cache_read_tokens     bigint,
+    cache_write_5m_tokens bigint,
+    cache_write_1h_tokens bigint,
+    output_tokens         bigint,
+    input_audio_tokens    bigint,
+    output_audio_tokens   bigint,
+    input_image_tokens    bigint,
+    output_image_tokens   bigint,
+    requests              bigint,
+    web_search_requests   bigint,
+    CONSTRAINT usage_natural_key UNIQUE NULLS NOT DISTINCT
+        (account, bucket_start, endpoint, bucket_width, workspace_id, api_key_id, model, service_tier, batch,
+         context_window, inference_geo)
+);
+CREATE INDEX usage_workspace_idx ON aispend.usage (account, workspace_id, bucket_start);
+CREATE INDEX usage_api_key_idx ON aispend.usage (account, api_key_id, bucket_start);
+CREATE INDEX usage_model_idx ON aispend.usage (account, model, bucket_start);
+COMMENT ON TABLE aispend.usage IS
+    'Token usage per account, bucket and every dimension the provider groups by; replaced window by window by aispend.sync.';
+COMMENT ON COLUMN aispend.usage.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.usage.endpoint IS 'Provider usage endpoint: completions, embeddings, ... (OpenAI); messages (Anthropic).';
+COMMENT ON COLUMN aispend.usage.bucket_start IS 'Start of the UTC bucket.';
+COMMENT ON COLUMN aispend.usage.bucket_width IS '1d or 1h (server option bucket_width at sync time).';
+COMMENT ON COLUMN aispend.usage.workspace_id IS 'Workspace / project; ''(default)'' when the provider sent none.';
+COMMENT ON COLUMN aispend.usage.api_key_id IS 'API key; ''(console)'' (Anthropic) or ''(none)'' (OpenAI) when the provider sent none.';
+COMMENT ON COLUMN aispend.usage.batch IS 'Batch API usage (OpenAI batch flag; Anthropic service_tier batch).';
+COMMENT ON COLUMN aispend.usage.uncached_input_tokens IS
+    'Input tokens neither read from nor written to the cache. All input = uncached + cache_read + cache_write_5m + cache_write_1h. NULL = not reported.';
+COMMENT ON COLUMN aispend.usage.cache_write_5m_tokens IS 'Cache writes with 5-minute TTL (OpenAI''s single cache-write kind too).';
+COMMENT ON COLUMN aispend.usage.output_tokens IS 'All output tokens (every modality).';
+COMMENT ON COLUMN aispend.usage.input_audio_tokens IS 'Informational subset of input tokens.';
+COMMENT ON COLUMN aispend.usage.requests IS 'Number of model requests (OpenAI); NULL for Anthropic, which does not report it (never 0).';
+COMMENT ON COLUMN aispend.usage.web_search_requests IS 'Server-side web search requests.';
+
+CREATE TABLE aispend.costs (
+    account        name        NOT NULL,
+    bucket_start   timestamptz NOT NULL,
+    workspace_id   text        NOT NULL,
+    api_key_id     text,
+    line_item      text,
+    model          text,
+    token_type     text,
+    service_tier   text,
+    context_window text,
+    cost_type      text,
+    inference_geo  text,
+    amount_usd     numeric     NOT NULL,
+    currency       text        NOT NULL,
+    quantity       numeric,
+    quantity_unit  text,
+    CONSTRAINT costs_natural_key UNIQUE NULLS NOT DISTINCT
+        (account, bucket_start, workspace_id, api_key_id, line_item, model, token_type, service_tier,
+         context_window, cost_type, inference_geo, currency, quantity_unit)
+);
+CREATE INDEX costs_workspace_idx ON aispend.costs (account, workspace_id, bucket_start);
+CREATE INDEX costs_api_key_idx ON aispend.costs (account, api_key_id, bucket_start);
+CREATE INDEX costs_model_idx ON aispend.costs (account, model, bucket_start);
+COMMENT ON TABLE aispend.costs IS
+    'Billed cost lines per account, UTC day, workspace and line item, as the provider bills them; replaced window by window by aispend.sync.';
+COMMENT ON COLUMN aispend.costs.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.costs.bucket_start IS 'The UTC day (midnight UTC).';
+COMMENT ON COLUMN aispend.costs.workspace_id IS 'Workspace / project; ''(default)'' when the provider sent none.';
+COMMENT ON COLUMN aispend.costs.api_key_id IS 'API key (newer OpenAI costs only); NULL = the provider does not attribute this line to a key.';
+COMMENT ON COLUMN aispend.costs.line_item IS 'OpenAI line_item or Anthropic description, verbatim.';
+COMMENT ON COLUMN aispend.costs.model IS 'Model (Anthropic field; OpenAI parsed from line_item, best effort).';
+COMMENT ON COLUMN aispend.costs.amount_usd IS 'Exact amount in US dollars (Anthropic cents divided by 100).';
+COMMENT ON COLUMN aispend.costs.currency IS 'Currency as sent, upper-cased (USD).';
+
+-- ---------------------------------------------------------------- sync runs
+
+CREATE TABLE aispend.sync_runs (
+    id               bigint      GENERATED ALWAYS AS IDENTITY,
+    account          name        NOT NULL,
+    endpoint         text        NOT NULL CHECK (endpoint IN ('workspaces', 'api_keys', 'usage', 'costs')),
+    window_start     timestamptz,
+    window_end       timestamptz,
+    bucket_width     text,
+    complete_through timestamptz,
+    started_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at      timestamptz,
+    status           text        NOT NULL DEFAULT 'running'
+                                 CHECK (status IN ('running', 'succeeded', 'failed', 'aborted')),
+    rows_fetched     bigint,
+    rows_inserted    bigint,
+    rows_updated     bigint,
+    rows_deleted     bigint,
+    http_requests    bigint,
+    retries          bigint,
+    bytes            bigint,
+    error_sqlstate   text,
+    error_message    text,
+    error_detail     text,
+    error_hint       text,
+    CONSTRAINT sync_runs_pkey PRIMARY KEY (account, id)
+);
+CREATE INDEX sync_runs_account_endpoint_idx ON aispend.sync_runs (account, endpoint, started_at);
+COMMENT ON TABLE aispend.sync_runs IS
+    'One row per account, endpoint and window chunk that aispend.sync attempted: the progress and failure log. Never holds a key.';
+COMMENT ON COLUMN aispend.sync_runs.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.sync_runs.window_start IS 'Start of the fetched window (NULL for workspaces and api_keys, which are listed whole).';
+COMMENT ON COLUMN aispend.sync_runs.window_end IS 'End (exclusive) of the fetched window; may include the still-open bucket.';
+COMMENT ON COLUMN aispend.sync_runs.complete_through IS
+    'End of the last closed bucket of the window at fetch time (the open bucket is fetched but not complete); '
+    'NULL when the window did not continue the account''s complete history.';
+COMMENT ON COLUMN aispend.sync_runs.status IS
+    'running, succeeded, failed (error recorded), aborted (cancelled, or found still running by a later sync).';
+COMMENT ON COLUMN aispend.sync_runs.rows_fetched IS 'Distinct rows the provider returned for the window.';
+COMMENT ON COLUMN aispend.sync_runs.rows_inserted IS 'Rows new to the table.';
+COMMENT ON COLUMN aispend.sync_runs.rows_updated IS
+    'Rows whose values changed (dimensions: attribute changes and entities marked vanished; last_seen alone does not count).';
+COMMENT ON COLUMN aispend.sync_runs.rows_deleted IS 'Fact rows of the window the provider no longer returns.';
+COMMENT ON COLUMN aispend.sync_runs.http_requests IS 'HTTP requests of the fetch (aispend._last_fetch_stats()).';
+COMMENT ON COLUMN aispend.sync_runs.retries IS 'Retried HTTP requests (429, 5xx, network).';
+COMMENT ON COLUMN aispend.sync_runs.error_sqlstate IS 'SQLSTATE of the failure (AS001..AS007 provider errors, 57014 cancel, ...).';
+
+-- Data that pg_dump must keep: everything synced and every edit (display names), and the run log.
+SELECT pg_catalog.pg_extension_config_dump('aispend.workspaces', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.api_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.models', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.usage', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.costs', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs_id_seq', '');
+
+-- ---------------------------------------------------------------- forgetting an account
+
+CREATE FUNCTION aispend.forget_account(account name)
+RETURNS TABLE (table_name regclass, rows_deleted bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t regclass;
+    n bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s
+               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+               WHERE w.fdwname = 'aispend' AND s.srvname = forget_account.account) THEN
+        RAISE EXCEPTION 'aispend: account "%" still exists', forget_account.account
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('DROP SERVER %I CASCADE first; its synced data stays until forget_account.',
+                                forget_account.account);
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(1634300784, aispend._lock_key(forget_account.account)) THEN
+        RAISE EXCEPTION 'aispend: a sync of account % is running', forget_account.account
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+    -- Every table of the extension's schema with an account column, referencing tables first, so that
+    -- tables added later (rename history, ...) are forgotten too.
+    FOR t IN
+        SELECT c.oid::regclass
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account' AND NOT a.attisdropped
+        WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'p')
+        ORDER BY (SELECT count(*) FROM pg_catalog.pg_constraint f
+                  WHERE f.conrelid = c.oid AND f.contype = 'f') DESC, c.relname
+    LOOP
+        EXECUTE format('DELETE FROM %s WHERE account = $1', t) USING forget_account.account;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        table_name := t;
+        rows_deleted := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.forget_account(name) IS
+    'Deletes every synced row and sync_runs row of an account whose server was dropped; returns rows deleted per table.';
+REVOKE ALL ON FUNCTION aispend.forget_account(name) FROM PUBLIC;
