@@ -1,0 +1,229 @@
+// Anthropic Admin API: workspaces, API keys, messages usage report, cost report.
+#include <cctype>
+#include <stdexcept>
+
+#include "core/decimal.hpp"
+#include "core/paging.hpp"
+#include "core/provider.hpp"
+#include "core/timeutil.hpp"
+
+namespace aispend::core {
+
+namespace {
+
+constexpr const char *kName = "anthropic";
+constexpr const char *kDefaultBaseUrl = "https://api.anthropic.com";
+constexpr const char *kApiVersion = "2023-06-01";
+
+std::string without_trailing_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+}
+
+std::string upper(std::string s) {
+    for (char &c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+long long usage_limit(const std::string &bucket_width) {
+    if (bucket_width == "1d") return 31;
+    if (bucket_width == "1h") return 168;
+    if (bucket_width == "1m") return 1440;
+    ProviderError::Details d;
+    d.kind = ProviderError::Kind::Config;
+    d.provider = kName;
+    d.detail = "bucket_width must be 1d, 1h or 1m, not \"" + bucket_width + "\"";
+    throw ProviderError(std::move(d));
+}
+
+UnixSeconds as_time(const JsonRef &v) {
+    auto t = parse_rfc3339(v.as_str_view());
+    if (!t) v.fail("expected an RFC 3339 time");
+    return *t;
+}
+
+std::optional<UnixSeconds> opt_time(const JsonRef &obj, const char *key) {
+    auto v = obj.find(key);
+    return v ? std::optional<UnixSeconds>(as_time(*v)) : std::nullopt;
+}
+
+Workspace parse_workspace(const JsonRef &w) {
+    Workspace ws;
+    ws.id = w.str("id");
+    ws.name = w.opt_str("name");
+    ws.created_at = opt_time(w, "created_at");
+    ws.archived_at = opt_time(w, "archived_at");
+    ws.status = ws.archived_at ? "archived" : "active";
+    return ws;
+}
+
+// created_by.id; newer keys may have created_by null and name their principal instead.
+OptStr key_owner(const JsonRef &k) {
+    if (auto creator = k.find("created_by")) {
+        if (OptStr id = creator->opt_str("id")) return id;
+    }
+    if (auto principal = k.find("principal")) {
+        if (OptStr user = principal->opt_str("user_id")) return user;
+        return principal->opt_str("service_account_id");
+    }
+    return std::nullopt;
+}
+
+ApiKey parse_key(const JsonRef &k) {
+    ApiKey key;
+    key.id = k.str("id");
+    key.name = k.opt_str("name");
+    key.hint = k.opt_str("partial_key_hint");
+    key.status = k.str("status");
+    key.workspace_id = k.opt_str("workspace_id");
+    key.owner = key_owner(k);
+    key.created_at = opt_time(k, "created_at");
+    return key;
+}
+
+UsageRow parse_usage(const JsonRef &r, UnixSeconds start, UnixSeconds end) {
+    UsageRow row;
+    row.endpoint = "messages";
+    row.bucket_start = start;
+    row.bucket_end = end;
+    row.workspace_id = r.opt_str("workspace_id");
+    row.api_key_id = r.opt_str("api_key_id");
+    row.model = r.opt_str("model");
+    row.service_tier = r.opt_str("service_tier");
+    if (row.service_tier) row.batch = *row.service_tier == "batch";
+    row.context_window = r.opt_str("context_window");
+    row.inference_geo = r.opt_str("inference_geo");
+    row.uncached_input_tokens = r.opt_int("uncached_input_tokens");
+    row.cache_read_tokens = r.opt_int("cache_read_input_tokens");
+    if (auto cache = r.find("cache_creation")) {  // nested, never a flat cache_creation_input_tokens
+        row.cache_write_5m_tokens = cache->opt_int("ephemeral_5m_input_tokens");
+        row.cache_write_1h_tokens = cache->opt_int("ephemeral_1h_input_tokens");
+    }
+    row.output_tokens = r.opt_int("output_tokens");
+    if (auto tools = r.find("server_tool_use"))
+        row.web_search_requests = tools->opt_int("web_search_requests");
+    return row;
+}
+
+CostRow parse_cost(const JsonRef &r, UnixSeconds start, UnixSeconds end) {
+    CostRow row;
+    row.bucket_start = start;
+    row.bucket_end = end;
+    row.workspace_id = r.opt_str("workspace_id");
+    row.line_item = r.opt_str("description");
+    row.model = r.opt_str("model");
+    row.token_type = r.opt_str("token_type");
+    row.service_tier = r.opt_str("service_tier");
+    row.context_window = r.opt_str("context_window");
+    row.cost_type = r.opt_str("cost_type");
+    row.inference_geo = r.opt_str("inference_geo");
+    JsonRef amount = r.at("amount");
+    try {
+        row.amount_usd = cents_to_dollars(amount.as_str_view());
+    } catch (const std::invalid_argument &e) {
+        amount.fail(e.what());
+    }
+    row.currency = upper(r.str("currency"));
+    return row;
+}
+
+template <typename Fn>
+void for_each_result(const JsonRef &root, Fn &&fn) {
+    JsonRef data = root.at("data");
+    for (size_t i = 0, n = data.size(); i < n; ++i) {
+        JsonRef bucket = data[i];
+        UnixSeconds start = as_time(bucket.at("starting_at"));
+        UnixSeconds end = as_time(bucket.at("ending_at"));
+        JsonRef results = bucket.at("results");
+        for (size_t j = 0, m = results.size(); j < m; ++j) fn(results[j], start, end);
+    }
+}
+
+template <typename Row, typename Parse>
+void list_data(const JsonRef &root, const PageSink<Row> &sink, Parse parse) {
+    JsonRef data = root.at("data");
+    std::vector<Row> page;
+    page.reserve(data.size());
+    for (size_t i = 0; i < data.size(); ++i) page.push_back(parse(data[i]));
+    sink(std::move(page));
+}
+
+class Anthropic final : public Provider {
+  public:
+    Anthropic(const AccountConfig &config, HttpTransport &http)
+        : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+          http_(http) {
+        request_.provider = kName;
+        request_.headers.emplace_back("anthropic-version", kApiVersion);
+        request_.secret_headers.emplace_back("x-api-key", config.admin_key);
+    }
+
+    void list_workspaces(const PageSink<Workspace> &sink) override {
+        Query q;
+        q.add("limit", 100).add("include_archived", "true");
+        PagedEndpoint endpoint{base_url_, "/v1/organizations/workspaces", q.str(), "after_id", "last_id"};
+        for_each_page(http_, request_, endpoint,
+                      [&](const JsonRef &root) { list_data(root, sink, parse_workspace); });
+    }
+
+    void list_api_keys(const PageSink<ApiKey> &sink) override {
+        Query q;
+        q.add("limit", 100);
+        PagedEndpoint endpoint{base_url_, "/v1/organizations/api_keys", q.str(), "after_id", "last_id"};
+        for_each_page(http_, request_, endpoint,
+                      [&](const JsonRef &root) { list_data(root, sink, parse_key); });
+    }
+
+    void fetch_usage(const Window &window, const PageSink<UsageRow> &sink) override {
+        Query q = report_query(window, window.bucket_width, usage_limit(window.bucket_width));
+        for (const char *dim :
+             {"workspace_id", "api_key_id", "model", "service_tier", "context_window", "inference_geo"}) {
+            q.add("group_by[]", dim);
+        }
+        PagedEndpoint endpoint{base_url_, "/v1/organizations/usage_report/messages", q.str(), "page",
+                               "next_page"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+            std::vector<UsageRow> page;
+            for_each_result(root, [&](const JsonRef &r, UnixSeconds s, UnixSeconds e) {
+                page.push_back(parse_usage(r, s, e));
+            });
+            sink(std::move(page));
+        });
+    }
+
+    void fetch_costs(const Window &window, const PageSink<CostRow> &sink) override {
+        Query q = report_query(window, "1d", 31);
+        q.add("group_by[]", "workspace_id").add("group_by[]", "description");
+        PagedEndpoint endpoint{base_url_, "/v1/organizations/cost_report", q.str(), "page", "next_page"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+            std::vector<CostRow> page;
+            for_each_result(root, [&](const JsonRef &r, UnixSeconds s, UnixSeconds e) {
+                page.push_back(parse_cost(r, s, e));
+            });
+            sink(std::move(page));
+        });
+    }
+
+  private:
+    static Query report_query(const Window &window, const std::string &bucket_width, long long limit) {
+        Query q;
+        q.add("starting_at", format_rfc3339(window.start)).add("ending_at", format_rfc3339(window.end));
+        q.add("bucket_width", bucket_width).add("limit", limit);
+        return q;
+    }
+
+    std::string base_url_;
+    HttpTransport &http_;
+    HttpRequest request_;  // provider name and headers; the page loop fills in the URL
+};
+
+}  // namespace
+
+ProviderInfo anthropic_provider_info() {
+    return {kName, kDefaultBaseUrl,
+            [](const AccountConfig &config, HttpTransport &http) -> std::unique_ptr<Provider> {
+                return std::make_unique<Anthropic>(config, http);
+            }};
+}
+
+}  // namespace aispend::core

@@ -1,0 +1,261 @@
+// OpenAI Admin API: projects, project API keys, completions/embeddings usage, costs.
+#include <cctype>
+
+#include "core/line_item.hpp"
+#include "core/paging.hpp"
+#include "core/provider.hpp"
+
+namespace aispend::core {
+
+namespace {
+
+constexpr const char *kName = "openai";
+constexpr const char *kDefaultBaseUrl = "https://api.openai.com";
+
+std::string without_trailing_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+}
+
+std::string upper(std::string s) {
+    for (char &c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Buckets per page at the API's maximum for each width.
+long long usage_limit(const std::string &bucket_width) {
+    if (bucket_width == "1d") return 31;
+    if (bucket_width == "1h") return 168;
+    if (bucket_width == "1m") return 1440;
+    ProviderError::Details d;
+    d.kind = ProviderError::Kind::Config;
+    d.provider = kName;
+    d.detail = "bucket_width must be 1d, 1h or 1m, not \"" + bucket_width + "\"";
+    throw ProviderError(std::move(d));
+}
+
+Workspace parse_project(const JsonRef &p) {
+    Workspace w;
+    w.id = p.str("id");
+    w.name = p.opt_str("name");
+    w.created_at = p.opt_int("created_at");
+    w.archived_at = p.opt_int("archived_at");
+    OptStr status = p.opt_str("status");
+    w.status = status ? *status : (w.archived_at ? "archived" : "active");
+    return w;
+}
+
+OptStr key_owner(const JsonRef &key) {
+    auto owner = key.find("owner");
+    if (!owner) return std::nullopt;
+    if (auto user = owner->find("user")) {
+        OptStr email = user->opt_str("email");
+        return email ? email : user->opt_str("name");
+    }
+    if (auto account = owner->find("service_account")) return account->opt_str("name");
+    return std::nullopt;
+}
+
+ApiKey parse_key(const JsonRef &k, const std::string &project_id) {
+    ApiKey key;
+    key.id = k.str("id");
+    key.name = k.opt_str("name");
+    key.hint = k.opt_str("redacted_value");
+    key.status = "active";  // the list holds live keys only; deleted keys vanish
+    key.workspace_id = project_id;
+    key.owner = key_owner(k);
+    key.created_at = k.opt_int("created_at");
+    key.last_used_at = k.opt_int("last_used_at");
+    return key;
+}
+
+OptInt sum(OptInt a, OptInt b) {
+    return a && b ? OptInt(*a + *b) : (a ? a : b);
+}
+
+// See docs/providers.md "Token normalisation". New field set (input_uncached_tokens present): every figure
+// already spans text, audio and image. Legacy set: input_tokens and output_tokens were text only and audio
+// came on top, with cached audio not separated (so it is counted as uncached).
+void completions_tokens(const JsonRef &r, UsageRow &row) {
+    OptInt uncached = r.opt_int("input_uncached_tokens");
+    int64_t input = r.integer("input_tokens");
+    OptInt output = r.opt_int("output_tokens");
+    row.cache_read_tokens = r.opt_int("input_cached_tokens");
+    row.input_audio_tokens = r.opt_int("input_audio_tokens");
+    row.output_audio_tokens = r.opt_int("output_audio_tokens");
+    if (uncached) {
+        row.uncached_input_tokens = uncached;
+        row.cache_write_5m_tokens = r.opt_int("input_cache_write_tokens");
+        row.output_tokens = output;
+        row.input_audio_tokens = sum(row.input_audio_tokens, r.opt_int("input_cached_audio_tokens"));
+        row.input_image_tokens = sum(r.opt_int("input_image_tokens"), r.opt_int("input_cached_image_tokens"));
+        row.output_image_tokens = r.opt_int("output_image_tokens");
+    } else {
+        row.uncached_input_tokens =
+            input - row.cache_read_tokens.value_or(0) + row.input_audio_tokens.value_or(0);
+        row.output_tokens = output ? OptInt(*output + row.output_audio_tokens.value_or(0)) : std::nullopt;
+    }
+}
+
+UsageRow parse_usage(const JsonRef &r, const char *endpoint, int64_t start, int64_t end) {
+    UsageRow row;
+    row.endpoint = endpoint;
+    row.bucket_start = start;
+    row.bucket_end = end;
+    row.workspace_id = r.opt_str("project_id");
+    row.api_key_id = r.opt_str("api_key_id");
+    row.model = r.opt_str("model");
+    row.service_tier = r.opt_str("service_tier");
+    row.batch = r.opt_bool("batch");
+    row.requests = r.opt_int("num_model_requests");
+    if (endpoint[0] == 'c') {
+        completions_tokens(r, row);
+    } else {
+        row.uncached_input_tokens = r.opt_int("input_tokens");
+    }
+    return row;
+}
+
+CostRow parse_cost(const JsonRef &r, int64_t start, int64_t end) {
+    CostRow row;
+    row.bucket_start = start;
+    row.bucket_end = end;
+    row.workspace_id = r.opt_str("project_id");
+    row.api_key_id = r.opt_str("api_key_id");
+    row.line_item = r.opt_str("line_item");
+    if (row.line_item) {
+        LineItem item = parse_line_item(*row.line_item);
+        row.model = std::move(item.model);
+        row.token_type = std::move(item.kind);
+        row.cost_type = std::move(item.surface);
+    }
+    JsonRef amount = r.at("amount");
+    row.amount_usd = amount.decimal("value");
+    row.currency = upper(amount.str("currency"));
+    row.quantity = r.opt_decimal("quantity");
+    row.quantity_unit = r.opt_str("quantity_unit");
+    return row;
+}
+
+// Calls fn(result, start_time, end_time) for every result of every bucket of a usage/costs page.
+template <typename Fn>
+void for_each_result(const JsonRef &root, Fn &&fn) {
+    JsonRef data = root.at("data");
+    for (size_t i = 0, n = data.size(); i < n; ++i) {
+        JsonRef bucket = data[i];
+        int64_t start = bucket.integer("start_time");
+        int64_t end = bucket.integer("end_time");
+        JsonRef results = bucket.at("results");
+        for (size_t j = 0, m = results.size(); j < m; ++j) fn(results[j], start, end);
+    }
+}
+
+class OpenAi final : public Provider {
+  public:
+    OpenAi(const AccountConfig &config, HttpTransport &http)
+        : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+          http_(http) {
+        request_.provider = kName;
+        request_.secret_headers.emplace_back("Authorization", "Bearer " + config.admin_key);
+    }
+
+    void list_workspaces(const PageSink<Workspace> &sink) override {
+        list_projects([&](const JsonRef &data) {
+            std::vector<Workspace> page;
+            page.reserve(data.size());
+            for (size_t i = 0; i < data.size(); ++i) page.push_back(parse_project(data[i]));
+            sink(std::move(page));
+        });
+    }
+
+    void list_api_keys(const PageSink<ApiKey> &sink) override {
+        list_projects([&](const JsonRef &projects) {
+            for (size_t i = 0; i < projects.size(); ++i) list_project_keys(projects[i].str("id"), sink);
+        });
+    }
+
+    void fetch_usage(const Window &window, const PageSink<UsageRow> &sink) override {
+        long long limit = usage_limit(window.bucket_width);
+        Query completions = usage_query(window, limit);
+        completions.add("group_by", "project_id").add("group_by", "api_key_id").add("group_by", "model");
+        completions.add("group_by", "batch").add("group_by", "service_tier");
+        fetch_usage_endpoint("completions", completions, sink);
+        Query embeddings = usage_query(window, limit);
+        embeddings.add("group_by", "project_id").add("group_by", "api_key_id").add("group_by", "model");
+        fetch_usage_endpoint("embeddings", embeddings, sink);
+    }
+
+    void fetch_costs(const Window &window, const PageSink<CostRow> &sink) override {
+        Query q;
+        q.add("start_time", window.start)
+            .add("end_time", window.end)
+            .add("bucket_width", "1d")
+            .add("limit", 180);
+        q.add("group_by", "project_id").add("group_by", "line_item").add("group_by", "api_key_id");
+        PagedEndpoint endpoint{base_url_, "/v1/organization/costs", q.str(), "page", "next_page"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+            std::vector<CostRow> page;
+            for_each_result(root, [&](const JsonRef &r, int64_t start, int64_t end) {
+                page.push_back(parse_cost(r, start, end));
+            });
+            sink(std::move(page));
+        });
+    }
+
+  private:
+    template <typename OnData>
+    void list_projects(OnData &&on_data) {
+        Query q;
+        q.add("limit", 100).add("include_archived", "true");
+        PagedEndpoint endpoint{base_url_, "/v1/organization/projects", q.str(), "after", "last_id"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) { on_data(root.at("data")); });
+    }
+
+    void list_project_keys(const std::string &project_id, const PageSink<ApiKey> &sink) {
+        Query q;
+        q.add("limit", 100).add("owner_project_access", "any");
+        std::string path = "/v1/organization/projects/" + url_encode(project_id) + "/api_keys";
+        PagedEndpoint endpoint{base_url_, path, q.str(), "after", "last_id"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+            JsonRef data = root.at("data");
+            std::vector<ApiKey> page;
+            page.reserve(data.size());
+            for (size_t i = 0; i < data.size(); ++i) page.push_back(parse_key(data[i], project_id));
+            sink(std::move(page));
+        });
+    }
+
+    static Query usage_query(const Window &window, long long limit) {
+        Query q;
+        q.add("start_time", window.start).add("end_time", window.end);
+        q.add("bucket_width", window.bucket_width).add("limit", limit);
+        return q;
+    }
+
+    void fetch_usage_endpoint(const char *name, const Query &q, const PageSink<UsageRow> &sink) {
+        PagedEndpoint endpoint{base_url_, std::string("/v1/organization/usage/") + name, q.str(), "page",
+                               "next_page"};
+        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+            std::vector<UsageRow> page;
+            for_each_result(root, [&](const JsonRef &r, int64_t start, int64_t end) {
+                page.push_back(parse_usage(r, name, start, end));
+            });
+            sink(std::move(page));
+        });
+    }
+
+    std::string base_url_;
+    HttpTransport &http_;
+    HttpRequest request_;  // provider name and auth header; the page loop fills in the URL
+};
+
+}  // namespace
+
+ProviderInfo openai_provider_info() {
+    return {kName, kDefaultBaseUrl,
+            [](const AccountConfig &config, HttpTransport &http) -> std::unique_ptr<Provider> {
+                return std::make_unique<OpenAi>(config, http);
+            }};
+}
+
+}  // namespace aispend::core

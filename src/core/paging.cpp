@@ -1,0 +1,63 @@
+#include "core/paging.hpp"
+
+#include <unordered_set>
+
+namespace aispend::core {
+
+std::string url_encode(std::string_view text) {
+    static const char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                          c == '-' || c == '.' || c == '_' || c == '~' || c == ':';
+        if (unreserved) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+    return out;
+}
+
+Query &Query::add(std::string_view key, std::string_view value) {
+    if (!text_.empty()) text_.push_back('&');
+    text_.append(key).push_back('=');
+    text_.append(url_encode(value));
+    return *this;
+}
+
+void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedEndpoint &endpoint,
+                   const std::function<void(const JsonRef &root)> &on_page) {
+    std::unordered_set<std::string> seen;
+    std::string cursor;
+    for (;;) {
+        HttpRequest req = request;
+        req.endpoint_path = endpoint.path;
+        req.url = endpoint.base_url + endpoint.path + "?" + endpoint.query;
+        if (!cursor.empty()) req.url += "&" + Query().add(endpoint.cursor_param, cursor).str();
+        HttpResponse response = http.get(req);
+        JsonDoc doc(response.body, JsonSource{request.provider, endpoint.path, response.status});
+        std::string().swap(response.body);  // one copy of the page in memory is enough
+        JsonRef root = doc.root();
+        on_page(root);
+        if (!root.boolean("has_more")) return;
+        OptStr next = root.opt_str(endpoint.cursor_field);
+        if (!next || next->empty())
+            root.at(endpoint.cursor_field).fail("has_more is true but there is no cursor");
+        if (!seen.insert(*next).second) {
+            ProviderError::Details d;
+            d.kind = ProviderError::Kind::CursorLoop;
+            d.provider = request.provider;
+            d.endpoint = endpoint.path;
+            d.http_status = response.status;
+            d.detail = std::string(endpoint.cursor_field) + ": cursor \"" + *next + "\" was already followed";
+            throw ProviderError(std::move(d));
+        }
+        cursor = std::move(*next);
+    }
+}
+
+}  // namespace aispend::core

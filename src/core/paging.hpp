@@ -1,0 +1,44 @@
+// What both providers share: query-string building and the cursor-following page loop.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/http.hpp"
+#include "core/json.hpp"
+
+namespace aispend::core {
+
+// Percent-encodes everything but RFC 3986 unreserved characters and ":" (legal in a query; keeps RFC 3339
+// readable).
+std::string url_encode(std::string_view text);
+
+// "a=1&b=2" builder; keys are written as given (so "group_by[]" keeps its brackets), values encoded.
+class Query {
+  public:
+    Query &add(std::string_view key, std::string_view value);
+    Query &add(std::string_view key, long long value) { return add(key, std::to_string(value)); }
+    const std::string &str() const { return text_; }
+
+  private:
+    std::string text_;
+};
+
+// One paginated listing: the request is repeated with every parameter unchanged plus
+// `cursor_param=<value of cursor_field>` until has_more is false.
+struct PagedEndpoint {
+    std::string base_url;      // no trailing slash
+    std::string path;          // "/v1/organization/costs"
+    std::string query;         // without the cursor
+    const char *cursor_param;  // "page", "after", "after_id"
+    const char *cursor_field;  // "next_page", "last_id"
+};
+
+// Fetches every page, calling on_page with each parsed document's root before the next request. `request`
+// carries the provider name and headers; url and endpoint_path are filled in here.
+// Throws ProviderError{Parse} when has_more is true without a cursor, {CursorLoop} when a cursor repeats.
+void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedEndpoint &endpoint,
+                   const std::function<void(const JsonRef &root)> &on_page);
+
+}  // namespace aispend::core
