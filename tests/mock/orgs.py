@@ -27,16 +27,16 @@ def get_org(name, seed, anchor_day, bumps=frozenset()):
     return _generated(name, seed, anchor_day, bumps, n_ws, n_keys, days)
 
 
-def _workspace_id(seed, provider, n):
+def _workspace_id(org, seed, provider, n):
     if provider == "openai":
-        return ident(seed, "proj_", "ws", n, 24)
-    return ident(seed, "wrkspc_01", "ws", n, 22)
+        return ident(seed, "proj_", org + "-ws", n, 24)
+    return ident(seed, "wrkspc_01", org + "-ws", n, 22)
 
 
-def _key_id(seed, provider, n):
+def _key_id(org, seed, provider, n):
     if provider == "openai":
-        return ident(seed, "key_", "key", n, 16)
-    return ident(seed, "apikey_01", "key", n, 22)
+        return ident(seed, "key_", org + "-key", n, 16)
+    return ident(seed, "apikey_01", org + "-key", n, 22)
 
 
 def default_workspace(seed, anchor_day):
@@ -81,7 +81,7 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
         u = draws(seed, "ws", g)
         archived = anchor - days // 3 - int(u[1] * days // 3) if g % 20 == 2 else None
         label = "Project" if provider == "openai" else "Workspace"
-        workspaces[provider].append(Workspace(provider, _workspace_id(seed, provider, g), f"{label} {g:03d}",
+        workspaces[provider].append(Workspace(provider, _workspace_id(name, seed, provider, g), f"{label} {g:03d}",
                                               birth + int(u[0] * 100), archived,
                                               color=COLORS[g % len(COLORS)]))
     keys = []
@@ -102,7 +102,7 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
             access = "inactive"
         user_owned = u[4] < 0.65
         keys.append(Key(
-            provider, k, _key_id(seed, provider, k), f"{provider[:2]}-key-{j:04d}", ws, created,
+            provider, k, _key_id(name, seed, provider, k), f"{provider[:2]}-key-{j:04d}", ws, created,
             (_openai_lanes if provider == "openai" else _anthropic_lanes)(draws(seed, "lanes", k)),
             scale=10 ** (1 + 2.2 * u[5]), activity=0.75 + 0.24 * u[6], end_day=end, status=status,
             owner_access=access, never_used=j % 29 == 3,
@@ -116,7 +116,7 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
 def _console_key(seed, index, default_ws, birth):
     """Anthropic Console / Workbench traffic: no API key (api_key_id null), in the default workspace."""
     return Key("anthropic", index, None, "(console)", default_ws, birth,
-               (Lane("messages", "claude-sonnet-4-5-20250929", 1.0, cache_frac=0.2),), scale=15, activity=0.6)
+               (Lane("messages", "claude-sonnet-4-5-20250929", 1.0, cache_frac=0.2),), scale=15, activity=0.95)
 
 
 # Demo org: (provider, workspace name, archived, [(key name, scale, lanes preset, flags)])
@@ -164,7 +164,7 @@ def _demo(seed, anchor, bumps):
         if ws_name == "Default":
             ws = default_workspace(seed, anchor)
         else:
-            ws = Workspace(provider, _workspace_id(seed, provider, g), ws_name, birth + 30 * g,
+            ws = Workspace(provider, _workspace_id("demo", seed, provider, g), ws_name, birth + 30 * g,
                            anchor - 40 if archived else None, color=COLORS[g % len(COLORS)])
         workspaces.append(ws)
         for key_name, scale, lanes, flag in key_specs:
@@ -174,7 +174,7 @@ def _demo(seed, anchor, bumps):
             end = anchor - 25 if status != "active" else ws.archived_day
             user_owned = "notebook" in key_name or "playground" in key_name or u[0] < 0.3
             keys.append(Key(
-                provider, k, _key_id(seed, provider, k), key_name, ws, birth + 30 * g + int(u[1] * 200), lanes,
+                provider, k, _key_id("demo", seed, provider, k), key_name, ws, birth + 30 * g + int(u[1] * 200), lanes,
                 scale=scale, activity=0.97, end_day=end, status=status, never_used=flag == "never",
                 user_id=ident(seed, "user-", "user", k % 7, 24) if user_owned else None,
                 owner_name=("alice", "bob", "carol", "dan", "erin", "frank", "grace")[k % 7] if user_owned
