@@ -42,28 +42,23 @@ std::optional<core::OptionList> mapping_options(Oid role, Oid server) {
 }
 
 // The key named by a mapping's options: the literal admin_key, or the variable admin_key_env names.
-std::string key_from_mapping(const core::OptionList &options, const std::string &account, std::string *source,
-                             const char *mapping_kind) {
+void key_from_mapping(const core::OptionList &options, const char *mapping_kind, ResolvedAccount *out) {
     for (const auto &[name, value] : options) {
         if (name == "admin_key") {
-            *source = mapping_kind;
-            return value;
+            out->admin_key = value;
+            out->key_source = mapping_kind;
+            return;
         }
         if (name == "admin_key_env") {
             const char *env = std::getenv(value.c_str());
-            if (env == nullptr || *env == '\0')
-                throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-                               "account \"" + account + "\": environment variable " + value +
-                                   " (admin_key_env of the " + mapping_kind +
-                                   ") is not set in the server process",
-                               "",
-                               "Set it in the environment PostgreSQL starts with (e.g. the systemd unit or "
-                               "/etc/postgresql/15/main/environment) and restart the server.");
-            *source = std::string(mapping_kind) + " (environment " + value + ")";
-            return env;
+            bool set = env != nullptr && *env != '\0';
+            out->admin_key = set ? env : "";
+            out->key_source =
+                std::string(mapping_kind) + " (environment " + value + (set ? ")" : ", not set)");
+            out->missing_env = set ? "" : value;
+            return;
         }
     }
-    return {};
 }
 
 }  // namespace
@@ -98,9 +93,9 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
 
     Oid role = pg_call([] { return GetUserId(); });
     if (auto own = mapping_options(role, server_id))
-        resolved.admin_key = key_from_mapping(*own, account, &resolved.key_source, "user mapping");
+        key_from_mapping(*own, "user mapping", &resolved);
     else if (auto shared = mapping_options(InvalidOid, server_id))
-        resolved.admin_key = key_from_mapping(*shared, account, &resolved.key_source, "PUBLIC user mapping");
+        key_from_mapping(*shared, "PUBLIC user mapping", &resolved);
     else {
         std::string env_name = core::fallback_key_env(account);
         const char *env = std::getenv(env_name.c_str());
@@ -109,6 +104,15 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
             resolved.key_source = "environment " + env_name;
         }
     }
+    if (require_key && !resolved.missing_env.empty())
+        throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                       "aispend account \"" + account + "\": environment variable " + resolved.missing_env +
+                           ", named by admin_key_env of the " +
+                           resolved.key_source.substr(0, resolved.key_source.find(" (")) +
+                           ", is not set in the server process",
+                       "",
+                       "Set it in the environment PostgreSQL starts with (e.g. the systemd unit or "
+                       "/etc/postgresql/15/main/environment) and restart the server.");
     if (require_key && resolved.admin_key.empty())
         throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                        "no admin key for aispend account \"" + account + "\" and the current role", "",

@@ -12,8 +12,10 @@ struct ResolvedAccount {
     std::string name;
     Oid server_id = InvalidOid;
     core::ServerSettings settings;
-    std::string admin_key;   // empty when none was found
-    std::string key_source;  // "user mapping", "PUBLIC user mapping", "environment AISPEND_ADMIN_KEY_X", ""
+    std::string admin_key;    // empty when none was found
+    std::string key_source;   // "user mapping", "PUBLIC user mapping (environment K)", "environment
+                              // AISPEND_ADMIN_KEY_X"
+    std::string missing_env;  // set when admin_key_env names a variable the server process lacks
 };
 
 // Looks up the server and, for the current role, its key: the role's user mapping, else the PUBLIC mapping,

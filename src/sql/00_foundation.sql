@@ -18,9 +18,9 @@ CREATE FUNCTION aispend._boundary_selftest(kind text) RETURNS text
     AS 'MODULE_PATHNAME', 'aispend_boundary_selftest' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION aispend._boundary_selftest(text) IS 'Internal: raises one kind of C++ or PostgreSQL failure through the exception boundary (used by the test suite)';
 
-CREATE FUNCTION aispend._key_source(server oid) RETURNS text
-    AS 'MODULE_PATHNAME', 'aispend_key_source' LANGUAGE C STRICT STABLE;
-COMMENT ON FUNCTION aispend._key_source(oid) IS 'Internal: where the current role''s admin key for an account comes from (never the key itself); NULL when none';
+CREATE FUNCTION aispend._key_status(server oid, OUT has_key boolean, OUT key_source text)
+    AS 'MODULE_PATHNAME', 'aispend_key_status' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION aispend._key_status(oid) IS 'Internal: whether the current role has an admin key for an account and where it comes from (never the key itself); NULLs without USAGE on the server';
 
 -- The fetch functions: the sync procedure is their only caller (see docs/internals.md).
 CREATE FUNCTION aispend._fetch_workspaces(account name)

@@ -9,7 +9,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE p.pronamespace OPERATOR(pg_catalog.=) 'aispend'::regnamespace
        AND p.prokind OPERATOR(pg_catalog.=) 'f'
        AND p.provolatile OPERATOR(pg_catalog.<>) 'v'
-       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['_key_source', '_reader_functions', '_fdw_validator']::name[])
+       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['_key_status', '_reader_functions', '_fdw_validator']::name[])
 $$;
 COMMENT ON FUNCTION aispend._reader_functions() IS 'Internal: the functions aispend.grant_reader() grants EXECUTE on';
 
