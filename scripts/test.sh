@@ -56,13 +56,21 @@ else
     tail -40 "$work/unit-build.log"; record unit 0 1
 fi
 
+# run_unittest SUITE FILE: a Python unittest file, counted test by test.
+run_unittest() {
+    local log="$work/$1.log" ran bad
+    python3 -m unittest "$2" >"$log" 2>&1
+    ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$log")
+    bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$log" | grep -o '[0-9]\+' | awk '{s+=$1} END {print s+0}')
+    [ "${bad:-0}" -gt 0 ] && tail -30 "$log"
+    [ -z "$ran" ] && { tail -20 "$log"; ran=0; bad=1; }
+    record "$1" $((ran - ${bad:-0})) "${bad:-0}"
+}
+
 say "mock provider self-tests"
-python3 -m unittest tests/mock/test_mock.py >"$work/mock-tests.log" 2>&1
-ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$work/mock-tests.log")
-bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$work/mock-tests.log" | grep -o '[0-9]\+' | awk '{s+=$1} END {print s+0}')
-[ "${bad:-0}" -gt 0 ] && tail -30 "$work/mock-tests.log"
-[ -z "$ran" ] && { tail -20 "$work/mock-tests.log"; ran=0; bad=1; }
-record mock $((ran - ${bad:-0})) "${bad:-0}"
+run_unittest mock tests/mock/test_mock.py
+say "packaging (META.json, versions)"
+run_unittest packaging tests/packaging/test_packaging.py
 
 say "fuzzing each parser for ${FUZZ_SECONDS}s"
 if bash tests/fuzz/run.sh "$FUZZ_SECONDS" >"$work/fuzz.log" 2>&1; then :; fi
