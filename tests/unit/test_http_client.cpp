@@ -65,12 +65,11 @@ class MockHttp : public testing::Test {
         base_ = aispend::test::mock_url();
         if (base_.empty()) GTEST_SKIP() << "AISPEND_MOCK_URL is not set: start tests/mock/mock_providers.py";
     }
-    // A base URL whose requests get the mock's faults; each test's prefix is its own, so fault counts start
-    // at 0.
+    // A base URL that makes the mock inject faults, with a fresh tag so that fault counts start at 0.
     std::string faulty(const std::string &options) const {
         const auto *test = testing::UnitTest::GetInstance()->current_test_info();
-        return base_ + "/mock/" + options +
-               ";seed=" + std::to_string(Clock::now().time_since_epoch().count() % 1000000) + test->name();
+        return base_ + "/mock/" + options + ";tag=" + test->name() +
+               std::to_string(Clock::now().time_since_epoch().count());
     }
     std::string base_;
 };
