@@ -47,27 +47,27 @@ def default_workspace(seed, anchor_day):
 
 def _openai_lanes(u):
     lanes = []
-    models = sorted(OPENAI_CHAT_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 3)]
+    models = sorted(OPENAI_CHAT_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 4)]
     for i, model in enumerate(models):
         lanes.append(Lane("completions", model, 1.0 / (i + 1), cache_frac=0.6 * u[2 + i]))
-    if u[5] < 0.15:
+    if u[5] < 0.3:
         lanes.append(Lane("completions", models[0], 0.5, batch=True))
     if u[6] < 0.08:
         lanes.append(Lane("completions", OPENAI_AUDIO_MODEL, 0.2, cache_frac=0.2, audio=True))
-    if u[7] < 0.2:
+    if u[7] < 0.5:
         lanes.append(Lane("embeddings", EMBEDDING_MODELS[u[8] < 0.3], 2.0))
     return tuple(lanes)
 
 
 def _anthropic_lanes(u):
     lanes = []
-    models = sorted(ANTHROPIC_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 3)]
+    models = sorted(ANTHROPIC_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 4)]
     for i, model in enumerate(models):
         lanes.append(Lane("messages", model, 1.0 / (i + 1), cache_frac=0.7 * u[2 + i],
                           web_search=u[9] < 0.3 and i == 0, cache_1h=u[10] < 0.2))
-    if u[5] < 0.15:
+    if u[5] < 0.3:
         lanes.append(Lane("messages", models[0], 0.6, batch=True, cache_frac=0.3))
-    if u[6] < 0.1:
+    if u[6] < 0.25:
         lanes.append(Lane("messages", "claude-sonnet-4-5-20250929", 0.05, long_context=True, cache_frac=0.5))
     return tuple(lanes)
 
@@ -91,7 +91,7 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
         u = draws(seed, "key", k)
         pool = workspaces[provider]
         ws = pool[min(len(pool) - 1, int(len(pool) * u[0] ** 1.7))]  # skewed towards the first ones
-        created = birth + int(u[1] * (800 - days)) if u[2] < 0.7 else anchor - days + int(u[1] * days)
+        created = birth + int(u[1] * (800 - days)) if u[2] < 0.9 else anchor - days + int(u[1] * days)
         created = max(created, ws.created_day)
         end, status, access = ws.archived_day, "active", "active"
         if provider == "anthropic" and (j % 17 == 5 or ws.archived_day is not None):
@@ -104,7 +104,7 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
         keys.append(Key(
             provider, k, _key_id(name, seed, provider, k), f"{provider[:2]}-key-{j:04d}", ws, created,
             (_openai_lanes if provider == "openai" else _anthropic_lanes)(draws(seed, "lanes", k)),
-            scale=10 ** (1 + 2.2 * u[5]), activity=0.75 + 0.24 * u[6], end_day=end, status=status,
+            scale=10 ** (1 + 2.2 * u[5]), activity=0.88 + 0.11 * u[6], end_day=end, status=status,
             owner_access=access, never_used=j % 29 == 3,
             user_id=ident(seed, "user-", "user", k % 97, 24) if user_owned else None,
             owner_name=f"user{k % 97:02d}" if user_owned else f"svc-{j:04d}"))
