@@ -1,6 +1,5 @@
 """The Anthropic Admin API surface: workspaces, API keys, usage_report/messages, cost_report."""
 import datetime
-import uuid
 
 from api_common import (WIDTHS, BUCKET_LIMITS, ApiError, Query, aggregate, bad_request, default_end,
                         money_text, plan_page)
@@ -16,10 +15,6 @@ COST_GROUPS = ("workspace_id", "description")
 
 def error_body(err, request_id):
     return {"type": "error", "error": {"type": err.etype, "message": err.message}, "request_id": request_id}
-
-
-def new_request_id():
-    return "req_" + uuid.uuid4().hex[:24]
 
 
 def check_auth(headers):
@@ -89,6 +84,11 @@ def list_workspaces(q, org, loop):
         "display_color": w.color})
 
 
+def _key_created_at(k):
+    """RFC 3339 with microseconds, as real key objects carry (e.g. 2024-10-30T23:58:27.427722Z)."""
+    return rfc3339(k.created_day * DAY + 1000 + k.index % 80000)[:-1] + ".%06dZ" % (k.index * 7919 % 10**6)
+
+
 def list_keys(q, org, loop):
     status = q.one("status")
     if status is not None:
@@ -100,7 +100,7 @@ def list_keys(q, org, loop):
         "id": k.id, "type": "api_key", "name": k.name,
         "partial_key_hint": f"sk-ant-api03-{k.id[9:12]}...{k.id[-4:]}", "status": k.status,
         "workspace_id": k.workspace.report_id,
-        "created_at": rfc3339(k.created_day * DAY + 1000 + k.index % 80000)[:-1] + ".%06dZ" % (k.index * 7919 % 10**6),
+        "created_at": _key_created_at(k),
         "created_by": {"id": "user_01" + k.id[9:31], "type": "user"}})
 
 
@@ -129,9 +129,9 @@ def usage_report(q, org, loop):
     start = _parse_time(q, "starting_at")
     end = _parse_time(q, "ending_at", default_end(width))
     starts, cursor = plan_page(start, end, width, limit, q.one("page"), loop)
-    data = []
+    filters, data = _filters(q), []
     for ts in starts:
-        rows = aggregate(bucket_rows(org, "anthropic", ts, width)["messages"], keep, _filters(q))
+        rows = aggregate(bucket_rows(org, "anthropic", ts, width)["messages"], keep, filters)
         data.append({"starting_at": rfc3339(ts), "ending_at": rfc3339(ts + width),
                      "results": [_usage_item(d, m) for d, m in rows]})
     return {"data": data, "has_more": cursor is not None, "next_page": cursor}
@@ -159,11 +159,12 @@ def cost_report(q, org, loop):
     data = []
     for ts in starts:
         out = {}
-        for ws, desc, cost_type, model, token_type, tier, window, geo, cents in day_costs(org, "anthropic", ts // DAY):
+        for ws, desc, cost_type, model, token_type, tier, window, geo, cents in day_costs(
+                org, "anthropic", ts // DAY):
             if workspaces and ws not in workspaces:
                 continue
-            group = (ws if by_ws else None,) + ((desc, cost_type, window, model, tier, token_type, geo)
-                                                if by_desc else (None,) * 7)
+            described = (desc, cost_type, window, model, tier, token_type, geo) if by_desc else (None,) * 7
+            group = (ws if by_ws else None,) + described
             out.setdefault(group, []).append(cents)
         results = [{"currency": "USD", "amount": money_text(parts), "workspace_id": g[0], "description": g[1],
                     "cost_type": g[2], "context_window": g[3], "model": g[4], "service_tier": g[5],

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pricing
 from entities import draws
-from usage import _day_rows
+from usage import day_rows_upto
 
 
 def day_costs(org, provider, day):
@@ -19,9 +19,9 @@ def day_costs(org, provider, day):
     return _day_costs(org, provider, day, org.data_cutoff(day))
 
 
-@functools.lru_cache(maxsize=96)
+@functools.lru_cache(maxsize=40)
 def _day_costs(org, provider, day, cutoff):
-    rows = _day_rows(org, provider, day, cutoff)
+    rows = day_rows_upto(org, provider, day, cutoff)
     return _openai_items(org, day, rows) if provider == "openai" else _anthropic_items(org, day, rows)
 
 

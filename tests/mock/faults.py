@@ -18,7 +18,8 @@ STOP = threading.Event()  # set on shutdown so long sleeps (timeout, slow) end p
 
 # HTTP status -> (OpenAI error type, OpenAI code, Anthropic error type, message)
 _ERRORS = {
-    429: ("requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached for requests. Please retry later."),
+    429: ("requests", "rate_limit_exceeded", "rate_limit_error",
+          "Rate limit reached for requests. Please retry later."),
     500: ("server_error", None, "api_error", "The server had an error while processing your request."),
     502: ("server_error", None, "api_error", "Bad gateway."),
     503: ("server_error", None, "api_error", "The server is overloaded or not ready yet."),
@@ -144,8 +145,8 @@ def send_oversize(handler, headers, provider):
         item = json.dumps({"uncached_input_tokens": 1, "cache_creation": {"ephemeral_1h_input_tokens": 0,
                            "ephemeral_5m_input_tokens": 0}, "cache_read_input_tokens": 0, "output_tokens": 1,
                            "server_tool_use": {"web_search_requests": 0}, "api_key_id": "apikey_01" + "y" * 22,
-                           "workspace_id": None, "model": "claude-sonnet-4-5-20250929", "service_tier": "standard",
-                           "context_window": "0-200k"}).encode()
+                           "workspace_id": None, "model": "claude-sonnet-4-5-20250929",
+                           "service_tier": "standard", "context_window": "0-200k"}).encode()
         head = b'{"data":[{"starting_at":"2026-01-01T00:00:00Z","ending_at":"2026-01-02T00:00:00Z","results":['
         tail = b']}],"has_more":false,"next_page":null}'
     n = OVERSIZE_BYTES // (len(item) + 1)

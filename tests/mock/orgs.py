@@ -174,7 +174,8 @@ def _demo(seed, anchor, bumps):
             end = anchor - 25 if status != "active" else ws.archived_day
             user_owned = "notebook" in key_name or "playground" in key_name or u[0] < 0.3
             keys.append(Key(
-                provider, k, _key_id("demo", seed, provider, k), key_name, ws, birth + 30 * g + int(u[1] * 200), lanes,
+                provider, k, _key_id("demo", seed, provider, k), key_name, ws,
+                birth + 30 * g + int(u[1] * 200), lanes,
                 scale=scale, activity=0.97, end_day=end, status=status, never_used=flag == "never",
                 user_id=ident(seed, "user-", "user", k % 7, 24) if user_owned else None,
                 owner_name=("alice", "bob", "carol", "dan", "erin", "frank", "grace")[k % 7] if user_owned

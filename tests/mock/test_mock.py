@@ -273,7 +273,8 @@ class TestCostsAndTotals(MockTestCase):
         self.assertTrue(web and all(r["model"] is None and r["description"] == "Web Search Usage" for r in web))
         self.assertIn("code_execution", {r["cost_type"] for r in rows})
         cents = sum(Decimal(r["amount"]) for r in rows)
-        self.assertEqual(cents / 100, Decimal(self.totals("anthropic", "2026-08-01", "2026-08-08")["total"]["cost_usd"]))
+        total = self.totals("anthropic", "2026-08-01", "2026-08-08")["total"]["cost_usd"]
+        self.assertEqual(cents / 100, Decimal(total))
 
     def test_totals_equal_served_usage(self):
         pages = self.openai_usage("completions", "2026-07-20", "2026-07-30", group_by=["model"])
@@ -375,7 +376,7 @@ class TestFaults(MockTestCase):
         self.assertEqual(read, size)
 
     def test_data_options_and_errors(self):
-        status, _, body = self.c.raw(f"/mock/org=demo;seed=7/v1/organization/projects", OPENAI)
+        status, _, body = self.c.raw("/mock/org=demo;seed=7/v1/organization/projects", OPENAI)
         self.assertIn("Customer Support Bot", {p["name"] for p in json.loads(body)["data"]})
         status, _, _ = self.c.raw("/mock/fault=nope/v1/organization/projects", OPENAI)
         self.assertEqual(status, 400)

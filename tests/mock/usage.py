@@ -129,7 +129,8 @@ def _hours_slice(rows, first, last):
 
 
 @functools.lru_cache(maxsize=96)
-def _day_rows(org, provider, day, cutoff):
+def day_rows_upto(org, provider, day, cutoff):
+    """{endpoint: [(dims, metrics)]} for the first `cutoff` hours of a UTC day."""
     if cutoff == 0:
         return {ep: [] for ep in ENDPOINTS[provider]}
     full = _full_day(org, provider, day)
@@ -140,10 +141,10 @@ def _day_rows(org, provider, day, cutoff):
 
 def day_rows(org, provider, day):
     """{endpoint: [(dims, metrics)]} for one UTC day; today holds only the hours already elapsed."""
-    return _day_rows(org, provider, day, org.data_cutoff(day))
+    return day_rows_upto(org, provider, day, org.data_cutoff(day))
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=72)
 def _hour_rows(org, provider, day, hour):
     return {ep: _hours_slice(rows, hour, hour + 1) for ep, rows in _full_day(org, provider, day).items()}
 
