@@ -9,7 +9,7 @@ import threading
 
 from api_common import ApiError
 
-FAULTS = ("429", "500", "502", "503", "504", "529", "401", "403", "timeout", "slow", "drop", "truncate",
+FAULTS = ("none", "429", "500", "502", "503", "504", "529", "401", "403", "timeout", "slow", "drop", "truncate",
           "malformed", "wrongtype", "cursorloop", "oversize")
 INT_OPTIONS = ("count", "after", "retry_after", "delay_ms", "seed")
 TEXT_OPTIONS = ("fault", "org", "bump", "anchor", "tag")
@@ -54,7 +54,7 @@ class Tracker:
         self._seen = {}
 
     def decide(self, options_text, opts):
-        if "fault" not in opts:
+        if opts.get("fault", "none") == "none":
             return False
         with self._lock:
             n = self._seen.get(options_text, 0)

@@ -71,11 +71,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_json(200, {"ok": True})
             if url.path == "/mock/totals":
                 return self._totals(query)
-            path, options_text, opts = url.path, "", {}
+            path, options_text, opts = "/" + url.path.lstrip("/"), "", {}
             if path.startswith("/mock/"):
                 options_text, _, api_path = path[len("/mock/"):].partition("/")
                 opts = faults.parse_options(unquote(options_text))
-                path = "/" + api_path
+                path = "/" + api_path.lstrip("/")  # a base URL ending in "/" gives ".../tag=x//v1/..."
             org = self.server.org_for(opts)
         except (ValueError, KeyError) as exc:
             return self._send_json(400, {"mock_error": str(exc)})

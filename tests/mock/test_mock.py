@@ -380,6 +380,8 @@ class TestFaults(MockTestCase):
         self.assertIn("Customer Support Bot", {p["name"] for p in json.loads(body)["data"]})
         status, _, _ = self.c.raw("/mock/fault=nope/v1/organization/projects", OPENAI)
         self.assertEqual(status, 400)
+        for path in ("/mock/fault=none;tag=slash//v1/organization/projects", "//v1/organization/projects"):
+            self.assertEqual(self.c.raw(path, OPENAI)[0], 200, path)
 
 
 class TestProcess(unittest.TestCase):
