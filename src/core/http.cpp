@@ -256,8 +256,8 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         return d;
     };
 
+    if (cancel_requested(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, 0));
     for (int retries = 0;; ++retries) {
-        if (cancel_requested(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, retries));
         long left = remaining_ms();
         if (left <= 0) {
             ProviderError::Details d = error(ProviderError::Kind::Timeout, retries);
@@ -303,6 +303,7 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         } else {
             sleep_polling(*delay, options_);
         }
+        if (cancel_requested(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, retries));
         ++stats_.retries;
     }
 }

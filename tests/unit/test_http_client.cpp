@@ -283,3 +283,17 @@ TEST(Http, HeaderWithLineBreakRefused) {
     EXPECT_EQ(e.kind(), Kind::Config);
     EXPECT_EQ(std::string(e.what()).find("sk-x"), std::string::npos) << e.what();
 }
+
+TEST_F(MockHttp, CancelledDuringTheWaitBetweenRetries) {
+    Client c;
+    c.options.wait = nullptr;  // the default wait, which polls should_cancel while it sleeps
+    c.options.backoff_base_ms = c.options.backoff_max_ms = 5000;
+    c.options.max_retries = 5;
+    auto start = Clock::now();
+    c.options.should_cancel = [start] { return ms_since(start) >= 100; };
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=503")));
+    EXPECT_EQ(e.kind(), Kind::Cancelled);
+    EXPECT_EQ(e.details().retries, transport.stats().retries);  // the interrupted wait's retry never happened
+    EXPECT_LT(ms_since(start), 1000);
+}
