@@ -8,7 +8,7 @@ namespace aispend::core {
 
 // Any failure talking to or understanding a provider. what() is a complete, key-free message.
 class ProviderError : public std::runtime_error {
-public:
+  public:
     enum class Kind {
         Config,        // bad account settings (unknown provider, bad URL)
         Network,       // connection refused/reset, DNS, TLS
@@ -24,20 +24,20 @@ public:
 
     struct Details {
         Kind kind = Kind::Http;
-        std::string provider;        // "openai", "anthropic"
-        std::string endpoint;        // path only, e.g. "/v1/organization/costs" (never a query string)
-        long http_status = 0;        // 0 when no response was received
-        std::string provider_type;   // the provider's own error type, when the body has one
+        std::string provider;       // "openai", "anthropic"
+        std::string endpoint;       // path only, e.g. "/v1/organization/costs" (never a query string)
+        long http_status = 0;       // 0 when no response was received
+        std::string provider_type;  // the provider's own error type, when the body has one
         std::string provider_message;
         int retries = 0;
-        std::string detail;          // our own explanation (JSON path, curl error text, ...)
+        std::string detail;  // our own explanation (JSON path, curl error text, ...)
     };
 
     explicit ProviderError(Details d);
     const Details &details() const noexcept { return details_; }
     Kind kind() const noexcept { return details_.kind; }
 
-private:
+  private:
     Details details_;
 };
 

@@ -14,8 +14,8 @@ struct HttpRequest {
     std::string url;  // full URL, query string included (never contains a secret)
     std::vector<std::pair<std::string, std::string>> headers;         // ordinary headers
     std::vector<std::pair<std::string, std::string>> secret_headers;  // never logged or echoed
-    std::string provider;       // for error messages
-    std::string endpoint_path;  // for error messages: path only
+    std::string provider;                                             // for error messages
+    std::string endpoint_path;                                        // for error messages: path only
 };
 
 struct HttpResponse {
@@ -26,12 +26,12 @@ struct HttpResponse {
 
 struct HttpOptions {
     long connect_timeout_ms = 10000;
-    long request_timeout_ms = 60000;   // one attempt
-    long total_deadline_ms = 300000;   // all attempts and waits of one get()
+    long request_timeout_ms = 60000;  // one attempt
+    long total_deadline_ms = 300000;  // all attempts and waits of one get()
     int max_retries = 5;
     size_t max_body_bytes = 64u << 20;
-    long low_speed_bytes_per_s = 1;    // abort if slower than this ...
-    long low_speed_time_s = 30;        // ... for this long
+    long low_speed_bytes_per_s = 1;  // abort if slower than this ...
+    long low_speed_time_s = 30;      // ... for this long
     long backoff_base_ms = 500;
     long backoff_max_ms = 30000;
     // Polled from libcurl's progress callback and between retries: return true to abort.
@@ -48,7 +48,7 @@ struct HttpStats {
 
 // Interface so providers can be unit-tested with canned responses.
 class HttpTransport {
-public:
+  public:
     virtual ~HttpTransport() = default;
     // Returns a 2xx response or throws ProviderError (with provider, endpoint, status, retries).
     virtual HttpResponse get(const HttpRequest &request) = 0;
@@ -56,12 +56,12 @@ public:
 };
 
 class CurlTransport : public HttpTransport {
-public:
+  public:
     explicit CurlTransport(HttpOptions options);
     HttpResponse get(const HttpRequest &request) override;
     const HttpStats &stats() const override { return stats_; }
 
-private:
+  private:
     HttpOptions options_;
     HttpStats stats_;
 };

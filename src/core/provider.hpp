@@ -22,7 +22,7 @@ template <typename T>
 using PageSink = std::function<void(std::vector<T> &&page)>;  // called once per fetched page
 
 class Provider {
-public:
+  public:
     virtual ~Provider() = default;
     virtual void list_workspaces(const PageSink<Workspace> &sink) = 0;
     virtual void list_api_keys(const PageSink<ApiKey> &sink) = 0;

@@ -22,8 +22,9 @@ struct Workspace {
 struct ApiKey {
     std::string id;
     OptStr name;
-    OptStr hint;          // redacted value / partial hint as the provider shows it
-    std::string status;   // "active", "inactive", "archived", "expired", ... (OpenAI lists only live keys: "active")
+    OptStr hint;  // redacted value / partial hint as the provider shows it
+    std::string
+        status;  // "active", "inactive", "archived", "expired", ... (OpenAI lists only live keys: "active")
     OptStr workspace_id;  // project / workspace; nullopt = Anthropic default workspace
     OptStr owner;         // user email or name, or service account name
     std::optional<UnixSeconds> created_at;
