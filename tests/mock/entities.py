@@ -87,14 +87,18 @@ class Key:
 
 
 class Org:
-    """An organisation: its entities plus the parameters its daily figures derive from."""
+    """An organisation: its entities plus the parameters its daily figures derive from.
 
-    def __init__(self, name, seed, anchor_day, activity_days, workspaces, keys, bumps=frozenset()):
-        self.name, self.seed, self.anchor_day = name, seed, anchor_day
+    ref_day is the day entity timelines are laid out from (traffic starts activity_days before it);
+    anchor_day is the last day with data (None: today, re-evaluated on every request).
+    """
+
+    def __init__(self, name, seed, ref_day, anchor_day, activity_days, workspaces, keys, bumps=frozenset()):
+        self.name, self.seed, self.ref_day, self.anchor_day = name, seed, ref_day, anchor_day
         self.activity_days = activity_days
-        self.first_day = anchor_day - ORG_LIFETIME_DAYS
+        self.first_day = ref_day - ORG_LIFETIME_DAYS
         self.workspaces, self.keys, self.bumps = workspaces, keys, frozenset(bumps)
-        self.ident = (name, seed, anchor_day, self.bumps)
+        self.ident = (name, seed, ref_day, anchor_day, self.bumps)
         self.org_id = ident(seed, "org-", "org", 0, 24)
 
     def __hash__(self):
@@ -110,10 +114,13 @@ class Org:
         """Listed keys (the Anthropic Console pseudo-key has no id and is never listed)."""
         return [k for k in self.keys if k.provider == provider and k.id is not None]
 
+    def last_day(self):
+        return today() if self.anchor_day is None else self.anchor_day
+
     def data_cutoff(self, day):
         """Hours of `day` that have data: 24 for past days, the elapsed hours for today, 0 otherwise."""
         now = time.time()
         current = int(now // DAY)
-        if day > self.anchor_day or day > current or day < self.first_day:
+        if day > self.last_day() or day > current or day < self.first_day:
             return 0
         return int(now % DAY // HOUR) if day == current else 24

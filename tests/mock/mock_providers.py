@@ -24,7 +24,7 @@ import faults  # noqa: E402
 import openai_api  # noqa: E402
 import totals  # noqa: E402
 from api_common import ApiError, dumps  # noqa: E402
-from entities import epoch_day, today  # noqa: E402
+from entities import epoch_day  # noqa: E402
 from orgs import ORG_NAMES, get_org  # noqa: E402
 
 PROVIDERS = {"openai": openai_api, "anthropic": anthropic_api}
@@ -46,7 +46,7 @@ class MockServer(ThreadingHTTPServer):
         if name not in ORG_NAMES:
             raise ValueError(f"unknown org '{name}'; known: {', '.join(ORG_NAMES)}")
         anchor = opts.get("anchor") or self.anchor
-        anchor_day = epoch_day(datetime.date.fromisoformat(anchor)) if anchor else today()
+        anchor_day = epoch_day(datetime.date.fromisoformat(anchor)) if anchor else None
         bumps = frozenset(epoch_day(datetime.date.fromisoformat(d)) for d in opts.get("bump", "").split(",") if d)
         return get_org(name, opts.get("seed", self.seed), anchor_day, bumps)
 
@@ -154,7 +154,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
     parser.add_argument("--org", choices=ORG_NAMES, default="small")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--anchor", help="last day of the org's life, YYYY-MM-DD (default: today UTC)")
+    parser.add_argument("--anchor", help="last day of the org's life, YYYY-MM-DD (default: today UTC, with "
+                                         "timelines laid out from 2026-11-28 so past figures never change)")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every API request")
     parser.add_argument("--port-file", help="write the bound port here (useful with --port 0)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")

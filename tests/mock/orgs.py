@@ -1,14 +1,27 @@
 """The catalogue of synthetic organisations: small, medium, large (generated) and demo (hand-written).
 
-Entities depend only on (org name, seed, anchor); their usage is generated lazily by usage.py.
+Entities depend only on (org name, seed, reference day); their usage is generated lazily by usage.py.
+The reference day is --anchor when given, else DEFAULT_REF: so without --anchor a fixed window has the
+same figures on every calendar day (traffic simply continues, at its final level, up to today).
 """
+import datetime
 import functools
+from collections import namedtuple
 
-from entities import Key, Lane, Org, Workspace, draws, ident
+from entities import Key, Lane, Org, Workspace, draws, epoch_day, ident
 
-# name -> (workspaces, keys, days of activity before the anchor)
+DEFAULT_REF = epoch_day(datetime.date(2026, 11, 28))
+
+# name -> (workspaces, keys, days of activity before the reference day)
 SIZES = {"small": (5, 20, 90), "medium": (50, 500, 365), "large": (200, 5000, 730)}
 ORG_NAMES = tuple(SIZES) + ("demo",)
+
+# Traffic mix of generated orgs: models per key (up to), probability of a batch / audio / embeddings /
+# long-context lane, share of keys created before traffic starts, activity = lo + spread * u.
+Mix = namedtuple("Mix", "models batch audio embeddings long_context early activity_lo activity_spread")
+SPARSE = Mix(3, 0.15, 0.08, 0.2, 0.1, 0.7, 0.75, 0.24)
+DENSE = Mix(4, 0.3, 0.08, 0.5, 0.25, 0.9, 0.88, 0.11)  # large: sized to ~10 M usage rows in 730 days
+MIXES = {"small": SPARSE, "medium": SPARSE, "large": DENSE}
 
 OPENAI_CHAT_MODELS = ("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14", "gpt-5-mini-2025-08-07")
 OPENAI_AUDIO_MODEL = "gpt-4o-audio-preview-2024-12-17"
@@ -19,69 +32,78 @@ COLORS = ("#b6613c", "#6a5acd", "#2e8b57", "#d2691e", "#4682b4", "#c71585")
 
 
 @functools.lru_cache(maxsize=16)
-def get_org(name, seed, anchor_day, bumps=frozenset()):
-    """The organisation `name` for a seed and anchor day; `bumps` are days whose figures are x1.5."""
+def get_org(name, seed, anchor_day=None, bumps=frozenset()):
+    """The organisation `name` for a seed; anchor_day None means "up to today" with DEFAULT_REF timelines.
+
+    `bumps` are days whose figures are x1.5.
+    """
+    ref = DEFAULT_REF if anchor_day is None else anchor_day
     if name == "demo":
-        return _demo(seed, anchor_day, bumps)
-    n_ws, n_keys, days = SIZES[name]
-    return _generated(name, seed, anchor_day, bumps, n_ws, n_keys, days)
+        org = _demo(seed, ref)
+    else:
+        n_ws, n_keys, days = SIZES[name]
+        org = _generated(name, seed, ref, n_ws, n_keys, days, MIXES[name])
+    workspaces, keys, days = org
+    return Org(name, seed, ref, anchor_day, days, workspaces, keys, bumps)
 
 
-def _workspace_id(org, seed, provider, n):
+# Ids depend on (seed, index) only: orgs of one seed share ids, which is harmless (accounts differ) and
+# keeps the figures other suites pinned (non-usage cost lines hash the project id) stable.
+def _workspace_id(seed, provider, n):
     if provider == "openai":
-        return ident(seed, "proj_", org + "-ws", n, 24)
-    return ident(seed, "wrkspc_01", org + "-ws", n, 22)
+        return ident(seed, "proj_", "ws", n, 24)
+    return ident(seed, "wrkspc_01", "ws", n, 22)
 
 
-def _key_id(org, seed, provider, n):
+def _key_id(seed, provider, n):
     if provider == "openai":
-        return ident(seed, "key_", org + "-key", n, 16)
-    return ident(seed, "apikey_01", org + "-key", n, 22)
+        return ident(seed, "key_", "key", n, 16)
+    return ident(seed, "apikey_01", "key", n, 22)
 
 
-def default_workspace(seed, anchor_day):
+def default_workspace(seed, ref):
     """The Anthropic default workspace (listed only with include_default=true; null in reports)."""
     return Workspace("anthropic", ident(seed, "wrkspc_01", "default-ws", 0, 22), "Default",
-                     anchor_day - 800, is_default=True, color="#888888")
+                     ref - 800, is_default=True, color="#888888")
 
 
-def _openai_lanes(u):
+def _openai_lanes(u, mix):
     lanes = []
-    models = sorted(OPENAI_CHAT_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 4)]
+    models = sorted(OPENAI_CHAT_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * mix.models)]
     for i, model in enumerate(models):
         lanes.append(Lane("completions", model, 1.0 / (i + 1), cache_frac=0.6 * u[2 + i]))
-    if u[5] < 0.3:
+    if u[5] < mix.batch:
         lanes.append(Lane("completions", models[0], 0.5, batch=True))
-    if u[6] < 0.08:
+    if u[6] < mix.audio:
         lanes.append(Lane("completions", OPENAI_AUDIO_MODEL, 0.2, cache_frac=0.2, audio=True))
-    if u[7] < 0.5:
+    if u[7] < mix.embeddings:
         lanes.append(Lane("embeddings", EMBEDDING_MODELS[u[8] < 0.3], 2.0))
     return tuple(lanes)
 
 
-def _anthropic_lanes(u):
+def _anthropic_lanes(u, mix):
     lanes = []
-    models = sorted(ANTHROPIC_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * 4)]
+    models = sorted(ANTHROPIC_MODELS, key=lambda m: draws(u[0], m)[0])[: 1 + int(u[1] * mix.models)]
     for i, model in enumerate(models):
         lanes.append(Lane("messages", model, 1.0 / (i + 1), cache_frac=0.7 * u[2 + i],
                           web_search=u[9] < 0.3 and i == 0, cache_1h=u[10] < 0.2))
-    if u[5] < 0.3:
+    if u[5] < mix.batch:
         lanes.append(Lane("messages", models[0], 0.6, batch=True, cache_frac=0.3))
-    if u[6] < 0.25:
+    if u[6] < mix.long_context:
         lanes.append(Lane("messages", "claude-sonnet-4-5-20250929", 0.05, long_context=True, cache_frac=0.5))
     return tuple(lanes)
 
 
-def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
-    """A generated org: workspaces alternate providers; keys spread over workspaces with a skew."""
-    birth = anchor - 800
-    workspaces = {"openai": [], "anthropic": [default_workspace(seed, anchor)]}
+def _generated(name, seed, ref, n_ws, n_keys, days, mix):
+    """(workspaces, keys, days): workspaces alternate providers; keys spread over them with a skew."""
+    birth = ref - 800
+    workspaces = {"openai": [], "anthropic": [default_workspace(seed, ref)]}
     for g in range(n_ws):
         provider = "openai" if g % 2 == 0 else "anthropic"
         u = draws(seed, "ws", g)
-        archived = anchor - days // 3 - int(u[1] * days // 3) if g % 20 == 2 else None
+        archived = ref - days // 3 - int(u[1] * days // 3) if g % 20 == 2 else None
         label = "Project" if provider == "openai" else "Workspace"
-        workspaces[provider].append(Workspace(provider, _workspace_id(name, seed, provider, g), f"{label} {g:03d}",
+        workspaces[provider].append(Workspace(provider, _workspace_id(seed, provider, g), f"{label} {g:03d}",
                                               birth + int(u[0] * 100), archived,
                                               color=COLORS[g % len(COLORS)]))
     keys = []
@@ -91,32 +113,32 @@ def _generated(name, seed, anchor, bumps, n_ws, n_keys, days):
         u = draws(seed, "key", k)
         pool = workspaces[provider]
         ws = pool[min(len(pool) - 1, int(len(pool) * u[0] ** 1.7))]  # skewed towards the first ones
-        created = birth + int(u[1] * (800 - days)) if u[2] < 0.9 else anchor - days + int(u[1] * days)
+        created = birth + int(u[1] * (800 - days)) if u[2] < mix.early else ref - days + int(u[1] * days)
         created = max(created, ws.created_day)
         end, status, access = ws.archived_day, "active", "active"
         if provider == "anthropic" and (j % 17 == 5 or ws.archived_day is not None):
-            status, end = "archived", end or anchor - int(u[3] * days / 2)
+            status, end = "archived", end or ref - int(u[3] * days / 2)
         elif provider == "anthropic" and j % 23 == 7:
-            status, end = "inactive", anchor - int(u[3] * days / 2)
+            status, end = "inactive", ref - int(u[3] * days / 2)
         elif provider == "openai" and j % 17 == 5:
             access = "inactive"
         user_owned = u[4] < 0.65
         keys.append(Key(
-            provider, k, _key_id(name, seed, provider, k), f"{provider[:2]}-key-{j:04d}", ws, created,
-            (_openai_lanes if provider == "openai" else _anthropic_lanes)(draws(seed, "lanes", k)),
-            scale=10 ** (1 + 2.2 * u[5]), activity=0.88 + 0.11 * u[6], end_day=end, status=status,
+            provider, k, _key_id(seed, provider, k), f"{provider[:2]}-key-{j:04d}", ws, created,
+            (_openai_lanes if provider == "openai" else _anthropic_lanes)(draws(seed, "lanes", k), mix),
+            scale=10 ** (1 + 2.2 * u[5]), activity=mix.activity_lo + mix.activity_spread * u[6],
+            end_day=end, status=status,
             owner_access=access, never_used=j % 29 == 3,
             user_id=ident(seed, "user-", "user", k % 97, 24) if user_owned else None,
             owner_name=f"user{k % 97:02d}" if user_owned else f"svc-{j:04d}"))
     keys.append(_console_key(seed, n_keys, workspaces["anthropic"][0], birth))
-    return Org(name, seed, anchor, days, tuple(workspaces["openai"] + workspaces["anthropic"]),
-               tuple(keys), bumps)
+    return tuple(workspaces["openai"] + workspaces["anthropic"]), tuple(keys), days
 
 
 def _console_key(seed, index, default_ws, birth):
     """Anthropic Console / Workbench traffic: no API key (api_key_id null), in the default workspace."""
     return Key("anthropic", index, None, "(console)", default_ws, birth,
-               (Lane("messages", "claude-sonnet-4-5-20250929", 1.0, cache_frac=0.2),), scale=15, activity=0.95)
+               (Lane("messages", "claude-sonnet-4-5-20250929", 1.0, cache_frac=0.2),), scale=15, activity=0.6)
 
 
 # Demo org: (provider, workspace name, archived, [(key name, scale, lanes preset, flags)])
@@ -156,29 +178,30 @@ DEMO = (
 )
 
 
-def _demo(seed, anchor, bumps):
-    """The demo org: realistic names, a cost spike in the last 10 days driven by one key, an unused key."""
-    days, birth = 90, anchor - 800
+def _demo(seed, ref):
+    """(workspaces, keys, days) of the demo org: realistic names, a cost spike from 9 days before the
+    reference day driven by one key, an unused key."""
+    days, birth = 90, ref - 800
     workspaces, keys = [], []
     for g, (provider, ws_name, archived, key_specs) in enumerate(DEMO):
         if ws_name == "Default":
-            ws = default_workspace(seed, anchor)
+            ws = default_workspace(seed, ref)
         else:
-            ws = Workspace(provider, _workspace_id("demo", seed, provider, g), ws_name, birth + 30 * g,
-                           anchor - 40 if archived else None, color=COLORS[g % len(COLORS)])
+            ws = Workspace(provider, _workspace_id(seed, provider, g), ws_name, birth + 30 * g,
+                           ref - 40 if archived else None, color=COLORS[g % len(COLORS)])
         workspaces.append(ws)
         for key_name, scale, lanes, flag in key_specs:
             k = len(keys)
             u = draws(seed, "demo-key", k)
             status = flag if flag in ("archived", "inactive") else "active"
-            end = anchor - 25 if status != "active" else ws.archived_day
+            end = ref - 25 if status != "active" else ws.archived_day
             user_owned = "notebook" in key_name or "playground" in key_name or u[0] < 0.3
             keys.append(Key(
-                provider, k, _key_id("demo", seed, provider, k), key_name, ws,
+                provider, k, _key_id(seed, provider, k), key_name, ws,
                 birth + 30 * g + int(u[1] * 200), lanes,
                 scale=scale, activity=0.97, end_day=end, status=status, never_used=flag == "never",
                 user_id=ident(seed, "user-", "user", k % 7, 24) if user_owned else None,
                 owner_name=("alice", "bob", "carol", "dan", "erin", "frank", "grace")[k % 7] if user_owned
-                else key_name, spike_from=anchor - 9 if flag == "spike" else None, spike_factor=8.0))
+                else key_name, spike_from=ref - 9 if flag == "spike" else None, spike_factor=8.0))
     keys.append(_console_key(seed, len(keys), workspaces[-1], birth))
-    return Org("demo", seed, anchor, days, tuple(workspaces), tuple(keys), bumps)
+    return tuple(workspaces), tuple(keys), days

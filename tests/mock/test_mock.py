@@ -11,13 +11,19 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 from decimal import Decimal
 from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import costs  # noqa: E402
+import entities  # noqa: E402
 import mock_providers  # noqa: E402
+import orgs  # noqa: E402
+import totals  # noqa: E402
+import usage  # noqa: E402
 
 ANCHOR = "2026-08-10"  # windows around it straddle the 2026-07-15 change of OpenAI completions fields
 OPENAI = {"Authorization": "Bearer sk-admin-test-openai"}
@@ -185,13 +191,13 @@ class TestUsage(MockTestCase):
         self.assertEqual(buckets, [b for p in one for b in p["data"]])
 
     def test_anthropic_usage_shape_and_nulls(self):
-        pages = self.anthropic_usage("2026-08-01", "2026-08-03", group_by=["workspace_id", "api_key_id", "model"])
+        pages = self.anthropic_usage("2026-08-01", "2026-08-08", group_by=["workspace_id", "api_key_id", "model"])
         results = [r for p in pages for b in p["data"] for r in b["results"]]
         self.assertIn(None, {r["workspace_id"] for r in results})  # default workspace
         self.assertIn(None, {r["api_key_id"] for r in results})    # Console usage
         self.assertTrue(all(r["service_tier"] is None and r["context_window"] is None for r in results))
         self.assertEqual(set(results[0]["cache_creation"]), {"ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens"})
-        ungrouped = self.anthropic_usage("2026-08-01", "2026-08-03")
+        ungrouped = self.anthropic_usage("2026-08-01", "2026-08-08")
         self.assertTrue(all(len(b["results"]) == 1 for b in ungrouped[0]["data"]))
         total = sum(r["output_tokens"] for r in results)
         self.assertEqual(total, sum(b["results"][0]["output_tokens"] for b in ungrouped[0]["data"]))
@@ -382,6 +388,26 @@ class TestFaults(MockTestCase):
         self.assertEqual(status, 400)
         for path in ("/mock/fault=none;tag=slash//v1/organization/projects", "//v1/organization/projects"):
             self.assertEqual(self.c.raw(path, OPENAI)[0], 200, path)
+
+
+class TestCalendarIndependence(unittest.TestCase):
+    """Without --anchor, a fixed past window has the same figures whatever day the server runs."""
+
+    def figures(self):
+        for cached in (usage._full_day, usage.day_rows_upto, usage._hour_rows, costs._day_costs, orgs.get_org):
+            cached.cache_clear()
+        start, end = entities.epoch_day(datetime.date(2026, 9, 1)), entities.epoch_day(datetime.date(2026, 10, 1))
+        org = orgs.get_org("small", 42)
+        return [totals.compute(org, p, start, end, "api_key") for p in ("openai", "anthropic")]
+
+    def test_fixed_window_same_forty_days_later(self):
+        now = time.time()
+        first = self.figures()
+        with unittest.mock.patch.object(entities.time, "time", lambda: now + 40 * DAY):
+            later = self.figures()
+        self.figures()  # leave the caches filled for today
+        self.assertEqual(first, later)
+        self.assertGreater(first[0]["total"]["usage_rows"], 100)
 
 
 class TestProcess(unittest.TestCase):

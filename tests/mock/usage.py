@@ -32,14 +32,14 @@ def lane_requests(org, key, day, lane_index):
     """Requests of one lane of a key on a day (0 when idle) and the draws that shape its token mix."""
     if key.never_used or day < key.created_day or (key.end_day is not None and day > key.end_day):
         return 0, None
-    window_start = org.anchor_day - org.activity_days
-    if day <= window_start or day > org.anchor_day:
+    window_start = org.ref_day - org.activity_days
+    if day <= window_start or day > org.last_day():
         return 0, None
     u = draws(org.seed, key.provider, day, key.index, lane_index)
     if u[0] >= key.activity:
         return 0, None
     factor = 0.55 if day_date(day).weekday() >= 5 else 1.0
-    factor *= 0.7 + 0.6 * (day - window_start) / org.activity_days  # slow growth over the window
+    factor *= 0.7 + 0.6 * min(1.0, (day - window_start) / org.activity_days)  # growth up to ref_day
     if key.spike_from is not None and day >= key.spike_from:
         factor *= key.spike_factor
     requests = int(key.scale * key.lanes[lane_index].weight * factor * (0.6 + 0.8 * u[1])) + 1
@@ -168,7 +168,7 @@ def last_used_at(org, key):
     """Unix time of the key's last traffic (searching back up to 60 days), or None if none."""
     if key.never_used:
         return None
-    last = min(org.anchor_day, key.end_day if key.end_day is not None else org.anchor_day)
+    last = min(org.last_day(), key.end_day if key.end_day is not None else org.last_day())
     for day in range(last, max(last - 60, key.created_day - 1), -1):
         cutoff = org.data_cutoff(day)
         if cutoff and key_active(org, key, day):
