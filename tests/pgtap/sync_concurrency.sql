@@ -6,7 +6,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT plan(9);
 
-\set slow_url :mock_url/mock/fault=slow;delay_ms=3000;count=1;tag=cc/
+-- a tag unique to this run: the mock counts count=/after= per options string for its whole life
+SELECT 'cc' || pg_backend_pid() || '_' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS run_tag \gset
+\set slow_url :mock_url/mock/fault=slow;delay_ms=3000;count=1;tag=:run_tag/
 CREATE SERVER cc_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'slow_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cc_openai OPTIONS (admin_key 'sk-admin-test-openai');
 

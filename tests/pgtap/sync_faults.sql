@@ -27,12 +27,13 @@ $$;
 
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT pg_temp.snap() AS good \gset
+-- a tag unique to this run: the mock counts after= / count= per options string for its whole life
+SELECT pg_backend_pid() || '_' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS run \gset
 
 -- One fault: point the server at the fault URL, sync, point it back; then check.
---   \set opts 'fault=...;tag=...'  \set states 'AS00x'  \ir ... is not used: each case is spelled out.
 \set ON_ERROR_STOP 0
 
-\set u :mock_url/mock/fault=500;after=5;tag=a/
+\set u :mock_url/mock/fault=500;after=5;tag=a:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -40,7 +41,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS001', '500 beyond retries: AS001');
 SELECT is(pg_temp.snap(), :'good', '500: tables unchanged');
 
-\set u :mock_url/mock/fault=429;retry_after=0;tag=b/
+\set u :mock_url/mock/fault=429;retry_after=0;tag=b:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -48,7 +49,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS005', '429 beyond the retry budget: AS005');
 SELECT is(pg_temp.snap(), :'good', '429: tables unchanged');
 
-\set u :mock_url/mock/fault=timeout;delay_ms=5000;after=7;tag=c/
+\set u :mock_url/mock/fault=timeout;delay_ms=5000;after=7;tag=c:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -56,7 +57,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS004', 'timeout: AS004');
 SELECT is(pg_temp.snap(), :'good', 'timeout: tables unchanged');
 
-\set u :mock_url/mock/fault=truncate;after=5;tag=d/
+\set u :mock_url/mock/fault=truncate;after=5;tag=d:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -64,7 +65,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT ok(:'st' IN ('AS003', 'AS004'), 'truncated body: AS003 or AS004 (got ' || :'st' || ')');
 SELECT is(pg_temp.snap(), :'good', 'truncate: tables unchanged');
 
-\set u :mock_url/mock/fault=malformed;after=1;tag=e/
+\set u :mock_url/mock/fault=malformed;after=1;tag=e:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -72,7 +73,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS003', 'malformed JSON: AS003');
 SELECT is(pg_temp.snap(), :'good', 'malformed: tables unchanged');
 
-\set u :mock_url/mock/fault=wrongtype;after=5;tag=f/
+\set u :mock_url/mock/fault=wrongtype;after=5;tag=f:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -80,7 +81,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS003', 'mistyped field: AS003');
 SELECT is(pg_temp.snap(), :'good', 'wrongtype: tables unchanged');
 
-\set u :mock_url/mock/fault=cursorloop;after=5;tag=g/
+\set u :mock_url/mock/fault=cursorloop;after=5;tag=g:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -88,7 +89,7 @@ ALTER SERVER flt_openai OPTIONS (SET base_url :'mock_url');
 SELECT is(:'st'::text, 'AS007', 'pagination cursor loop: AS007');
 SELECT is(pg_temp.snap(), :'good', 'cursorloop: tables unchanged');
 
-\set u :mock_url/mock/fault=401;tag=h/
+\set u :mock_url/mock/fault=401;tag=h:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
@@ -97,7 +98,7 @@ SELECT is(:'st'::text, 'AS002', '401: AS002');
 SELECT is(pg_temp.snap(), :'good', '401: tables unchanged');
 
 -- statement_timeout in the middle of a sync (a slow usage response): 57014, tables unchanged, run 'aborted'.
-\set u :mock_url/mock/fault=slow;delay_ms=4000;after=5;tag=i/
+\set u :mock_url/mock/fault=slow;delay_ms=4000;after=5;tag=i:run/
 ALTER SERVER flt_openai OPTIONS (SET base_url :'u', SET timeout_ms '20000');
 SET statement_timeout = '1500ms';
 CALL aispend.sync('flt_openai', '2026-09-01', '2026-10-01');
