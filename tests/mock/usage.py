@@ -13,14 +13,12 @@ from entities import DAY, day_date, draws, epoch_day
 
 NEW_OPENAI_FIELDS_DAY = epoch_day(datetime.date(2026, 7, 15))  # completions field set changes here
 
+# Row layouts.  Metrics of completions: (uncached text, cached text, cache write, uncached audio,
+# cached audio, output text, output audio, requests); embeddings: (input tokens, requests); messages:
+# (uncached input, 5m cache write, 1h cache write, cache read, output, web search requests).
 COMPLETIONS_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
-COMPLETIONS_METRICS = ("uncached_text", "cached_text", "cache_write", "uncached_audio", "cached_audio",
-                       "output_text", "output_audio", "requests")
 EMBEDDINGS_DIMS = ("project_id", "user_id", "api_key_id", "model")
-EMBEDDINGS_METRICS = ("input_tokens", "requests")
 MESSAGES_DIMS = ("workspace_id", "api_key_id", "model", "service_tier", "context_window", "inference_geo")
-MESSAGES_METRICS = ("uncached_input_tokens", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens",
-                    "cache_read_input_tokens", "output_tokens", "web_search_requests")
 ENDPOINTS = {"openai": ("completions", "embeddings"), "anthropic": ("messages",)}
 
 # Relative traffic per UTC hour for a key at UTC+0 (rotated per key to spread time zones).
