@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ struct JsonSource {
 [[noreturn]] void throw_parse_error(const JsonSource &source, std::string detail);
 
 class JsonDoc;
+class JsonArena;
 
 // A value inside a JsonDoc, remembered with its container so errors can name its path. Cheap to copy;
 // valid while its document lives.
@@ -88,6 +90,7 @@ class JsonDoc {
     std::string path_of(json_t *container) const;  // "" for the root
 
   private:
+    std::unique_ptr<JsonArena> arena_;  // holds every node when set; the tree is then dropped, not decref'd
     json_t *root_;
     JsonSource source_;
 };
