@@ -1,0 +1,164 @@
+-- 47_cost_facts.sql: the one cost fact the dashboards read: billed where the provider bills at the grain,
+-- allocated where a bill is shared out among keys, estimated where no settled bill exists yet.
+-- See docs/costs.md "Cost facts" and "Allocation".
+--
+-- Grain: (day, account, provider, workspace_id, api_key_id, model, line_item).
+--   * usage rows: line_item NULL;
+--   * billed lines without a model (file search, code execution, web search, ...): api_key_id
+--     '(unattributed)' (or the billed key), model NULL, line_item = the provider's label;
+--   * a billed model whose slice has no usage: api_key_id '(unattributed)', model set, line_item NULL.
+-- Allocation rounding: each key's share is round(B * w / W, 12); the key with the largest weight (ties: the
+-- smallest api_key_id) gets B minus the others' shares, so the shares add up to B exactly.
+
+CREATE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
+RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
+               line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
+               cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
+               web_search_requests bigint, unpriced boolean, settled boolean)
+LANGUAGE sql STABLE
+AS $$
+WITH
+bounds AS (
+    SELECT CASE WHEN cost_facts_between.from_day = '-infinity' THEN '-infinity'::timestamptz
+                ELSE cost_facts_between.from_day::timestamp AT TIME ZONE 'UTC' END AS lo,
+           CASE WHEN cost_facts_between.to_day = 'infinity' THEN 'infinity'::timestamptz
+                ELSE (cost_facts_between.to_day + 1)::timestamp AT TIME ZONE 'UTC' END AS hi
+),
+-- usage, costed, per day / workspace / key / model
+u AS (
+    SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
+           sum(uc.estimated_cost) AS est, sum(uc.estimated_token_cost) AS est_tok,
+           bool_or(NOT uc.priced) AS unpriced,
+           sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
+           sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
+    FROM aispend.usage_costed uc, bounds
+    WHERE uc.account = cost_facts_between.account AND uc.bucket_start >= bounds.lo AND uc.bucket_start < bounds.hi
+    GROUP BY 1, 2, 3, 4
+),
+-- billed lines per day / workspace / key / model (lines without a model keep their label)
+c AS (
+    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
+           CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
+           sum(x.amount_usd) AS billed
+    FROM aispend.costs x, bounds
+    WHERE x.account = cost_facts_between.account AND x.bucket_start >= bounds.lo AND x.bucket_start < bounds.hi
+    GROUP BY 1, 2, 3, 4, 5
+),
+-- a day is settled when it is over (UTC) and the account has billed lines for it
+settled_days AS (
+    SELECT DISTINCT c.day FROM c WHERE c.day < (pg_catalog.now() AT TIME ZONE 'UTC')::date
+),
+-- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
+slices AS (
+    SELECT c.day, c.workspace_id, c.model, sum(c.billed) AS b
+    FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+weights AS (
+    SELECT u.day, u.workspace_id, u.api_key_id, u.model, s.b,
+           CASE WHEN sum(u.est_tok) OVER w > 0 THEN coalesce(u.est_tok, 0)
+                WHEN sum(u.tot) OVER w > 0 THEN coalesce(u.tot, 0)::numeric
+                ELSE 1 END AS wt
+    FROM u JOIN slices s ON s.day = u.day AND s.workspace_id = u.workspace_id AND s.model = u.model
+    WINDOW w AS (PARTITION BY u.day, u.workspace_id, u.model)
+),
+shares AS (
+    SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
+           pg_catalog.round(wg.b * wg.wt / sum(wg.wt) OVER w, 12) AS r,
+           row_number() OVER (PARTITION BY wg.day, wg.workspace_id, wg.model ORDER BY wg.wt DESC, wg.api_key_id) AS rk
+    FROM weights wg
+    WINDOW w AS (PARTITION BY wg.day, wg.workspace_id, wg.model)
+),
+alloc AS (
+    SELECT sh.day, sh.workspace_id, sh.api_key_id, sh.model,
+           CASE WHEN sh.rk = 1 THEN sh.b - (sum(sh.r) OVER w - sh.r) ELSE sh.r END AS allocated
+    FROM shares sh
+    WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
+),
+parts AS (
+    -- usage
+    SELECT u.day, u.workspace_id, u.api_key_id, u.model, NULL::text AS line_item, NULL::numeric AS billed,
+           NULL::numeric AS allocated, u.est, u.unpriced, u.inp, u.outp, u.tot, u.req, u.wsr, true AS has_usage
+    FROM u
+    UNION ALL
+    -- billed at key grain (newer OpenAI costs)
+    SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM c WHERE c.api_key_id IS NOT NULL
+    UNION ALL
+    -- billed lines without a model or key: their own rows
+    SELECT c.day, c.workspace_id, '(unattributed)', NULL, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM c WHERE c.api_key_id IS NULL AND c.model IS NULL
+    UNION ALL
+    -- billed model with no usage behind it in its slice
+    SELECT s.day, s.workspace_id, '(unattributed)', s.model, NULL, s.b, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM slices s
+    WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.day = s.day AND u.workspace_id = s.workspace_id AND u.model = s.model)
+    UNION ALL
+    -- allocated shares
+    SELECT a.day, a.workspace_id, a.api_key_id, a.model, NULL, NULL, a.allocated, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM alloc a
+),
+g AS (
+    SELECT p.day, p.workspace_id, p.api_key_id, p.model, p.line_item,
+           sum(p.billed) AS billed, sum(p.allocated) AS allocated, sum(p.est) AS est,
+           coalesce(bool_or(p.unpriced), false) AS unpriced,
+           sum(p.inp)::bigint AS inp, sum(p.outp)::bigint AS outp, sum(p.tot)::bigint AS tot,
+           sum(p.req)::bigint AS req, sum(p.wsr)::bigint AS wsr, bool_or(p.has_usage) AS has_usage
+    FROM parts p
+    GROUP BY 1, 2, 3, 4, 5
+)
+SELECT g.day, cost_facts_between.account, aispend._fact_provider(cost_facts_between.account, g.workspace_id),
+       g.workspace_id, g.api_key_id, g.model, g.line_item,
+       g.billed,
+       CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
+       g.est,
+       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage THEN coalesce(g.billed, 0) + coalesce(g.allocated, 0)
+            ELSE g.est END,
+       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage
+            THEN CASE WHEN g.allocated IS NOT NULL OR g.billed IS NULL THEN 'allocated' ELSE 'billed' END
+            ELSE 'estimated' END,
+       g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
+FROM g LEFT JOIN settled_days sd ON sd.day = g.day
+$$;
+COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
+    'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
+    'only: what a rollup refresh calls.';
+
+CREATE VIEW aispend.cost_facts AS
+SELECT f.*
+FROM (SELECT w.account FROM aispend.workspaces w GROUP BY w.account) a
+CROSS JOIN LATERAL aispend.cost_facts_between(a.account, '-infinity', 'infinity') f;
+COMMENT ON VIEW aispend.cost_facts IS
+    'Cost per UTC day, account, provider, workspace, API key and model (line_item for billed lines without usage), '
+    'with the billed, allocated and estimated figures and the one dashboards use (cost, cost_basis). On a settled '
+    'day sum(cost) over a workspace equals its bill exactly. For one account and a day range call '
+    'aispend.cost_facts_between(account, from_day, to_day).';
+COMMENT ON COLUMN aispend.cost_facts.day IS 'UTC day.';
+COMMENT ON COLUMN aispend.cost_facts.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai or anthropic.';
+COMMENT ON COLUMN aispend.cost_facts.workspace_id IS 'Workspace / project (''(default)'' sentinel as in usage and costs).';
+COMMENT ON COLUMN aispend.cost_facts.api_key_id IS
+    'API key (sentinels ''(console)'', ''(none)'' as in usage); ''(unattributed)'' for billed lines no key can be given.';
+COMMENT ON COLUMN aispend.cost_facts.model IS 'Model; NULL for billed lines that have none (see line_item).';
+COMMENT ON COLUMN aispend.cost_facts.line_item IS
+    'The provider''s label of a billed line without a model (web search, code execution, file search, ...); '
+    'NULL on usage rows.';
+COMMENT ON COLUMN aispend.cost_facts.billed_cost IS 'USD the provider billed at exactly this grain (key-level costs, unattributed lines).';
+COMMENT ON COLUMN aispend.cost_facts.allocated_cost IS
+    'This key''s share of the bill of its (day, workspace, model) slice, in proportion to estimated cost (tokens '
+    'when nothing is priced); 0 on a settled day when the bill has nothing for this row.';
+COMMENT ON COLUMN aispend.cost_facts.estimated_cost IS 'Tokens x catalogue price (priced usage only; NULL when nothing is priced).';
+COMMENT ON COLUMN aispend.cost_facts.cost IS
+    'The figure to show: billed + allocated on settled days and for rows without usage, else estimated_cost.';
+COMMENT ON COLUMN aispend.cost_facts.cost_basis IS 'billed, allocated or estimated: where cost comes from.';
+COMMENT ON COLUMN aispend.cost_facts.input_tokens IS 'All input tokens (uncached + cache reads + cache writes).';
+COMMENT ON COLUMN aispend.cost_facts.output_tokens IS 'Output tokens.';
+COMMENT ON COLUMN aispend.cost_facts.total_tokens IS 'input_tokens + output_tokens.';
+COMMENT ON COLUMN aispend.cost_facts.requests IS 'Model requests (OpenAI); NULL for Anthropic and billed-only rows, never 0-filled.';
+COMMENT ON COLUMN aispend.cost_facts.web_search_requests IS 'Server-side web searches (usage).';
+COMMENT ON COLUMN aispend.cost_facts.unpriced IS 'Some usage of the row has no price: its estimate excludes it.';
+COMMENT ON COLUMN aispend.cost_facts.settled IS 'The day is over and the account has billed lines for it (cost comes from the bill).';
