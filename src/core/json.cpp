@@ -170,10 +170,13 @@ bool find_path(json_t *node, json_t *target, std::string &path) {
 // (glibc malloc_consolidate), and a document is only ever dropped whole.
 class JsonArena {
   public:
+    // The tree takes a few times the text; small documents get small chunks.
+    explicit JsonArena(size_t text_size) : chunk_(std::clamp(text_size * 2, size_t{16} << 10, kMaxChunk)) {}
+
     void *allocate(size_t n) {
         n = (n + kAlign - 1) & ~(kAlign - 1);
         if (chunks_.empty() || used_ + n > chunk_size_) {
-            chunk_size_ = std::max(n, kChunk);
+            chunk_size_ = std::max(n, chunk_);
             chunks_.emplace_back(new char[chunk_size_]);
             used_ = 0;
         }
@@ -184,9 +187,10 @@ class JsonArena {
 
   private:
     static constexpr size_t kAlign = alignof(std::max_align_t);
-    // Fixed 1 MiB chunks: after the first free glibc serves them from its heap, not fresh (page-faulting)
+    // At most 1 MiB: after the first free glibc serves such chunks from its heap, not fresh (page-faulting)
     // mmaps.
-    static constexpr size_t kChunk = 1 << 20;
+    static constexpr size_t kMaxChunk = 1 << 20;
+    const size_t chunk_;
     std::vector<std::unique_ptr<char[]>> chunks_;
     size_t chunk_size_ = 0;
     size_t used_ = 0;
@@ -238,7 +242,7 @@ void throw_parse_error(const JsonSource &source, std::string detail) {
 JsonDoc::JsonDoc(std::string_view text, JsonSource source) : root_(nullptr), source_(std::move(source)) {
     std::string rewritten;
     std::string_view input = tag_numbers(text, rewritten, source_);
-    if (arena_hooks_installed()) arena_ = std::make_unique<JsonArena>();
+    if (arena_hooks_installed()) arena_ = std::make_unique<JsonArena>(input.size());
     json_error_t error;
     root_ = load(input, arena_.get(), &error);
     if (root_ == nullptr) {
