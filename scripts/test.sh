@@ -11,6 +11,8 @@ source scripts/lib.sh
 
 WERROR_FLAG=${WERROR_FLAG:--Werror}
 FUZZ_SECONDS=${FUZZ_SECONDS:-3}
+# The price feed lives beside the repository (shared/), when it is there.
+PRICES_PATH=$(cd "$AISPEND_ROOT/.." && pwd)/shared/data/genai-prices/data.json
 work=$(mktemp -d /tmp/aispend-test.XXXXXX)
 chmod 755 "$work"
 passed=0
@@ -98,10 +100,17 @@ fi
 record regress "$ok" "$bad"
 
 say "pgTAP (tests/pgtap/)"
-pg_prove -v -d aispend_test --set "mock_url=$AISPEND_MOCK_URL" tests/pgtap/*.sql >"$work/pgtap.log" 2>&1
+pg_prove -v -d aispend_test --set "mock_url=$AISPEND_MOCK_URL" --set "prices_path=$PRICES_PATH" \
+    tests/pgtap/*.sql >"$work/pgtap.log" 2>&1
 status=$?
-ok=$(grep -cE '^\s*ok [0-9]+' "$work/pgtap.log")
-bad=$(grep -cE '^\s*not ok [0-9]+' "$work/pgtap.log")
+# Per file: every "ok" passes; every "not ok", and every planned test that never ran, fails.
+read -r ok bad < <(awk '
+    /^tests\/pgtap\/.*\.sql \.\./ { if (file) flush(); file = $1; plan = 0; seen = 0 }
+    /^ *1\.\.[0-9]+/ { sub(/^ *1\.\./, ""); plan = $1 + 0 }
+    /^ *ok [0-9]+/ { ok++; seen++ }
+    /^ *not ok [0-9]+/ { bad++; seen++ }
+    function flush() { if (plan > seen) bad += plan - seen }
+    END { if (file) flush(); print ok + 0, bad + 0 }' "$work/pgtap.log")
 if [ "$status" -ne 0 ]; then
     grep -E 'not ok|Failed|Dubious|ERROR|psql:' "$work/pgtap.log" | head -40
     [ "$bad" -eq 0 ] && bad=1

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The demo: a local PostgreSQL 15 with aispend, the bundled mock providers serving a demo organisation,
+# one OpenAI and one Anthropic account, a sync, and the dashboard tabs printed.
+# Usage: scripts/demo.sh           start (or reuse) and print the dashboard
+#        scripts/demo.sh --stop    stop PostgreSQL and the mock providers
+#        scripts/demo.sh --clean   stop and delete the demo directory
+set -euo pipefail
+AISPEND_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$AISPEND_ROOT"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+DEMO_DIR=${AISPEND_DEMO_DIR:-$AISPEND_ROOT/.demo}
+DB=aispend_demo
+
+case "${1:-}" in
+    --stop) stop_mock "$DEMO_DIR"; stop_cluster "$DEMO_DIR/pg"; say "demo stopped"; exit 0 ;;
+    --clean) stop_mock "$DEMO_DIR"; stop_cluster "$DEMO_DIR/pg"; rm -rf "$DEMO_DIR"; say "demo removed"; exit 0 ;;
+    "") ;;
+    *) echo "usage: $0 [--stop|--clean]" >&2; exit 2 ;;
+esac
+
+ensure_packages "${AISPEND_PACKAGES[@]}"
+build_and_install ""
+mkdir -p "$DEMO_DIR"
+chmod 755 "$DEMO_DIR"
+
+# PostgreSQL: reuse the running demo cluster, else start it on a free port.
+if [ -f "$DEMO_DIR/pg/data/postmaster.pid" ] && as_cluster_user "$PG_BIN/pg_ctl" -D "$DEMO_DIR/pg/data" status >/dev/null 2>&1; then
+    pg_port=$(cat "$DEMO_DIR/pg.port")
+    as_cluster_user "$PG_BIN/pg_ctl" -D "$DEMO_DIR/pg/data" -w restart -m fast >/dev/null  # loads the fresh build
+    say "PostgreSQL restarted on port $pg_port"
+else
+    pg_port=$(free_port)
+    start_cluster "$DEMO_DIR/pg" "$pg_port" "$DB"
+    echo "$pg_port" >"$DEMO_DIR/pg.port"
+    say "PostgreSQL 15 started on port $pg_port (data in $DEMO_DIR/pg, run by $(cluster_user))"
+fi
+
+# Mock providers: one fresh process per run, so a changed mock is picked up.
+stop_mock "$DEMO_DIR"
+mock_port=$(free_port)
+start_mock "$DEMO_DIR" "$mock_port" demo
+say "mock providers (demo organisation) on http://127.0.0.1:$mock_port"
+
+export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=postgres
+psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
+    psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v mock_url="http://127.0.0.1:$mock_port" >/dev/null <<'SQL'
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+DROP EXTENSION IF EXISTS aispend CASCADE;
+CREATE EXTENSION aispend;
+CREATE SERVER demo_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'mock_url');
+CREATE SERVER demo_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_openai OPTIONS (admin_key 'sk-admin-test-openai');
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_anthropic OPTIONS (admin_key 'sk-ant-admin01-test');
+SQL
+
+say "syncing both accounts (90 days)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CALL aispend.sync()" 2>&1 | sed 's/^NOTICE:  /  /'
+
+say "dashboard, last 30 days"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f scripts/demo_tabs.sql
+
+cat <<EOF
+
+$(say "what next")
+  connect:        psql "host=127.0.0.1 port=$pg_port user=postgres dbname=$DB"
+  real accounts:  CREATE SERVER acme_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
+                  CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key 'sk-admin-...');
+                  CALL aispend.sync('acme_openai');          (see docs/accounts.md)
+  stop:           scripts/demo.sh --stop        remove everything: scripts/demo.sh --clean
+EOF
