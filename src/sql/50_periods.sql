@@ -1,0 +1,115 @@
+-- 50_periods.sql: the dashboard's periods. A period is a daterange of UTC days, '[first, last]' inclusive
+-- (canonical form '[first, last+1)'). Every tab compares a period with the previous period of the same length,
+-- which ends the day before it starts. See docs/dashboard-workspaces.md ("Periods").
+
+CREATE FUNCTION aispend.utc_today()
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date;
+COMMENT ON FUNCTION aispend.utc_today() IS 'Today''s date in UTC (the day the dashboard''s periods end on).';
+
+CREATE FUNCTION aispend.custom_period(first_day date, last_day date)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF first_day IS NULL OR last_day IS NULL OR first_day > last_day THEN
+        RAISE EXCEPTION 'aispend: a period needs first_day <= last_day (got % .. %)', first_day, last_day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN pg_catalog.daterange(first_day, last_day, '[]');
+END
+$$;
+COMMENT ON FUNCTION aispend.custom_period(date, date) IS
+    'A custom period: the UTC days first_day..last_day, both included (a daterange).';
+
+-- Named periods, relative to "today" (UTC, included: the current day is partial until it ends).
+CREATE FUNCTION aispend.period(name text, today date DEFAULT aispend.utc_today())
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
+    n integer;
+BEGIN
+    IF today IS NULL THEN
+        RAISE EXCEPTION 'aispend: period: today must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF k ~ '^last_[0-9]+_days?$' THEN
+        n := (pg_catalog.regexp_match(k, '[0-9]+'))[1]::integer;
+        IF n < 1 THEN
+            RAISE EXCEPTION 'aispend: period "%" has no days', name USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN pg_catalog.daterange(today - (n - 1), today, '[]');
+    END IF;
+    CASE k
+        WHEN 'today' THEN RETURN pg_catalog.daterange(today, today, '[]');
+        WHEN 'yesterday' THEN RETURN pg_catalog.daterange(today - 1, today - 1, '[]');
+        WHEN 'month_to_date', 'mtd', 'this_month' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('month', today)::date, today, '[]');
+        WHEN 'previous_month', 'last_month' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('month', today) - interval '1 month')::date,
+                                        pg_catalog.date_trunc('month', today)::date, '[)');
+        WHEN 'year_to_date', 'ytd', 'this_year' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('year', today)::date, today, '[]');
+        WHEN 'previous_year', 'last_year' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('year', today) - interval '1 year')::date,
+                                        pg_catalog.date_trunc('year', today)::date, '[)');
+        ELSE
+            RAISE EXCEPTION 'aispend: unknown period "%"', name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use last_7_days, last_30_days, last_90_days, last_<N>_days, month_to_date, '
+                             'previous_month, year_to_date, previous_year, today, yesterday, '
+                             'or aispend.custom_period(first_day, last_day).';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION aispend.period(text, date) IS
+    'A named period of UTC days ending on today (included): last_7_days, last_30_days, last_90_days, last_<N>_days, '
+    'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
+    '(''Last 30 days'').';
+
+CREATE FUNCTION aispend.previous_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    f date := pg_catalog.lower(period);
+    n integer;
+BEGIN
+    IF period IS NULL OR pg_catalog.isempty(period) OR pg_catalog.lower_inf(period) OR pg_catalog.upper_inf(period) THEN
+        RAISE EXCEPTION 'aispend: a period must be a non-empty, bounded daterange (got %)', period
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    n := pg_catalog.upper(period) - f;
+    RETURN pg_catalog.daterange(f - n, f, '[)');
+END
+$$;
+COMMENT ON FUNCTION aispend.previous_period(daterange) IS
+    'The period of the same number of days that ends the day before the given one starts (what Trend compares with).';
+
+CREATE FUNCTION aispend.period_first_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.lower(period);
+COMMENT ON FUNCTION aispend.period_first_day(daterange) IS 'First UTC day of a period.';
+
+CREATE FUNCTION aispend.period_last_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.upper(period) - 1;
+COMMENT ON FUNCTION aispend.period_last_day(daterange) IS 'Last UTC day of a period (included).';
+
+CREATE VIEW aispend.periods AS
+SELECT p.ord, p.name, p.label, aispend.period(p.name) AS period,
+       aispend.period_first_day(aispend.period(p.name)) AS first_day,
+       aispend.period_last_day(aispend.period(p.name)) AS last_day,
+       pg_catalog.upper(aispend.period(p.name)) - pg_catalog.lower(aispend.period(p.name)) AS days,
+       aispend.previous_period(aispend.period(p.name)) AS previous_period
+FROM (VALUES (1, 'last_7_days', 'Last 7 days'), (2, 'last_30_days', 'Last 30 days'),
+             (3, 'last_90_days', 'Last 90 days'), (4, 'month_to_date', 'Month to date'),
+             (5, 'previous_month', 'Previous month'), (6, 'year_to_date', 'Year to date'),
+             (7, 'last_365_days', 'Last 365 days')) AS p(ord, name, label);
+COMMENT ON VIEW aispend.periods IS 'The named periods as of today (UTC) with their previous period: a picker for BI tools.';
+COMMENT ON COLUMN aispend.periods.name IS 'Argument of aispend.period(name).';
+COMMENT ON COLUMN aispend.periods.label IS 'What the dashboard''s period picker shows.';
+COMMENT ON COLUMN aispend.periods.period IS 'The UTC days of the period (daterange, canonical [first, last+1)).';
+COMMENT ON COLUMN aispend.periods.first_day IS 'First day (UTC).';
+COMMENT ON COLUMN aispend.periods.last_day IS 'Last day (UTC, included).';
+COMMENT ON COLUMN aispend.periods.days IS 'Number of days.';
+COMMENT ON COLUMN aispend.periods.previous_period IS 'The previous period of the same length (Trend compares with it).';
+COMMENT ON COLUMN aispend.periods.ord IS 'Display order.';

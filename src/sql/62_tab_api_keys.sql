@@ -1,0 +1,230 @@
+-- 62_tab_api_keys.sql: the API Key Analytics tab. See docs/dashboard-api-keys.md.
+-- A row is an API key within a workspace: the sentinels '(console)' (Anthropic Console usage) and '(none)'
+-- (OpenAI usage without a key) appear once per workspace they were used in. Keys are not combined by name.
+-- Extra filter: workspace (the drill-down of scenario 1): a workspace name (case-insensitive, exact; every
+-- workspace with that name, i.e. a combined row of the Workspaces tab) or a workspace id.
+-- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
+
+CREATE FUNCTION aispend._key_totals(period daterange, provider text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, cost numeric, tokens bigint,
+               requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH v AS (
+        SELECT b.account, b.provider, b.slot, d.workspace_id, d.api_key_id, d.cost, d.tokens, d.requests
+        FROM aispend._boundaries(period, provider) b
+        JOIN aispend._cum_key_day d ON d.account = b.account AND d.day = b.day
+        UNION ALL
+        SELECT b.account, b.provider, b.slot, m.workspace_id, m.api_key_id, m.cost, m.tokens, m.requests
+        FROM aispend._boundaries(period, provider) b
+        JOIN aispend._cum_key_month m ON m.account = b.account AND m.month = b.month),
+    t AS (
+        SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
+               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
+               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
+               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
+        FROM v GROUP BY v.account, v.workspace_id, v.api_key_id)
+    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
+           (t.r1 - coalesce(t.r2, 0))::bigint,
+           t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
+    FROM t
+    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
+$$;
+COMMENT ON FUNCTION aispend._key_totals(daterange, text) IS
+    'Internal: cost, tokens, requests per (workspace, API key) in a period and its previous period.';
+
+CREATE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
+                                     owner text, search text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN search IS NULL OR search = ''
+    OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', key_name, workspace_name, key_hint,
+                                                                api_key_id, owner)),
+                         pg_catalog.lower(search)) > 0;
+COMMENT ON FUNCTION aispend._key_matches(text, text, text, text, text, text) IS 'Internal: the API keys tab''s search.';
+
+CREATE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, cost numeric,
+               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
+               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
+               last_used_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    WITH e AS (
+        SELECT coalesce(k.name, t.api_key_id) AS api_key, coalesce(w.name, t.workspace_id) AS workspace,
+               k.key_hint, t.provider,
+               CASE WHEN k.status IS NULL OR k.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
+               t.cost, t.tokens, t.requests, t.previous_cost, t.previous_tokens, t.previous_requests,
+               t.account, t.workspace_id, t.api_key_id, k.owner, k.last_used_at
+        FROM aispend._key_totals(period, provider) t
+        LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+        WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
+          AND (min_cost IS NULL OR t.cost >= min_cost)
+          AND (max_cost IS NULL OR t.cost <= max_cost)
+          AND (workspace IS NULL OR pg_catalog.lower(coalesce(w.name, t.workspace_id)) = pg_catalog.lower(workspace)
+               OR t.workspace_id = workspace)),
+    q AS (
+        SELECT e.*, CASE WHEN sum(e.cost) OVER () > 0 AND min(e.cost) OVER () >= 0
+                         THEN 10000 * e.cost / sum(e.cost) OVER () END AS raw,
+               sum(e.cost) OVER () AS total
+        FROM e),
+    p AS (
+        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
+               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.cost DESC, q.api_key,
+                                             q.account, q.workspace_id, q.api_key_id) AS rk
+        FROM q)
+    SELECT p.api_key, p.workspace, p.key_hint, p.provider, p.status, p.cost, p.tokens, p.requests,
+           pg_catalog.round(1000000 * p.cost / NULLIF(p.tokens, 0), 4),
+           CASE WHEN p.raw IS NOT NULL
+                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
+                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END,
+           tr.indicator, tr.change_pct, tr.label, p.previous_cost, p.previous_tokens, p.previous_requests,
+           p.account, p.workspace_id, p.api_key_id, p.owner, p.last_used_at
+    FROM p, aispend.trend(p.cost, p.previous_cost) tr
+$$;
+COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics table: one row per API key and workspace. Arguments: period, provider, search (key name, '
+    'workspace name, hint, id, owner), min_cost, max_cost, workspace (name or id: drill-down). Cost/1M = '
+    'cost per million tokens (4 decimals). Default order: ORDER BY cost DESC, api_key.';
+
+CREATE FUNCTION aispend.api_keys_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', search text DEFAULT NULL,
+                                         min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                         workspace text DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, tokens bigint,
+               avg_cost_per_1m numeric, previous_total_cost numeric, trend text, change_pct numeric,
+               trend_label text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(sum(t.cost), 0),
+           (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer,
+           sum(t.requests)::bigint, coalesce(sum(t.tokens), 0)::bigint,
+           pg_catalog.round(1000000 * sum(t.cost) / NULLIF(sum(t.tokens), 0), 4),
+           coalesce(sum(t.previous_cost), 0),
+           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).indicator,
+           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).change_pct,
+           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).label
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+$$;
+COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics summary: Total Cost, Active API Keys (with cost, tokens or requests in the period), '
+    'Total Requests (providers that report them), Average Cost per 1M Tokens (total cost / total tokens), trend.';
+
+CREATE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend.period('last_30_days'), top_n integer DEFAULT 10,
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL)
+RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
+               keys integer)
+LANGUAGE sql STABLE
+AS $$
+    WITH t AS (
+        SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
+                                                            x.api_key_id) AS rn
+        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) x
+        WHERE x.cost <> 0)
+    SELECT LEAST(t.rn, top_n + 1)::integer,
+           CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END,
+           CASE WHEN t.rn <= top_n THEN min(t.api_key) END, CASE WHEN t.rn <= top_n THEN min(t.workspace) END,
+           sum(t.cost), pg_catalog.round(100 * sum(t.cost) / NULLIF(sum(sum(t.cost)) OVER (), 0), 2),
+           count(*)::integer
+    FROM t
+    GROUP BY LEAST(t.rn, top_n + 1), CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END,
+             t.rn <= top_n
+$$;
+COMMENT ON FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text) IS
+    'API Key Analytics pie chart "Cost Distribution by API Key": the top_n keys by cost, then one "Other" row '
+    'with the rest (keys = how many). Default order: rank.';
+
+CREATE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                             provider text DEFAULT 'all', search text DEFAULT NULL,
+                                             min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                             workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
+               change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
+           t.trend, t.account, t.workspace_id, t.api_key_id
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+$$;
+COMMENT ON FUNCTION aispend.api_keys_vs_previous(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics bar chart "API Key Cost Comparison": current vs previous period per key. Default order: '
+    'current_cost DESC (change DESC: the keys driving an increase).';
+
+CREATE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL)
+RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric,
+               "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
+           t.requests, t.cost_per_1m, t.trend_label
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+$$;
+COMMENT ON FUNCTION aispend.api_keys_csv(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics table with the dashboard''s column titles ("API Key" is the key name, "Workspace" its '
+    'workspace): \copy (SELECT * FROM aispend.api_keys_csv(aispend.period(''last_30_days'')) ORDER BY "Cost" DESC) '
+    'TO ''api_keys.csv'' WITH (FORMAT csv, HEADER)';
+
+CREATE FUNCTION aispend.api_keys_unused(period daterange DEFAULT aispend.period('last_30_days'),
+                                        provider text DEFAULT 'all', search text DEFAULT NULL,
+                                        workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, days_since_last_use integer, previous_cost numeric, account name,
+               workspace_id text, api_key_id text, owner text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
+           CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
+           (pg_catalog.upper(period) - 1 - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer,
+           coalesce(u.prev, 0), k.account, k.workspace_id, k.api_key_id, k.owner
+    FROM aispend.api_keys k
+    LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+    LEFT JOIN (SELECT t.account, t.api_key_id, sum(t.requests) AS req, sum(t.tokens) AS tok, sum(t.cost) AS cost,
+                      sum(t.previous_cost) AS prev
+               FROM aispend._key_totals(period, api_keys_unused.provider) t GROUP BY t.account, t.api_key_id) u
+           ON u.account = k.account AND u.api_key_id = k.api_key_id
+    WHERE k.api_key_id NOT LIKE '(%'
+      AND aispend._provider_matches(k.provider, api_keys_unused.provider)
+      AND coalesce(u.req, 0) = 0 AND coalesce(u.tok, 0) = 0 AND coalesce(u.cost, 0) = 0
+      AND aispend._key_matches(k.name, w.name, k.key_hint, k.api_key_id, k.owner, search)
+      AND (api_keys_unused.workspace IS NULL OR pg_catalog.lower(coalesce(w.name, k.workspace_id)) = pg_catalog.lower(api_keys_unused.workspace)
+           OR k.workspace_id = api_keys_unused.workspace)
+$$;
+COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
+    'Unused API keys: listed keys with 0 requests (and no tokens, no cost) in the period: candidates for '
+    'deactivation. Default order: last_used_at NULLS FIRST, api_key.';
+
+CREATE FUNCTION aispend.api_keys_idle(days integer DEFAULT 30, provider text DEFAULT 'all',
+                                      as_of date DEFAULT aispend.utc_today())
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, days_since_last_use integer, account name, workspace_id text,
+               api_key_id text, owner text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
+           CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
+           (as_of - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer, k.account, k.workspace_id, k.api_key_id,
+           k.owner
+    FROM aispend.api_keys k
+    LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+    WHERE k.api_key_id NOT LIKE '(%'
+      AND aispend._provider_matches(k.provider, api_keys_idle.provider)
+      AND (k.last_used_at IS NULL OR (k.last_used_at AT TIME ZONE 'UTC')::date <= as_of - api_keys_idle.days)
+$$;
+COMMENT ON FUNCTION aispend.api_keys_idle(integer, text, date) IS
+    'API keys not used for at least `days` days by the provider''s last-used date (last_used_at; NULL = never used '
+    'or not reported). Default order: last_used_at NULLS FIRST.';

@@ -1,0 +1,73 @@
+-- 66_coverage.sql: middleware coverage. Spend captured by your own gateway or middleware is loaded into
+-- aispend.middleware_spend (COPY or INSERT); aispend.middleware_coverage compares it with the spend the
+-- providers bill (aispend.costs), per provider and overall: "what percentage of spending is captured".
+
+CREATE TABLE aispend.middleware_spend (
+    account      name,
+    day          date        NOT NULL,
+    provider     text        NOT NULL,
+    workspace_id text,
+    api_key_id   text,
+    model        text,
+    cost         numeric     NOT NULL,
+    source       text,
+    loaded_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX middleware_spend_day_idx ON aispend.middleware_spend (day, provider);
+COMMENT ON TABLE aispend.middleware_spend IS
+    'Spend captured by your own gateway / middleware, loaded by you: '
+    '\copy aispend.middleware_spend (day, provider, workspace_id, api_key_id, model, cost) FROM ''spend.csv'' WITH (FORMAT csv, HEADER)';
+COMMENT ON COLUMN aispend.middleware_spend.account IS 'The account (aispend server) when known; NULL: matched by provider only.';
+COMMENT ON COLUMN aispend.middleware_spend.day IS 'UTC day of the spend.';
+COMMENT ON COLUMN aispend.middleware_spend.provider IS 'openai, anthropic, ... (lower case).';
+COMMENT ON COLUMN aispend.middleware_spend.workspace_id IS 'Provider workspace / project id, where the gateway knows it.';
+COMMENT ON COLUMN aispend.middleware_spend.api_key_id IS 'Provider API key id, where the gateway knows it.';
+COMMENT ON COLUMN aispend.middleware_spend.model IS 'Model, where known.';
+COMMENT ON COLUMN aispend.middleware_spend.cost IS 'Spend in US dollars as the gateway measured it.';
+COMMENT ON COLUMN aispend.middleware_spend.source IS 'Free text: which gateway / load.';
+COMMENT ON COLUMN aispend.middleware_spend.loaded_at IS 'When the row was loaded.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.middleware_spend', '');
+
+CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'))
+RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
+               uncaptured_cost numeric, uncaptured_pct numeric)
+LANGUAGE sql STABLE
+AS $$
+    WITH b AS (
+        SELECT w.provider, sum(c.amount_usd) AS billed
+        FROM aispend.costs c
+        JOIN aispend.workspaces w ON w.account = c.account AND w.workspace_id = c.workspace_id
+        WHERE c.bucket_start >= (pg_catalog.lower(aispend._check_period(period))::timestamp AT TIME ZONE 'UTC')
+          AND c.bucket_start < (pg_catalog.upper(period)::timestamp AT TIME ZONE 'UTC')
+        GROUP BY w.provider),
+    m AS (
+        SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
+        FROM aispend.middleware_spend s
+        WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
+        GROUP BY 1),
+    j AS (
+        SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
+               coalesce(m.captured, 0) AS captured
+        FROM b FULL JOIN m ON m.provider = b.provider),
+    a AS (
+        SELECT j.provider, j.billed, j.captured, 1 AS ord FROM j
+        UNION ALL
+        SELECT 'all', coalesce(sum(j.billed), 0), coalesce(sum(j.captured), 0), 2 FROM j)
+    SELECT a.provider, a.billed, a.captured, pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
+           GREATEST(a.billed - a.captured, 0),
+           pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
+    FROM a ORDER BY a.ord, a.provider
+$$;
+COMMENT ON FUNCTION aispend.middleware_coverage(daterange) IS
+    'Share of provider-billed spend (aispend.costs) that your middleware captured (aispend.middleware_spend) in a '
+    'period, per provider and overall (provider ''all''). captured_pct can exceed 100 if the gateway over-counts.';
+
+CREATE VIEW aispend.middleware_coverage_30d AS
+SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));
+COMMENT ON VIEW aispend.middleware_coverage_30d IS 'aispend.middleware_coverage for the last 30 days (for BI tools).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.provider IS 'Provider, or ''all'' for the overall row.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.billed_cost IS 'Spend billed by the provider (aispend.costs).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_cost IS 'Spend your middleware captured (aispend.middleware_spend).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_pct IS 'captured / billed, percent, two decimals.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_cost IS 'Billed spend not captured (other sources).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_pct IS 'Uncaptured share, percent.';

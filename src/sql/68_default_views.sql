@@ -1,0 +1,116 @@
+-- 68_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
+-- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
+
+CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary();
+CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider();
+CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous();
+CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table();
+CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary();
+CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top();
+CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous();
+CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table();
+CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused();
+CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary();
+CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost();
+CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous();
+CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table();
+
+COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 before (aispend.workspaces_summary()).';
+COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
+COMMENT ON VIEW aispend.workspaces_vs_previous_30d IS 'Workspaces tab bars "Current vs Previous Period", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.workspaces_table_30d IS 'Workspaces tab table, last 30 days (aispend.workspaces_table()).';
+COMMENT ON VIEW aispend.api_keys_summary_30d IS 'API Key Analytics summary, last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.api_keys_top_30d IS 'API Key Analytics pie "Cost Distribution by API Key" (top 10 + Other), last 30 days.';
+COMMENT ON VIEW aispend.api_keys_vs_previous_30d IS 'API Key Analytics bars "API Key Cost Comparison", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.api_keys_table_30d IS 'API Key Analytics table, last 30 days (aispend.api_keys_table()).';
+COMMENT ON VIEW aispend.api_keys_unused_30d IS 'API keys with 0 requests in the last 30 days.';
+COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
+COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+
+CREATE VIEW aispend.daily_facts AS
+SELECT r.day, r.account, r.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
+       r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
+       r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
+       r.requests, r.unpriced
+FROM aispend.daily_rollup r
+LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
+COMMENT ON VIEW aispend.daily_facts IS
+    'Tidy daily facts for ad-hoc BI: one row per UTC day, account, workspace, API key and model, with the current '
+    'names, cost and tokens. Filter on day (e.g. WHERE day >= current_date - 90) and group as you like.';
+
+-- Column comments of every dashboard view, from one dictionary.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH dict(col, txt) AS (VALUES
+            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
+            ('provider', 'Provider (several, comma-separated, for a combined row).'),
+            ('cost', 'Cost in the period, US dollars (the cost model''s cost: billed, allocated or estimated).'),
+            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
+            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
+            ('tokens', 'Tokens in the period (input + output).'),
+            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0).'),
+            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0.'),
+            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'' or ''new''.'),
+            ('previous_cost', 'Cost in the previous period of the same length.'),
+            ('previous_tokens', 'Tokens in the previous period.'),
+            ('previous_requests', 'Requests in the previous period.'),
+            ('workspaces', 'Number of workspaces combined in this row.'),
+            ('accounts', 'Accounts (aispend servers) of the row.'),
+            ('workspace_ids', 'Provider workspace ids combined in this row.'),
+            ('total_cost', 'Total Cost of the rows.'),
+            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
+            ('openai_cost', 'Cost of OpenAI workspaces.'),
+            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
+            ('other_cost', 'Cost of other providers.'),
+            ('previous_total_cost', 'Total cost of the previous period.'),
+            ('current_cost', 'Cost in the period.'),
+            ('change', 'current_cost - previous_cost.'),
+            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
+            ('workspace', 'Workspace / project of the key (name shown).'),
+            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
+            ('status', 'Status: active or inactive.'),
+            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
+            ('account', 'The account (aispend server).'),
+            ('workspace_id', 'Provider workspace id.'),
+            ('api_key_id', 'Provider API key id.'),
+            ('owner', 'Owner of the key, as the provider reports it.'),
+            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
+            ('active_keys', 'Active API Keys: keys with cost, tokens or requests in the period.'),
+            ('total_requests', 'Total Requests.'),
+            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
+            ('rank', 'Pie slice order (top_n + 1 is Other).'),
+            ('label', 'Slice label: key (workspace), or Other.'),
+            ('keys', 'Keys in the slice.'),
+            ('created_at', 'Creation time at the provider.'),
+            ('days_since_last_use', 'Days between the last use and the end of the period.'),
+            ('model', 'Model (''(none)'': cost lines without a model).'),
+            ('most_efficient', 'The star: lowest Cost/1M among models with cost and tokens.'),
+            ('model_count', 'Models with cost, tokens or requests in the period.'),
+            ('most_efficient_model', 'The starred model.'),
+            ('current_tokens', 'Tokens in the period.'),
+            ('day', 'UTC day.'),
+            ('billed_cost', 'Cost as billed by the provider at this grain.'),
+            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
+            ('estimated_cost', 'Cost estimated from list prices.'),
+            ('cost_basis', 'billed, allocated or estimated.'),
+            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
+            ('output_tokens', 'Output tokens.'),
+            ('total_tokens', 'Input + output tokens.'),
+            ('unpriced', 'Some usage had no price: cost incomplete.'))
+        SELECT cl.oid::regclass AS rel, a.attname, d.txt
+        FROM pg_catalog.pg_class cl
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN dict d ON d.col = a.attname
+        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
+          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
+    END LOOP;
+END
+$$;
