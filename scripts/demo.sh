@@ -46,18 +46,10 @@ say "mock providers (demo organisation) on http://127.0.0.1:$mock_port"
 export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=postgres
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
     psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v mock_url="http://127.0.0.1:$mock_port" >/dev/null <<'SQL'
-CREATE EXTENSION IF NOT EXISTS pg_cron;
-DROP EXTENSION IF EXISTS aispend CASCADE;
-CREATE EXTENSION aispend;
-CREATE SERVER demo_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'mock_url');
-CREATE SERVER demo_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
-CREATE USER MAPPING FOR CURRENT_USER SERVER demo_openai OPTIONS (admin_key 'sk-admin-test-openai');
-CREATE USER MAPPING FOR CURRENT_USER SERVER demo_anthropic OPTIONS (admin_key 'sk-ant-admin01-test');
-SQL
+psql -X -q -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
 
-say "syncing both accounts (90 days)"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CALL aispend.sync()" 2>&1 | sed 's/^NOTICE:  /  /'
+say "creating the accounts demo_openai and demo_anthropic and syncing them (90 days)"
+setup_demo_db "$DB" "http://127.0.0.1:$mock_port"
 
 say "dashboard, last 30 days"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f scripts/demo_tabs.sql

@@ -100,3 +100,22 @@ stop_mock() {
     rm -f "$dir/mock.pid"
     return 0
 }
+
+# setup_demo_db DB MOCK_URL: (re)creates aispend in DB with the accounts demo_openai and demo_anthropic
+# pointed at the mock providers, then syncs both (the demo organisation's 90 days). Needs PGHOST/PGPORT/PGUSER.
+setup_demo_db() {
+    local db=$1 mock_url=$2
+    psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+        psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null || return 1
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v mock_url="$mock_url" >/dev/null <<'SQL' || return 1
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS aispend CASCADE;
+CREATE EXTENSION aispend;
+CREATE SERVER demo_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'mock_url');
+CREATE SERVER demo_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_openai OPTIONS (admin_key 'sk-admin-test-openai');
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_anthropic OPTIONS (admin_key 'sk-ant-admin01-test');
+SQL
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CALL aispend.sync()" 2>&1 | sed 's/^NOTICE:  /  /'
+    return "${PIPESTATUS[0]}"
+}
