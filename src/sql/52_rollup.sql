@@ -296,8 +296,9 @@ BEGIN
                GREATEST((SELECT max(u.bucket_start) FROM aispend.usage u WHERE u.account = acct),
                         (SELECT max(c.bucket_start) FROM aispend.costs c WHERE c.account = acct))::date
           INTO f, l;
-        SELECT LEAST(f, s.first_day), GREATEST(l, s.last_day) INTO f, l
-          FROM aispend._rollup_state s WHERE s.account = acct;
+        SELECT LEAST(f, (SELECT s.first_day FROM aispend._rollup_state s WHERE s.account = acct)),
+               GREATEST(l, (SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = acct))
+          INTO f, l;
         IF f IS NULL THEN
             CONTINUE;
         END IF;

@@ -110,9 +110,9 @@ SELECT results_eq($$ SELECT api_key, current_cost, previous_cost FROM aispend.ap
     $$ VALUES ('batch-key', 5.00, 5.00) $$, 'workspace drill-down by id, bars');
 SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_table((SELECT period FROM p), search => 'support') ORDER BY api_key $$,
     $$ VALUES ('support-key') $$, 'key search matches key and workspace names');
-SELECT results_eq($$ SELECT api_key, days_since_last_use FROM aispend.api_keys_unused((SELECT period FROM p)) ORDER BY api_key $$,
+SELECT results_eq($$ SELECT api_key, days_since_last_use FROM aispend.api_keys_unused((SELECT period FROM p)) WHERE account LIKE 'fx\_%' ORDER BY api_key $$,
     $$ VALUES ('old-key', 98) $$, 'unused keys: 0 requests in the period');
-SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_idle(30, as_of => '2026-09-07') ORDER BY api_key $$,
+SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_idle(30, as_of => '2026-09-07') WHERE account LIKE 'fx\_%' ORDER BY api_key $$,
     $$ VALUES ('old-key'), ('support-key') $$, 'keys not used for 30 days (or never reported)');
 SELECT results_eq($$ SELECT "API Key", "Workspace", "Key Hint", "Cost/1M", "Trend" FROM aispend.api_keys_csv((SELECT period FROM p))
                      ORDER BY "Cost" LIMIT 1 $$,
