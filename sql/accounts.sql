@@ -7,7 +7,7 @@ SELECT aispend.library_version() = extversion AS library_matches_extension
 -- valid servers: every option, with its range limits
 CREATE SERVER acme_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 CREATE SERVER acme_anthropic FOREIGN DATA WRAPPER aispend
-    OPTIONS (provider 'anthropic', base_url 'https://api.anthropic.com', backfill_days '3650', resync_days '0',
+    OPTIONS (provider 'anthropic', base_url 'https://api.anthropic.com', backfill_days '3650', resync_days '0', page_buckets '180',
              bucket_width '1h', timeout_ms '100', max_retries '20');
 CREATE SERVER local_mock FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url 'http://127.0.0.1:8080/');
 CREATE SERVER local_mock6 FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url 'http://[::1]:8080');
@@ -44,6 +44,8 @@ CREATE SERVER bad FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', timeo
 CREATE SERVER bad FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', max_retries '21');
 \echo :LAST_ERROR_SQLSTATE
 CREATE SERVER bad FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', max_retries '2.5');
+\echo :LAST_ERROR_SQLSTATE
+CREATE SERVER bad FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', page_buckets '0');
 \echo :LAST_ERROR_SQLSTATE
 -- a key on the server would be readable by every role: refused, and its value is not echoed
 CREATE SERVER bad FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', admin_key 'sk-admin-SECRET-VALUE');

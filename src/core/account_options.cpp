@@ -17,14 +17,12 @@ struct IntRule {
 };
 
 constexpr IntRule kIntRules[] = {
-    {"backfill_days", 1, 3650},
-    {"resync_days", 0, 365},
-    {"timeout_ms", 100, 600000},
-    {"max_retries", 0, 20},
+    {"backfill_days", 1, 3650}, {"resync_days", 0, 365},  {"timeout_ms", 100, 600000},
+    {"max_retries", 0, 20},     {"page_buckets", 1, 180},
 };
 
 const char *const kServerNames =
-    "provider, base_url, backfill_days, resync_days, bucket_width, timeout_ms, max_retries";
+    "provider, base_url, backfill_days, resync_days, bucket_width, timeout_ms, max_retries, page_buckets";
 const char *const kMappingNames = "admin_key, admin_key_env";
 
 bool parse_int(const std::string &text, long *out) {
@@ -164,6 +162,8 @@ ServerSettings server_settings(const OptionList &options) {
             s.timeout_ms = std::atoi(value.c_str());
         else if (name == "max_retries")
             s.max_retries = std::atoi(value.c_str());
+        else if (name == "page_buckets")
+            s.page_buckets = std::atoi(value.c_str());
     }
     return s;
 }

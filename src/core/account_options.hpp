@@ -30,6 +30,7 @@ struct ServerSettings {
     std::string bucket_width = "1d";
     int timeout_ms = 60000;
     int max_retries = 5;
+    int page_buckets = 0;  // 0: the provider's maximum
 };
 
 // Reads validated server options (unknown names are ignored here: the validator rejected them already).

@@ -25,17 +25,6 @@ std::string upper(std::string s) {
     return s;
 }
 
-long long usage_limit(const std::string &bucket_width) {
-    if (bucket_width == "1d") return 31;
-    if (bucket_width == "1h") return 168;
-    if (bucket_width == "1m") return 1440;
-    ProviderError::Details d;
-    d.kind = ProviderError::Kind::Config;
-    d.provider = kName;
-    d.detail = "bucket_width must be 1d, 1h or 1m, not \"" + bucket_width + "\"";
-    throw ProviderError(std::move(d));
-}
-
 UnixSeconds as_time(const JsonRef &v) {
     auto t = parse_rfc3339(v.as_str_view());
     if (!t) v.fail("expected an RFC 3339 time");
@@ -152,6 +141,7 @@ class Anthropic final : public Provider {
   public:
     Anthropic(const AccountConfig &config, HttpTransport &http)
         : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+          page_buckets_(config.page_buckets),
           http_(http) {
         request_.provider = kName;
         request_.headers.emplace_back("anthropic-version", kApiVersion);
@@ -175,7 +165,8 @@ class Anthropic final : public Provider {
     }
 
     void fetch_usage(const Window &window, const PageSink<UsageRow> &sink) override {
-        Query q = report_query(window, window.bucket_width, usage_limit(window.bucket_width));
+        Query q = report_query(window, window.bucket_width,
+                               usage_page_limit(kName, window.bucket_width, page_buckets_));
         for (const char *dim :
              {"workspace_id", "api_key_id", "model", "service_tier", "context_window", "inference_geo"}) {
             q.add("group_by[]", dim);
@@ -192,7 +183,7 @@ class Anthropic final : public Provider {
     }
 
     void fetch_costs(const Window &window, const PageSink<CostRow> &sink) override {
-        Query q = report_query(window, "1d", 31);
+        Query q = report_query(window, "1d", page_limit(31, page_buckets_));
         q.add("group_by[]", "workspace_id").add("group_by[]", "description");
         PagedEndpoint endpoint{base_url_, "/v1/organizations/cost_report", q.str(), "page", "next_page"};
         for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
@@ -213,6 +204,7 @@ class Anthropic final : public Provider {
     }
 
     std::string base_url_;
+    int page_buckets_;
     HttpTransport &http_;
     HttpRequest request_;  // provider name and headers; the page loop fills in the URL
 };

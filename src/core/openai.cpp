@@ -22,18 +22,6 @@ std::string upper(std::string s) {
     return s;
 }
 
-// Buckets per page at the API's maximum for each width.
-long long usage_limit(const std::string &bucket_width) {
-    if (bucket_width == "1d") return 31;
-    if (bucket_width == "1h") return 168;
-    if (bucket_width == "1m") return 1440;
-    ProviderError::Details d;
-    d.kind = ProviderError::Kind::Config;
-    d.provider = kName;
-    d.detail = "bucket_width must be 1d, 1h or 1m, not \"" + bucket_width + "\"";
-    throw ProviderError(std::move(d));
-}
-
 Workspace parse_project(const JsonRef &p) {
     Workspace w;
     w.id = p.str("id");
@@ -154,6 +142,7 @@ class OpenAi final : public Provider {
   public:
     OpenAi(const AccountConfig &config, HttpTransport &http)
         : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+          page_buckets_(config.page_buckets),
           http_(http) {
         request_.provider = kName;
         request_.secret_headers.emplace_back("Authorization", "Bearer " + config.admin_key);
@@ -175,7 +164,7 @@ class OpenAi final : public Provider {
     }
 
     void fetch_usage(const Window &window, const PageSink<UsageRow> &sink) override {
-        long long limit = usage_limit(window.bucket_width);
+        long long limit = usage_page_limit(kName, window.bucket_width, page_buckets_);
         Query completions = usage_query(window, limit);
         completions.add("group_by", "project_id").add("group_by", "api_key_id").add("group_by", "model");
         completions.add("group_by", "batch").add("group_by", "service_tier");
@@ -190,7 +179,7 @@ class OpenAi final : public Provider {
         q.add("start_time", window.start)
             .add("end_time", window.end)
             .add("bucket_width", "1d")
-            .add("limit", 180);
+            .add("limit", page_limit(180, page_buckets_));
         q.add("group_by", "project_id").add("group_by", "line_item").add("group_by", "api_key_id");
         PagedEndpoint endpoint{base_url_, "/v1/organization/costs", q.str(), "page", "next_page"};
         for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
@@ -245,6 +234,7 @@ class OpenAi final : public Provider {
     }
 
     std::string base_url_;
+    int page_buckets_;
     HttpTransport &http_;
     HttpRequest request_;  // provider name and auth header; the page loop fills in the URL
 };

@@ -60,4 +60,19 @@ void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedE
     }
 }
 
+long long usage_page_limit(const char *provider, const std::string &bucket_width, int requested) {
+    long long api_max = bucket_width == "1d"   ? 31
+                        : bucket_width == "1h" ? 168
+                        : bucket_width == "1m" ? 1440
+                                               : 0;
+    if (api_max == 0) {
+        ProviderError::Details d;
+        d.kind = ProviderError::Kind::Config;
+        d.provider = provider;
+        d.detail = "bucket_width must be 1d, 1h or 1m, not \"" + bucket_width + "\"";
+        throw ProviderError(std::move(d));
+    }
+    return page_limit(api_max, requested);
+}
+
 }  // namespace aispend::core

@@ -25,6 +25,15 @@ class Query {
     std::string text_;
 };
 
+// Buckets per usage page: the API's maximum for the width (31 for 1d, 168 for 1h, 1440 for 1m), lowered to
+// `requested` when that is smaller and positive (server option page_buckets). Throws Config for other widths.
+long long usage_page_limit(const char *provider, const std::string &bucket_width, int requested);
+
+// The smaller of the API's maximum and a positive `requested` (0 = the maximum).
+inline long long page_limit(long long api_max, int requested) {
+    return requested > 0 && requested < api_max ? requested : api_max;
+}
+
 // One paginated listing: the request is repeated with every parameter unchanged plus
 // `cursor_param=<value of cursor_field>` until has_more is false.
 struct PagedEndpoint {

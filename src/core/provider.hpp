@@ -16,6 +16,7 @@ struct AccountConfig {
     std::string provider;  // registry name
     std::string base_url;  // empty: the provider's default
     std::string admin_key;
+    int page_buckets = 0;  // buckets per usage/cost page; 0 = the API's maximum
 };
 
 template <typename T>

@@ -38,7 +38,7 @@ class FetchCall {
         core::AccountConfig config{
             account, info->name,
             account_.settings.base_url.empty() ? info->default_base_url : account_.settings.base_url,
-            account_.admin_key};
+            account_.admin_key, account_.settings.page_buckets};
         provider_ = info->make(config, *transport_);
     }
     ~FetchCall() { last_stats = transport_->stats(); }  // also on failure: sync_runs records the attempts
