@@ -53,6 +53,9 @@ class MockServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, each keep-alive response waits ~40 ms
+    # for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "aispend-mock/1.0"
     sys_version = ""
 
