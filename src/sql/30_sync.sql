@@ -372,6 +372,10 @@ BEGIN
                 SELECT * INTO v_res FROM aispend._sync_costs(p_account, p_provider, p_since, p_until, v_t0);
         END CASE;
         SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes FROM aispend._last_fetch_stats() s;
+        -- The dashboard's rollups of these days change in the same transaction as the facts.
+        IF p_endpoint IN ('usage', 'costs') AND v_res.inserted + v_res.updated + v_res.deleted > 0 THEN
+            PERFORM aispend._after_sync_window(p_account, p_since, p_until);
+        END IF;
 
         -- Complete through the last closed bucket, if this window continues the complete history (a window
         -- that starts after it would leave a gap, which the next sync must still fetch).
