@@ -160,14 +160,16 @@ TEST(OpenAi, HourlyUsageUsesTheHourlyLimit) {
 TEST(OpenAi, PageBucketsLowersTheLimitButNeverRaisesIt) {
     FakeTransport http;
     http.set_fallback(R"({"object":"page","data":[],"has_more":false,"next_page":null})");
-    auto small = find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 7}, http);
+    auto small =
+        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 7}, http);
     small->fetch_usage(Window{1767225600, 1767312000, "1d"}, [](std::vector<UsageRow> &&) {});
     small->fetch_costs(Window{1767225600, 1767312000, "1d"}, [](std::vector<CostRow> &&) {});
-    auto large = find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 100}, http);
+    auto large =
+        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 100}, http);
     large->fetch_usage(Window{1767225600, 1767312000, "1d"}, [](std::vector<UsageRow> &&) {});
     ASSERT_EQ(http.requests.size(), 5u);
-    EXPECT_NE(http.requests[0].url.find("&limit=7&"), std::string::npos);  // completions
-    EXPECT_NE(http.requests[2].url.find("&limit=7&"), std::string::npos);  // costs
+    EXPECT_NE(http.requests[0].url.find("&limit=7&"), std::string::npos);   // completions
+    EXPECT_NE(http.requests[2].url.find("&limit=7&"), std::string::npos);   // costs
     EXPECT_NE(http.requests[3].url.find("&limit=31&"), std::string::npos);  // 100 > the API's 31
 }
 
