@@ -183,7 +183,7 @@ SELECT is_empty($$
 $$, 'models tab == naive query over the daily facts');
 
 -- ---- Workspace Management: rename, combine, history, revert, reset
-UPDATE aispend.workspaces SET display_name = 'Customer Support' WHERE workspace_id IN ('proj_a', 'wrk_c');
+UPDATE aispend.workspaces SET display_name = 'Customer Support' WHERE account LIKE 'fx\_%' AND workspace_id IN ('proj_a', 'wrk_c');
 SELECT results_eq($$ SELECT name, provider, cost, requests, tokens, previous_cost, trend, change_pct, workspaces
                      FROM aispend.workspaces_table((SELECT period FROM p)) ORDER BY cost DESC LIMIT 1 $$,
     $$ VALUES ('Customer Support', 'anthropic, openai', 16.60, 300::bigint, 4000000::bigint, 20.00, 'down', -17.0, 2) $$,
@@ -197,23 +197,23 @@ SELECT results_eq($$ SELECT workspace_name, provider, workspace_id, provider_nam
               ('Customer Support', 'openai', 'proj_a', 'proj_abc123xyz', 'active'),
               ('Customer Support', 'anthropic', 'wrk_c', 'Support Bot', 'active'),
               ('Old Team', 'anthropic', 'wrk_old', 'Old Team', 'inactive') $$, 'workspace management metadata');
-SELECT is((SELECT last_seen FROM aispend.workspace_management WHERE workspace_id = 'proj_a'), '2026-09-10'::date,
+SELECT is((SELECT last_seen FROM aispend.workspace_management WHERE account = 'fx_openai' AND workspace_id = 'proj_a'), '2026-09-10'::date,
           'Last Seen: last activity day');
 SELECT aispend.rename_workspace('fx_openai', 'proj_a', 'Production API');
-UPDATE aispend.workspaces SET provider_name = 'proj renamed upstream' WHERE workspace_id = 'proj_a';
-SELECT is((SELECT name FROM aispend.workspaces WHERE workspace_id = 'proj_a'), 'Production API',
+UPDATE aispend.workspaces SET provider_name = 'proj renamed upstream' WHERE account = 'fx_openai' AND workspace_id = 'proj_a';
+SELECT is((SELECT name FROM aispend.workspaces WHERE account = 'fx_openai' AND workspace_id = 'proj_a'), 'Production API',
           'a provider-side rename keeps the custom name');
 SELECT results_eq($$ SELECT source, old_name, new_name, old_display_name, new_display_name, new_provider_name, changed_by
-                     FROM aispend.workspace_history WHERE workspace_id = 'proj_a' ORDER BY id $$,
+                     FROM aispend.workspace_history WHERE account = 'fx_openai' AND workspace_id = 'proj_a' ORDER BY id $$,
     $$ VALUES ('custom', 'proj_abc123xyz', 'Customer Support', NULL, 'Customer Support', 'proj_abc123xyz', current_user),
               ('custom', 'Customer Support', 'Production API', 'Customer Support', 'Production API', 'proj_abc123xyz', current_user),
               ('provider', 'Production API', 'Production API', 'Production API', 'Production API', 'proj renamed upstream', current_user) $$,
     'history: every change with old, new, who');
 SELECT is(aispend.revert_workspace_name('fx_openai',
-              (SELECT id FROM aispend.workspace_history WHERE workspace_id = 'proj_a' AND new_name = 'Production API' AND source = 'custom')),
+              (SELECT id FROM aispend.workspace_history WHERE account = 'fx_openai' AND workspace_id = 'proj_a' AND new_name = 'Production API' AND source = 'custom')),
           'Customer Support', 'revert to an earlier name');
 SELECT is(aispend.reset_workspace_name('fx_openai', 'proj_a'), 'proj renamed upstream', 'reset to the provider''s name');
-SELECT is((SELECT count(*) FROM aispend.workspace_history WHERE workspace_id = 'proj_a'), 5::bigint, 'revert and reset are recorded');
+SELECT is((SELECT count(*) FROM aispend.workspace_history WHERE account = 'fx_openai' AND workspace_id = 'proj_a'), 5::bigint, 'revert and reset are recorded');
 SELECT results_eq($$ SELECT name FROM aispend.workspaces_table((SELECT period FROM p)) ORDER BY cost DESC LIMIT 1 $$,
     $$ VALUES ('proj renamed upstream') $$, 'renames show at once (no stale rollup)');
 UPDATE aispend.workspaces SET display_name = 'Team ' || upper(workspace_id) WHERE account = 'fx_openai';
