@@ -54,6 +54,21 @@ setup_demo_db "$DB" "http://127.0.0.1:$mock_port"
 say "dashboard, last 30 days"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f scripts/demo_tabs.sql
 
+say "chart report"
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT aispend.report_html()" >"$DEMO_DIR/report.html"
+echo "  $DEMO_DIR/report.html"
+if command -v chromium >/dev/null 2>&1; then
+    profile=$(mktemp -d)
+    if timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+        --disable-component-update --disable-sync --user-data-dir="$profile" --window-size=1400,3000 \
+        --screenshot="$DEMO_DIR/report.png" "file://$DEMO_DIR/report.html" >/dev/null 2>&1; then
+        echo "  $DEMO_DIR/report.png (screenshot by headless Chromium)"
+    fi
+    rm -rf "$profile"
+else
+    echo "  (install the chromium package for a PNG screenshot of it)"
+fi
+
 cat <<EOF
 
 $(say "what next")
@@ -61,5 +76,6 @@ $(say "what next")
   real accounts:  CREATE SERVER acme_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
                   CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key 'sk-admin-...');
                   CALL aispend.sync('acme_openai');          (see docs/accounts.md)
+  report again:   psql -At "host=127.0.0.1 port=$pg_port user=postgres dbname=$DB" -c "SELECT aispend.report_html()" > report.html
   stop:           scripts/demo.sh --stop        remove everything: scripts/demo.sh --clean
 EOF

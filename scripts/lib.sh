@@ -5,6 +5,8 @@ PG_BIN=/usr/lib/postgresql/15/bin
 AISPEND_PACKAGES=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
                   postgresql-15-pgtap pgtap postgresql-contrib libcurl4-openssl-dev libjansson-dev
                   libgtest-dev clang clang-format libclang-rt-14-dev python3 git)
+# What only the test command needs: the report's screenshot (Chromium) and the BI check (JDBC).
+AISPEND_TEST_PACKAGES=(chromium default-jdk-headless libpostgresql-jdbc-java zip unzip)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -78,11 +80,11 @@ stop_cluster() {
     return 0
 }
 
-# start_mock DIR PORT ORG: the mock providers on 127.0.0.1:PORT, pid in DIR/mock.pid.
+# start_mock DIR PORT ORG: the mock providers serving ORG on 127.0.0.1:PORT, pid in DIR/mock-ORG.pid.
 start_mock() {
     local dir=$1 port=$2 org=$3
-    python3 "$AISPEND_ROOT/tests/mock/mock_providers.py" --port "$port" --org "$org" >"$dir/mock.log" 2>&1 &
-    echo $! >"$dir/mock.pid"
+    python3 "$AISPEND_ROOT/tests/mock/mock_providers.py" --port "$port" --org "$org" >"$dir/mock-$org.log" 2>&1 &
+    echo $! >"$dir/mock-$org.pid"
     local i
     for i in $(seq 1 100); do
         python3 - "$port" <<'PY' 2>/dev/null && return 0
@@ -91,13 +93,17 @@ urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/mock/healthz", timeout=1
 PY
         sleep 0.1
     done
-    echo "mock providers did not start:"; cat "$dir/mock.log"; return 1
+    echo "mock providers did not start:"; cat "$dir/mock-$org.log"; return 1
 }
 
+# stop_mock DIR: stops every mock started with DIR.
 stop_mock() {
-    local dir=$1
-    [ -f "$dir/mock.pid" ] && kill "$(cat "$dir/mock.pid")" 2>/dev/null
-    rm -f "$dir/mock.pid"
+    local dir=$1 pidfile
+    for pidfile in "$dir"/mock-*.pid; do
+        [ -f "$pidfile" ] || continue
+        kill "$(cat "$pidfile")" 2>/dev/null
+        rm -f "$pidfile"
+    done
     return 0
 }
 

@@ -34,7 +34,7 @@ record() {
     printf '%-12s %4d passed, %d failed\n' "$1" "$2" "$3"
 }
 
-ensure_packages "${AISPEND_PACKAGES[@]}" || { echo "0 passed, 1 failed"; exit 1; }
+ensure_packages "${AISPEND_PACKAGES[@]}" "${AISPEND_TEST_PACKAGES[@]}" || { echo "0 passed, 1 failed"; exit 1; }
 
 if ! build_and_install "$WERROR_FLAG"; then
     echo "build failed"; echo "0 passed, 1 failed"; exit 1
@@ -116,6 +116,36 @@ if [ "$status" -ne 0 ]; then
     [ "$bad" -eq 0 ] && bad=1
 fi
 record pgtap "$ok" "$bad"
+
+say "demo organisation for the report, BI and docs suites"
+demo_port=$(free_port)
+start_mock "$work" "$demo_port" demo || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+setup_demo_db aispend_test "http://127.0.0.1:$demo_port" >"$work/demo-sync.log" 2>&1 ||
+    { tail -20 "$work/demo-sync.log"; record demo-sync 0 1; }
+
+# run_counted SUITE COMMAND...: a suite that ends with its own "N passed, N failed" line.
+run_counted() {
+    local name=$1 log="$work/$1.log" line ok bad
+    shift
+    "$@" >"$log" 2>&1
+    local status=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    ok=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    bad=$(echo "$line" | sed -n 's/.*passed, \([0-9]*\) failed.*/\1/p')
+    if [ -z "$line" ]; then ok=0; bad=1; fi
+    if [ "$status" -ne 0 ] && [ "${bad:-0}" -eq 0 ]; then bad=1; fi
+    [ "${bad:-0}" -gt 0 ] && grep -E '^not ok|ERROR|error' "$log" | head -20
+    record "$name" "${ok:-0}" "${bad:-0}"
+}
+
+say "chart report (HTML checks, headless Chromium screenshot)"
+run_counted report tests/report/run.sh aispend_test "$work/report.png"
+say "BI readiness (JDBC metadata as the read-only role)"
+run_counted jdbc tests/jdbc/run.sh aispend_test
+say "documentation examples"
+run_counted docs tests/docs/run.sh aispend_test
+say "packaging (make dist, reinstall gives the same objects)"
+run_counted dist tests/packaging/test_dist.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
