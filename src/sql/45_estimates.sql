@@ -12,38 +12,76 @@ RETURN coalesce((SELECT w.provider FROM aispend.workspaces w
                 CASE WHEN _fact_provider.endpoint = 'messages' THEN 'anthropic'
                      WHEN _fact_provider.endpoint IS NOT NULL THEN 'openai' END);
 
-CREATE VIEW aispend.usage_costed AS
-SELECT u.account, x.provider, x.day, u.bucket_start, u.bucket_width, u.endpoint, u.workspace_id, u.api_key_id,
-       u.model, u.service_tier, u.batch, u.context_window, u.inference_geo,
-       u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
-       u.output_tokens, u.input_audio_tokens, u.output_audio_tokens, u.input_image_tokens, u.output_image_tokens,
-       u.requests, u.web_search_requests,
-       x.input_tokens,
-       x.input_tokens + coalesce(u.output_tokens, 0) AS total_tokens,
-       p.id AS price_id, p.match_kind AS price_match_kind, p.pattern AS price_pattern, p.origin AS price_origin,
-       pg_catalog.trim_scale(c.token_cost) AS estimated_token_cost,
-       pg_catalog.trim_scale(c.web_search_cost) AS estimated_web_search_cost,
-       pg_catalog.trim_scale(c.token_cost + c.web_search_cost) AS estimated_cost,
-       (c.token_cost + c.web_search_cost) IS NOT NULL AS priced
-FROM aispend.usage u
-CROSS JOIN LATERAL (
-    SELECT aispend._fact_provider(u.account, u.workspace_id, u.endpoint) AS provider,
-           (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
+-- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
+-- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
+-- hundreds of thousands of rows but only a few hundred such keys.
+CREATE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
+RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
+               workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
+               context_window text, inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
+               cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
+               input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
+               output_image_tokens bigint, requests bigint, web_search_requests bigint, input_tokens bigint,
+               total_tokens bigint, price_id bigint, price_match_kind text, price_pattern text, price_origin text,
+               estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
+               priced boolean)
+LANGUAGE sql STABLE
+AS $$
+WITH base AS (
+    SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
            coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
            + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
            u.context_window IS NOT NULL AND u.context_window NOT IN ('0-200k', '') AS long_context
-) x
-LEFT JOIN LATERAL aispend.price_for(x.provider, u.model, x.day, x.long_context) p ON true
+    FROM aispend.usage u
+    WHERE u.account = _usage_costed_between.account
+      AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
+),
+providers AS MATERIALIZED (
+    SELECT d.workspace_id, d.endpoint,
+           aispend._fact_provider(_usage_costed_between.account, d.workspace_id, d.endpoint) AS provider
+    FROM (SELECT DISTINCT b.workspace_id, b.endpoint FROM base b) d
+),
+rows AS (
+    SELECT b.*, pv.provider FROM base b JOIN providers pv USING (workspace_id, endpoint)
+),
+prices AS MATERIALIZED (
+    SELECT k.provider, k.model, k.day, k.long_context, p AS price
+    FROM (SELECT DISTINCT r.provider, r.model, r.day, r.long_context FROM rows r) k
+    LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true
+)
+SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
+       r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
+       r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
+       r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+       r.requests, r.web_search_requests,
+       r.input_tokens,
+       r.input_tokens + coalesce(r.output_tokens, 0) AS total_tokens,
+       (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
+       pg_catalog.trim_scale(c.token_cost),
+       pg_catalog.trim_scale(c.web_search_cost),
+       pg_catalog.trim_scale(c.token_cost + c.web_search_cost),
+       (c.token_cost + c.web_search_cost) IS NOT NULL
+FROM rows r
+JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
+              AND coalesce(pr.model, '') = coalesce(r.model, '')
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN p.id IS NOT NULL THEN
-               aispend._token_cost(p, u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
-                                   u.cache_write_1h_tokens, u.output_tokens, u.input_audio_tokens,
-                                   u.output_audio_tokens, u.input_image_tokens, u.output_image_tokens,
-                                   u.batch, u.service_tier, u.inference_geo) END AS token_cost,
-           CASE WHEN p.id IS NULL THEN NULL
-                WHEN coalesce(u.web_search_requests, 0) = 0 THEN 0
-                ELSE u.web_search_requests * p.web_search_per_k / 1000 END AS web_search_cost
-) c;
+    SELECT CASE WHEN (pr.price).id IS NOT NULL THEN
+               aispend._token_cost(pr.price, r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens,
+                                   r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens,
+                                   r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+                                   r.batch, r.service_tier, r.inference_geo) END AS token_cost,
+           CASE WHEN (pr.price).id IS NULL THEN NULL
+                WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
+                ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
+) c
+$$;
+COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
+    'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
+
+CREATE VIEW aispend.usage_costed AS
+SELECT uc.*
+FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
+CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
 COMMENT ON VIEW aispend.usage_costed IS
     'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '
     '(aispend.price_for), batch / service-tier / inference_geo multipliers applied. Unpriced rows have '

@@ -31,8 +31,7 @@ u AS (
            bool_or(NOT uc.priced) AS unpriced,
            sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
            sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
-    FROM aispend.usage_costed uc, bounds
-    WHERE uc.account = cost_facts_between.account AND uc.bucket_start >= bounds.lo AND uc.bucket_start < bounds.hi
+    FROM bounds, aispend._usage_costed_between(cost_facts_between.account, bounds.lo, bounds.hi) uc
     GROUP BY 1, 2, 3, 4
 ),
 -- billed lines per day / workspace / key / model (lines without a model keep their label)
