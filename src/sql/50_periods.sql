@@ -43,15 +43,15 @@ BEGIN
         WHEN 'today' THEN RETURN pg_catalog.daterange(today, today, '[]');
         WHEN 'yesterday' THEN RETURN pg_catalog.daterange(today - 1, today - 1, '[]');
         WHEN 'month_to_date', 'mtd', 'this_month' THEN
-            RETURN pg_catalog.daterange(pg_catalog.date_trunc('month', today)::date, today, '[]');
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('month', today::timestamp)::date, today, '[]');
         WHEN 'previous_month', 'last_month' THEN
-            RETURN pg_catalog.daterange((pg_catalog.date_trunc('month', today) - interval '1 month')::date,
-                                        pg_catalog.date_trunc('month', today)::date, '[)');
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('month', today::timestamp) - interval '1 month')::date,
+                                        pg_catalog.date_trunc('month', today::timestamp)::date, '[)');
         WHEN 'year_to_date', 'ytd', 'this_year' THEN
-            RETURN pg_catalog.daterange(pg_catalog.date_trunc('year', today)::date, today, '[]');
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('year', today::timestamp)::date, today, '[]');
         WHEN 'previous_year', 'last_year' THEN
-            RETURN pg_catalog.daterange((pg_catalog.date_trunc('year', today) - interval '1 year')::date,
-                                        pg_catalog.date_trunc('year', today)::date, '[)');
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('year', today::timestamp) - interval '1 year')::date,
+                                        pg_catalog.date_trunc('year', today::timestamp)::date, '[)');
         ELSE
             RAISE EXCEPTION 'aispend: unknown period "%"', name
                 USING ERRCODE = 'invalid_parameter_value',

@@ -113,7 +113,7 @@ DECLARE
     djoin text;
     tday text := pg_catalog.format('aispend.%I', '_cum_' || p_kind || '_day');
     tmon text := pg_catalog.format('aispend.%I', '_cum_' || p_kind || '_month');
-    ma date := pg_catalog.date_trunc('month', LEAST(p_from, p_mfrom))::date;
+    ma date := pg_catalog.date_trunc('month', LEAST(p_from, p_mfrom)::timestamp)::date;
 BEGIN
     SELECT pg_catalog.string_agg('g.' || c, ', '),
            pg_catalog.string_agg(pg_catalog.format('b.%1$s = g.%1$s', c), ' AND '),
@@ -135,11 +135,11 @@ BEGIN
             b AS (
                 SELECT %2$s, x.cost, x.tokens, x.requests FROM %1$s x
                 WHERE x.account = $1 AND x.day = $2 - 1
-                  AND pg_catalog.date_trunc('month', $2 - 1) = pg_catalog.date_trunc('month', $2)),
+                  AND pg_catalog.date_trunc('month', ($2 - 1)::timestamp) = pg_catalog.date_trunc('month', $2::timestamp)),
             s AS (
-                SELECT %2$s, pg_catalog.date_trunc('month', y.day)::date AS m, min(y.day) AS first
+                SELECT %2$s, pg_catalog.date_trunc('month', y.day::timestamp)::date AS m, min(y.day) AS first
                 FROM (SELECT %2$s, d.day FROM d UNION ALL SELECT %2$s, $2 FROM b) y
-                GROUP BY %2$s, pg_catalog.date_trunc('month', y.day)),
+                GROUP BY %2$s, pg_catalog.date_trunc('month', y.day::timestamp)),
             g AS (
                 SELECT %2$s, s.m, gd::date AS day
                 FROM s, pg_catalog.generate_series(s.first::timestamp,
@@ -152,20 +152,20 @@ BEGIN
                         ELSE coalesce(b.requests, 0) + coalesce(sum(d.q) OVER w, 0) END
             FROM g
             LEFT JOIN d ON %5$s AND d.day = g.day
-            LEFT JOIN b ON %4$s AND g.m = pg_catalog.date_trunc('month', $2)
+            LEFT JOIN b ON %4$s AND g.m = pg_catalog.date_trunc('month', $2::timestamp)
             WINDOW w AS (PARTITION BY %3$s, g.m ORDER BY g.day)
         $q$, tday, cols, gcols, bjoin, djoin) USING p_account, p_from, p_last;
     END IF;
 
     EXECUTE pg_catalog.format('DELETE FROM %s WHERE account = $1 AND (month > $2 OR month > $3)', tmon)
-        USING p_account, ma, pg_catalog.date_trunc('month', p_dt)::date;
+        USING p_account, ma, pg_catalog.date_trunc('month', p_dt::timestamp)::date;
     IF ma <= p_dt THEN
         EXECUTE pg_catalog.format($q$
             INSERT INTO %1$s AS t (account, %2$s, month, cost, tokens, requests)
             WITH b AS (
                 SELECT %2$s, x.cost, x.tokens, x.requests FROM %1$s x WHERE x.account = $1 AND x.month = $2),
             e AS (
-                SELECT %2$s, pg_catalog.date_trunc('month', x.day)::date AS m, x.cost, x.tokens, x.requests
+                SELECT %2$s, pg_catalog.date_trunc('month', x.day::timestamp)::date AS m, x.cost, x.tokens, x.requests
                 FROM %6$s x
                 WHERE x.account = $1
                   AND x.day = ANY (ARRAY(
@@ -177,7 +177,7 @@ BEGIN
             g AS (
                 SELECT %2$s, gm::date AS month
                 FROM f, pg_catalog.generate_series(f.first::timestamp,
-                                                   pg_catalog.date_trunc('month', $3)::timestamp,
+                                                   pg_catalog.date_trunc('month', $3::timestamp),
                                                    interval '1 month') AS gm)
             SELECT $1, %3$s, g.month,
                    coalesce(b.cost, 0) + coalesce(sum(e.cost) OVER w, 0),
@@ -257,7 +257,7 @@ BEGIN
     END IF;
     FOREACH k IN ARRAY ARRAY['workspace', 'key', 'model'] LOOP
         PERFORM aispend._rebuild_cum(k, acct, a,
-            LEAST(new_dt, (pg_catalog.date_trunc('month', GREATEST(to_day, a)) + interval '1 month' - interval '1 day')::date),
+            LEAST(new_dt, (pg_catalog.date_trunc('month', GREATEST(to_day, a)::timestamp) + interval '1 month' - interval '1 day')::date),
             new_dt, LEAST(a, old_dt));
     END LOOP;
 
@@ -291,10 +291,10 @@ BEGIN
                        UNION SELECT s.account FROM aispend._rollup_state s) x
         WHERE refresh_rollups.account IS NULL OR a = refresh_rollups.account ORDER BY a
     LOOP
-        SELECT LEAST((SELECT min(u.bucket_start) FROM aispend.usage u WHERE u.account = acct),
-                     (SELECT min(c.bucket_start) FROM aispend.costs c WHERE c.account = acct))::date,
-               GREATEST((SELECT max(u.bucket_start) FROM aispend.usage u WHERE u.account = acct),
-                        (SELECT max(c.bucket_start) FROM aispend.costs c WHERE c.account = acct))::date
+        SELECT (LEAST((SELECT min(u.bucket_start) FROM aispend.usage u WHERE u.account = acct),
+                      (SELECT min(c.bucket_start) FROM aispend.costs c WHERE c.account = acct)) AT TIME ZONE 'UTC')::date,
+               (GREATEST((SELECT max(u.bucket_start) FROM aispend.usage u WHERE u.account = acct),
+                         (SELECT max(c.bucket_start) FROM aispend.costs c WHERE c.account = acct)) AT TIME ZONE 'UTC')::date
           INTO f, l;
         SELECT LEAST(f, (SELECT s.first_day FROM aispend._rollup_state s WHERE s.account = acct)),
                GREATEST(l, (SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = acct))
@@ -351,7 +351,8 @@ BEGIN
                                 WHERE m.account = st.account AND m.model = ANY (p_models)))
               INTO f, l;
             -- The model may also appear under another spelling in the facts: include the usage's own days.
-            SELECT LEAST(f, min(u.bucket_start)::date), GREATEST(l, max(u.bucket_start)::date) INTO f, l
+            SELECT LEAST(f, (min(u.bucket_start) AT TIME ZONE 'UTC')::date),
+                   GREATEST(l, (max(u.bucket_start) AT TIME ZONE 'UTC')::date) INTO f, l
               FROM aispend.usage u WHERE u.account = st.account AND u.model = ANY (p_models);
         END IF;
         IF f IS NOT NULL THEN

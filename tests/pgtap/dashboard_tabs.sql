@@ -236,8 +236,8 @@ SELECT is((SELECT cost FROM aispend.api_keys_table(aispend.custom_period('2026-0
           22.00, 'the sync hook refreshes a changed past day');
 SELECT is((SELECT previous_cost FROM aispend.workspaces_table((SELECT period FROM p), search => 'proj_a')), 9.00,
           'and later periods see it (cumulative sums rewritten)');
-DELETE FROM aispend.usage WHERE account = 'fx_openai' AND bucket_start >= '2026-09-10';
-DELETE FROM aispend.costs WHERE account = 'fx_openai' AND bucket_start >= '2026-09-10';
+DELETE FROM aispend.usage WHERE account = 'fx_openai' AND bucket_start >= '2026-09-10 00:00+00';
+DELETE FROM aispend.costs WHERE account = 'fx_openai' AND bucket_start >= '2026-09-10 00:00+00';
 SELECT aispend._refresh_rollup('fx_openai', '2026-09-08', '2026-09-30');
 SELECT is((SELECT last_day FROM aispend._rollup_state WHERE account = 'fx_openai'), '2026-09-05'::date, 'trailing days removed');
 SELECT is((SELECT cost FROM aispend.api_keys_table(aispend.custom_period('2026-08-01', '2026-09-30')) WHERE api_key_id = 'key_a1'),
