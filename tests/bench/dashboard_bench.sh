@@ -22,8 +22,13 @@ echo "loading $scale org: $ws workspaces, $keys keys, $days days ..."
 psql_ -v ws="$ws" -v keys="$keys" -v days="$days" -v anchor="$anchor" -f "$here/dashboard_load.sql"
 t1=$(date +%s)
 echo "refreshing rollups ..."
-psql_ -c "SELECT * FROM aispend.refresh_rollups('bench_openai'); SELECT * FROM aispend.refresh_rollups('bench_anthropic');
-          ANALYZE aispend.daily_rollup, aispend._cum_workspace_day, aispend._cum_workspace_month, aispend._cum_key_day,
+# month by month, oldest first, as the sync's hook does after each monthly window
+for acct in bench_openai bench_anthropic; do
+    for m in $(psql_ -At -c "SELECT to_char(m, 'YYYY-MM-DD') FROM generate_series(date_trunc('month', '$anchor'::date - ($days - 1)), '$anchor'::date, interval '1 month') m"); do
+        psql_ -At -c "SELECT aispend._refresh_rollup('$acct', '$m', LEAST('$anchor'::date, ('$m'::date + interval '1 month' - interval '1 day')::date))" >/dev/null
+    done
+done
+psql_ -c "ANALYZE aispend.daily_rollup, aispend._cum_workspace_day, aispend._cum_workspace_month, aispend._cum_key_day,
                   aispend._cum_key_month, aispend._cum_model_day, aispend._cum_model_month;"
 t2=$(date +%s)
 rows=$(psql_ -At -c "SELECT count(*) FROM aispend.usage WHERE account LIKE 'bench\_%'")
