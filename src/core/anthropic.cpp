@@ -15,16 +15,6 @@ constexpr const char *kName = "anthropic";
 constexpr const char *kDefaultBaseUrl = "https://api.anthropic.com";
 constexpr const char *kApiVersion = "2023-06-01";
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    return url;
-}
-
-std::string upper(std::string s) {
-    for (char &c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
 UnixSeconds as_time(const JsonRef &v) {
     auto t = parse_rfc3339(v.as_str_view());
     if (!t) v.fail("expected an RFC 3339 time");
@@ -112,7 +102,7 @@ CostRow parse_cost(const JsonRef &r, UnixSeconds start, UnixSeconds end) {
     } catch (const std::invalid_argument &e) {
         amount.fail(e.what());
     }
-    row.currency = upper(r.str("currency"));
+    row.currency = ascii_upper(r.str("currency"));
     return row;
 }
 

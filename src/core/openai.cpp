@@ -12,16 +12,6 @@ namespace {
 constexpr const char *kName = "openai";
 constexpr const char *kDefaultBaseUrl = "https://api.openai.com";
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    return url;
-}
-
-std::string upper(std::string s) {
-    for (char &c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
 Workspace parse_project(const JsonRef &p) {
     Workspace w;
     w.id = p.str("id");
@@ -119,7 +109,7 @@ CostRow parse_cost(const JsonRef &r, int64_t start, int64_t end) {
     }
     JsonRef amount = r.at("amount");
     row.amount_usd = amount.decimal("value");
-    row.currency = upper(amount.str("currency"));
+    row.currency = ascii_upper(amount.str("currency"));
     row.quantity = r.opt_decimal("quantity");
     row.quantity_unit = r.opt_str("quantity_unit");
     return row;

@@ -1,5 +1,7 @@
 #include "core/paging.hpp"
 
+#include <cctype>
+
 #include <unordered_set>
 
 namespace aispend::core {
@@ -58,6 +60,16 @@ void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedE
         }
         cursor = std::move(*next);
     }
+}
+
+std::string without_trailing_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+}
+
+std::string ascii_upper(std::string text) {
+    for (char &c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text;
 }
 
 long long usage_page_limit(const char *provider, const std::string &bucket_width, int requested) {

@@ -10,6 +10,12 @@
 
 namespace aispend::core {
 
+// "https://host/" -> "https://host": paths are appended to the base URL as "/v1/...".
+std::string without_trailing_slash(std::string url);
+
+// ASCII upper case (currencies: "usd" -> "USD"), independent of the locale.
+std::string ascii_upper(std::string text);
+
 // Percent-encodes everything but RFC 3986 unreserved characters and ":" (legal in a query; keeps RFC 3339
 // readable).
 std::string url_encode(std::string_view text);

@@ -107,45 +107,94 @@ void check_window(const core::Window &window, const std::string &account) {
                            "Use date_trunc('day', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' for 1d buckets.");
 }
 
-}  // namespace
+// Row layouts: one per SQL function, in the column order its RETURNS TABLE declares.
+void write_workspace(pg::RowWriter &w, const core::Workspace &r) {
+    w.text(r.id);
+    w.text(r.name);
+    w.text(r.status);
+    w.timestamp(r.created_at);
+    w.timestamp(r.archived_at);
+}
 
-AISPEND_FUNCTION(aispend_fetch_workspaces) {
-    std::string account = NameStr(*PG_GETARG_NAME(0));
+void write_api_key(pg::RowWriter &w, const core::ApiKey &r) {
+    w.text(r.id);
+    w.text(r.name);
+    w.text(r.hint);
+    w.text(r.status);
+    w.text(r.workspace_id);
+    w.text(r.owner);
+    w.timestamp(r.created_at);
+    w.timestamp(r.last_used_at);
+}
+
+void write_usage(pg::RowWriter &w, const core::UsageRow &r) {
+    w.text(r.endpoint);
+    w.timestamp(r.bucket_start);
+    w.timestamp(r.bucket_end);
+    w.text(r.workspace_id);
+    w.text(r.api_key_id);
+    w.text(r.model);
+    w.text(r.service_tier);
+    w.boolean(r.batch);
+    w.text(r.context_window);
+    w.text(r.inference_geo);
+    w.bigint(r.uncached_input_tokens);
+    w.bigint(r.cache_read_tokens);
+    w.bigint(r.cache_write_5m_tokens);
+    w.bigint(r.cache_write_1h_tokens);
+    w.bigint(r.output_tokens);
+    w.bigint(r.input_audio_tokens);
+    w.bigint(r.output_audio_tokens);
+    w.bigint(r.input_image_tokens);
+    w.bigint(r.output_image_tokens);
+    w.bigint(r.requests);
+    w.bigint(r.web_search_requests);
+}
+
+void write_cost(pg::RowWriter &w, const core::CostRow &r) {
+    w.timestamp(r.bucket_start);
+    w.timestamp(r.bucket_end);
+    w.text(r.workspace_id);
+    w.text(r.api_key_id);
+    w.text(r.line_item);
+    w.text(r.model);
+    w.text(r.token_type);
+    w.text(r.service_tier);
+    w.text(r.context_window);
+    w.text(r.cost_type);
+    w.text(r.inference_geo);
+    w.numeric(r.amount_usd);
+    w.text(r.currency);
+    w.numeric(r.quantity);
+    w.text(r.quantity_unit);
+}
+
+// The body every fetch function shares: set up the result, call the provider, append each page as it comes.
+template <typename Row, typename Fetch>
+Datum fetch_rows(FunctionCallInfo fcinfo, const std::string &account, Fetch fetch,
+                 void (*write)(pg::RowWriter &, const Row &)) {
     MemoryContext page = pg::pg_call([&] { return begin_srf(fcinfo); });
     FetchCall call(fcinfo, page, account);
-    call.run([&](core::Provider &p) {
-        p.list_workspaces([&](std::vector<core::Workspace> &&rows) {
-            call.put_page(rows, [](pg::RowWriter &w, const core::Workspace &r) {
-                w.text(r.id);
-                w.text(r.name);
-                w.text(r.status);
-                w.timestamp(r.created_at);
-                w.timestamp(r.archived_at);
-            });
-        });
+    call.run([&](core::Provider &provider) {
+        fetch(provider, [&](std::vector<Row> &&rows) { call.put_page(rows, write); });
     });
     return (Datum)0;
 }
 
+}  // namespace
+
+AISPEND_FUNCTION(aispend_fetch_workspaces) {
+    return fetch_rows<core::Workspace>(
+        fcinfo, NameStr(*PG_GETARG_NAME(0)),
+        [](core::Provider &p, const core::PageSink<core::Workspace> &sink) { p.list_workspaces(sink); },
+        write_workspace);
+}
+
 AISPEND_FUNCTION(aispend_fetch_api_keys) {
-    std::string account = NameStr(*PG_GETARG_NAME(0));
-    MemoryContext page = pg::pg_call([&] { return begin_srf(fcinfo); });
-    FetchCall call(fcinfo, page, account);
-    call.run([&](core::Provider &p) {
-        p.list_api_keys([&](std::vector<core::ApiKey> &&rows) {
-            call.put_page(rows, [](pg::RowWriter &w, const core::ApiKey &r) {
-                w.text(r.id);
-                w.text(r.name);
-                w.text(r.hint);
-                w.text(r.status);
-                w.text(r.workspace_id);
-                w.text(r.owner);
-                w.timestamp(r.created_at);
-                w.timestamp(r.last_used_at);
-            });
-        });
-    });
-    return (Datum)0;
+    return fetch_rows<core::ApiKey>(
+        fcinfo, NameStr(*PG_GETARG_NAME(0)),
+        [](core::Provider &p, const core::PageSink<core::ApiKey> &sink) { p.list_api_keys(sink); },
+        write_api_key);
 }
 
 AISPEND_FUNCTION(aispend_fetch_usage) {
@@ -153,66 +202,20 @@ AISPEND_FUNCTION(aispend_fetch_usage) {
     char *width = pg::pg_call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(3)); });
     core::Window window = window_arg(fcinfo, width);
     check_window(window, account);
-    MemoryContext page = pg::pg_call([&] { return begin_srf(fcinfo); });
-    FetchCall call(fcinfo, page, account);
-    call.run([&](core::Provider &p) {
-        p.fetch_usage(window, [&](std::vector<core::UsageRow> &&rows) {
-            call.put_page(rows, [](pg::RowWriter &w, const core::UsageRow &r) {
-                w.text(r.endpoint);
-                w.timestamp(r.bucket_start);
-                w.timestamp(r.bucket_end);
-                w.text(r.workspace_id);
-                w.text(r.api_key_id);
-                w.text(r.model);
-                w.text(r.service_tier);
-                w.boolean(r.batch);
-                w.text(r.context_window);
-                w.text(r.inference_geo);
-                w.bigint(r.uncached_input_tokens);
-                w.bigint(r.cache_read_tokens);
-                w.bigint(r.cache_write_5m_tokens);
-                w.bigint(r.cache_write_1h_tokens);
-                w.bigint(r.output_tokens);
-                w.bigint(r.input_audio_tokens);
-                w.bigint(r.output_audio_tokens);
-                w.bigint(r.input_image_tokens);
-                w.bigint(r.output_image_tokens);
-                w.bigint(r.requests);
-                w.bigint(r.web_search_requests);
-            });
-        });
-    });
-    return (Datum)0;
+    return fetch_rows<core::UsageRow>(
+        fcinfo, account,
+        [&](core::Provider &p, const core::PageSink<core::UsageRow> &sink) { p.fetch_usage(window, sink); },
+        write_usage);
 }
 
 AISPEND_FUNCTION(aispend_fetch_costs) {
     std::string account = NameStr(*PG_GETARG_NAME(0));
     core::Window window = window_arg(fcinfo, "1d");
     check_window(window, account);
-    MemoryContext page = pg::pg_call([&] { return begin_srf(fcinfo); });
-    FetchCall call(fcinfo, page, account);
-    call.run([&](core::Provider &p) {
-        p.fetch_costs(window, [&](std::vector<core::CostRow> &&rows) {
-            call.put_page(rows, [](pg::RowWriter &w, const core::CostRow &r) {
-                w.timestamp(r.bucket_start);
-                w.timestamp(r.bucket_end);
-                w.text(r.workspace_id);
-                w.text(r.api_key_id);
-                w.text(r.line_item);
-                w.text(r.model);
-                w.text(r.token_type);
-                w.text(r.service_tier);
-                w.text(r.context_window);
-                w.text(r.cost_type);
-                w.text(r.inference_geo);
-                w.numeric(r.amount_usd);
-                w.text(r.currency);
-                w.numeric(r.quantity);
-                w.text(r.quantity_unit);
-            });
-        });
-    });
-    return (Datum)0;
+    return fetch_rows<core::CostRow>(
+        fcinfo, account,
+        [&](core::Provider &p, const core::PageSink<core::CostRow> &sink) { p.fetch_costs(window, sink); },
+        write_cost);
 }
 
 AISPEND_FUNCTION(aispend_last_fetch_stats) {
