@@ -49,10 +49,12 @@ start_mock "$work" "$mock_port" small || { echo "0 passed, 1 failed"; exit 1; }
 export AISPEND_MOCK_URL="http://127.0.0.1:$mock_port"
 if make -s -j2 unit WERROR="$WERROR_FLAG" >"$work/unit-build.log" 2>&1; then
     build/unit_tests --gtest_brief=1 >"$work/unit.log" 2>&1
+    unit_status=$?
     ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$work/unit.log")
-    bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$work/unit.log")
+    # brief mode prints one "[  FAILED  ] Suite.Test (N ms)" line per failed test and no failure total
+    bad=$(grep -cE '^\[  FAILED  \] [A-Za-z0-9_/]+\.[A-Za-z0-9_/]+ \(' "$work/unit.log")
     grep -E '^\[  FAILED  \]' "$work/unit.log" | head -30
-    [ -z "$ok" ] && [ -z "$bad" ] && { tail -20 "$work/unit.log"; bad=1; }
+    if [ "$unit_status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -20 "$work/unit.log"; bad=1; fi
     record unit "${ok:-0}" "${bad:-0}"
 else
     tail -40 "$work/unit-build.log"; record unit 0 1
