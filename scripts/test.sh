@@ -45,7 +45,7 @@ if make -s lint >"$work/lint.log" 2>&1; then record lint 1 0; else cat "$work/li
 
 say "unit tests (GoogleTest)"
 mock_port=$(free_port)
-start_mock "$work" "$mock_port" small || { echo "0 passed, 1 failed"; exit 1; }
+start_mock "$work" "$mock_port" small || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 export AISPEND_MOCK_URL="http://127.0.0.1:$mock_port"
 if make -s -j2 unit WERROR="$WERROR_FLAG" >"$work/unit-build.log" 2>&1; then
     build/unit_tests --gtest_brief=1 >"$work/unit.log" 2>&1
