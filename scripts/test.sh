@@ -119,12 +119,6 @@ if [ "$status" -ne 0 ]; then
 fi
 record pgtap "$ok" "$bad"
 
-say "demo organisation for the report, BI and docs suites"
-demo_port=$(free_port)
-start_mock "$work" "$demo_port" demo || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
-setup_demo_db aispend_test "http://127.0.0.1:$demo_port" >"$work/demo-sync.log" 2>&1 ||
-    { tail -20 "$work/demo-sync.log"; record demo-sync 0 1; }
-
 # run_counted SUITE COMMAND...: a suite that ends with its own "N passed, N failed" line.
 run_counted() {
     local name=$1 log="$work/$1.log" line ok bad
@@ -139,6 +133,15 @@ run_counted() {
     [ "${bad:-0}" -gt 0 ] && grep -E '^not ok|ERROR|error' "$log" | head -20
     record "$name" "${ok:-0}" "${bad:-0}"
 }
+
+say "pg_cron: one real scheduled sync"
+run_counted cron tests/cron/run.sh aispend_test "$AISPEND_MOCK_URL"
+
+say "demo organisation for the report, BI and docs suites"
+demo_port=$(free_port)
+start_mock "$work" "$demo_port" demo || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+setup_demo_db aispend_test "http://127.0.0.1:$demo_port" >"$work/demo-sync.log" 2>&1 ||
+    { tail -20 "$work/demo-sync.log"; record demo-sync 0 1; }
 
 say "chart report (HTML checks, headless Chromium screenshot)"
 run_counted report tests/report/run.sh aispend_test "$work/report.png"
