@@ -298,6 +298,10 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
             }
             throw ProviderError(d);
         }
+        if (options_.on_retry)
+            options_.on_retry(std::string(ProviderError(d).what()) + "; retry " +
+                              std::to_string(retries + 1) + " of " + std::to_string(options_.max_retries) +
+                              " in " + std::to_string(*delay) + " ms");
         if (options_.wait) {
             options_.wait(*delay);
         } else {

@@ -38,6 +38,8 @@ struct HttpOptions {
     std::function<bool()> should_cancel;
     // Sleeps between retries; the PostgreSQL side passes an interruptible latch wait.
     std::function<void(long ms)> wait;
+    // Told about each retry before its wait ("<what failed>; retry 2 of 5 in 1000 ms"); never sees the key.
+    std::function<void(const std::string &what)> on_retry;
 };
 
 struct HttpStats {

@@ -43,6 +43,9 @@ std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &
     options.max_body_bytes = static_cast<size_t>(max_response_mb) << 20;
     options.should_cancel = [] { return interrupt_pending(); };
     options.wait = interruptible_wait;
+    options.on_retry = [](const std::string &what) {
+        pg_call([&] { elog(DEBUG1, "aispend: %s", what.c_str()); });
+    };
     return std::make_unique<core::CurlTransport>(std::move(options));
 }
 

@@ -160,6 +160,20 @@ TEST_F(MockHttp, ServerErrorBeyondTheBudget) {
         << e.what();
 }
 
+TEST_F(MockHttp, EachRetryIsReportedWithoutTheKey) {
+    Client c;
+    c.options.max_retries = 2;
+    std::vector<std::string> reports;
+    c.options.on_retry = [&](const std::string &what) { reports.push_back(what); };
+    CurlTransport transport(c.options);
+    get_error(transport, openai_projects(faulty("fault=503;retry_after=1")));
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_EQ(reports[0].rfind("openai GET /v1/organization/projects: HTTP 503", 0), 0u) << reports[0];
+    EXPECT_NE(reports[0].find("; retry 1 of 2 in 1000 ms"), std::string::npos) << reports[0];
+    EXPECT_NE(reports[1].find("; retry 2 of 2 in 1000 ms"), std::string::npos) << reports[1];
+    for (const std::string &r : reports) EXPECT_EQ(r.find("sk-admin"), std::string::npos) << r;
+}
+
 TEST_F(MockHttp, AuthFailuresAreNotRetried) {
     for (const char *fault : {"401", "403"}) {
         Client c;
