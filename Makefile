@@ -48,8 +48,11 @@ build/unit_tests: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.hpp tests/unit
 
 unit: build/unit_tests
 
+TIDY_CHECKS = -*,bugprone-*,performance-*,-bugprone-easily-swappable-parameters,-performance-inefficient-string-concatenation
+
 lint:
 	clang-format --dry-run --Werror $(CORE_SRCS) $(PG_SRCS) $(wildcard src/*/*.hpp tests/unit/*.cpp tests/fuzz/*.cpp tests/bench/*.cpp)
+	clang-tidy -quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' $(CORE_SRCS) -- $(CORE_FLAGS)
 
 format:
 	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(wildcard src/*/*.hpp tests/unit/*.cpp tests/fuzz/*.cpp tests/bench/*.cpp)

@@ -89,7 +89,8 @@ std::optional<UnixSeconds> parse_rfc3339(std::string_view s) {
     }
     if (p != s.size()) return std::nullopt;
     int64_t days = days_from_civil(year, month, day);
-    return days * 86400 + hour * 3600 + minute * 60 + second - offset;
+    return days * 86400 + static_cast<int64_t>(hour) * 3600 + static_cast<int64_t>(minute) * 60 + second -
+           offset;
 }
 
 std::string format_rfc3339(UnixSeconds t) {
