@@ -36,17 +36,22 @@ COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a p
 
 -- The three cumulative boundaries of a period and its previous period, per account (clamped to the account's
 -- last day with data: nothing happens after it).
-CREATE FUNCTION aispend._boundaries(period daterange, provider text)
+-- PL/pgSQL with ROWS 6 on purpose: not inlined, so the planner knows there are a handful of boundaries and
+-- reads the cumulative tables by their (account, day | month) primary keys instead of scanning them.
+CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
 RETURNS TABLE (account name, provider text, slot integer, day date, month date)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE ROWS 6
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT s.account, s.provider, p.slot, LEAST(p.b, s.last_day),
            pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
     FROM aispend._rollup_state s,
-         (SELECT 1, pg_catalog.upper(aispend._check_period(period)) - 1
-          UNION ALL SELECT 2, pg_catalog.lower(period) - 1
-          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(period)) - 1) AS p(slot, b)
-    WHERE aispend._provider_matches(s.provider, _boundaries.provider)
+         (SELECT 1, pg_catalog.upper(aispend._check_period(p_period)) - 1
+          UNION ALL SELECT 2, pg_catalog.lower(p_period) - 1
+          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(p_period)) - 1) AS p(slot, b)
+    WHERE aispend._provider_matches(s.provider, p_provider);
+END
 $$;
 COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
 

@@ -28,7 +28,8 @@ COMMENT ON COLUMN aispend.middleware_spend.source IS 'Free text: which gateway /
 COMMENT ON COLUMN aispend.middleware_spend.loaded_at IS 'When the row was loaded.';
 SELECT pg_catalog.pg_extension_config_dump('aispend.middleware_spend', '');
 
-CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'))
+CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
+                                            accounts name[] DEFAULT NULL)
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
                uncaptured_cost numeric, uncaptured_pct numeric)
 LANGUAGE sql STABLE
@@ -39,11 +40,13 @@ AS $$
         JOIN aispend.workspaces w ON w.account = c.account AND w.workspace_id = c.workspace_id
         WHERE c.bucket_start >= (pg_catalog.lower(aispend._check_period(period))::timestamp AT TIME ZONE 'UTC')
           AND c.bucket_start < (pg_catalog.upper(period)::timestamp AT TIME ZONE 'UTC')
+          AND (accounts IS NULL OR c.account = ANY (accounts))
         GROUP BY w.provider),
     m AS (
         SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
         FROM aispend.middleware_spend s
         WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
+          AND (accounts IS NULL OR s.account IS NULL OR s.account = ANY (accounts))
         GROUP BY 1),
     j AS (
         SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
@@ -58,9 +61,10 @@ AS $$
            pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
     FROM a ORDER BY a.ord, a.provider
 $$;
-COMMENT ON FUNCTION aispend.middleware_coverage(daterange) IS
+COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[]) IS
     'Share of provider-billed spend (aispend.costs) that your middleware captured (aispend.middleware_spend) in a '
-    'period, per provider and overall (provider ''all''). captured_pct can exceed 100 if the gateway over-counts.';
+    'period, per provider and overall (provider ''all''); accounts: only these accounts'' billed spend (middleware rows '
+    'without an account always count). captured_pct can exceed 100 if the gateway over-counts.';
 
 CREATE VIEW aispend.middleware_coverage_30d AS
 SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));

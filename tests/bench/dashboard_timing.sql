@@ -1,5 +1,6 @@
 -- Times every tab's table and summary (rollup-based) against the naive GROUP BY over the raw facts
--- (aispend.cost_facts_between), for 7, 30 and 365 days ending on :'anchor' with the previous-period trend.
+-- (aispend.costs for cost, aispend.usage for tokens and requests), for 7, 30 and 365 days ending on
+-- bench.anchor, with the previous period of the same length (trend).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.ms(q text, runs int) RETURNS numeric LANGUAGE plpgsql AS $$
@@ -12,25 +13,40 @@ BEGIN
     END LOOP;
     RETURN (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(a) v);
 END $$;
--- Naive: every fact of both periods grouped per entity, names joined, trend computed.
-CREATE FUNCTION pg_temp.naive(tab text, days int, anchor date) RETURNS text LANGUAGE sql AS $$
-    SELECT format($q$
-        WITH f AS (SELECT f.* FROM (SELECT srvname AS account FROM pg_foreign_server WHERE srvname IN ('bench_openai', 'bench_anthropic')) a,
-                   aispend.cost_facts_between(a.account, %1$L::date - 2 * %2$s + 1, %1$L::date + 1) f
-                   WHERE f.day BETWEEN %1$L::date - 2 * %2$s + 1 AND %1$L::date),
-        g AS (SELECT %3$s AS e, sum(f.cost) FILTER (WHERE f.day > %1$L::date - %2$s) AS cost,
-                     sum(f.cost) FILTER (WHERE f.day <= %1$L::date - %2$s) AS prev,
-                     sum(f.total_tokens) FILTER (WHERE f.day > %1$L::date - %2$s) AS tokens,
-                     sum(f.requests) FILTER (WHERE f.day > %1$L::date - %2$s) AS requests
-              FROM f %4$s GROUP BY 1)
+-- Naive: what one writes without rollups: both periods' raw facts grouped per entity, names joined, trend.
+CREATE FUNCTION pg_temp.naive(tab text, days int, anchor date) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    cur text := format('(%L::date - %s + 1)::timestamp AT TIME ZONE ''UTC''', anchor, days);
+    lo text := format('(%L::date - 2 * %s + 1)::timestamp AT TIME ZONE ''UTC''', anchor, days);
+    hi text := format('(%L::date + 1)::timestamp AT TIME ZONE ''UTC''', anchor);
+    ce text; ue text; cj text := ''; uj text := '';
+BEGIN
+    CASE tab
+        WHEN 'workspaces' THEN
+            ce := 'w.name'; ue := 'w.name';
+            cj := 'JOIN aispend.workspaces w ON w.account = c.account AND w.workspace_id = c.workspace_id';
+            uj := 'JOIN aispend.workspaces w ON w.account = u.account AND w.workspace_id = u.workspace_id';
+        WHEN 'api_keys' THEN
+            ce := 'c.account || c.workspace_id || coalesce(c.api_key_id, '''')';
+            ue := 'u.account || u.workspace_id || u.api_key_id || coalesce(k.name, '''')';
+            uj := 'LEFT JOIN aispend.api_keys k ON k.account = u.account AND k.api_key_id = u.api_key_id';
+        ELSE
+            ce := 'c.model'; ue := 'u.model';
+    END CASE;
+    RETURN format($q$
+        WITH c AS (SELECT %1$s AS e, sum(c.amount_usd) FILTER (WHERE c.bucket_start >= %5$s) AS cost,
+                          sum(c.amount_usd) FILTER (WHERE c.bucket_start < %5$s) AS prev
+                   FROM aispend.costs c %3$s WHERE c.bucket_start >= %6$s AND c.bucket_start < %7$s GROUP BY 1),
+        u AS (SELECT %2$s AS e,
+                     sum(coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
+                         + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0)
+                         + coalesce(u.output_tokens, 0)) FILTER (WHERE u.bucket_start >= %5$s) AS tokens,
+                     sum(u.requests) FILTER (WHERE u.bucket_start >= %5$s) AS requests
+              FROM aispend.usage u %4$s WHERE u.bucket_start >= %6$s AND u.bucket_start < %7$s GROUP BY 1),
+        g AS (SELECT coalesce(c.e, u.e) AS e, c.cost, c.prev, u.tokens, u.requests FROM c FULL JOIN u ON u.e = c.e)
         SELECT g.*, 100 * g.cost / sum(g.cost) OVER () AS pct, (aispend.trend(g.cost, g.prev)).* FROM g $q$,
-        anchor, days,
-        CASE tab WHEN 'workspaces' THEN 'w.name' WHEN 'api_keys' THEN 'f.account || f.workspace_id || f.api_key_id || coalesce(k.name, '''')'
-                 ELSE 'f.model' END,
-        CASE tab WHEN 'workspaces' THEN 'JOIN aispend.workspaces w ON w.account = f.account AND w.workspace_id = f.workspace_id'
-                 WHEN 'api_keys' THEN 'LEFT JOIN aispend.api_keys k ON k.account = f.account AND k.api_key_id = f.api_key_id'
-                 ELSE '' END)
-$$;
+        ce, ue, cj, uj, cur, lo, hi);
+END $$;
 CREATE TEMP TABLE res (tab text, days int, table_ms numeric, summary_ms numeric, naive_ms numeric);
 DO $$
 DECLARE tab text; d int; per text; anchor date := current_setting('bench.anchor')::date;
@@ -41,7 +57,7 @@ BEGIN
             INSERT INTO res VALUES (tab, d,
                 pg_temp.ms(format('SELECT * FROM aispend.%s_table(%s) ORDER BY cost DESC', tab, per), 7),
                 pg_temp.ms(format('SELECT * FROM aispend.%s_summary(%s)', tab, per), 7),
-                pg_temp.ms(pg_temp.naive(tab, d, anchor), CASE WHEN d = 365 THEN 1 ELSE 3 END));
+                pg_temp.ms(pg_temp.naive(tab, d, anchor), 3));
         END LOOP;
     END LOOP;
 END $$;

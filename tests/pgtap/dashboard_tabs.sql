@@ -224,7 +224,7 @@ SELECT results_eq($$ SELECT name FROM aispend.workspaces_table((SELECT period FR
 INSERT INTO aispend.middleware_spend (day, provider, model, cost) VALUES
     ('2026-09-02', 'openai', 'gpt-4o', 7.80), ('2026-09-04', 'anthropic', NULL, 1.60), ('2026-08-01', 'openai', NULL, 99);
 SELECT results_eq($$ SELECT provider, billed_cost, captured_cost, captured_pct, uncaptured_cost
-                     FROM aispend.middleware_coverage((SELECT period FROM p)) WHERE billed_cost > 0 OR captured_cost > 0 $$,
+                     FROM aispend.middleware_coverage((SELECT period FROM p), '{fx_openai,fx_anthropic}') WHERE billed_cost > 0 OR captured_cost > 0 $$,
     $$ VALUES ('anthropic', 6.40, 1.60, 25.00, 4.80), ('openai', 15.60, 7.80, 50.00, 7.80), ('all', 22.00, 9.40, 42.73, 12.60) $$,
     'middleware coverage per provider and overall');
 
