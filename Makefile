@@ -31,6 +31,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: every object is rebuilt when any header changes (a struct's layout
+# seen differently by two objects corrupts memory silently).
+$(OBJS): $(wildcard src/*/*.hpp)
+
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	{ printf -- "-- aispend %s: generated from src/sql/ by make; edit those files.\n" "$(EXTVERSION)"; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION aispend" to load this file. \quit'; \
