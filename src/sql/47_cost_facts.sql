@@ -10,6 +10,14 @@
 -- Allocation rounding: each key's share is round(B * w / W, 12); the key with the largest weight (ties: the
 -- smallest api_key_id) gets B minus the others' shares, so the shares add up to B exactly.
 
+-- Midnight UTC starting a day; -infinity / infinity stay infinite. Inlined, so the planner sees the bounds
+-- of a window as values (a CTE holding them hid the range, and estimates of 1 row led to nested loops).
+CREATE FUNCTION aispend._utc_day_start(day date)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN day = '-infinity' THEN '-infinity'::timestamptz WHEN day = 'infinity' THEN 'infinity'::timestamptz
+            ELSE day::timestamp AT TIME ZONE 'UTC' END;
+COMMENT ON FUNCTION aispend._utc_day_start(date) IS 'Internal: the timestamptz of midnight UTC starting a day.';
+
 CREATE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
 RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
                line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
@@ -18,12 +26,6 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
 LANGUAGE sql STABLE
 AS $$
 WITH
-bounds AS (
-    SELECT CASE WHEN cost_facts_between.from_day = '-infinity' THEN '-infinity'::timestamptz
-                ELSE cost_facts_between.from_day::timestamp AT TIME ZONE 'UTC' END AS lo,
-           CASE WHEN cost_facts_between.to_day = 'infinity' THEN 'infinity'::timestamptz
-                ELSE (cost_facts_between.to_day + 1)::timestamp AT TIME ZONE 'UTC' END AS hi
-),
 -- usage, costed, per day / workspace / key / model
 u AS (
     SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
@@ -31,7 +33,8 @@ u AS (
            bool_or(NOT uc.priced) AS unpriced,
            sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
            sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
-    FROM bounds, aispend._usage_costed_between(cost_facts_between.account, bounds.lo, bounds.hi) uc
+    FROM aispend._usage_costed_between(cost_facts_between.account, aispend._utc_day_start(cost_facts_between.from_day),
+                                       aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
     GROUP BY 1, 2, 3, 4
 ),
 -- billed lines per day / workspace / key / model (lines without a model keep their label)
@@ -39,8 +42,10 @@ c AS (
     SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
            CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
            sum(x.amount_usd) AS billed
-    FROM aispend.costs x, bounds
-    WHERE x.account = cost_facts_between.account AND x.bucket_start >= bounds.lo AND x.bucket_start < bounds.hi
+    FROM aispend.costs x
+    WHERE x.account = cost_facts_between.account
+      AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
+      AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
     GROUP BY 1, 2, 3, 4, 5
 ),
 -- a day is settled when it is over (UTC) and the account has billed lines for it
@@ -53,13 +58,25 @@ slices AS (
     FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
     GROUP BY 1, 2, 3
 ),
+-- each slice's bill beside the usage rows of its keys, by window functions over a union rather than a join:
+-- right after a sync the planner's row estimates for these CTEs are ~1, and a join became a nested loop
+-- (minutes for a month of a large organisation)
+slice_rows AS (
+    SELECT x.*, max(x.bill) OVER w AS b, count(x.api_key_id) OVER w AS keys,
+           sum(x.est_tok) OVER w AS sum_est, sum(x.tot) OVER w AS sum_tot
+    FROM (SELECT u.day, u.workspace_id, u.model, u.api_key_id, u.est_tok, u.tot, NULL::numeric AS bill
+          FROM u WHERE u.model IS NOT NULL
+          UNION ALL
+          SELECT s.day, s.workspace_id, s.model, NULL, NULL, NULL, s.b FROM slices s) x
+    WINDOW w AS (PARTITION BY x.day, x.workspace_id, x.model)
+),
 weights AS (
-    SELECT u.day, u.workspace_id, u.api_key_id, u.model, s.b,
-           CASE WHEN sum(u.est_tok) OVER w > 0 THEN coalesce(u.est_tok, 0)
-                WHEN sum(u.tot) OVER w > 0 THEN coalesce(u.tot, 0)::numeric
+    SELECT r.day, r.workspace_id, r.api_key_id, r.model, r.b,
+           CASE WHEN r.sum_est > 0 THEN coalesce(r.est_tok, 0)
+                WHEN r.sum_tot > 0 THEN coalesce(r.tot, 0)::numeric
                 ELSE 1 END AS wt
-    FROM u JOIN slices s ON s.day = u.day AND s.workspace_id = u.workspace_id AND s.model = u.model
-    WINDOW w AS (PARTITION BY u.day, u.workspace_id, u.model)
+    FROM slice_rows r
+    WHERE r.api_key_id IS NOT NULL AND r.b IS NOT NULL
 ),
 shares AS (
     SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
@@ -91,10 +108,10 @@ parts AS (
     FROM c WHERE c.api_key_id IS NULL AND c.model IS NULL
     UNION ALL
     -- billed model with no usage behind it in its slice
-    SELECT s.day, s.workspace_id, '(unattributed)', s.model, NULL, s.b, NULL, NULL, NULL, NULL, NULL, NULL,
+    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, false
-    FROM slices s
-    WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.day = s.day AND u.workspace_id = s.workspace_id AND u.model = s.model)
+    FROM slice_rows r
+    WHERE r.api_key_id IS NULL AND r.keys = 0
     UNION ALL
     -- allocated shares
     SELECT a.day, a.workspace_id, a.api_key_id, a.model, NULL, NULL, a.allocated, NULL, NULL, NULL, NULL, NULL,

@@ -42,7 +42,7 @@ COMMENT ON COLUMN aispend.daily_rollup.day IS 'UTC day.';
 COMMENT ON COLUMN aispend.daily_rollup.provider IS 'openai, anthropic, ...';
 COMMENT ON COLUMN aispend.daily_rollup.workspace_id IS 'Workspace / project id (''(default)'' sentinel included).';
 COMMENT ON COLUMN aispend.daily_rollup.api_key_id IS 'API key id (''(console)'', ''(none)'' sentinels included).';
-COMMENT ON COLUMN aispend.daily_rollup.model IS 'Model; ''(none)'' for cost lines without a model.';
+COMMENT ON COLUMN aispend.daily_rollup.model IS 'Model; ''(no model: tool & service fees)'' for cost lines without a model (web search, code execution, file search, ...).';
 COMMENT ON COLUMN aispend.daily_rollup.billed_cost IS 'Cost as billed by the provider at this grain (cost model).';
 COMMENT ON COLUMN aispend.daily_rollup.allocated_cost IS 'Billed cost allocated to this grain by usage (cost model).';
 COMMENT ON COLUMN aispend.daily_rollup.estimated_cost IS 'Cost estimated from prices where nothing is billed yet (cost model).';
@@ -224,14 +224,14 @@ BEGIN
     INSERT INTO aispend.daily_rollup (account, day, provider, workspace_id, api_key_id, model, billed_cost,
                                       allocated_cost, estimated_cost, cost, cost_basis, input_tokens, output_tokens,
                                       total_tokens, requests, unpriced)
-    SELECT acct, f.day, min(f.provider), f.workspace_id, f.api_key_id, coalesce(f.model, '(none)'),
+    SELECT acct, f.day, min(f.provider), f.workspace_id, f.api_key_id, coalesce(f.model, '(no model: tool & service fees)'),
            sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
            CASE WHEN count(DISTINCT f.cost_basis) > 1 THEN 'mixed' ELSE min(f.cost_basis) END,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
            coalesce(bool_or(f.unpriced), false)
     FROM aispend.cost_facts_between(acct, from_day, to_day + 1) f
     WHERE f.day BETWEEN from_day AND to_day
-    GROUP BY f.day, f.workspace_id, f.api_key_id, coalesce(f.model, '(none)');
+    GROUP BY f.day, f.workspace_id, f.api_key_id, coalesce(f.model, '(no model: tool & service fees)');
     GET DIAGNOSTICS n = ROW_COUNT;
 
     SELECT r.day INTO new_dt FROM aispend.daily_rollup r WHERE r.account = acct ORDER BY r.day DESC LIMIT 1;
