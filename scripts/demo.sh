@@ -46,7 +46,7 @@ say "mock providers (demo organisation) on http://127.0.0.1:$mock_port"
 export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=postgres
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
     psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
-psql -X -q -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
 
 say "creating the accounts demo_openai and demo_anthropic and syncing them (90 days)"
 setup_demo_db "$DB" "http://127.0.0.1:$mock_port"

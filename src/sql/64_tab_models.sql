@@ -2,7 +2,7 @@
 -- A row is a model name (the same model in several accounts is one row). Cost/1M = cost per million tokens.
 -- The star (⭐) marks the most cost-efficient model among the rows shown: the lowest Cost/1M among models with
 -- cost > 0 and tokens > 0 in the period (ties: the model with more tokens, then the name).
--- '(none)' collects cost lines without a model (e.g. tool calls billed on their own).
+-- '(no model: tool & service fees)' collects cost lines without a model (e.g. tool calls billed on their own).
 
 CREATE FUNCTION aispend._model_totals(period daterange, provider text)
 RETURNS TABLE (account name, provider text, model text, cost numeric, tokens bigint, requests bigint,

@@ -89,7 +89,7 @@ BEGIN
             ('keys', 'Keys in the slice.'),
             ('created_at', 'Creation time at the provider.'),
             ('days_since_last_use', 'Days between the last use and the end of the period.'),
-            ('model', 'Model (''(none)'': cost lines without a model).'),
+            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
             ('most_efficient', 'The star: lowest Cost/1M among models with cost and tokens.'),
             ('model_count', 'Models with cost, tokens or requests in the period.'),
             ('most_efficient_model', 'The starred model.'),
