@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sync benchmark (issue 4): ingest of a synthetic organisation from the mock providers (latency 0), the same
 # rows by plain COPY into the same tables, an incremental sync of the trailing days, and the backend's peak
-# private memory. Prints a table and writes tests/bench/results/sync-<org>.txt.
+# private memory. Prints a table and writes tests/bench/results/sync-<org>-<days>d.txt.
 # Usage: tests/bench/sync_bench.sh [ORG] [DAYS]      ORG = small | medium | large (default large), DAYS = history
 #        synced (default: the organisation's size: 90 / 365 / 730). Needs what scripts/test.sh installs.
 set -euo pipefail
@@ -114,4 +114,4 @@ TABLE
 )
 echo "$result"
 mkdir -p tests/bench/results
-echo "$result" >"tests/bench/results/sync-$org.txt"
+echo "$result" >"tests/bench/results/sync-$org-${days}d.txt"
