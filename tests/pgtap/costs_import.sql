@@ -1,4 +1,4 @@
--- Import of the real genai-prices v2 feed (psql variable prices_path, absolute path of
+-- Import of the real genai-prices v2 feed (psql variable prices_path, the path of
 -- ../shared/data/genai-prices/data.json); skipped with a visible reason when the file is not there.
 \if :{?prices_path}
 \else
@@ -7,10 +7,12 @@
 BEGIN;
 SELECT plan(11);
 
-SELECT pg_stat_file(:'prices_path', true) IS NOT NULL AS have_feed \gset
+-- Read by psql (the client), so the server's OS user needs no access to the file.
+\set have_feed `test -r :'prices_path' && echo true || echo false`
 \if :have_feed
+\set feed `cat :'prices_path'`
 CREATE TEMP TABLE first_import AS
-SELECT * FROM aispend.import_prices(pg_read_file(:'prices_path')::jsonb, '2026-08-21');
+SELECT * FROM aispend.import_prices(:'feed'::jsonb, '2026-08-21');
 
 SELECT is((SELECT string_agg(provider, ',' ORDER BY provider) FROM first_import), 'anthropic,openai',
           'only openai and anthropic are loaded');
@@ -43,7 +45,7 @@ INSERT INTO aispend.model_prices (provider, match_kind, pattern, input_per_mtok,
                                   output_per_mtok, origin, source, checked_on)
 VALUES ('openai', 'exact', 'gpt-4o-2024-08-06', 2.00, 1.00, 8.00, 'manual', 'negotiated rate', '2026-09-01');
 CREATE TEMP TABLE second_import AS
-SELECT * FROM aispend.import_prices(pg_read_file(:'prices_path')::jsonb, '2026-08-21');
+SELECT * FROM aispend.import_prices(:'feed'::jsonb, '2026-08-21');
 SELECT is((SELECT ROW(origin, input_per_mtok, source)::text
            FROM aispend.price_for('openai', 'gpt-4o-2024-08-06', '2026-09-01')),
           '(manual,2.00,"negotiated rate")', 'the manual row survives a re-import and wins');
