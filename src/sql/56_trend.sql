@@ -7,9 +7,11 @@
 --   change <= -1 percent              -> 'down' (green arrow)
 -- change_pct = 100 * (current - previous) / |previous|, rounded to one decimal (half away from zero).
 
-CREATE FUNCTION aispend.trend(current_value numeric, previous_value numeric,
-    OUT change_pct numeric, OUT indicator text, OUT label text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- Declared as a one-row table function so that PostgreSQL inlines it into each tab's query: called once per
+-- row as an ordinary function it cost ~9 us a row, 45 ms of the API keys tab at 5,000 keys.
+CREATE FUNCTION aispend.trend(current_value numeric, previous_value numeric)
+RETURNS TABLE (change_pct numeric, indicator text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT t.pct, t.ind,
            CASE t.ind WHEN 'new' THEN 'new'
