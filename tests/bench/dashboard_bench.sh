@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dashboard speed: loads a synthetic organisation into aispend.usage / aispend.costs with generate_series,
 # refreshes the rollups, then times every tab's table and summary for 7, 30 and 365 days (median of 7 runs)
-# against the naive GROUP BY over the raw facts, prints a table and writes tests/bench/results/dashboard.txt.
+# against the naive GROUP BY over the raw facts, prints a table and writes tests/bench/results/dashboard-<scale>.txt.
 # Usage: tests/bench/dashboard_bench.sh [small|medium|large]   (default medium; large = the mock's large org:
 #        200 workspaces, 5,000 keys, 730 days, ~10M usage rows, several minutes)
 #        connection from PGHOST / PGPORT / PGUSER / PGDATABASE (default aispend_test); KEEP=1 keeps the data.
@@ -34,7 +34,7 @@ t2=$(date +%s)
 rows=$(psql_ -At -c "SELECT count(*) FROM aispend.usage WHERE account LIKE 'bench\_%'")
 rrows=$(psql_ -At -c "SELECT count(*) FROM aispend.daily_rollup WHERE account LIKE 'bench\_%'")
 mkdir -p "$here/results"
-out="$here/results/dashboard.txt"
+out="$here/results/dashboard-$scale.txt"
 {
     echo "dashboard bench, scale $scale ($ws workspaces, $keys keys, $days days): $rows usage rows, $rrows rollup rows"
     echo "load $((t1 - t0)) s, rollup refresh $((t2 - t1)) s; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
