@@ -1,49 +1,7 @@
--- docs/scenarios.md run on the fixture of dashboard_tabs.sql (period: 2026-09-01..07 as "this month"). Rolled back.
--- period 2026-09-01..2026-09-07 and its previous period 2026-08-25..2026-08-31. One key per (day, workspace,
--- model), so that the cost of each fact is its billed cost whatever the allocation. Rolled back.
+-- docs/scenarios.md run on the dashboard fixture (period 2026-09-01..07 as "this month"). Rolled back.
 BEGIN;
 SELECT plan(9);
-SET LOCAL client_min_messages = warning;
-
-CREATE SERVER fx_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
-CREATE SERVER fx_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic');
-
-INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, first_seen, last_seen) VALUES
-    ('fx_openai', 'openai', 'proj_a', 'proj_abc123xyz', 'active', '2026-06-01', '2026-09-07'),
-    ('fx_openai', 'openai', 'proj_b', 'Batch Jobs', 'active', '2026-06-01', '2026-09-07'),
-    ('fx_anthropic', 'anthropic', 'wrk_c', 'Support Bot', 'active', '2026-06-01', '2026-09-07'),
-    ('fx_anthropic', 'anthropic', '(default)', '(default workspace)', 'active', '2026-06-01', '2026-09-07'),
-    ('fx_anthropic', 'anthropic', 'wrk_old', 'Old Team', 'archived', '2026-06-01', '2026-07-01');
-INSERT INTO aispend.api_keys (account, provider, api_key_id, name, key_hint, status, workspace_id, owner, last_used_at) VALUES
-    ('fx_openai', 'openai', 'key_a1', 'prod-key', 'sk-...a1a1', 'active', 'proj_a', 'alice', '2026-09-10 08:00+00'),
-    ('fx_openai', 'openai', 'key_a2', 'dev-key', 'sk-...a2a2', 'inactive', 'proj_a', 'bob', '2026-09-03 12:00+00'),
-    ('fx_openai', 'openai', 'key_b1', 'batch-key', 'sk-...b1b1', 'active', 'proj_b', 'svc', '2026-09-05 10:00+00'),
-    ('fx_openai', 'openai', 'key_old', 'old-key', 'sk-...0ld0', 'active', 'proj_b', 'carol', '2026-06-01 10:00+00'),
-    ('fx_anthropic', 'anthropic', 'ak_c1', 'support-key', 'sk-ant-api03-Z4C...EQAA', 'active', 'wrk_c', 'dave', NULL),
-    ('fx_anthropic', 'anthropic', '(console)', '(no API key: Console)', NULL, 'active', '(default)', NULL, NULL);
-
--- day, account, workspace, key, model, input, output, requests, billed cost
-CREATE TEMP TABLE fx (day date, account name, ws text, key text, model text, inp bigint, outp bigint, req bigint, cost numeric);
-INSERT INTO fx VALUES
-    ('2026-07-15', 'fx_openai', 'proj_a', 'key_a1', 'gpt-4o', 60000, 40000, 10, 1.00),
-    ('2026-08-26', 'fx_openai', 'proj_a', 'key_a1', 'gpt-4o', 500000, 300000, 80, 8.00),
-    ('2026-08-28', 'fx_openai', 'proj_b', 'key_b1', 'gpt-4o', 300000, 200000, 50, 5.00),
-    ('2026-08-30', 'fx_anthropic', 'wrk_c', 'ak_c1', 'claude-sonnet-4-5', 1600000, 400000, NULL, 12.00),
-    ('2026-09-02', 'fx_openai', 'proj_a', 'key_a1', 'gpt-4o', 600000, 400000, 100, 10.00),
-    ('2026-09-03', 'fx_openai', 'proj_a', 'key_a2', 'gpt-4o-mini', 1500000, 500000, 200, 0.60),
-    ('2026-09-04', 'fx_anthropic', 'wrk_c', 'ak_c1', 'claude-sonnet-4-5', 800000, 200000, NULL, 6.00),
-    ('2026-09-05', 'fx_openai', 'proj_b', 'key_b1', 'gpt-4o', 300000, 200000, 50, 5.00),
-    ('2026-09-07', 'fx_anthropic', '(default)', '(console)', 'claude-haiku-4-5', 300000, 100000, NULL, 0.40),
-    ('2026-09-10', 'fx_openai', 'proj_a', 'key_a1', 'gpt-4o', 200000, 100000, 30, 3.00);
-INSERT INTO aispend.usage (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model,
-                           uncached_input_tokens, output_tokens, requests)
-SELECT account, CASE WHEN account = 'fx_openai' THEN 'completions' ELSE 'messages' END,
-       day::timestamp AT TIME ZONE 'UTC', '1d', ws, key, model, inp, outp, req FROM fx;
-INSERT INTO aispend.costs (account, bucket_start, workspace_id, api_key_id, line_item, model, amount_usd, currency)
-SELECT account, day::timestamp AT TIME ZONE 'UTC', ws, NULL, model || ', input and output', model, cost, 'USD' FROM fx;
-SELECT aispend._refresh_rollup('fx_openai', '2026-07-01', '2026-09-30');
-SELECT aispend._refresh_rollup('fx_anthropic', '2026-07-01', '2026-09-30');
-
+\ir include/dashboard_fixture.psql
 CREATE TEMP TABLE p AS SELECT aispend.custom_period('2026-09-01', '2026-09-07') AS period;
 -- Scenario 1
 SELECT results_eq($$ SELECT total_cost, previous_total_cost, trend_label FROM aispend.workspaces_summary((SELECT period FROM p)) $$,
