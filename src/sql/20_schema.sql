@@ -59,10 +59,7 @@ AS $$
 DECLARE
     opts text[];
 BEGIN
-    SELECT s.srvoptions INTO opts
-    FROM pg_catalog.pg_foreign_server s
-    JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-    WHERE w.fdwname = 'aispend' AND s.srvname = _account_settings.account;
+    SELECT s.srvoptions INTO opts FROM aispend._servers() s WHERE s.srvname = _account_settings.account;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'aispend: unknown account "%"', _account_settings.account
             USING ERRCODE = 'undefined_object',
@@ -70,12 +67,10 @@ BEGIN
                          'CREATE SERVER name FOREIGN DATA WRAPPER aispend OPTIONS (provider ''openai''). '
                          'See SELECT srvname FROM pg_foreign_server.';
     END IF;
-    SELECT pg_catalog.substr(o, 10) INTO provider FROM pg_catalog.unnest(opts) o WHERE o LIKE 'provider=%';
-    SELECT pg_catalog.substr(o, 15)::integer INTO backfill_days
-        FROM pg_catalog.unnest(opts) o WHERE o LIKE 'backfill_days=%';
-    SELECT pg_catalog.substr(o, 13)::integer INTO resync_days
-        FROM pg_catalog.unnest(opts) o WHERE o LIKE 'resync_days=%';
-    SELECT pg_catalog.substr(o, 14) INTO bucket_width FROM pg_catalog.unnest(opts) o WHERE o LIKE 'bucket_width=%';
+    provider := aispend._option(opts, 'provider');
+    backfill_days := aispend._option(opts, 'backfill_days')::integer;
+    resync_days := aispend._option(opts, 'resync_days')::integer;
+    bucket_width := aispend._option(opts, 'bucket_width');
     backfill_days := coalesce(backfill_days, 90);
     resync_days := coalesce(resync_days, 3);
     bucket_width := coalesce(bucket_width, '1d');
@@ -313,9 +308,7 @@ DECLARE
     t regclass;
     n bigint;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s
-               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-               WHERE w.fdwname = 'aispend' AND s.srvname = forget_account.account) THEN
+    IF EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname = forget_account.account) THEN
         RAISE EXCEPTION 'aispend: account "%" still exists', forget_account.account
             USING ERRCODE = 'object_in_use',
                   HINT = format('DROP SERVER %I CASCADE first; its synced data stays until forget_account.',

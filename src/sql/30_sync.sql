@@ -458,10 +458,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_only IS NULL THEN
-        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts
-        FROM pg_catalog.pg_foreign_server s
-        JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-        WHERE w.fdwname = 'aispend';
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
         IF v_accounts IS NULL THEN
             RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
             RETURN;
@@ -597,11 +594,9 @@ COMMENT ON PROCEDURE aispend.refresh() IS
 CREATE VIEW aispend.freshness AS
 WITH accounts AS (
     SELECT s.srvname AS account,
-           (SELECT pg_catalog.substr(o, 10) FROM pg_catalog.unnest(s.srvoptions) o WHERE o LIKE 'provider=%') AS provider,
+           aispend._option(s.srvoptions, 'provider') AS provider,
            true AS server_exists
-    FROM pg_catalog.pg_foreign_server s
-    JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-    WHERE w.fdwname = 'aispend'
+    FROM aispend._servers() s
     UNION ALL
     SELECT DISTINCT r.account, NULL, false
     FROM aispend.sync_runs r

@@ -44,9 +44,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aispend TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA aispend TO %I', role_name);
     EXECUTE format('GRANT USAGE ON FOREIGN DATA WRAPPER aispend TO %I', role_name);
-    FOR srv IN SELECT s.srvname FROM pg_foreign_server AS s JOIN pg_foreign_data_wrapper AS w ON w.oid = s.srvfdw
-                WHERE w.fdwname = 'aispend'
-    LOOP
+    FOR srv IN SELECT s.srvname FROM aispend._servers() AS s LOOP
         EXECUTE format('GRANT USAGE ON FOREIGN SERVER %I TO %I', srv.srvname, role_name);
     END LOOP;
 END
@@ -63,9 +61,7 @@ BEGIN
     EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM %I', role_name);
     EXECUTE format('REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM %I', role_name);
     EXECUTE format('REVOKE ALL ON FOREIGN DATA WRAPPER aispend FROM %I', role_name);
-    FOR srv IN SELECT s.srvname FROM pg_foreign_server AS s JOIN pg_foreign_data_wrapper AS w ON w.oid = s.srvfdw
-                WHERE w.fdwname = 'aispend'
-    LOOP
+    FOR srv IN SELECT s.srvname FROM aispend._servers() AS s LOOP
         EXECUTE format('REVOKE ALL ON FOREIGN SERVER %I FROM %I', srv.srvname, role_name);
     END LOOP;
     EXECUTE format('REVOKE ALL ON SCHEMA aispend FROM %I', role_name);
