@@ -7,10 +7,15 @@ CORE_SRCS   = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS     = $(sort $(wildcard src/pg/*.cpp))
 OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-# The install script is the numbered parts of src/sql/ concatenated in order.
+# The install script is the numbered parts of src/sql/ concatenated in order (not its subdirectories).
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard src/sql/upgrades/*--*--*.sql)
+# Installed beside it: the upgrade scripts, and the install scripts of earlier releases exactly as released
+# (src/sql/releases/aispend--X.Y.Z.sql, frozen: never edited), so that CREATE EXTENSION aispend VERSION 'X.Y.Z'
+# followed by ALTER EXTENSION aispend UPDATE works (tests/upgrade/run.sh). The release of the current version,
+# once frozen, is not installed twice: the script built from src/sql/ is.
+RELEASES    = $(filter-out src/sql/releases/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/releases/$(EXTENSION)--*.sql))
+DATA        = $(wildcard src/sql/upgrades/*--*--*.sql) $(RELEASES)
 DOCS        = $(wildcard docs/*.md)
 EXTRA_CLEAN = $(DATA_built) build
 

@@ -64,8 +64,8 @@ DELETE FROM aispend.usage WHERE account LIKE 'csv\_%';
 DELETE FROM aispend.costs WHERE account LIKE 'csv\_%';
 DELETE FROM aispend.api_keys WHERE account LIKE 'csv\_%';
 DELETE FROM aispend.workspaces WHERE account LIKE 'csv\_%';
-SELECT count(*) FROM aispend.refresh_rollups('csv_openai');
-SELECT count(*) FROM aispend.refresh_rollups('csv_anthropic');
+-- deleting the facts re-rolled their days: nothing is left in the rollups
+SELECT count(*) FROM aispend.daily_rollup WHERE account LIKE 'csv\_%';
 DROP SERVER csv_openai;
 DROP SERVER csv_anthropic;
 DROP EXTENSION aispend;

@@ -15,23 +15,23 @@
 -- ---------------------------------------------------------------- helpers (internal)
 
 -- UTC bucket arithmetic. timestamptz + interval follows the session TimeZone (a day can last 23 or 25 hours),
--- so every step is done on UTC wall-clock time.
+-- so every step is done on UTC wall-clock time. The helpers with a CASE are not STRICT so that they inline.
 CREATE FUNCTION aispend._utc_add(ts timestamptz, step interval)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ((ts AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
 
 CREATE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
                              ts, 'UTC');
 
 CREATE FUNCTION aispend._bucket_step(bucket_width text)
-RETURNS interval LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE bucket_width WHEN '1h' THEN interval '1 hour' WHEN 'month' THEN interval '1 month'
                          ELSE interval '1 day' END;
 
 CREATE FUNCTION aispend._bucket_ceil(ts timestamptz, bucket_width text)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN aispend._bucket_floor(ts, bucket_width) = ts THEN ts
             ELSE aispend._utc_add(aispend._bucket_floor(ts, bucket_width), aispend._bucket_step(bucket_width)) END;
 

@@ -219,13 +219,6 @@ BEGIN
         RETURNING u.xmax = 0 AS is_new)
     SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
 
-    INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
-    SELECT p_account, p_provider, s.model, min(s.bucket_start), max(s.bucket_start)
-    FROM pg_temp.aispend_stage_usage s WHERE s.model IS NOT NULL GROUP BY s.model
-    ON CONFLICT (account, model) DO UPDATE
-       SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
-     WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
-
     PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
         (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_usage s));
@@ -277,13 +270,6 @@ BEGIN
             OR c.quantity::text IS DISTINCT FROM excluded.quantity::text
         RETURNING c.xmax = 0 AS is_new)
     SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
-
-    INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
-    SELECT p_account, p_provider, s.model, min(s.bucket_start), max(s.bucket_start)
-    FROM pg_temp.aispend_stage_costs s WHERE s.model IS NOT NULL GROUP BY s.model
-    ON CONFLICT (account, model) DO UPDATE
-       SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
-     WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
 
     PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_costs s),
@@ -375,12 +361,6 @@ BEGIN
         -- The dashboard's rollups of these days change in the same transaction as the facts. A large change
         -- is analyzed first: with the statistics of a much smaller table, the cost model's joins are planned
         -- as nested loops, and a backfill month of a large organisation then takes minutes instead of seconds.
-        IF p_endpoint IN ('usage', 'costs') AND v_res.inserted + v_res.updated + v_res.deleted > 0 THEN
-            IF v_res.inserted + v_res.deleted >= 10000 THEN
-                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
-            END IF;
-            PERFORM aispend._after_sync_window(p_account, p_since, p_until);
-        END IF;
 
         -- Complete through the last closed bucket, if this window continues the complete history (a window
         -- that starts after it would leave a gap, which the next sync must still fetch).
@@ -398,6 +378,16 @@ BEGIN
                rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
                rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
          WHERE r.account = p_account AND r.id = v_run;
+        -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
+        -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
+        -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a
+        -- backfill month of a large organisation then takes minutes instead of seconds.
+        IF p_endpoint IN ('usage', 'costs') THEN
+            IF v_res.inserted + v_res.deleted >= 10000 THEN
+                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
+            END IF;
+            PERFORM aispend._reroll(p_account);
+        END IF;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS o_sqlstate = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
                                 o_detail = PG_EXCEPTION_DETAIL, o_hint = PG_EXCEPTION_HINT;
@@ -491,6 +481,8 @@ BEGIN
                 END IF;
                 EXIT one_account;
             END IF;
+
+            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
 
             -- One sync per account at a time (a session-level lock: it survives our COMMITs).
             v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l

@@ -78,9 +78,9 @@ COMMENT ON COLUMN aispend.model_prices.note IS 'Free text (caveats, confidence).
 SELECT pg_catalog.pg_extension_config_dump('aispend.model_prices', 'WHERE origin <> ''shipped''');
 SELECT pg_catalog.pg_extension_config_dump('aispend.model_prices_id_seq', '');
 
--- True when a rule matches a model id.
+-- True when a rule matches a model id (not STRICT: a STRICT function with a CASE is never inlined).
 CREATE FUNCTION aispend._price_rule_matches(match_kind text, pattern text, model text)
-RETURNS boolean LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE match_kind WHEN 'exact' THEN model = pattern
                        WHEN 'prefix' THEN pg_catalog.starts_with(model, pattern)
                        WHEN 'regex' THEN model ~ pattern END;

@@ -1,17 +1,6 @@
 -- 45_estimates.sql: estimated cost of every usage row (aispend.usage_costed) and the models without a price
 -- (aispend.unpriced_models). See docs/costs.md "Estimated cost" and "Unpriced".
 
--- The provider of a fact row: its workspace's provider (every synced fact names a workspace row), else the
--- provider implied by the usage endpoint (messages is Anthropic's only usage endpoint).
-CREATE FUNCTION aispend._fact_provider(account name, workspace_id text, endpoint text DEFAULT NULL)
-RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
-RETURN coalesce((SELECT w.provider FROM aispend.workspaces w
-                 WHERE w.account = _fact_provider.account AND w.workspace_id = _fact_provider.workspace_id),
-                (SELECT w.provider FROM aispend.workspaces w WHERE w.account = _fact_provider.account
-                 ORDER BY w.workspace_id LIMIT 1),
-                CASE WHEN _fact_provider.endpoint = 'messages' THEN 'anthropic'
-                     WHEN _fact_provider.endpoint IS NOT NULL THEN 'openai' END);
-
 -- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
 -- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
 -- hundreds of thousands of rows but only a few hundred such keys.
@@ -36,13 +25,9 @@ WITH base AS (
     WHERE u.account = _usage_costed_between.account
       AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
 ),
-providers AS MATERIALIZED (
-    SELECT d.workspace_id, d.endpoint,
-           aispend._fact_provider(_usage_costed_between.account, d.workspace_id, d.endpoint) AS provider
-    FROM (SELECT DISTINCT b.workspace_id, b.endpoint FROM base b) d
-),
 rows AS (
-    SELECT b.*, pv.provider FROM base b JOIN providers pv USING (workspace_id, endpoint)
+    SELECT b.*, pv.provider
+    FROM base b, (SELECT aispend.account_provider(_usage_costed_between.account) AS provider OFFSET 0) pv
 ),
 prices AS MATERIALIZED (
     SELECT k.provider, k.model, k.day, k.long_context, p AS price
@@ -86,7 +71,7 @@ COMMENT ON VIEW aispend.usage_costed IS
     'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '
     '(aispend.price_for), batch / service-tier / inference_geo multipliers applied. Unpriced rows have '
     'estimated_cost NULL and priced false, never 0.';
-COMMENT ON COLUMN aispend.usage_costed.provider IS 'openai or anthropic (from the workspace row of the account).';
+COMMENT ON COLUMN aispend.usage_costed.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
 COMMENT ON COLUMN aispend.usage_costed.day IS 'UTC day of the bucket.';
 COMMENT ON COLUMN aispend.usage_costed.input_tokens IS 'All input: uncached + cache read + cache write 5m + cache write 1h.';
 COMMENT ON COLUMN aispend.usage_costed.total_tokens IS 'input_tokens + output tokens (design.md section 7).';

@@ -13,10 +13,24 @@
 -- Midnight UTC starting a day; -infinity / infinity stay infinite. Inlined, so the planner sees the bounds
 -- of a window as values (a CTE holding them hid the range, and estimates of 1 row led to nested loops).
 CREATE FUNCTION aispend._utc_day_start(day date)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN day = '-infinity' THEN '-infinity'::timestamptz WHEN day = 'infinity' THEN 'infinity'::timestamptz
             ELSE day::timestamp AT TIME ZONE 'UTC' END;
 COMMENT ON FUNCTION aispend._utc_day_start(date) IS 'Internal: the timestamptz of midnight UTC starting a day.';
+
+-- The day before which the account's billed days are settled: the latest complete_through of its succeeded
+-- costs runs (the sync re-fetches every day from the last complete one, so each day before it was fetched
+-- after it ended). NULL when the account has no such run (costs loaded by hand): every billed day is settled.
+-- Pruning old sync_runs rows changes nothing as long as the latest succeeded costs run is kept.
+CREATE FUNCTION aispend.settled_before(account name)
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
+        WHERE r.account OPERATOR(pg_catalog.=) settled_before.account AND r.endpoint OPERATOR(pg_catalog.=) 'costs'
+          AND r.status OPERATOR(pg_catalog.=) 'succeeded');
+COMMENT ON FUNCTION aispend.settled_before(name) IS
+    'The UTC day before which an account''s billed days are settled (their cost is the bill): the latest '
+    'complete_through of its succeeded costs syncs. NULL: no costs sync recorded (facts loaded by hand), every '
+    'billed day is settled.';
 
 CREATE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
 RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
@@ -48,9 +62,11 @@ c AS (
       AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
     GROUP BY 1, 2, 3, 4, 5
 ),
--- a day is settled when it is over (UTC) and the account has billed lines for it
+-- a day is settled when the account has billed lines for it that were fetched after it ended (see
+-- aispend.settled_before): a property of the synced data, never of the clock
 settled_days AS (
-    SELECT DISTINCT c.day FROM c WHERE c.day < (pg_catalog.now() AT TIME ZONE 'UTC')::date
+    SELECT DISTINCT c.day FROM c
+    WHERE c.day < coalesce(aispend.settled_before(cost_facts_between.account), 'infinity')
 ),
 -- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
 slices AS (
@@ -127,8 +143,7 @@ g AS (
     FROM parts p
     GROUP BY 1, 2, 3, 4, 5
 )
-SELECT g.day, cost_facts_between.account, aispend._fact_provider(cost_facts_between.account, g.workspace_id),
-       g.workspace_id, g.api_key_id, g.model, g.line_item,
+SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
        g.billed,
        CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
        g.est,
@@ -139,6 +154,7 @@ SELECT g.day, cost_facts_between.account, aispend._fact_provider(cost_facts_betw
             ELSE 'estimated' END,
        g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
 FROM g LEFT JOIN settled_days sd ON sd.day = g.day
+CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv
 $$;
 COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
@@ -155,7 +171,7 @@ COMMENT ON VIEW aispend.cost_facts IS
     'aispend.cost_facts_between(account, from_day, to_day).';
 COMMENT ON COLUMN aispend.cost_facts.day IS 'UTC day.';
 COMMENT ON COLUMN aispend.cost_facts.account IS 'The account: name of the aispend foreign server.';
-COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai or anthropic.';
+COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
 COMMENT ON COLUMN aispend.cost_facts.workspace_id IS 'Workspace / project (''(default)'' sentinel as in usage and costs).';
 COMMENT ON COLUMN aispend.cost_facts.api_key_id IS
     'API key (sentinels ''(console)'', ''(none)'' as in usage); ''(unattributed)'' for billed lines no key can be given.';
@@ -177,4 +193,6 @@ COMMENT ON COLUMN aispend.cost_facts.total_tokens IS 'input_tokens + output_toke
 COMMENT ON COLUMN aispend.cost_facts.requests IS 'Model requests (OpenAI); NULL for Anthropic and billed-only rows, never 0-filled.';
 COMMENT ON COLUMN aispend.cost_facts.web_search_requests IS 'Server-side web searches (usage).';
 COMMENT ON COLUMN aispend.cost_facts.unpriced IS 'Some usage of the row has no price: its estimate excludes it.';
-COMMENT ON COLUMN aispend.cost_facts.settled IS 'The day is over and the account has billed lines for it (cost comes from the bill).';
+COMMENT ON COLUMN aispend.cost_facts.settled IS
+    'The account has billed lines for the day, fetched after the day ended (day < aispend.settled_before(account)): '
+    'cost comes from the bill.';

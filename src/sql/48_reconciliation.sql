@@ -13,7 +13,7 @@ WITH b AS (
     FROM aispend.usage_costed uc
     GROUP BY 1, 2, 3
 )
-SELECT day, account, aispend._fact_provider(account, workspace_id) AS provider, workspace_id,
+SELECT day, account, aispend.account_provider(account) AS provider, workspace_id,
        b.billed AS billed_total, coalesce(b.lines, 0) AS billed_lines,
        e.est AS estimated_total,
        e.est - b.billed AS difference,

@@ -1,93 +1,5 @@
--- 60_tab_workspaces.sql: shared tab internals (provider filter, period totals from the cumulative rollups)
--- and the Workspaces tab. See docs/dashboard-workspaces.md.
---
--- Every tab function takes (period daterange, provider text, search text, min_cost numeric, max_cost numeric)
--- with defaults (last 30 days, all providers, no search, no cost range) and compares the period with
--- aispend.previous_period(period). Rows are every entity with cost, tokens or requests in the period or in the
--- previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). Sorting is the caller's
--- ORDER BY. "% of Total" is the share of the rows shown (after every filter), in percent with two decimals,
--- rounded by the largest-remainder method so that the column sums to exactly 100.00 (when no cost is negative).
-
-CREATE FUNCTION aispend._provider_matches(provider text, filter text)
-RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-BEGIN
-    CASE pg_catalog.lower(coalesce(filter, 'all'))
-        WHEN 'all', '' THEN RETURN true;
-        WHEN 'openai' THEN RETURN provider = 'openai';
-        WHEN 'anthropic' THEN RETURN provider = 'anthropic';
-        WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
-        ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
-                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
-    END CASE;
-END
-$$;
-COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';
-
-CREATE FUNCTION aispend._check_period(period daterange)
-RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-BEGIN
-    PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
-    RETURN period;
-END
-$$;
-COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
-
--- The three cumulative boundaries of a period and its previous period, per account (clamped to the account's
--- last day with data: nothing happens after it).
--- PL/pgSQL with ROWS 6 on purpose: not inlined, so the planner knows there are a handful of boundaries and
--- reads the cumulative tables by their (account, day | month) primary keys instead of scanning them.
-CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
-RETURNS TABLE (account name, provider text, slot integer, day date, month date)
-LANGUAGE plpgsql STABLE ROWS 6
-AS $$
-BEGIN
-    RETURN QUERY
-    SELECT s.account, s.provider, p.slot, LEAST(p.b, s.last_day),
-           pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
-    FROM aispend._rollup_state s,
-         (SELECT 1, pg_catalog.upper(aispend._check_period(p_period)) - 1
-          UNION ALL SELECT 2, pg_catalog.lower(p_period) - 1
-          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(p_period)) - 1) AS p(slot, b)
-    WHERE aispend._provider_matches(s.provider, p_provider);
-END
-$$;
-COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
-
-CREATE FUNCTION aispend._workspace_totals(period daterange, provider text)
-RETURNS TABLE (account name, provider text, workspace_id text, cost numeric, tokens bigint, requests bigint,
-               previous_cost numeric, previous_tokens bigint, previous_requests bigint)
-LANGUAGE sql STABLE
-AS $$
-    WITH v AS (
-        SELECT b.account, b.provider, b.slot, d.workspace_id, d.cost, d.tokens, d.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_workspace_day d ON d.account = b.account AND d.day = b.day
-        UNION ALL
-        SELECT b.account, b.provider, b.slot, m.workspace_id, m.cost, m.tokens, m.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_workspace_month m ON m.account = b.account AND m.month = b.month),
-    t AS (
-        SELECT v.account, min(v.provider) AS provider, v.workspace_id,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
-               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
-               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
-               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
-        FROM v GROUP BY v.account, v.workspace_id)
-    SELECT t.account, t.provider, t.workspace_id, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
-           (t.r1 - coalesce(t.r2, 0))::bigint,
-           t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
-    FROM t
-    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
-$$;
-COMMENT ON FUNCTION aispend._workspace_totals(daterange, text) IS
-    'Internal: cost, tokens, requests per workspace in a period and its previous period (from the cumulative rollups).';
+-- 60_tab_workspaces.sql: the Workspaces tab. See docs/dashboard-workspaces.md; arguments and row rules in
+-- 58_entity_totals.sql.
 
 -- Per workspace, with the shown name, restricted to the names (combined rows) that pass search and cost range.
 CREATE FUNCTION aispend._workspace_rows(period daterange, provider text, search text, min_cost numeric,
@@ -97,8 +9,9 @@ RETURNS TABLE (name text, account name, provider text, workspace_id text, cost n
 LANGUAGE sql STABLE
 AS $$
     WITH e AS (
-        SELECT coalesce(w.name, t.workspace_id) AS name, t.*
-        FROM aispend._workspace_totals(period, provider) t
+        SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
+               t.requests, t.previous_cost, t.previous_tokens, t.previous_requests
+        FROM aispend._entity_totals('w', period, provider) t
         LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id),
     g AS (
         SELECT e.name, sum(e.cost) AS cost FROM e GROUP BY e.name)
@@ -129,27 +42,19 @@ AS $$
                pg_catalog.array_agg(r.workspace_id ORDER BY r.account, r.workspace_id) AS workspace_ids
         FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost) r
         GROUP BY r.name),
-    q AS (
-        SELECT g.*, CASE WHEN sum(g.cost) OVER () > 0 AND min(g.cost) OVER () >= 0
-                         THEN 10000 * g.cost / sum(g.cost) OVER () END AS raw,
-               sum(g.cost) OVER () AS total
-        FROM g),
-    p AS (
-        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
-               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.cost DESC, q.name) AS rk
-        FROM q)
-    SELECT p.name, p.provider, p.cost,
-           CASE WHEN p.raw IS NOT NULL
-                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
-                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END,
-           p.requests, p.tokens, tr.indicator, tr.change_pct, tr.label, p.previous_cost, p.previous_tokens,
-           p.previous_requests, p.workspaces, p.accounts, p.workspace_ids
-    FROM p, aispend.trend(p.cost, p.previous_cost) tr
+    o AS (
+        SELECT g.*, pg_catalog.row_number() OVER (ORDER BY g.cost DESC, g.name) AS ord FROM g)
+    SELECT o.name, o.provider, o.cost, pc.pct, o.requests, o.tokens, tr.indicator, tr.change_pct, tr.label,
+           o.previous_cost, o.previous_tokens, o.previous_requests, o.workspaces, o.accounts, o.workspace_ids
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
 $$;
 COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric) IS
     'Workspaces tab table: one row per workspace name (workspaces of any account and provider with the same '
     'name are combined). Arguments: period, provider (all|openai|anthropic|other), search (case-insensitive '
-    'substring of the name), min_cost, max_cost. Default order: ORDER BY cost DESC, name.';
+    'substring of the name), min_cost, max_cost. Rows come in the default order: cost DESC, name.';
 
 CREATE FUNCTION aispend.workspaces_summary(period daterange DEFAULT aispend.period('last_30_days'),
                                            provider text DEFAULT 'all', search text DEFAULT NULL,
@@ -186,15 +91,20 @@ RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost 
                change_pct numeric)
 LANGUAGE sql STABLE
 AS $$
-    SELECT r.provider, sum(r.cost),
-           pg_catalog.round(100 * sum(r.cost) / NULLIF(sum(sum(r.cost)) OVER (), 0), 2),
-           sum(r.previous_cost), (aispend.trend(sum(r.cost), sum(r.previous_cost))).indicator,
-           (aispend.trend(sum(r.cost), sum(r.previous_cost))).change_pct
-    FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost) r
-    GROUP BY r.provider
+    WITH o AS (
+        SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
+               pg_catalog.row_number() OVER (ORDER BY sum(r.cost) DESC, r.provider) AS ord
+        FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost) r
+        GROUP BY r.provider)
+    SELECT o.provider, o.cost, pc.pct, o.previous_cost, tr.indicator, tr.change_pct
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
 $$;
 COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric) IS
-    'Workspaces tab pie chart "Cost Distribution by Provider": cost and share per provider. Default order: cost DESC.';
+    'Workspaces tab pie chart "Cost Distribution by Provider": cost and share per provider (largest-remainder "% of Total", as '
+    'the tables). Rows come in the default order: cost DESC.';
 
 CREATE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
                                                provider text DEFAULT 'all', search text DEFAULT NULL,

@@ -5,40 +5,6 @@
 -- workspace with that name, i.e. a combined row of the Workspaces tab) or a workspace id.
 -- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
 
-CREATE FUNCTION aispend._key_totals(period daterange, provider text)
-RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, cost numeric, tokens bigint,
-               requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
-LANGUAGE sql STABLE
-AS $$
-    WITH v AS (
-        SELECT b.account, b.provider, b.slot, d.workspace_id, d.api_key_id, d.cost, d.tokens, d.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_key_day d ON d.account = b.account AND d.day = b.day
-        UNION ALL
-        SELECT b.account, b.provider, b.slot, m.workspace_id, m.api_key_id, m.cost, m.tokens, m.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_key_month m ON m.account = b.account AND m.month = b.month),
-    t AS (
-        SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
-               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
-               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
-               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
-        FROM v GROUP BY v.account, v.workspace_id, v.api_key_id)
-    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
-           (t.r1 - coalesce(t.r2, 0))::bigint,
-           t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
-    FROM t
-    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
-$$;
-COMMENT ON FUNCTION aispend._key_totals(daterange, text) IS
-    'Internal: cost, tokens, requests per (workspace, API key) in a period and its previous period.';
-
 CREATE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
                                      owner text, search text)
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -65,7 +31,7 @@ AS $$
                CASE WHEN k.status IS NULL OR k.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
                t.cost, t.tokens, t.requests, t.previous_cost, t.previous_tokens, t.previous_requests,
                t.account, t.workspace_id, t.api_key_id, k.owner, k.last_used_at
-        FROM aispend._key_totals(period, provider) t
+        FROM aispend._entity_totals('k', period, provider) t
         LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
         LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
         WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
@@ -73,29 +39,23 @@ AS $$
           AND (max_cost IS NULL OR t.cost <= max_cost)
           AND (workspace IS NULL OR pg_catalog.lower(coalesce(w.name, t.workspace_id)) = pg_catalog.lower(workspace)
                OR t.workspace_id = workspace)),
-    q AS (
-        SELECT e.*, CASE WHEN sum(e.cost) OVER () > 0 AND min(e.cost) OVER () >= 0
-                         THEN 10000 * e.cost / sum(e.cost) OVER () END AS raw,
-               sum(e.cost) OVER () AS total
-        FROM e),
-    p AS (
-        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
-               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.cost DESC, q.api_key,
-                                             q.account, q.workspace_id, q.api_key_id) AS rk
-        FROM q)
-    SELECT p.api_key, p.workspace, p.key_hint, p.provider, p.status, p.cost, p.tokens, p.requests,
-           pg_catalog.round(1000000 * p.cost / NULLIF(p.tokens, 0), 4),
-           CASE WHEN p.raw IS NOT NULL
-                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
-                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END,
-           tr.indicator, tr.change_pct, tr.label, p.previous_cost, p.previous_tokens, p.previous_requests,
-           p.account, p.workspace_id, p.api_key_id, p.owner, p.last_used_at
-    FROM p, aispend.trend(p.cost, p.previous_cost) tr
+    o AS (
+        SELECT e.*, pg_catalog.row_number() OVER (ORDER BY e.cost DESC, e.api_key, e.account, e.workspace_id,
+                                                          e.api_key_id) AS ord
+        FROM e)
+    SELECT o.api_key, o.workspace, o.key_hint, o.provider, o.status, o.cost, o.tokens, o.requests,
+           pg_catalog.round(1000000 * o.cost / NULLIF(o.tokens, 0), 4), pc.pct,
+           tr.indicator, tr.change_pct, tr.label, o.previous_cost, o.previous_tokens, o.previous_requests,
+           o.account, o.workspace_id, o.api_key_id, o.owner, o.last_used_at
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
 $$;
 COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics table: one row per API key and workspace. Arguments: period, provider, search (key name, '
     'workspace name, hint, id, owner), min_cost, max_cost, workspace (name or id: drill-down). Cost/1M = '
-    'cost per million tokens (4 decimals). Default order: ORDER BY cost DESC, api_key.';
+    'cost per million tokens (4 decimals). Rows come in the default order: cost DESC, api_key.';
 
 CREATE FUNCTION aispend.api_keys_summary(period daterange DEFAULT aispend.period('last_30_days'),
                                          provider text DEFAULT 'all', search text DEFAULT NULL,
@@ -106,15 +66,14 @@ RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, t
                trend_label text)
 LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(sum(t.cost), 0),
-           (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer,
-           sum(t.requests)::bigint, coalesce(sum(t.tokens), 0)::bigint,
-           pg_catalog.round(1000000 * sum(t.cost) / NULLIF(sum(t.tokens), 0), 4),
-           coalesce(sum(t.previous_cost), 0),
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).indicator,
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).change_pct,
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).label
-    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+    SELECT s.total, s.active, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
+           s.previous, tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer AS active,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t) s
+    CROSS JOIN aispend.trend(s.total, s.previous) tr
 $$;
 COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics summary: Total Cost, Active API Keys (with cost, tokens or requests in the period), '
@@ -132,19 +91,23 @@ AS $$
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
                                                             x.api_key_id) AS rn
         FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) x
-        WHERE x.cost <> 0)
-    SELECT LEAST(t.rn, top_n + 1)::integer,
-           CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END,
-           CASE WHEN t.rn <= top_n THEN min(t.api_key) END, CASE WHEN t.rn <= top_n THEN min(t.workspace) END,
-           sum(t.cost), pg_catalog.round(100 * sum(t.cost) / NULLIF(sum(sum(t.cost)) OVER (), 0), 2),
-           count(*)::integer
-    FROM t
-    GROUP BY LEAST(t.rn, top_n + 1), CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END,
-             t.rn <= top_n
+        WHERE x.cost <> 0),
+    slices AS (
+        SELECT LEAST(t.rn, top_n + 1) AS ord,
+               CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END AS label,
+               CASE WHEN t.rn <= top_n THEN min(t.api_key) END AS api_key,
+               CASE WHEN t.rn <= top_n THEN min(t.workspace) END AS workspace,
+               sum(t.cost) AS cost, count(*)::integer AS keys
+        FROM t
+        GROUP BY 1, 2, t.rn <= top_n)
+    SELECT s.ord::integer, s.label, s.api_key, s.workspace, s.cost, pc.pct, s.keys
+    FROM slices s
+    JOIN aispend._pct_of_total(ARRAY(SELECT s2.cost FROM slices s2 ORDER BY s2.ord)) pc ON pc.ord = s.ord
+    ORDER BY s.ord
 $$;
 COMMENT ON FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text) IS
     'API Key Analytics pie chart "Cost Distribution by API Key": the top_n keys by cost, then one "Other" row '
-    'with the rest (keys = how many). Default order: rank.';
+    'with the rest (keys = how many); "% of Total" as in the tables. Rows come in the default order: rank.';
 
 CREATE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
                                              provider text DEFAULT 'all', search text DEFAULT NULL,
@@ -195,7 +158,7 @@ AS $$
     LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
     LEFT JOIN (SELECT t.account, t.api_key_id, sum(t.requests) AS req, sum(t.tokens) AS tok, sum(t.cost) AS cost,
                       sum(t.previous_cost) AS prev
-               FROM aispend._key_totals(period, api_keys_unused.provider) t GROUP BY t.account, t.api_key_id) u
+               FROM aispend._entity_totals('k', period, api_keys_unused.provider) t GROUP BY t.account, t.api_key_id) u
            ON u.account = k.account AND u.api_key_id = k.api_key_id
     WHERE k.api_key_id NOT LIKE '(%'
       AND aispend._provider_matches(k.provider, api_keys_unused.provider)

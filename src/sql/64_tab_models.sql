@@ -4,39 +4,6 @@
 -- cost > 0 and tokens > 0 in the period (ties: the model with more tokens, then the name).
 -- '(no model: tool & service fees)' collects cost lines without a model (e.g. tool calls billed on their own).
 
-CREATE FUNCTION aispend._model_totals(period daterange, provider text)
-RETURNS TABLE (account name, provider text, model text, cost numeric, tokens bigint, requests bigint,
-               previous_cost numeric, previous_tokens bigint, previous_requests bigint)
-LANGUAGE sql STABLE
-AS $$
-    WITH v AS (
-        SELECT b.account, b.provider, b.slot, d.model, d.cost, d.tokens, d.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_model_day d ON d.account = b.account AND d.day = b.day
-        UNION ALL
-        SELECT b.account, b.provider, b.slot, m.model, m.cost, m.tokens, m.requests
-        FROM aispend._boundaries(period, provider) b
-        JOIN aispend._cum_model_month m ON m.account = b.account AND m.month = b.month),
-    t AS (
-        SELECT v.account, min(v.provider) AS provider, v.model,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
-               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
-               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
-               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
-               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
-               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
-        FROM v GROUP BY v.account, v.model)
-    SELECT t.account, t.provider, t.model, t.c1 - t.c2, (t.t1 - t.t2)::bigint, (t.r1 - coalesce(t.r2, 0))::bigint,
-           t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
-    FROM t
-    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
-$$;
-COMMENT ON FUNCTION aispend._model_totals(daterange, text) IS
-    'Internal: cost, tokens, requests per account and model in a period and its previous period.';
-
 CREATE FUNCTION aispend.models_table(period daterange DEFAULT aispend.period('last_30_days'),
                                      provider text DEFAULT 'all', search text DEFAULT NULL,
                                      min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
@@ -51,36 +18,31 @@ AS $$
                sum(t.previous_cost) AS previous_cost, sum(t.previous_tokens)::bigint AS previous_tokens,
                sum(t.previous_requests)::bigint AS previous_requests,
                pg_catalog.array_agg(DISTINCT t.account) AS accounts
-        FROM aispend._model_totals(period, provider) t
+        FROM aispend._entity_totals('m', period, provider) t
         WHERE search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(t.model), pg_catalog.lower(search)) > 0
         GROUP BY t.model),
     f AS (
         SELECT g.* FROM g
         WHERE (min_cost IS NULL OR g.cost >= min_cost) AND (max_cost IS NULL OR g.cost <= max_cost)),
-    q AS (
-        SELECT f.*, CASE WHEN sum(f.cost) OVER () > 0 AND min(f.cost) OVER () >= 0
-                         THEN 10000 * f.cost / sum(f.cost) OVER () END AS raw,
-               sum(f.cost) OVER () AS total,
-               CASE WHEN f.cost > 0 AND f.tokens > 0 THEN f.cost / f.tokens END AS eff
+    o AS (
+        SELECT f.*, CASE WHEN f.cost > 0 AND f.tokens > 0 THEN f.cost / f.tokens END AS eff,
+               pg_catalog.row_number() OVER (ORDER BY f.cost DESC, f.model) AS ord
         FROM f),
-    p AS (
-        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
-               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.cost DESC, q.model) AS rk,
-               pg_catalog.row_number() OVER (ORDER BY q.eff NULLS LAST, q.tokens DESC, q.model) AS erk
-        FROM q)
-    SELECT p.model, p.eff IS NOT NULL AND p.erk = 1, p.provider,
-           pg_catalog.round(1000000 * p.cost / NULLIF(p.tokens, 0), 4), p.cost, p.tokens, p.requests,
-           CASE WHEN p.raw IS NOT NULL
-                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
-                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END,
-           tr.indicator, tr.change_pct, tr.label, p.previous_cost, p.previous_tokens, p.previous_requests,
-           p.accounts
-    FROM p, aispend.trend(p.cost, p.previous_cost) tr
+    e AS (
+        SELECT o.*, pg_catalog.row_number() OVER (ORDER BY o.eff NULLS LAST, o.tokens DESC, o.model) AS erk FROM o)
+    SELECT e.model, e.eff IS NOT NULL AND e.erk = 1, e.provider,
+           pg_catalog.round(1000000 * e.cost / NULLIF(e.tokens, 0), 4), e.cost, e.tokens, e.requests, pc.pct,
+           tr.indicator, tr.change_pct, tr.label, e.previous_cost, e.previous_tokens, e.previous_requests,
+           e.accounts
+    FROM e
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
+    CROSS JOIN aispend.trend(e.cost, e.previous_cost) tr
+    ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model
 $$;
 COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric) IS
     'Model Efficiency table: one row per model. most_efficient is the star (lowest Cost/1M among models with cost '
     'and tokens). Arguments: period, provider, search (model name substring), min_cost, max_cost. '
-    'Default order: ORDER BY cost_per_1m NULLS LAST, model (or cost DESC).';
+    'Rows come in the default order: cost_per_1m NULLS LAST, model.';
 
 CREATE FUNCTION aispend.models_summary(period daterange DEFAULT aispend.period('last_30_days'),
                                        provider text DEFAULT 'all', search text DEFAULT NULL,
@@ -90,16 +52,14 @@ RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, t
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(sum(t.cost), 0),
-           (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer,
-           sum(t.requests)::bigint, coalesce(sum(t.tokens), 0)::bigint,
-           pg_catalog.round(1000000 * sum(t.cost) / NULLIF(sum(t.tokens), 0), 4),
-           min(t.model) FILTER (WHERE t.most_efficient),
-           coalesce(sum(t.previous_cost), 0),
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).indicator,
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).change_pct,
-           (aispend.trend(coalesce(sum(t.cost), 0), coalesce(sum(t.previous_cost), 0))).label
-    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
+    SELECT s.total, s.models, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
+           s.star, s.previous, tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer AS models,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 min(t.model) FILTER (WHERE t.most_efficient) AS star, coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend.models_table(period, provider, search, min_cost, max_cost) t) s
+    CROSS JOIN aispend.trend(s.total, s.previous) tr
 $$;
 COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric) IS
     'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '

@@ -35,13 +35,10 @@ RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captur
 LANGUAGE sql STABLE
 AS $$
     WITH b AS (
-        SELECT w.provider, sum(c.amount_usd) AS billed
-        FROM aispend.costs c
-        JOIN aispend.workspaces w ON w.account = c.account AND w.workspace_id = c.workspace_id
-        WHERE c.bucket_start >= (pg_catalog.lower(aispend._check_period(period))::timestamp AT TIME ZONE 'UTC')
-          AND c.bucket_start < (pg_catalog.upper(period)::timestamp AT TIME ZONE 'UTC')
-          AND (accounts IS NULL OR c.account = ANY (accounts))
-        GROUP BY w.provider),
+        SELECT t.provider, sum(t.cost) AS billed
+        FROM aispend._entity_totals('w', period, 'all') t
+        WHERE accounts IS NULL OR t.account = ANY (accounts)
+        GROUP BY t.provider),
     m AS (
         SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
         FROM aispend.middleware_spend s
@@ -62,15 +59,16 @@ AS $$
     FROM a ORDER BY a.ord, a.provider
 $$;
 COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[]) IS
-    'Share of provider-billed spend (aispend.costs) that your middleware captured (aispend.middleware_spend) in a '
-    'period, per provider and overall (provider ''all''); accounts: only these accounts'' billed spend (middleware rows '
+    'Share of the spend the dashboard shows (the Workspaces tab''s cost: billed, allocated or estimated) that your '
+    'middleware captured (aispend.middleware_spend) in a period, per provider and overall (provider ''all''); '
+    'accounts: only these accounts'' spend (middleware rows '
     'without an account always count). captured_pct can exceed 100 if the gateway over-counts.';
 
 CREATE VIEW aispend.middleware_coverage_30d AS
 SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));
 COMMENT ON VIEW aispend.middleware_coverage_30d IS 'aispend.middleware_coverage for the last 30 days (for BI tools).';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.provider IS 'Provider, or ''all'' for the overall row.';
-COMMENT ON COLUMN aispend.middleware_coverage_30d.billed_cost IS 'Spend billed by the provider (aispend.costs).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.billed_cost IS 'Spend the dashboard shows for the provider (the Workspaces tab''s cost).';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_cost IS 'Spend your middleware captured (aispend.middleware_spend).';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_pct IS 'captured / billed, percent, two decimals.';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_cost IS 'Billed spend not captured (other sources).';

@@ -30,11 +30,12 @@ COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model 
 COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
 
 CREATE VIEW aispend.daily_facts AS
-SELECT r.day, r.account, r.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
+SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
        r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
        r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
        r.requests, r.unpriced
 FROM aispend.daily_rollup r
+LEFT JOIN aispend._account_providers() ap ON ap.account = r.account
 LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
 LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
 COMMENT ON VIEW aispend.daily_facts IS

@@ -3,6 +3,9 @@
 -- api_key_id) takes B minus the other shares, so the shares add up to B exactly.
 BEGIN;
 SELECT plan(17);
+-- Every account is a server: the provider of its facts is the server's option (aispend.account_provider).
+CREATE SERVER t_ant FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic');
+CREATE SERVER t_oai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 
 INSERT INTO aispend.workspaces (account, provider, workspace_id, status) VALUES
     ('t_ant', 'anthropic', 'wrk_a', 'active'), ('t_ant', 'anthropic', '(default)', 'active'),

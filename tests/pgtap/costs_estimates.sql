@@ -2,6 +2,9 @@
 -- No provider needed: rows are inserted by hand and rolled back.
 BEGIN;
 SELECT plan(22);
+-- Every account is a server: the provider of its facts is the server's option (aispend.account_provider).
+CREATE SERVER t_ant FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic');
+CREATE SERVER t_oai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 
 INSERT INTO aispend.workspaces (account, provider, workspace_id, status) VALUES
     ('t_ant', 'anthropic', 'wrk_a', 'active'), ('t_oai', 'openai', 'proj_1', 'active');

@@ -1,0 +1,51 @@
+-- 22_account_providers.sql: the one place the provider of an account (and so of every fact row) comes from.
+--
+-- The provider is the server option `provider`. A server can be dropped while its synced data stays (until
+-- aispend.forget_account), so every sync also remembers the provider in aispend.account_providers; reads use
+-- the server's option while the server exists and the remembered one after. Nothing else stores a provider for
+-- the cost model or the dashboard (workspaces.provider and api_keys.provider are descriptive copies).
+
+CREATE TABLE aispend.account_providers (
+    account       name        NOT NULL,
+    provider      text        NOT NULL,
+    remembered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT account_providers_pkey PRIMARY KEY (account)
+);
+COMMENT ON TABLE aispend.account_providers IS
+    'The provider of every account that was ever synced, remembered by aispend.sync so that the data of a dropped '
+    'server keeps its provider. Read aispend.account_provider(account) rather than this table.';
+COMMENT ON COLUMN aispend.account_providers.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.account_providers.provider IS 'The server''s provider option at the last sync.';
+COMMENT ON COLUMN aispend.account_providers.remembered_at IS 'When a sync last wrote it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.account_providers', '');
+
+-- Every account with its provider: the servers (their option), then the remembered providers of dropped servers.
+CREATE FUNCTION aispend._account_providers()
+RETURNS TABLE (account name, provider text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT s.srvname, aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
+    UNION ALL
+    SELECT r.account, r.provider FROM aispend.account_providers r
+    WHERE NOT EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname OPERATOR(pg_catalog.=) r.account)
+$$;
+COMMENT ON FUNCTION aispend._account_providers() IS
+    'Internal: every account and its provider (server option; remembered provider of a dropped server).';
+
+CREATE FUNCTION aispend.account_provider(account name)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT p.provider FROM aispend._account_providers() p WHERE p.account OPERATOR(pg_catalog.=) account_provider.account);
+COMMENT ON FUNCTION aispend.account_provider(name) IS
+    'The provider of an account (openai, anthropic, ...): its server''s option, or the provider remembered from its '
+    'last sync when the server was dropped; NULL for an unknown account.';
+
+-- Called by aispend.sync for every account it syncs.
+CREATE FUNCTION aispend._remember_provider(account name, provider text)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.account_providers AS r (account, provider) VALUES (account, provider)
+    ON CONFLICT ON CONSTRAINT account_providers_pkey DO UPDATE
+       SET provider = excluded.provider, remembered_at = excluded.remembered_at;
+END;
+COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';
+REVOKE ALL ON FUNCTION aispend._remember_provider(name, text) FROM PUBLIC;

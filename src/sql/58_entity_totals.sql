@@ -1,0 +1,121 @@
+-- 58_entity_totals.sql: what every tab shares: the provider filter, the period check, the period totals of any
+-- entity kind from the cumulative rollups (52_rollup.sql), and "% of Total".
+--
+-- Every tab function takes (period daterange, provider text, search text, min_cost numeric, max_cost numeric)
+-- with defaults (last 30 days, all providers, no search, no cost range) and compares the period with
+-- aispend.previous_period(period). Rows are every entity with cost, tokens or requests in the period or in the
+-- previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
+-- of the rows shown (after every filter), in percent with two decimals, rounded by the largest-remainder
+-- method so that the column sums to exactly 100.00 (when no cost is negative).
+
+CREATE FUNCTION aispend._provider_matches(provider text, filter text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    CASE pg_catalog.lower(coalesce(filter, 'all'))
+        WHEN 'all', '' THEN RETURN true;
+        WHEN 'openai' THEN RETURN provider = 'openai';
+        WHEN 'anthropic' THEN RETURN provider = 'anthropic';
+        WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
+        ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
+                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';
+
+CREATE FUNCTION aispend._check_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
+    RETURN period;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
+
+-- The three cumulative boundaries of a period and its previous period, per account (clamped to the account's
+-- last day with data: nothing happens after it).
+-- PL/pgSQL with ROWS 6 on purpose: not inlined, so the planner knows there are a handful of boundaries and
+-- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
+CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
+RETURNS TABLE (account name, provider text, slot integer, day date, month date)
+LANGUAGE plpgsql STABLE ROWS 6
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT s.account, ap.provider, p.slot, LEAST(p.b, s.last_day),
+           pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
+    FROM aispend._rollup_state s
+    JOIN aispend._account_providers() ap ON ap.account = s.account,
+         (SELECT 1, pg_catalog.upper(aispend._check_period(p_period)) - 1
+          UNION ALL SELECT 2, pg_catalog.lower(p_period) - 1
+          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(p_period)) - 1) AS p(slot, b)
+    WHERE aispend._provider_matches(ap.provider, p_provider);
+END
+$$;
+COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
+
+-- Cost, tokens and requests of every entity of one kind ('w' workspace, 'k' API key, 'm' model) in a period
+-- and its previous period. Entities without anything in either period are left out.
+CREATE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH v AS (
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'd' AND c.at = b.day
+                           AND c.kind = _entity_totals.kind
+        UNION ALL
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'm' AND c.at = b.month
+                           AND c.kind = _entity_totals.kind),
+    t AS (
+        SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id, v.model,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
+               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
+               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
+               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
+        FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
+    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
+           (t.r1 - coalesce(t.r2, 0))::bigint, t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
+    FROM t
+    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
+$$;
+COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
+    'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
+    'previous period, from the cumulative rollups; every tab reads it.';
+
+-- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
+-- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain
+-- rounding otherwise. Returns the position (1-based) and the share.
+CREATE FUNCTION aispend._pct_of_total(costs numeric[])
+RETURNS TABLE (ord bigint, pct numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    WITH q AS (
+        SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,
+               CASE WHEN sum(u.cost) OVER () > 0 AND min(u.cost) OVER () >= 0
+                    THEN 10000 * u.cost / sum(u.cost) OVER () END AS raw
+        FROM pg_catalog.unnest(costs) WITH ORDINALITY AS u(cost, ord)),
+    p AS (
+        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
+               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.ord) AS rk
+        FROM q)
+    SELECT p.ord,
+           CASE WHEN p.raw IS NOT NULL
+                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
+                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END
+    FROM p
+$$;
+COMMENT ON FUNCTION aispend._pct_of_total(numeric[]) IS
+    'Internal: "% of Total" of every row of a table or pie (largest-remainder rounding to 2 decimals).';

@@ -1,0 +1,2359 @@
+-- aispend 0.1.0 -> 0.2.0: one rollup layer kept current by one invalidation path (docs/upgrading.md).
+-- Frozen once released: never edit it; a later change ships in aispend--0.2.0--<next>.sql.
+\echo Use "ALTER EXTENSION aispend UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ---- what 0.2.0 no longer has
+DROP TRIGGER model_prices_rollup_ins ON aispend.model_prices;
+DROP TRIGGER model_prices_rollup_upd ON aispend.model_prices;
+DROP TRIGGER model_prices_rollup_del ON aispend.model_prices;
+DROP TRIGGER model_prices_rollup_trunc ON aispend.model_prices;
+DROP FUNCTION aispend._refresh_rollup_models(text[]);
+DROP FUNCTION aispend._after_sync_window(name, timestamptz, timestamptz);
+DROP FUNCTION aispend._refresh_rollup(name, date, date);
+DROP FUNCTION aispend._rebuild_cum(text, name, date, date, date, date);
+DROP FUNCTION aispend._workspace_totals(daterange, text);
+DROP FUNCTION aispend._key_totals(daterange, text);
+DROP FUNCTION aispend._model_totals(daterange, text);
+DROP TABLE aispend._cum_workspace_day, aispend._cum_workspace_month, aispend._cum_key_day, aispend._cum_key_month,
+           aispend._cum_model_day, aispend._cum_model_month;
+
+-- ---- helpers that must inline: not STRICT
+ALTER FUNCTION aispend._bucket_floor(timestamptz, text) CALLED ON NULL INPUT;
+ALTER FUNCTION aispend._bucket_step(text) CALLED ON NULL INPUT;
+ALTER FUNCTION aispend._bucket_ceil(timestamptz, text) CALLED ON NULL INPUT;
+ALTER FUNCTION aispend._price_rule_matches(text, text, text) CALLED ON NULL INPUT;
+
+-- ---- from 22_account_providers.sql
+-- 22_account_providers.sql: the one place the provider of an account (and so of every fact row) comes from.
+--
+-- The provider is the server option `provider`. A server can be dropped while its synced data stays (until
+-- aispend.forget_account), so every sync also remembers the provider in aispend.account_providers; reads use
+-- the server's option while the server exists and the remembered one after. Nothing else stores a provider for
+-- the cost model or the dashboard (workspaces.provider and api_keys.provider are descriptive copies).
+
+CREATE TABLE aispend.account_providers (
+    account       name        NOT NULL,
+    provider      text        NOT NULL,
+    remembered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT account_providers_pkey PRIMARY KEY (account)
+);
+COMMENT ON TABLE aispend.account_providers IS
+    'The provider of every account that was ever synced, remembered by aispend.sync so that the data of a dropped '
+    'server keeps its provider. Read aispend.account_provider(account) rather than this table.';
+COMMENT ON COLUMN aispend.account_providers.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.account_providers.provider IS 'The server''s provider option at the last sync.';
+COMMENT ON COLUMN aispend.account_providers.remembered_at IS 'When a sync last wrote it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.account_providers', '');
+
+-- Every account with its provider: the servers (their option), then the remembered providers of dropped servers.
+CREATE FUNCTION aispend._account_providers()
+RETURNS TABLE (account name, provider text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT s.srvname, aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
+    UNION ALL
+    SELECT r.account, r.provider FROM aispend.account_providers r
+    WHERE NOT EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname OPERATOR(pg_catalog.=) r.account)
+$$;
+COMMENT ON FUNCTION aispend._account_providers() IS
+    'Internal: every account and its provider (server option; remembered provider of a dropped server).';
+
+CREATE FUNCTION aispend.account_provider(account name)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT p.provider FROM aispend._account_providers() p WHERE p.account OPERATOR(pg_catalog.=) account_provider.account);
+COMMENT ON FUNCTION aispend.account_provider(name) IS
+    'The provider of an account (openai, anthropic, ...): its server''s option, or the provider remembered from its '
+    'last sync when the server was dropped; NULL for an unknown account.';
+
+-- Called by aispend.sync for every account it syncs.
+CREATE FUNCTION aispend._remember_provider(account name, provider text)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.account_providers AS r (account, provider) VALUES (account, provider)
+    ON CONFLICT ON CONSTRAINT account_providers_pkey DO UPDATE
+       SET provider = excluded.provider, remembered_at = excluded.remembered_at;
+END;
+COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';
+REVOKE ALL ON FUNCTION aispend._remember_provider(name, text) FROM PUBLIC;
+
+-- The providers of accounts synced by 0.1.0: the servers' options, else (dropped servers) their workspaces'.
+INSERT INTO aispend.account_providers (account, provider)
+SELECT p.account, p.provider FROM aispend._account_providers() p WHERE p.provider IS NOT NULL
+UNION ALL
+SELECT w.account, min(w.provider) FROM aispend.workspaces w
+WHERE NOT EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname = w.account)
+GROUP BY w.account;
+
+-- ---- from 30_sync.sql
+-- 30_sync.sql: the sync procedure (aispend.sync, aispend.refresh), its steps, and aispend.freshness.
+-- See docs/sync.md. The only callers of aispend._fetch_* are the _sync_* functions below.
+--
+-- Shape: aispend.sync (PROCEDURE) loops over accounts; per account it takes the account's advisory lock, marks
+-- runs left 'running' by a dead sync as 'aborted', then CALLs aispend._sync_step once per endpoint and window
+-- chunk. _sync_step inserts the sync_runs row and COMMITs it, does the work in a block with an exception handler
+-- (a subtransaction: on error the chunk's changes are rolled back), records success or failure and COMMITs.
+-- Procedures that COMMIT must be CALLed outside a transaction block; they cannot carry a SET clause, so every
+-- name is schema-qualified instead of pinning search_path.
+
+-- ---------------------------------------------------------------- formatting
+
+-- '2026-09-01..2026-10-01' (UTC days) or '2026-09-01 05:00..2026-09-01 09:00' (hours).
+CREATE OR REPLACE FUNCTION aispend._fmt_window(since timestamptz, until timestamptz)
+RETURNS text LANGUAGE sql STABLE
+RETURN CASE WHEN since IS NULL THEN ''
+            WHEN aispend._bucket_floor(since, '1d') = since AND aispend._bucket_floor(until, '1d') = until
+            THEN ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '..'
+                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+            ELSE ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || '..'
+                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') END;
+
+-- ---------------------------------------------------------------- dimensions named by facts
+
+-- Workspaces and keys named by usage or costs but never listed get a row ('unlisted'; sentinels 'active'),
+-- so that every fact joins to a dimension row. Existing rows are left untouched.
+CREATE OR REPLACE FUNCTION aispend._note_fact_dimensions(p_account name, p_provider text, p_now timestamptz,
+                                              p_workspaces text[], p_keys text[])
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, first_seen, last_seen)
+    SELECT p_account, p_provider, w,
+           CASE WHEN w = '(default)' THEN CASE p_provider WHEN 'anthropic' THEN '(default workspace)'
+                                                          ELSE '(no project)' END END,
+           CASE WHEN w LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
+    FROM pg_catalog.unnest(p_workspaces) AS w
+    WHERE w IS NOT NULL
+    ON CONFLICT (account, workspace_id) DO NOTHING;
+    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, status, first_seen, last_seen)
+    SELECT p_account, p_provider, k,
+           CASE k WHEN '(console)' THEN '(no API key: Console)' WHEN '(none)' THEN '(no API key)' END,
+           CASE WHEN k LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
+    FROM pg_catalog.unnest(p_keys) AS k
+    WHERE k IS NOT NULL
+    ON CONFLICT (account, api_key_id) DO NOTHING;
+END;
+
+-- ---------------------------------------------------------------- one endpoint, one window (no COMMIT)
+
+CREATE OR REPLACE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE aispend_stage_workspaces ON COMMIT DROP AS
+    SELECT DISTINCT ON (coalesce(f.workspace_id, '(default)'))
+           coalesce(f.workspace_id, '(default)') AS workspace_id, f.name AS provider_name,
+           coalesce(f.status, CASE WHEN f.archived_at IS NULL THEN 'active' ELSE 'archived' END) AS status,
+           f.created_at, f.archived_at
+    FROM aispend._fetch_workspaces(p_account) f
+    ORDER BY 1, f.archived_at NULLS FIRST;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_workspaces;
+
+    UPDATE aispend.workspaces w
+       SET provider = p_provider, provider_name = s.provider_name, status = s.status,
+           created_at = s.created_at, archived_at = s.archived_at, last_seen = p_now
+      FROM pg_temp.aispend_stage_workspaces s
+     WHERE w.account = p_account AND w.workspace_id = s.workspace_id
+       AND (w.provider, w.provider_name, w.status, w.created_at, w.archived_at)
+           IS DISTINCT FROM (p_provider, s.provider_name, s.status, s.created_at, s.archived_at);
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    UPDATE aispend.workspaces w SET last_seen = p_now
+      FROM pg_temp.aispend_stage_workspaces s
+     WHERE w.account = p_account AND w.workspace_id = s.workspace_id AND w.last_seen <> p_now;
+
+    INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, created_at, archived_at,
+                                    first_seen, last_seen)
+    SELECT p_account, p_provider, s.workspace_id, s.provider_name, s.status, s.created_at, s.archived_at, p_now, p_now
+    FROM pg_temp.aispend_stage_workspaces s
+    ON CONFLICT (account, workspace_id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- Vanished upstream (the list includes archived ones): kept, marked archived.
+    UPDATE aispend.workspaces w SET status = 'archived'
+     WHERE w.account = p_account AND w.status NOT IN ('archived', 'unlisted') AND w.workspace_id NOT LIKE '(%'
+       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_workspaces s WHERE s.workspace_id = w.workspace_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    updated := updated + n;
+    deleted := 0;
+    DROP TABLE pg_temp.aispend_stage_workspaces;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._sync_api_keys(p_account name, p_provider text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE aispend_stage_api_keys ON COMMIT DROP AS
+    SELECT DISTINCT ON (f.api_key_id)
+           f.api_key_id, f.name, f.key_hint, coalesce(f.status, 'active') AS status,
+           coalesce(f.workspace_id, '(default)') AS workspace_id, f.owner, f.created_at, f.last_used_at
+    FROM aispend._fetch_api_keys(p_account) f
+    WHERE f.api_key_id IS NOT NULL
+    ORDER BY f.api_key_id, f.last_used_at DESC NULLS LAST;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_api_keys;
+
+    UPDATE aispend.api_keys k
+       SET provider = p_provider, name = s.name, key_hint = s.key_hint, status = s.status,
+           workspace_id = s.workspace_id, owner = s.owner, created_at = s.created_at,
+           last_used_at = s.last_used_at, last_seen = p_now
+      FROM pg_temp.aispend_stage_api_keys s
+     WHERE k.account = p_account AND k.api_key_id = s.api_key_id
+       AND (k.provider, k.name, k.key_hint, k.status, k.workspace_id, k.owner, k.created_at, k.last_used_at)
+           IS DISTINCT FROM (p_provider, s.name, s.key_hint, s.status, s.workspace_id, s.owner, s.created_at,
+                             s.last_used_at);
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    UPDATE aispend.api_keys k SET last_seen = p_now
+      FROM pg_temp.aispend_stage_api_keys s
+     WHERE k.account = p_account AND k.api_key_id = s.api_key_id AND k.last_seen <> p_now;
+
+    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, key_hint, status, workspace_id, owner,
+                                  created_at, last_used_at, first_seen, last_seen)
+    SELECT p_account, p_provider, s.api_key_id, s.name, s.key_hint, s.status, s.workspace_id, s.owner,
+           s.created_at, s.last_used_at, p_now, p_now
+    FROM pg_temp.aispend_stage_api_keys s
+    ON CONFLICT (account, api_key_id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- Vanished upstream (OpenAI lists only live keys): kept, marked deleted.
+    UPDATE aispend.api_keys k SET status = 'deleted'
+     WHERE k.account = p_account AND k.status NOT IN ('deleted', 'unlisted') AND k.api_key_id NOT LIKE '(%'
+       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_api_keys s WHERE s.api_key_id = k.api_key_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    updated := updated + n;
+    deleted := 0;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_api_keys s), NULL);
+    DROP TABLE pg_temp.aispend_stage_api_keys;
+END
+$$;
+
+-- Replaces the usage of [p_since, p_until) with what the provider returns now, touching only rows that differ:
+-- rows gone upstream are deleted, changed rows updated, new rows inserted, identical rows left alone.
+CREATE OR REPLACE FUNCTION aispend._sync_usage(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
+                                    p_width text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
+    CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
+    SELECT f.endpoint, f.bucket_start,
+           coalesce(f.workspace_id, '(default)') AS workspace_id,
+           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
+           f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
+           sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
+           sum(f.cache_read_tokens)::bigint AS cache_read_tokens,
+           sum(f.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
+           sum(f.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+           sum(f.output_tokens)::bigint AS output_tokens,
+           sum(f.input_audio_tokens)::bigint AS input_audio_tokens,
+           sum(f.output_audio_tokens)::bigint AS output_audio_tokens,
+           sum(f.input_image_tokens)::bigint AS input_image_tokens,
+           sum(f.output_image_tokens)::bigint AS output_image_tokens,
+           sum(f.requests)::bigint AS requests,
+           sum(f.web_search_requests)::bigint AS web_search_requests
+    FROM aispend._fetch_usage(p_account, p_since, p_until, p_width) f
+    WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_usage;
+
+    DELETE FROM aispend.usage u
+     WHERE u.account = p_account AND u.bucket_start >= p_since AND u.bucket_start < p_until
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_temp.aispend_stage_usage s
+           WHERE ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
+                     s.batch, s.context_window, s.inference_geo)::text
+               = ROW(u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model,
+                     u.service_tier, u.batch, u.context_window, u.inference_geo)::text);
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+
+    WITH up AS (
+        INSERT INTO aispend.usage AS u
+            (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model, service_tier, batch,
+             context_window, inference_geo, uncached_input_tokens, cache_read_tokens, cache_write_5m_tokens,
+             cache_write_1h_tokens, output_tokens, input_audio_tokens, output_audio_tokens, input_image_tokens,
+             output_image_tokens, requests, web_search_requests)
+        SELECT p_account, s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
+               s.batch, s.context_window, s.inference_geo, s.uncached_input_tokens, s.cache_read_tokens,
+               s.cache_write_5m_tokens, s.cache_write_1h_tokens, s.output_tokens, s.input_audio_tokens,
+               s.output_audio_tokens, s.input_image_tokens, s.output_image_tokens, s.requests, s.web_search_requests
+        FROM pg_temp.aispend_stage_usage s
+        ON CONFLICT ON CONSTRAINT usage_natural_key DO UPDATE
+           SET uncached_input_tokens = excluded.uncached_input_tokens,
+               cache_read_tokens = excluded.cache_read_tokens,
+               cache_write_5m_tokens = excluded.cache_write_5m_tokens,
+               cache_write_1h_tokens = excluded.cache_write_1h_tokens,
+               output_tokens = excluded.output_tokens,
+               input_audio_tokens = excluded.input_audio_tokens,
+               output_audio_tokens = excluded.output_audio_tokens,
+               input_image_tokens = excluded.input_image_tokens,
+               output_image_tokens = excluded.output_image_tokens,
+               requests = excluded.requests,
+               web_search_requests = excluded.web_search_requests
+         WHERE (u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
+                u.output_tokens, u.input_audio_tokens, u.output_audio_tokens, u.input_image_tokens,
+                u.output_image_tokens, u.requests, u.web_search_requests)
+               IS DISTINCT FROM
+               (excluded.uncached_input_tokens, excluded.cache_read_tokens, excluded.cache_write_5m_tokens,
+                excluded.cache_write_1h_tokens, excluded.output_tokens, excluded.input_audio_tokens,
+                excluded.output_audio_tokens, excluded.input_image_tokens, excluded.output_image_tokens,
+                excluded.requests, excluded.web_search_requests)
+        RETURNING u.xmax = 0 AS is_new)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
+        (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_usage s));
+    DROP TABLE pg_temp.aispend_stage_usage;
+END
+$$;
+
+-- Same for the billed costs of the UTC days [p_since, p_until).
+CREATE OR REPLACE FUNCTION aispend._sync_costs(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
+                                    p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CREATE TEMP TABLE aispend_stage_costs ON COMMIT DROP AS
+    SELECT f.bucket_start, coalesce(f.workspace_id, '(default)') AS workspace_id, f.api_key_id, f.line_item,
+           f.model, f.token_type, f.service_tier, f.context_window, f.cost_type, f.inference_geo,
+           coalesce(pg_catalog.upper(f.currency), 'USD') AS currency, f.quantity_unit,
+           sum(f.amount_usd) AS amount_usd, sum(f.quantity) AS quantity
+    FROM aispend._fetch_costs(p_account, p_since, p_until) f
+    WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_costs;
+
+    DELETE FROM aispend.costs c
+     WHERE c.account = p_account AND c.bucket_start >= p_since AND c.bucket_start < p_until
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_temp.aispend_stage_costs s
+           WHERE ROW(s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
+                     s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.currency,
+                     s.quantity_unit)::text
+               = ROW(c.bucket_start, c.workspace_id, c.api_key_id, c.line_item, c.model, c.token_type,
+                     c.service_tier, c.context_window, c.cost_type, c.inference_geo, c.currency,
+                     c.quantity_unit)::text);
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+
+    WITH up AS (
+        INSERT INTO aispend.costs AS c
+            (account, bucket_start, workspace_id, api_key_id, line_item, model, token_type, service_tier,
+             context_window, cost_type, inference_geo, amount_usd, currency, quantity, quantity_unit)
+        SELECT p_account, s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
+               s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.amount_usd, s.currency,
+               s.quantity, s.quantity_unit
+        FROM pg_temp.aispend_stage_costs s
+        ON CONFLICT ON CONSTRAINT costs_natural_key DO UPDATE
+           SET amount_usd = excluded.amount_usd, quantity = excluded.quantity
+         -- compared as text: numeric equality ignores scale (1.50 = 1.5), and the digits as sent are kept
+         WHERE c.amount_usd::text <> excluded.amount_usd::text
+            OR c.quantity::text IS DISTINCT FROM excluded.quantity::text
+        RETURNING c.xmax = 0 AS is_new)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_costs s),
+        (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_costs s));
+    DROP TABLE pg_temp.aispend_stage_costs;
+END
+$$;
+
+-- ---------------------------------------------------------------- windows
+
+-- The window a sync without since/until fetches for one endpoint: the first sync backfills backfill_days
+-- (before today, UTC); later ones re-fetch from the earlier of (the end of the last complete bucket) and
+-- (today - resync_days). The end is the end of the still-open bucket (it is fetched, not counted as complete).
+-- Explicit since/until are aligned down/up to the bucket width; until never goes beyond the open bucket.
+CREATE OR REPLACE FUNCTION aispend._sync_window(p_account name, p_endpoint text, p_width text, p_backfill_days integer,
+                                     p_resync_days integer, p_since timestamptz, p_until timestamptz,
+                                     p_now timestamptz,
+    OUT w_start timestamptz, OUT w_end timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    w text := CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END;
+    v_open_end timestamptz := aispend._utc_add(aispend._bucket_floor(p_now, w), aispend._bucket_step(w));
+    v_today timestamptz := aispend._bucket_floor(p_now, '1d');
+    v_resume timestamptz;
+BEGIN
+    w_end := CASE WHEN p_until IS NULL THEN v_open_end ELSE LEAST(aispend._bucket_ceil(p_until, w), v_open_end) END;
+    IF p_since IS NOT NULL THEN
+        w_start := aispend._bucket_floor(p_since, w);
+        RETURN;
+    END IF;
+    SELECT max(r.complete_through) INTO v_resume
+    FROM aispend.sync_runs r
+    WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
+    IF v_resume IS NULL AND p_endpoint = 'usage' THEN
+        SELECT max(u.bucket_start) INTO v_resume FROM aispend.usage u WHERE u.account = p_account;
+    ELSIF v_resume IS NULL AND p_endpoint = 'costs' THEN
+        SELECT max(c.bucket_start) INTO v_resume FROM aispend.costs c WHERE c.account = p_account;
+    END IF;
+    IF v_resume IS NULL THEN
+        w_start := aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_backfill_days));
+    ELSE
+        w_start := LEAST(aispend._bucket_floor(v_resume, w),
+                         aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_resync_days)));
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------- one step (COMMITs)
+
+-- Runs one endpoint for one window chunk: a committed 'running' row first, then the work in a subtransaction,
+-- then 'succeeded' (with counts) or 'failed' / 'aborted' (with the error), committed. An error is not raised
+-- here but handed back in the INOUT parameters, so the caller can release the account lock before raising it.
+CREATE OR REPLACE PROCEDURE aispend._sync_step(p_account name, p_provider text, p_endpoint text,
+                                    p_since timestamptz, p_until timestamptz, p_width text,
+                                    INOUT o_sqlstate text, INOUT o_message text,
+                                    INOUT o_detail text, INOUT o_hint text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_run bigint;
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_res record;
+    v_http bigint;
+    v_retries bigint;
+    v_bytes bigint;
+    v_resume timestamptz;
+    v_complete timestamptz;
+BEGIN
+    o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
+    INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
+    VALUES (p_account, p_endpoint, p_since, p_until,
+            CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
+    RETURNING id INTO v_run;
+    COMMIT;
+
+    BEGIN
+        CASE p_endpoint
+            WHEN 'workspaces' THEN
+                SELECT * INTO v_res FROM aispend._sync_workspaces(p_account, p_provider, v_t0);
+            WHEN 'api_keys' THEN
+                SELECT * INTO v_res FROM aispend._sync_api_keys(p_account, p_provider, v_t0);
+            WHEN 'usage' THEN
+                SELECT * INTO v_res FROM aispend._sync_usage(p_account, p_provider, p_since, p_until, p_width, v_t0);
+            WHEN 'costs' THEN
+                SELECT * INTO v_res FROM aispend._sync_costs(p_account, p_provider, p_since, p_until, v_t0);
+        END CASE;
+        SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes FROM aispend._last_fetch_stats() s;
+        -- The dashboard's rollups of these days change in the same transaction as the facts. A large change
+        -- is analyzed first: with the statistics of a much smaller table, the cost model's joins are planned
+        -- as nested loops, and a backfill month of a large organisation then takes minutes instead of seconds.
+
+        -- Complete through the last closed bucket, if this window continues the complete history (a window
+        -- that starts after it would leave a gap, which the next sync must still fetch).
+        IF p_endpoint IN ('usage', 'costs') THEN
+            SELECT max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
+            WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
+            IF v_resume IS NULL OR p_since <= v_resume THEN
+                v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,
+                                  CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END)));
+            END IF;
+        END IF;
+
+        UPDATE aispend.sync_runs r
+           SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), complete_through = v_complete,
+               rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
+               rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
+         WHERE r.account = p_account AND r.id = v_run;
+        -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
+        -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
+        -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a
+        -- backfill month of a large organisation then takes minutes instead of seconds.
+        IF p_endpoint IN ('usage', 'costs') THEN
+            IF v_res.inserted + v_res.deleted >= 10000 THEN
+                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
+            END IF;
+            PERFORM aispend._reroll(p_account);
+        END IF;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS o_sqlstate = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
+                                o_detail = PG_EXCEPTION_DETAIL, o_hint = PG_EXCEPTION_HINT;
+    END;
+
+    IF o_sqlstate IS NOT NULL THEN
+        BEGIN
+            SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes
+            FROM aispend._last_fetch_stats() s;
+        EXCEPTION WHEN OTHERS THEN
+            v_http := NULL;
+        END;
+        UPDATE aispend.sync_runs r
+           SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
+               finished_at = pg_catalog.clock_timestamp(), http_requests = v_http, retries = v_retries,
+               bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
+               error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
+         WHERE r.account = p_account AND r.id = v_run;
+        COMMIT;
+        o_detail := pg_catalog.concat_ws(E'\n', NULLIF(o_detail, ''),
+            pg_catalog.format('aispend: account %s, %s%s (aispend.sync_runs id %s); nothing of this chunk was stored.',
+                              p_account, p_endpoint, aispend._fmt_window(p_since, p_until), v_run));
+        RETURN;
+    END IF;
+    COMMIT;
+    RAISE NOTICE '%', pg_catalog.format('aispend: %s %s%s: %s rows (+%s ~%s -%s) in %s s', p_account, p_endpoint,
+        aispend._fmt_window(p_since, p_until), v_res.fetched, v_res.inserted, v_res.updated, v_res.deleted,
+        pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - v_t0)::numeric, 2));
+END
+$$;
+
+-- ---------------------------------------------------------------- the procedure
+
+CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
+                              until timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_only name := account;
+    v_since timestamptz := since;
+    v_until timestamptz := until;
+    v_accounts name[];
+    v_acct name;
+    v_cfg record;
+    v_now timestamptz;
+    v_win record;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_ep text;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
+    v_failed name[] := '{}';
+    v_mine boolean;
+BEGIN
+    IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
+        RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_only IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        IF v_accounts IS NULL THEN
+            RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM aispend._account_settings(v_only);   -- raises 42704 for an unknown account
+        v_accounts := ARRAY[v_only];
+    END IF;
+
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        <<one_account>>
+        DECLARE
+            v_cfg_ok boolean := true;
+        BEGIN
+            BEGIN
+                SELECT * INTO v_cfg FROM aispend._account_settings(v_acct);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_cfg_ok := false;
+            END;
+            IF NOT v_cfg_ok THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                EXIT one_account;
+            END IF;
+
+            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
+
+            -- One sync per account at a time (a session-level lock: it survives our COMMITs).
+            v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                              WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid()
+                                AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(v_acct)::oid
+                                AND l.objsubid = 2);
+            IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(1634300784, aispend._lock_key(v_acct)) THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION 'aispend: a sync of account % is already running', v_acct
+                        USING ERRCODE = 'lock_not_available',
+                              HINT = 'Wait for it to finish (SELECT * FROM aispend.freshness), or cancel it: '
+                                     'SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = ''advisory'' '
+                                     'AND classid = 1634300784 AND objid = aispend._lock_key(' ||
+                                     pg_catalog.quote_literal(v_acct) || ')::oid;';
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: a sync of it is already running', v_acct;
+                EXIT one_account;
+            END IF;
+
+            -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
+            UPDATE aispend.sync_runs r
+               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
+                   error_message = coalesce(r.error_message,
+                                            'interrupted: the sync was cancelled or its session ended before it finished')
+             WHERE r.account = v_acct AND r.status = 'running';
+            COMMIT;
+
+            v_now := pg_catalog.clock_timestamp();
+            FOREACH v_ep IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
+                IF v_ep IN ('workspaces', 'api_keys') THEN
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, NULL, NULL, NULL,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    CONTINUE;
+                END IF;
+                SELECT * INTO v_win FROM aispend._sync_window(v_acct, v_ep, v_cfg.bucket_width, v_cfg.backfill_days,
+                                                              v_cfg.resync_days, v_since, v_until, v_now);
+                IF v_win.w_start >= v_win.w_end THEN
+                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_ep,
+                        aispend._fmt_window(v_win.w_start, v_win.w_end);
+                    CONTINUE;
+                END IF;
+                -- Chunks of at most one calendar month (UTC), each committed on its own.
+                v_from := v_win.w_start;
+                WHILE v_from < v_win.w_end LOOP
+                    v_to := LEAST(v_win.w_end,
+                                  aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, v_from, v_to, v_cfg.bucket_width,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    v_from := v_to;
+                END LOOP;
+                EXIT WHEN v_state IS NOT NULL;
+            END LOOP;
+
+            PERFORM pg_catalog.pg_advisory_unlock(1634300784, aispend._lock_key(v_acct));
+
+            IF v_state IS NOT NULL THEN
+                IF v_only IS NOT NULL OR v_state = '57014' THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
+                                          HINT = coalesce(NULLIF(v_hint, ''),
+                                                          'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+                END IF;
+                RAISE WARNING 'aispend: sync of account % failed: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                v_state := NULL;
+            END IF;
+        END one_account;
+    END LOOP;
+
+    IF v_first_state IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
+            DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
+                pg_catalog.format('aispend: %s of %s accounts failed: %s; the others were synced.',
+                                  pg_catalog.cardinality(v_failed), pg_catalog.cardinality(v_accounts),
+                                  pg_catalog.array_to_string(v_failed, ', '))),
+            HINT = coalesce(NULLIF(v_first_hint, ''), 'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) IS
+    'Syncs workspaces, API keys, usage and costs of one account (default: every aispend server) for a window '
+    '(default: backfill on the first sync, then resync_days plus everything since the last complete bucket). '
+    'COMMITs per endpoint and month chunk; CALL it outside a transaction block. See docs/sync.md.';
+
+CREATE OR REPLACE PROCEDURE aispend.refresh()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL aispend.sync();
+END
+$$;
+COMMENT ON PROCEDURE aispend.refresh() IS
+    'The dashboard''s "Refresh Data": CALL aispend.sync() for every account, now.';
+
+-- ---------------------------------------------------------------- freshness
+
+CREATE OR REPLACE VIEW aispend.freshness AS
+WITH accounts AS (
+    SELECT s.srvname AS account,
+           aispend._option(s.srvoptions, 'provider') AS provider,
+           true AS server_exists
+    FROM aispend._servers() s
+    UNION ALL
+    SELECT DISTINCT r.account, NULL, false
+    FROM aispend.sync_runs r
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = r.account)
+)
+SELECT a.account, a.provider, e.endpoint,
+       ok.complete_through,
+       ok.last_success_at,
+       last.status AS last_status,
+       last.started_at AS last_attempt_at,
+       err.finished_at AS last_error_at,
+       err.error_sqlstate AS last_error_sqlstate,
+       err.error_message AS last_error_message,
+       (run.started_at IS NOT NULL) AS running,
+       run.started_at AS running_since,
+       a.server_exists
+FROM accounts a
+CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+LEFT JOIN LATERAL (
+    SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
+    FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'succeeded') ok ON true
+LEFT JOIN LATERAL (
+    SELECT r.status, r.started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT r.finished_at, r.error_sqlstate, r.error_message FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status IN ('failed', 'aborted')
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
+LEFT JOIN LATERAL (
+    SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
+      AND aispend._sync_lock_held(a.account)) run ON true
+ORDER BY a.account, e.ord;
+COMMENT ON VIEW aispend.freshness IS
+    'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
+COMMENT ON COLUMN aispend.freshness.complete_through IS
+    'End of the last closed bucket fetched (usage, costs); later buckets may be partial. Costs settle for days after.';
+COMMENT ON COLUMN aispend.freshness.last_status IS 'Status of the latest attempt: succeeded, failed, aborted or running.';
+COMMENT ON COLUMN aispend.freshness.last_error_message IS 'Message of the latest failed or aborted attempt (it may be older than the last success).';
+COMMENT ON COLUMN aispend.freshness.running IS 'A sync of this account holds its lock and is working on this endpoint.';
+COMMENT ON COLUMN aispend.freshness.server_exists IS 'false: the server was dropped; aispend.forget_account removes its data.';
+
+REVOKE ALL ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend.refresh() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend._sync_step(name, text, text, timestamptz, timestamptz, text, text, text, text, text)
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_workspaces(name, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_api_keys(name, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_usage(name, text, timestamptz, timestamptz, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_costs(name, text, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._note_fact_dimensions(name, text, timestamptz, text[], text[]) FROM PUBLIC;
+
+-- ---- from 45_estimates.sql
+-- 45_estimates.sql: estimated cost of every usage row (aispend.usage_costed) and the models without a price
+-- (aispend.unpriced_models). See docs/costs.md "Estimated cost" and "Unpriced".
+
+-- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
+-- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
+-- hundreds of thousands of rows but only a few hundred such keys.
+CREATE OR REPLACE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
+RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
+               workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
+               context_window text, inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
+               cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
+               input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
+               output_image_tokens bigint, requests bigint, web_search_requests bigint, input_tokens bigint,
+               total_tokens bigint, price_id bigint, price_match_kind text, price_pattern text, price_origin text,
+               estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
+               priced boolean)
+LANGUAGE sql STABLE
+AS $$
+WITH base AS (
+    SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
+           coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
+           + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
+           u.context_window IS NOT NULL AND u.context_window NOT IN ('0-200k', '') AS long_context
+    FROM aispend.usage u
+    WHERE u.account = _usage_costed_between.account
+      AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
+),
+rows AS (
+    SELECT b.*, pv.provider
+    FROM base b, (SELECT aispend.account_provider(_usage_costed_between.account) AS provider OFFSET 0) pv
+),
+prices AS MATERIALIZED (
+    SELECT k.provider, k.model, k.day, k.long_context, p AS price
+    FROM (SELECT DISTINCT r.provider, r.model, r.day, r.long_context FROM rows r) k
+    LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true
+)
+SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
+       r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
+       r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
+       r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+       r.requests, r.web_search_requests,
+       r.input_tokens,
+       r.input_tokens + coalesce(r.output_tokens, 0) AS total_tokens,
+       (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
+       pg_catalog.trim_scale(c.token_cost),
+       pg_catalog.trim_scale(c.web_search_cost),
+       pg_catalog.trim_scale(c.token_cost + c.web_search_cost),
+       (c.token_cost + c.web_search_cost) IS NOT NULL
+FROM rows r
+JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
+              AND coalesce(pr.model, '') = coalesce(r.model, '')
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN (pr.price).id IS NOT NULL THEN
+               aispend._token_cost(pr.price, r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens,
+                                   r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens,
+                                   r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+                                   r.batch, r.service_tier, r.inference_geo) END AS token_cost,
+           CASE WHEN (pr.price).id IS NULL THEN NULL
+                WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
+                ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
+) c
+$$;
+COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
+    'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
+
+CREATE OR REPLACE VIEW aispend.usage_costed AS
+SELECT uc.*
+FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
+CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
+COMMENT ON VIEW aispend.usage_costed IS
+    'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '
+    '(aispend.price_for), batch / service-tier / inference_geo multipliers applied. Unpriced rows have '
+    'estimated_cost NULL and priced false, never 0.';
+COMMENT ON COLUMN aispend.usage_costed.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
+COMMENT ON COLUMN aispend.usage_costed.day IS 'UTC day of the bucket.';
+COMMENT ON COLUMN aispend.usage_costed.input_tokens IS 'All input: uncached + cache read + cache write 5m + cache write 1h.';
+COMMENT ON COLUMN aispend.usage_costed.total_tokens IS 'input_tokens + output tokens (design.md section 7).';
+COMMENT ON COLUMN aispend.usage_costed.price_id IS 'aispend.model_prices.id of the price row used; NULL = unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.price_match_kind IS 'exact, prefix or regex: how the price row matched.';
+COMMENT ON COLUMN aispend.usage_costed.price_pattern IS 'The pattern of the price row used.';
+COMMENT ON COLUMN aispend.usage_costed.price_origin IS 'shipped, import or manual.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_token_cost IS 'USD for the tokens (multipliers applied); NULL when unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_web_search_cost IS 'USD for server-side web searches (per 1,000 price); NULL when unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_cost IS
+    'estimated_token_cost + estimated_web_search_cost, exact numeric USD; NULL (never 0) when the model or a '
+    'needed price is missing.';
+COMMENT ON COLUMN aispend.usage_costed.priced IS 'false: no price row, or a price for a token kind the row uses is missing.';
+
+CREATE OR REPLACE VIEW aispend.unpriced_models AS
+SELECT uc.provider, uc.account, uc.model, min(uc.day) AS first_day, max(uc.day) AS last_day,
+       count(*) AS usage_rows,
+       sum(uc.input_tokens)::bigint AS input_tokens, sum(uc.output_tokens)::bigint AS output_tokens,
+       sum(uc.total_tokens)::bigint AS total_tokens,
+       sum(uc.cache_read_tokens)::bigint AS cache_read_tokens,
+       sum(uc.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
+       sum(uc.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+       sum(uc.requests)::bigint AS requests, sum(uc.web_search_requests)::bigint AS web_search_requests,
+       bool_or(uc.price_id IS NOT NULL) AS has_price_row
+FROM aispend.usage_costed uc
+WHERE NOT uc.priced
+GROUP BY uc.provider, uc.account, uc.model;
+COMMENT ON VIEW aispend.unpriced_models IS
+    'Models whose usage could not be priced (no matching price row on the day, or a missing price for a token '
+    'kind used), with their volumes: they are excluded from estimates, never counted as $0. Add a row to '
+    'aispend.model_prices (origin manual) or import the feed to price them.';
+COMMENT ON COLUMN aispend.unpriced_models.model IS 'Model id as the provider reports it (NULL: usage not grouped by model).';
+COMMENT ON COLUMN aispend.unpriced_models.first_day IS 'First UTC day with unpriced usage of the model.';
+COMMENT ON COLUMN aispend.unpriced_models.last_day IS 'Last UTC day with unpriced usage of the model.';
+COMMENT ON COLUMN aispend.unpriced_models.requests IS 'Model requests (OpenAI); NULL for Anthropic.';
+COMMENT ON COLUMN aispend.unpriced_models.has_price_row IS
+    'true: a price row matched but lacks a price for a token kind used (e.g. web searches, cache writes).';
+
+-- ---- from 47_cost_facts.sql
+-- 47_cost_facts.sql: the one cost fact the dashboards read: billed where the provider bills at the grain,
+-- allocated where a bill is shared out among keys, estimated where no settled bill exists yet.
+-- See docs/costs.md "Cost facts" and "Allocation".
+--
+-- Grain: (day, account, provider, workspace_id, api_key_id, model, line_item).
+--   * usage rows: line_item NULL;
+--   * billed lines without a model (file search, code execution, web search, ...): api_key_id
+--     '(unattributed)' (or the billed key), model NULL, line_item = the provider's label;
+--   * a billed model whose slice has no usage: api_key_id '(unattributed)', model set, line_item NULL.
+-- Allocation rounding: each key's share is round(B * w / W, 12); the key with the largest weight (ties: the
+-- smallest api_key_id) gets B minus the others' shares, so the shares add up to B exactly.
+
+-- Midnight UTC starting a day; -infinity / infinity stay infinite. Inlined, so the planner sees the bounds
+-- of a window as values (a CTE holding them hid the range, and estimates of 1 row led to nested loops).
+CREATE OR REPLACE FUNCTION aispend._utc_day_start(day date)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN day = '-infinity' THEN '-infinity'::timestamptz WHEN day = 'infinity' THEN 'infinity'::timestamptz
+            ELSE day::timestamp AT TIME ZONE 'UTC' END;
+COMMENT ON FUNCTION aispend._utc_day_start(date) IS 'Internal: the timestamptz of midnight UTC starting a day.';
+
+-- The day before which the account's billed days are settled: the latest complete_through of its succeeded
+-- costs runs (the sync re-fetches every day from the last complete one, so each day before it was fetched
+-- after it ended). NULL when the account has no such run (costs loaded by hand): every billed day is settled.
+-- Pruning old sync_runs rows changes nothing as long as the latest succeeded costs run is kept.
+CREATE OR REPLACE FUNCTION aispend.settled_before(account name)
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
+        WHERE r.account OPERATOR(pg_catalog.=) settled_before.account AND r.endpoint OPERATOR(pg_catalog.=) 'costs'
+          AND r.status OPERATOR(pg_catalog.=) 'succeeded');
+COMMENT ON FUNCTION aispend.settled_before(name) IS
+    'The UTC day before which an account''s billed days are settled (their cost is the bill): the latest '
+    'complete_through of its succeeded costs syncs. NULL: no costs sync recorded (facts loaded by hand), every '
+    'billed day is settled.';
+
+CREATE OR REPLACE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
+RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
+               line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
+               cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
+               web_search_requests bigint, unpriced boolean, settled boolean)
+LANGUAGE sql STABLE
+AS $$
+WITH
+-- usage, costed, per day / workspace / key / model
+u AS (
+    SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
+           sum(uc.estimated_cost) AS est, sum(uc.estimated_token_cost) AS est_tok,
+           bool_or(NOT uc.priced) AS unpriced,
+           sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
+           sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
+    FROM aispend._usage_costed_between(cost_facts_between.account, aispend._utc_day_start(cost_facts_between.from_day),
+                                       aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
+    GROUP BY 1, 2, 3, 4
+),
+-- billed lines per day / workspace / key / model (lines without a model keep their label)
+c AS (
+    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
+           CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
+           sum(x.amount_usd) AS billed
+    FROM aispend.costs x
+    WHERE x.account = cost_facts_between.account
+      AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
+      AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
+    GROUP BY 1, 2, 3, 4, 5
+),
+-- a day is settled when the account has billed lines for it that were fetched after it ended (see
+-- aispend.settled_before): a property of the synced data, never of the clock
+settled_days AS (
+    SELECT DISTINCT c.day FROM c
+    WHERE c.day < coalesce(aispend.settled_before(cost_facts_between.account), 'infinity')
+),
+-- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
+slices AS (
+    SELECT c.day, c.workspace_id, c.model, sum(c.billed) AS b
+    FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+-- each slice's bill beside the usage rows of its keys, by window functions over a union rather than a join:
+-- right after a sync the planner's row estimates for these CTEs are ~1, and a join became a nested loop
+-- (minutes for a month of a large organisation)
+slice_rows AS (
+    SELECT x.*, max(x.bill) OVER w AS b, count(x.api_key_id) OVER w AS keys,
+           sum(x.est_tok) OVER w AS sum_est, sum(x.tot) OVER w AS sum_tot
+    FROM (SELECT u.day, u.workspace_id, u.model, u.api_key_id, u.est_tok, u.tot, NULL::numeric AS bill
+          FROM u WHERE u.model IS NOT NULL
+          UNION ALL
+          SELECT s.day, s.workspace_id, s.model, NULL, NULL, NULL, s.b FROM slices s) x
+    WINDOW w AS (PARTITION BY x.day, x.workspace_id, x.model)
+),
+weights AS (
+    SELECT r.day, r.workspace_id, r.api_key_id, r.model, r.b,
+           CASE WHEN r.sum_est > 0 THEN coalesce(r.est_tok, 0)
+                WHEN r.sum_tot > 0 THEN coalesce(r.tot, 0)::numeric
+                ELSE 1 END AS wt
+    FROM slice_rows r
+    WHERE r.api_key_id IS NOT NULL AND r.b IS NOT NULL
+),
+shares AS (
+    SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
+           pg_catalog.round(wg.b * wg.wt / sum(wg.wt) OVER w, 12) AS r,
+           row_number() OVER (PARTITION BY wg.day, wg.workspace_id, wg.model ORDER BY wg.wt DESC, wg.api_key_id) AS rk
+    FROM weights wg
+    WINDOW w AS (PARTITION BY wg.day, wg.workspace_id, wg.model)
+),
+alloc AS (
+    SELECT sh.day, sh.workspace_id, sh.api_key_id, sh.model,
+           CASE WHEN sh.rk = 1 THEN sh.b - (sum(sh.r) OVER w - sh.r) ELSE sh.r END AS allocated
+    FROM shares sh
+    WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
+),
+parts AS (
+    -- usage
+    SELECT u.day, u.workspace_id, u.api_key_id, u.model, NULL::text AS line_item, NULL::numeric AS billed,
+           NULL::numeric AS allocated, u.est, u.unpriced, u.inp, u.outp, u.tot, u.req, u.wsr, true AS has_usage
+    FROM u
+    UNION ALL
+    -- billed at key grain (newer OpenAI costs)
+    SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM c WHERE c.api_key_id IS NOT NULL
+    UNION ALL
+    -- billed lines without a model or key: their own rows
+    SELECT c.day, c.workspace_id, '(unattributed)', NULL, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM c WHERE c.api_key_id IS NULL AND c.model IS NULL
+    UNION ALL
+    -- billed model with no usage behind it in its slice
+    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM slice_rows r
+    WHERE r.api_key_id IS NULL AND r.keys = 0
+    UNION ALL
+    -- allocated shares
+    SELECT a.day, a.workspace_id, a.api_key_id, a.model, NULL, NULL, a.allocated, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, false
+    FROM alloc a
+),
+g AS (
+    SELECT p.day, p.workspace_id, p.api_key_id, p.model, p.line_item,
+           sum(p.billed) AS billed, sum(p.allocated) AS allocated, sum(p.est) AS est,
+           coalesce(bool_or(p.unpriced), false) AS unpriced,
+           sum(p.inp)::bigint AS inp, sum(p.outp)::bigint AS outp, sum(p.tot)::bigint AS tot,
+           sum(p.req)::bigint AS req, sum(p.wsr)::bigint AS wsr, bool_or(p.has_usage) AS has_usage
+    FROM parts p
+    GROUP BY 1, 2, 3, 4, 5
+)
+SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
+       g.billed,
+       CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
+       g.est,
+       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage THEN coalesce(g.billed, 0) + coalesce(g.allocated, 0)
+            ELSE g.est END,
+       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage
+            THEN CASE WHEN g.allocated IS NOT NULL OR g.billed IS NULL THEN 'allocated' ELSE 'billed' END
+            ELSE 'estimated' END,
+       g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
+FROM g LEFT JOIN settled_days sd ON sd.day = g.day
+CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv
+$$;
+COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
+    'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
+    'only: what a rollup refresh calls.';
+
+CREATE OR REPLACE VIEW aispend.cost_facts AS
+SELECT f.*
+FROM (SELECT w.account FROM aispend.workspaces w GROUP BY w.account) a
+CROSS JOIN LATERAL aispend.cost_facts_between(a.account, '-infinity', 'infinity') f;
+COMMENT ON VIEW aispend.cost_facts IS
+    'Cost per UTC day, account, provider, workspace, API key and model (line_item for billed lines without usage), '
+    'with the billed, allocated and estimated figures and the one dashboards use (cost, cost_basis). On a settled '
+    'day sum(cost) over a workspace equals its bill exactly. For one account and a day range call '
+    'aispend.cost_facts_between(account, from_day, to_day).';
+COMMENT ON COLUMN aispend.cost_facts.day IS 'UTC day.';
+COMMENT ON COLUMN aispend.cost_facts.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
+COMMENT ON COLUMN aispend.cost_facts.workspace_id IS 'Workspace / project (''(default)'' sentinel as in usage and costs).';
+COMMENT ON COLUMN aispend.cost_facts.api_key_id IS
+    'API key (sentinels ''(console)'', ''(none)'' as in usage); ''(unattributed)'' for billed lines no key can be given.';
+COMMENT ON COLUMN aispend.cost_facts.model IS 'Model; NULL for billed lines that have none (see line_item).';
+COMMENT ON COLUMN aispend.cost_facts.line_item IS
+    'The provider''s label of a billed line without a model (web search, code execution, file search, ...); '
+    'NULL on usage rows.';
+COMMENT ON COLUMN aispend.cost_facts.billed_cost IS 'USD the provider billed at exactly this grain (key-level costs, unattributed lines).';
+COMMENT ON COLUMN aispend.cost_facts.allocated_cost IS
+    'This key''s share of the bill of its (day, workspace, model) slice, in proportion to estimated cost (tokens '
+    'when nothing is priced); 0 on a settled day when the bill has nothing for this row.';
+COMMENT ON COLUMN aispend.cost_facts.estimated_cost IS 'Tokens x catalogue price (priced usage only; NULL when nothing is priced).';
+COMMENT ON COLUMN aispend.cost_facts.cost IS
+    'The figure to show: billed + allocated on settled days and for rows without usage, else estimated_cost.';
+COMMENT ON COLUMN aispend.cost_facts.cost_basis IS 'billed, allocated or estimated: where cost comes from.';
+COMMENT ON COLUMN aispend.cost_facts.input_tokens IS 'All input tokens (uncached + cache reads + cache writes).';
+COMMENT ON COLUMN aispend.cost_facts.output_tokens IS 'Output tokens.';
+COMMENT ON COLUMN aispend.cost_facts.total_tokens IS 'input_tokens + output_tokens.';
+COMMENT ON COLUMN aispend.cost_facts.requests IS 'Model requests (OpenAI); NULL for Anthropic and billed-only rows, never 0-filled.';
+COMMENT ON COLUMN aispend.cost_facts.web_search_requests IS 'Server-side web searches (usage).';
+COMMENT ON COLUMN aispend.cost_facts.unpriced IS 'Some usage of the row has no price: its estimate excludes it.';
+COMMENT ON COLUMN aispend.cost_facts.settled IS
+    'The account has billed lines for the day, fetched after the day ended (day < aispend.settled_before(account)): '
+    'cost comes from the bill.';
+
+-- ---- from 48_reconciliation.sql
+-- 48_reconciliation.sql: where estimates and the bill disagree, and by how much (docs/costs.md).
+
+CREATE OR REPLACE VIEW aispend.reconciliation AS
+WITH b AS (
+    SELECT c.account, (c.bucket_start AT TIME ZONE 'UTC')::date AS day, c.workspace_id,
+           sum(c.amount_usd) AS billed, count(*) AS lines
+    FROM aispend.costs c
+    GROUP BY 1, 2, 3
+), e AS (
+    SELECT uc.account, uc.day, uc.workspace_id, sum(uc.estimated_cost) AS est,
+           count(*) FILTER (WHERE NOT uc.priced) AS unpriced_rows,
+           sum(uc.total_tokens) FILTER (WHERE NOT uc.priced) AS unpriced_tokens
+    FROM aispend.usage_costed uc
+    GROUP BY 1, 2, 3
+)
+SELECT day, account, aispend.account_provider(account) AS provider, workspace_id,
+       b.billed AS billed_total, coalesce(b.lines, 0) AS billed_lines,
+       e.est AS estimated_total,
+       e.est - b.billed AS difference,
+       pg_catalog.round(100 * (e.est - b.billed) / NULLIF(b.billed, 0), 4) AS difference_pct,
+       coalesce(e.unpriced_rows, 0) AS unpriced_rows,
+       coalesce(e.unpriced_tokens, 0)::bigint AS unpriced_tokens
+FROM b FULL JOIN e USING (account, day, workspace_id);
+COMMENT ON VIEW aispend.reconciliation IS
+    'Per UTC day, account and workspace: the billed total, the estimated total (priced usage only), their '
+    'difference (estimated - billed) and percentage of the bill, and how much usage is unpriced.';
+COMMENT ON COLUMN aispend.reconciliation.billed_total IS 'Sum of the billed lines (USD); NULL when nothing is billed (yet).';
+COMMENT ON COLUMN aispend.reconciliation.billed_lines IS 'Billed lines behind billed_total.';
+COMMENT ON COLUMN aispend.reconciliation.estimated_total IS 'Sum of aispend.usage_costed.estimated_cost (priced rows only); NULL when no usage is priced.';
+COMMENT ON COLUMN aispend.reconciliation.difference IS 'estimated_total - billed_total (USD).';
+COMMENT ON COLUMN aispend.reconciliation.difference_pct IS '100 x difference / billed_total, 4 decimals; NULL when nothing is billed.';
+COMMENT ON COLUMN aispend.reconciliation.unpriced_rows IS 'Usage rows without a price (not in estimated_total).';
+COMMENT ON COLUMN aispend.reconciliation.unpriced_tokens IS 'Total tokens of those rows.';
+
+-- ---- from 68_default_views.sql (daily_facts first)
+CREATE OR REPLACE VIEW aispend.daily_facts AS
+SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
+       r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
+       r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
+       r.requests, r.unpriced
+FROM aispend.daily_rollup r
+LEFT JOIN aispend._account_providers() ap ON ap.account = r.account
+LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
+COMMENT ON VIEW aispend.daily_facts IS
+    'Tidy daily facts for ad-hoc BI: one row per UTC day, account, workspace, API key and model, with the current '
+    'names, cost and tokens. Filter on day (e.g. WHERE day >= current_date - 90) and group as you like.';
+
+-- ---- from 52_rollup.sql: the rollup tables lose their provider column (aispend.account_provider has it);
+-- their rows are rebuilt below
+ALTER TABLE aispend.daily_rollup DROP COLUMN provider;
+ALTER TABLE aispend._rollup_state DROP COLUMN provider;
+TRUNCATE aispend.daily_rollup, aispend._rollup_state;
+COMMENT ON TABLE aispend.daily_rollup IS
+    'aispend.cost_facts_between per UTC day, account, workspace, API key and model, re-rolled in the transaction '
+    'of every change that moves a figure (53_invalidation.sql). Ids only: names and the provider are joined at '
+    'query time (aispend.daily_facts).';
+COMMENT ON COLUMN aispend.daily_rollup.account IS 'The account: name of the aispend foreign server.';
+COMMENT ON COLUMN aispend.daily_rollup.day IS 'UTC day.';
+COMMENT ON COLUMN aispend.daily_rollup.workspace_id IS 'Workspace / project id (''(default)'' sentinel included).';
+COMMENT ON COLUMN aispend.daily_rollup.api_key_id IS 'API key id (''(console)'', ''(none)'' sentinels included).';
+COMMENT ON COLUMN aispend.daily_rollup.model IS 'Model; ''(no model: tool & service fees)'' for cost lines without a model (web search, code execution, file search, ...).';
+COMMENT ON COLUMN aispend.daily_rollup.billed_cost IS 'Cost as billed by the provider at this grain (cost model).';
+COMMENT ON COLUMN aispend.daily_rollup.allocated_cost IS 'Billed cost allocated to this grain by usage (cost model).';
+COMMENT ON COLUMN aispend.daily_rollup.estimated_cost IS 'Cost estimated from prices where nothing is billed yet (cost model).';
+COMMENT ON COLUMN aispend.daily_rollup.cost IS 'The cost the dashboard shows (cost model''s cost), US dollars.';
+COMMENT ON COLUMN aispend.daily_rollup.cost_basis IS 'billed, allocated, estimated, or mixed.';
+COMMENT ON COLUMN aispend.daily_rollup.input_tokens IS 'All input tokens (uncached + cache reads + cache writes).';
+COMMENT ON COLUMN aispend.daily_rollup.output_tokens IS 'All output tokens.';
+COMMENT ON COLUMN aispend.daily_rollup.total_tokens IS 'input_tokens + output_tokens (the dashboard''s Tokens).';
+COMMENT ON COLUMN aispend.daily_rollup.requests IS 'Requests; NULL where the provider does not report them (Anthropic).';
+COMMENT ON COLUMN aispend.daily_rollup.unpriced IS 'Some usage of this grain has no price: its cost is incomplete.';
+COMMENT ON TABLE aispend._rollup_state IS
+    'Internal: per account, the first and last day of aispend.daily_rollup (the cumulative rows reach last_day).';
+
+-- ---- from 52_rollup.sql
+CREATE TABLE aispend._cum (
+    account      name    NOT NULL,
+    grain        "char"  NOT NULL CHECK (grain IN ('d', 'm')),
+    at           date    NOT NULL,
+    kind         "char"  NOT NULL CHECK (kind IN ('w', 'k', 'm')),
+    workspace_id text    NOT NULL,
+    api_key_id   text    NOT NULL,
+    model        text    NOT NULL,
+    cost         numeric NOT NULL,
+    tokens       bigint  NOT NULL,
+    requests     bigint,
+    CONSTRAINT _cum_pkey PRIMARY KEY (account, grain, at, kind, workspace_id, api_key_id, model)
+);
+COMMENT ON TABLE aispend._cum IS
+    'Internal: cumulative cost, tokens and requests per tab entity (kind w / k / m); grain d = month to date at '
+    'day `at`, grain m = everything before month `at` (see 52_rollup.sql).';
+
+-- The label of cost lines without a model, in the rollup and every tab.
+CREATE OR REPLACE FUNCTION aispend._no_model_label()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '(no model: tool & service fees)';
+
+-- Replaces the daily_rollup rows of the UTC days from_day..to_day of an account; returns the rows written.
+CREATE OR REPLACE FUNCTION aispend._reroll_days(p_account name, from_day date, to_day date)
+RETURNS bigint LANGUAGE plpgsql
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM aispend.daily_rollup r WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day;
+    INSERT INTO aispend.daily_rollup (account, day, workspace_id, api_key_id, model, billed_cost, allocated_cost,
+                                      estimated_cost, cost, cost_basis, input_tokens, output_tokens, total_tokens,
+                                      requests, unpriced)
+    SELECT p_account, f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label()),
+           sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
+           CASE WHEN count(DISTINCT f.cost_basis) > 1 THEN 'mixed' ELSE min(f.cost_basis) END,
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
+           coalesce(bool_or(f.unpriced), false)
+    FROM aispend.cost_facts_between(p_account, from_day, to_day) f
+    GROUP BY f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label());
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION aispend._reroll_days(name, date, date) IS
+    'Internal: replaces the daily_rollup rows of an account for the UTC days from_day..to_day (included).';
+
+-- Rewrites the day rows (grain d) of every entity of an account for one calendar month.
+CREATE OR REPLACE FUNCTION aispend._reroll_month_days(p_account name, p_month date)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    DELETE FROM aispend._cum c
+     WHERE c.account = p_account AND c.grain = 'd'
+       AND c.at >= p_month AND c.at < (p_month + interval '1 month')::date;
+    INSERT INTO aispend._cum (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
+    WITH d AS (
+        SELECT r.day,
+               (CASE WHEN GROUPING(r.api_key_id) = 0 THEN 'k' WHEN GROUPING(r.model) = 0 THEN 'm' ELSE 'w' END)::"char"
+                   AS kind,
+               coalesce(r.workspace_id, '') AS workspace_id, coalesce(r.api_key_id, '') AS api_key_id,
+               coalesce(r.model, '') AS model,
+               sum(r.cost) AS cost, coalesce(sum(r.total_tokens), 0) AS tokens, sum(r.requests) AS requests
+        FROM aispend.daily_rollup r
+        WHERE r.account = p_account AND r.day >= p_month AND r.day < (p_month + interval '1 month')::date
+        GROUP BY GROUPING SETS ((r.day, r.workspace_id), (r.day, r.workspace_id, r.api_key_id), (r.day, r.model))),
+    g AS (
+        SELECT e.kind, e.workspace_id, e.api_key_id, e.model, gd::date AS day
+        FROM (SELECT d.kind, d.workspace_id, d.api_key_id, d.model, min(d.day) AS first
+              FROM d GROUP BY d.kind, d.workspace_id, d.api_key_id, d.model) e,
+             pg_catalog.generate_series(e.first::timestamp, p_month + interval '1 month' - interval '1 day',
+                                        interval '1 day') AS gd)
+    SELECT p_account, 'd', g.day, g.kind, g.workspace_id, g.api_key_id, g.model,
+           coalesce(sum(d.cost) OVER w, 0), coalesce(sum(d.tokens) OVER w, 0), sum(d.requests) OVER w
+    FROM g
+    LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
+               AND d.model = g.model AND d.day = g.day
+    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day);
+END;
+COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
+    'Internal: rewrites the month-to-date rows of every entity of an account for one calendar month.';
+
+-- Rewrites the month rows (grain m) of an account after month p_from up to month p_last. The rows at p_from
+-- (everything before it) are the base; month totals are the day rows at each month's last day.
+CREATE OR REPLACE FUNCTION aispend._reroll_months(p_account name, p_from date, p_last date)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    DELETE FROM aispend._cum c WHERE c.account = p_account AND c.grain = 'm' AND c.at > p_from;
+    INSERT INTO aispend._cum (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
+    WITH t AS (
+        SELECT c.kind, c.workspace_id, c.api_key_id, c.model, pg_catalog.date_trunc('month', c.at)::date AS m,
+               c.cost, c.tokens, c.requests
+        FROM aispend._cum c
+        WHERE c.account = p_account AND c.grain = 'd'
+          AND c.at = ANY (ARRAY(SELECT (gm + interval '1 month' - interval '1 day')::date
+                                FROM pg_catalog.generate_series(p_from::timestamp, p_last - interval '1 month',
+                                                                interval '1 month') AS gm))
+        UNION ALL
+        SELECT c.kind, c.workspace_id, c.api_key_id, c.model, (p_from - interval '1 month')::date,
+               c.cost, c.tokens, c.requests
+        FROM aispend._cum c
+        WHERE c.account = p_account AND c.grain = 'm' AND c.at = p_from),
+    g AS (
+        SELECT f.kind, f.workspace_id, f.api_key_id, f.model, gm::date AS m
+        FROM (SELECT t.kind, t.workspace_id, t.api_key_id, t.model, min(t.m) AS first
+              FROM t GROUP BY t.kind, t.workspace_id, t.api_key_id, t.model) f,
+             pg_catalog.generate_series(f.first::timestamp, p_last::timestamp, interval '1 month') AS gm),
+    s AS (
+        SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m,
+               coalesce(sum(t.cost) OVER w, 0) AS cost, coalesce(sum(t.tokens) OVER w, 0) AS tokens,
+               sum(t.requests) OVER w AS requests
+        FROM g
+        LEFT JOIN t ON t.kind = g.kind AND t.workspace_id = g.workspace_id AND t.api_key_id = g.api_key_id
+                   AND t.model = g.model AND t.m = g.m
+        WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.m
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
+    SELECT p_account, 'm', s.m, s.kind, s.workspace_id, s.api_key_id, s.model, s.cost, s.tokens, s.requests
+    FROM s
+    WHERE s.m > p_from;
+END;
+COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
+    'Internal: rewrites the before-month rows of every entity of an account for the months after p_from.';
+
+-- Re-rolls the days of an account marked in aispend._dirty_days; returns the daily_rollup rows written.
+-- Long runs of days are cost in chunks of at most 31 days (one cost-model query each).
+CREATE OR REPLACE FUNCTION aispend._reroll(account name)
+RETURNS bigint LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+    acct name := account;
+    days date[];
+    chunk record;
+    old_last date;
+    new_first date;
+    new_last date;
+    months date[];
+    m date;
+    mstart date;
+    n bigint := 0;
+BEGIN
+    -- One re-roll per account at a time (classid 'aisq': next to the sync's 'aisp').
+    PERFORM pg_catalog.pg_advisory_xact_lock(1634300785, aispend._lock_key(acct));
+    WITH d AS (DELETE FROM aispend._dirty_days x WHERE x.account = acct RETURNING x.day)
+    SELECT pg_catalog.array_agg(DISTINCT d.day ORDER BY d.day) INTO days FROM d;
+    IF days IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT s.last_day INTO old_last FROM aispend._rollup_state s WHERE s.account = acct;
+
+    FOR chunk IN
+        SELECT min(x.day) AS f, max(x.day) AS l
+        FROM (SELECT y.day, y.run, (y.day - min(y.day) OVER (PARTITION BY y.run)) / 31 AS part
+              FROM (SELECT z.day, sum(z.gap) OVER (ORDER BY z.day) AS run
+                    FROM (SELECT u.day, CASE WHEN u.day - pg_catalog.lag(u.day) OVER (ORDER BY u.day) <= 1 THEN 0
+                                             ELSE 1 END AS gap
+                          FROM pg_catalog.unnest(days) AS u(day)) z) y) x
+        GROUP BY x.run, x.part ORDER BY 1
+    LOOP
+        n := n + aispend._reroll_days(acct, chunk.f, chunk.l);
+    END LOOP;
+
+    SELECT r.day INTO new_first FROM aispend.daily_rollup r WHERE r.account = acct ORDER BY r.day LIMIT 1;
+    SELECT r.day INTO new_last FROM aispend.daily_rollup r WHERE r.account = acct ORDER BY r.day DESC LIMIT 1;
+    IF new_last IS NULL THEN
+        DELETE FROM aispend._cum c WHERE c.account = acct;
+        DELETE FROM aispend._rollup_state s WHERE s.account = acct;
+        RETURN n;
+    END IF;
+
+    IF old_last IS NULL THEN
+        -- first roll-up of the account: every month
+        DELETE FROM aispend._cum c WHERE c.account = acct;
+        months := ARRAY(SELECT gm::date FROM pg_catalog.generate_series(
+                            pg_catalog.date_trunc('month', new_first::timestamp),
+                            pg_catalog.date_trunc('month', new_last::timestamp), interval '1 month') AS gm);
+        mstart := months[1];
+    ELSE
+        months := ARRAY(SELECT DISTINCT pg_catalog.date_trunc('month', d::timestamp)::date
+                        FROM pg_catalog.unnest(days) AS d ORDER BY 1);
+        -- from the earliest changed month, or from the old last month when the data now reaches further
+        mstart := LEAST(months[1], pg_catalog.date_trunc('month', old_last::timestamp)::date);
+    END IF;
+    FOREACH m IN ARRAY months LOOP
+        PERFORM aispend._reroll_month_days(acct, m);
+    END LOOP;
+    PERFORM aispend._reroll_months(acct, mstart, pg_catalog.date_trunc('month', new_last::timestamp)::date);
+    DELETE FROM aispend._cum c
+     WHERE c.account = acct AND c.grain = 'm' AND c.at > pg_catalog.date_trunc('month', new_last::timestamp)::date;
+
+    INSERT INTO aispend._rollup_state AS s (account, first_day, last_day, refreshed_at)
+    VALUES (acct, new_first, new_last, pg_catalog.now())
+    ON CONFLICT ON CONSTRAINT _rollup_state_pkey DO UPDATE
+       SET first_day = excluded.first_day, last_day = excluded.last_day, refreshed_at = excluded.refreshed_at;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION aispend._reroll(name) IS
+    'Internal: re-rolls the days of an account marked dirty (aispend._dirty_days): their daily_rollup rows and '
+    'the cumulative rows that depend on them; returns the daily_rollup rows written.';
+
+-- Everything from scratch: what a user runs after loading facts with triggers disabled.
+CREATE OR REPLACE FUNCTION aispend.refresh_rollups(account name DEFAULT NULL)
+RETURNS TABLE (refreshed_account name, first_day date, last_day date, rollup_rows bigint)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    acct name;
+BEGIN
+    FOR acct IN
+        SELECT a FROM (SELECT DISTINCT u.account AS a FROM aispend.usage u
+                       UNION SELECT DISTINCT c.account FROM aispend.costs c
+                       UNION SELECT s.account FROM aispend._rollup_state s) x
+        WHERE refresh_rollups.account IS NULL OR a = refresh_rollups.account ORDER BY a
+    LOOP
+        DELETE FROM aispend._rollup_state s WHERE s.account = acct;
+        DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
+        PERFORM aispend._mark_all_days(acct);
+        refreshed_account := acct;
+        rollup_rows := aispend._reroll(acct);
+        SELECT s.first_day, s.last_day INTO first_day, last_day FROM aispend._rollup_state s WHERE s.account = acct;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.refresh_rollups(name) IS
+    'Rebuilds the dashboard rollups of one account (default: every account) from all of its facts. Every change '
+    'to facts, prices or sync runs keeps them current by itself; use this after loading aispend.usage or '
+    'aispend.costs with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica).';
+
+REVOKE ALL ON FUNCTION aispend._reroll_days(name, date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._reroll_month_days(name, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._reroll_months(name, date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._reroll(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.refresh_rollups(name) FROM PUBLIC;
+
+-- ---- from 53_invalidation.sql
+-- 53_invalidation.sql: one invalidation path for the rollups (52_rollup.sql).
+--
+-- Every change that can move a figure marks the (account, UTC day) pairs it affects in aispend._dirty_days:
+--   * facts: rows of aispend.usage or aispend.costs inserted, updated or deleted (COPY and pg_restore too);
+--   * prices: a row of aispend.model_prices inserted, updated, deleted or truncated (aispend.import_prices, manual
+--     overrides): the days whose usage has a model matched by the old or the new rule, within its validity;
+--   * settlement: a costs run of aispend.sync_runs that succeeds (or is restored, or deleted) and so moves
+--     aispend.settled_before(account): the days between the old and the new horizon;
+--   * account removal: aispend.forget_account deletes the facts, which marks their days.
+-- Names are never rolled up (joined at read time), so renames need nothing.
+--
+-- The marked days are re-rolled in the same transaction: the sync calls aispend._reroll(account) after each
+-- step, and a deferred constraint trigger re-rolls whatever is still marked at COMMIT. A read after the change
+-- has committed therefore never sees an old figure. Inside the changing transaction, SET CONSTRAINTS ALL
+-- IMMEDIATE re-rolls at once.
+
+CREATE TABLE aispend._dirty_days (
+    account name NOT NULL,
+    day     date NOT NULL,
+    CONSTRAINT _dirty_days_pkey PRIMARY KEY (account, day)
+);
+COMMENT ON TABLE aispend._dirty_days IS
+    'Internal: (account, UTC day) pairs whose rollups must be re-rolled; empty outside a changing transaction.';
+
+-- Marks the days first..last of an account.
+CREATE OR REPLACE FUNCTION aispend._mark_days(p_account name, p_first date, p_last date)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend._dirty_days (account, day)
+    SELECT p_account, d::date
+    FROM pg_catalog.generate_series(p_first::timestamp, p_last::timestamp, interval '1 day') AS d
+    WHERE p_first IS NOT NULL AND p_last IS NOT NULL
+    ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+END;
+COMMENT ON FUNCTION aispend._mark_days(name, date, date) IS 'Internal: marks the UTC days first..last of an account dirty.';
+
+-- Marks every day of an account that has facts or rollups.
+CREATE OR REPLACE FUNCTION aispend._mark_all_days(p_account name)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    SELECT aispend._mark_days(p_account, LEAST(f.u0, f.c0, f.r0), GREATEST(f.u1, f.c1, f.r1))
+    FROM (SELECT (SELECT (min(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u0,
+                 (SELECT (max(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u1,
+                 (SELECT (min(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c0,
+                 (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c1,
+                 (SELECT s.first_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r0,
+                 (SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r1) f;
+END;
+COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day of an account with facts or rollups dirty.';
+
+-- ---------------------------------------------------------------- facts
+
+CREATE OR REPLACE FUNCTION aispend._facts_changed()
+RETURNS trigger LANGUAGE plpgsql
+AS $$
+DECLARE
+    a name;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        FOR a IN SELECT s.account FROM aispend._rollup_state s LOOP
+            PERFORM aispend._mark_all_days(a);
+        END LOOP;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO aispend._dirty_days (account, day)
+        SELECT DISTINCT o.account, (o.bucket_start AT TIME ZONE 'UTC')::date FROM old_rows o
+        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO aispend._dirty_days (account, day)
+        SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
+        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+        -- The models an account uses: what a price change looks up.
+        INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
+        SELECT x.account, p.provider, x.model, x.first_seen, x.last_seen
+        FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
+              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x
+        JOIN aispend._account_providers() p ON p.account = x.account
+        ON CONFLICT (account, model) DO UPDATE
+           SET first_seen = LEAST(m.first_seen, excluded.first_seen),
+               last_seen = GREATEST(m.last_seen, excluded.last_seen)
+         WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._facts_changed() IS
+    'Internal: statement trigger of aispend.usage and aispend.costs; marks the days of the changed rows dirty and '
+    'records the models used (aispend.models).';
+
+CREATE TRIGGER usage_changed_ins AFTER INSERT ON aispend.usage
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER usage_changed_upd AFTER UPDATE ON aispend.usage
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER usage_changed_del AFTER DELETE ON aispend.usage
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER usage_changed_trunc AFTER TRUNCATE ON aispend.usage
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER costs_changed_ins AFTER INSERT ON aispend.costs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER costs_changed_upd AFTER UPDATE ON aispend.costs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER costs_changed_del AFTER DELETE ON aispend.costs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+CREATE TRIGGER costs_changed_trunc AFTER TRUNCATE ON aispend.costs
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._facts_changed();
+
+-- ---------------------------------------------------------------- settlement (sync runs of costs)
+
+CREATE OR REPLACE FUNCTION aispend._costs_runs_changed()
+RETURNS trigger LANGUAGE plpgsql
+AS $$
+DECLARE
+    a name;
+    old_h date;
+    new_h date;
+    last_day date;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS aispend_runs_changed (account name, id bigint, horizon date, is_new boolean)
+        ON COMMIT DROP;
+    TRUNCATE pg_temp.aispend_runs_changed;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO pg_temp.aispend_runs_changed
+        SELECT o.account, o.id, (o.complete_through AT TIME ZONE 'UTC')::date, false FROM old_rows o
+        WHERE o.endpoint = 'costs' AND o.status = 'succeeded' AND o.complete_through IS NOT NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO pg_temp.aispend_runs_changed
+        SELECT n.account, n.id, (n.complete_through AT TIME ZONE 'UTC')::date, true FROM new_rows n
+        WHERE n.endpoint = 'costs' AND n.status = 'succeeded' AND n.complete_through IS NOT NULL;
+    END IF;
+    FOR a IN SELECT DISTINCT c.account FROM pg_temp.aispend_runs_changed c LOOP
+        -- the horizon before the statement: the runs it did not write, and the rows it replaced or deleted
+        SELECT GREATEST((SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
+                         WHERE r.account = a AND r.endpoint = 'costs' AND r.status = 'succeeded'
+                           AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_runs_changed c
+                                           WHERE c.account = r.account AND c.id = r.id AND c.is_new)),
+                        (SELECT max(c.horizon) FROM pg_temp.aispend_runs_changed c WHERE c.account = a AND NOT c.is_new))
+          INTO old_h;
+        new_h := aispend.settled_before(a);
+        IF old_h IS DISTINCT FROM new_h THEN
+            -- no horizon = every billed day settled: the days from the other horizon on change
+            SELECT GREATEST((SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = a),
+                            (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c
+                             WHERE c.account = a))
+              INTO last_day;
+            PERFORM aispend._mark_days(a, LEAST(old_h, new_h),
+                                       CASE WHEN old_h IS NULL OR new_h IS NULL THEN last_day
+                                            ELSE GREATEST(old_h, new_h) - 1 END);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._costs_runs_changed() IS
+    'Internal: statement trigger of aispend.sync_runs; when the settlement horizon of an account '
+    '(aispend.settled_before) moves, marks the days between the old and the new horizon dirty.';
+
+CREATE TRIGGER sync_runs_settle_ins AFTER INSERT ON aispend.sync_runs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._costs_runs_changed();
+CREATE TRIGGER sync_runs_settle_upd AFTER UPDATE ON aispend.sync_runs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._costs_runs_changed();
+CREATE TRIGGER sync_runs_settle_del AFTER DELETE ON aispend.sync_runs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._costs_runs_changed();
+
+-- ---------------------------------------------------------------- prices
+
+CREATE OR REPLACE FUNCTION aispend._model_prices_changed()
+RETURNS trigger LANGUAGE plpgsql
+AS $$
+DECLARE
+    a name;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        FOR a IN SELECT s.account FROM aispend._rollup_state s LOOP
+            PERFORM aispend._mark_all_days(a);
+        END LOOP;
+        RETURN NULL;
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS aispend_rules_changed (provider text, match_kind text, pattern text,
+                                                           valid_from date, valid_to date) ON COMMIT DROP;
+    TRUNCATE pg_temp.aispend_rules_changed;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO pg_temp.aispend_rules_changed
+        SELECT o.provider, o.match_kind, o.pattern, o.valid_from, o.valid_to FROM old_rows o;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO pg_temp.aispend_rules_changed
+        SELECT n.provider, n.match_kind, n.pattern, n.valid_from, n.valid_to FROM new_rows n;
+    END IF;
+    -- the usage days of every (account, model) a changed rule matches, within the rule's validity
+    INSERT INTO aispend._dirty_days (account, day)
+    SELECT DISTINCT u.account, (u.bucket_start AT TIME ZONE 'UTC')::date
+    FROM (SELECT DISTINCT m.account, m.model, r.valid_from, r.valid_to
+          FROM pg_temp.aispend_rules_changed r
+          JOIN aispend._account_providers() p ON p.provider = r.provider
+          JOIN aispend.models m ON m.account = p.account
+          WHERE aispend._price_rule_matches(r.match_kind, r.pattern, m.model)) x
+    JOIN aispend.usage u ON u.account = x.account AND u.model = x.model
+     AND u.bucket_start >= aispend._utc_day_start(x.valid_from)
+     AND (x.valid_to IS NULL OR u.bucket_start < aispend._utc_day_start(x.valid_to))
+    ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._model_prices_changed() IS
+    'Internal: statement trigger of aispend.model_prices; marks dirty the usage days of every model an inserted, '
+    'updated or deleted rule matches (old and new rule, within its validity); TRUNCATE marks everything.';
+
+CREATE TRIGGER model_prices_rollup_ins AFTER INSERT ON aispend.model_prices
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._model_prices_changed();
+CREATE TRIGGER model_prices_rollup_upd AFTER UPDATE ON aispend.model_prices
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._model_prices_changed();
+CREATE TRIGGER model_prices_rollup_del AFTER DELETE ON aispend.model_prices
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION aispend._model_prices_changed();
+CREATE TRIGGER model_prices_rollup_trunc AFTER TRUNCATE ON aispend.model_prices
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._model_prices_changed();
+
+-- ---------------------------------------------------------------- re-roll at commit
+
+CREATE OR REPLACE FUNCTION aispend._reroll_at_commit()
+RETURNS trigger LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM aispend._reroll(NEW.account);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._reroll_at_commit() IS
+    'Internal: deferred constraint trigger of aispend._dirty_days; re-rolls the marked days of the account at COMMIT.';
+
+CREATE CONSTRAINT TRIGGER dirty_days_reroll AFTER INSERT ON aispend._dirty_days
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION aispend._reroll_at_commit();
+
+REVOKE ALL ON FUNCTION aispend._mark_days(name, date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._mark_all_days(name) FROM PUBLIC;
+
+-- ---- from 58_entity_totals.sql
+-- 58_entity_totals.sql: what every tab shares: the provider filter, the period check, the period totals of any
+-- entity kind from the cumulative rollups (52_rollup.sql), and "% of Total".
+--
+-- Every tab function takes (period daterange, provider text, search text, min_cost numeric, max_cost numeric)
+-- with defaults (last 30 days, all providers, no search, no cost range) and compares the period with
+-- aispend.previous_period(period). Rows are every entity with cost, tokens or requests in the period or in the
+-- previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
+-- of the rows shown (after every filter), in percent with two decimals, rounded by the largest-remainder
+-- method so that the column sums to exactly 100.00 (when no cost is negative).
+
+CREATE OR REPLACE FUNCTION aispend._provider_matches(provider text, filter text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    CASE pg_catalog.lower(coalesce(filter, 'all'))
+        WHEN 'all', '' THEN RETURN true;
+        WHEN 'openai' THEN RETURN provider = 'openai';
+        WHEN 'anthropic' THEN RETURN provider = 'anthropic';
+        WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
+        ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
+                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';
+
+CREATE OR REPLACE FUNCTION aispend._check_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
+    RETURN period;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
+
+-- The three cumulative boundaries of a period and its previous period, per account (clamped to the account's
+-- last day with data: nothing happens after it).
+-- PL/pgSQL with ROWS 6 on purpose: not inlined, so the planner knows there are a handful of boundaries and
+-- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
+CREATE OR REPLACE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
+RETURNS TABLE (account name, provider text, slot integer, day date, month date)
+LANGUAGE plpgsql STABLE ROWS 6
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT s.account, ap.provider, p.slot, LEAST(p.b, s.last_day),
+           pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
+    FROM aispend._rollup_state s
+    JOIN aispend._account_providers() ap ON ap.account = s.account,
+         (SELECT 1, pg_catalog.upper(aispend._check_period(p_period)) - 1
+          UNION ALL SELECT 2, pg_catalog.lower(p_period) - 1
+          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(p_period)) - 1) AS p(slot, b)
+    WHERE aispend._provider_matches(ap.provider, p_provider);
+END
+$$;
+COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
+
+-- Cost, tokens and requests of every entity of one kind ('w' workspace, 'k' API key, 'm' model) in a period
+-- and its previous period. Entities without anything in either period are left out.
+CREATE OR REPLACE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH v AS (
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'd' AND c.at = b.day
+                           AND c.kind = _entity_totals.kind
+        UNION ALL
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'm' AND c.at = b.month
+                           AND c.kind = _entity_totals.kind),
+    t AS (
+        SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id, v.model,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
+               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
+               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
+               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
+        FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
+    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
+           (t.r1 - coalesce(t.r2, 0))::bigint, t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
+    FROM t
+    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
+$$;
+COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
+    'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
+    'previous period, from the cumulative rollups; every tab reads it.';
+
+-- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
+-- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain
+-- rounding otherwise. Returns the position (1-based) and the share.
+CREATE OR REPLACE FUNCTION aispend._pct_of_total(costs numeric[])
+RETURNS TABLE (ord bigint, pct numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    WITH q AS (
+        SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,
+               CASE WHEN sum(u.cost) OVER () > 0 AND min(u.cost) OVER () >= 0
+                    THEN 10000 * u.cost / sum(u.cost) OVER () END AS raw
+        FROM pg_catalog.unnest(costs) WITH ORDINALITY AS u(cost, ord)),
+    p AS (
+        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
+               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.ord) AS rk
+        FROM q)
+    SELECT p.ord,
+           CASE WHEN p.raw IS NOT NULL
+                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
+                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END
+    FROM p
+$$;
+COMMENT ON FUNCTION aispend._pct_of_total(numeric[]) IS
+    'Internal: "% of Total" of every row of a table or pie (largest-remainder rounding to 2 decimals).';
+
+-- ---- from 60_tab_workspaces.sql
+-- 60_tab_workspaces.sql: the Workspaces tab. See docs/dashboard-workspaces.md; arguments and row rules in
+-- 58_entity_totals.sql.
+
+-- Per workspace, with the shown name, restricted to the names (combined rows) that pass search and cost range.
+CREATE OR REPLACE FUNCTION aispend._workspace_rows(period daterange, provider text, search text, min_cost numeric,
+                                        max_cost numeric)
+RETURNS TABLE (name text, account name, provider text, workspace_id text, cost numeric, tokens bigint,
+               requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH e AS (
+        SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
+               t.requests, t.previous_cost, t.previous_tokens, t.previous_requests
+        FROM aispend._entity_totals('w', period, provider) t
+        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id),
+    g AS (
+        SELECT e.name, sum(e.cost) AS cost FROM e GROUP BY e.name)
+    SELECT e.name, e.account, e.provider, e.workspace_id, e.cost, e.tokens, e.requests, e.previous_cost,
+           e.previous_tokens, e.previous_requests
+    FROM e JOIN g ON g.name = e.name
+    WHERE (search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(e.name), pg_catalog.lower(search)) > 0)
+      AND (min_cost IS NULL OR g.cost >= min_cost)
+      AND (max_cost IS NULL OR g.cost <= max_cost)
+$$;
+COMMENT ON FUNCTION aispend._workspace_rows(daterange, text, text, numeric, numeric) IS
+    'Internal: workspace totals with names, filtered by search and cost range of the combined (same-name) row.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', search text DEFAULT NULL,
+                                         min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (name text, provider text, cost numeric, pct_of_total numeric, requests bigint, tokens bigint,
+               trend text, change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, workspaces integer, accounts name[], workspace_ids text[])
+LANGUAGE sql STABLE
+AS $$
+    WITH g AS (
+        SELECT r.name, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
+               sum(r.cost) AS cost, sum(r.requests)::bigint AS requests, sum(r.tokens)::bigint AS tokens,
+               sum(r.previous_cost) AS previous_cost, sum(r.previous_tokens)::bigint AS previous_tokens,
+               sum(r.previous_requests)::bigint AS previous_requests, count(*)::integer AS workspaces,
+               pg_catalog.array_agg(DISTINCT r.account) AS accounts,
+               pg_catalog.array_agg(r.workspace_id ORDER BY r.account, r.workspace_id) AS workspace_ids
+        FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost) r
+        GROUP BY r.name),
+    o AS (
+        SELECT g.*, pg_catalog.row_number() OVER (ORDER BY g.cost DESC, g.name) AS ord FROM g)
+    SELECT o.name, o.provider, o.cost, pc.pct, o.requests, o.tokens, tr.indicator, tr.change_pct, tr.label,
+           o.previous_cost, o.previous_tokens, o.previous_requests, o.workspaces, o.accounts, o.workspace_ids
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
+$$;
+COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric) IS
+    'Workspaces tab table: one row per workspace name (workspaces of any account and provider with the same '
+    'name are combined). Arguments: period, provider (all|openai|anthropic|other), search (case-insensitive '
+    'substring of the name), min_cost, max_cost. Rows come in the default order: cost DESC, name.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                           provider text DEFAULT 'all', search text DEFAULT NULL,
+                                           min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, active_workspaces integer, openai_cost numeric, anthropic_cost numeric,
+               other_cost numeric, requests bigint, tokens bigint, previous_total_cost numeric, trend text,
+               change_pct numeric, trend_label text)
+LANGUAGE sql STABLE
+AS $$
+    WITH r AS (SELECT * FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost)),
+    s AS (
+        SELECT coalesce(sum(r.cost), 0) AS total_cost,
+               (SELECT count(*) FROM (SELECT 1 FROM r r2 GROUP BY r2.name
+                                      HAVING sum(r2.cost) <> 0 OR sum(r2.tokens) <> 0
+                                          OR coalesce(sum(r2.requests), 0) <> 0) a)::integer AS active,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider = 'openai'), 0) AS openai_cost,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider = 'anthropic'), 0) AS anthropic_cost,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider NOT IN ('openai', 'anthropic')), 0) AS other_cost,
+               sum(r.requests)::bigint AS requests, coalesce(sum(r.tokens), 0)::bigint AS tokens,
+               coalesce(sum(r.previous_cost), 0) AS previous_cost
+        FROM r)
+    SELECT s.total_cost, s.active, s.openai_cost, s.anthropic_cost, s.other_cost, s.requests, s.tokens,
+           s.previous_cost, tr.indicator, tr.change_pct, tr.label
+    FROM s, aispend.trend(s.total_cost, s.previous_cost) tr
+$$;
+COMMENT ON FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric) IS
+    'Workspaces tab summary: Total Cost, Active Workspaces (names with cost, tokens or requests in the period), '
+    'cost per provider, and the total''s trend. Same arguments and filters as aispend.workspaces_table.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_by_provider(period daterange DEFAULT aispend.period('last_30_days'),
+                                               provider text DEFAULT 'all', search text DEFAULT NULL,
+                                               min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost numeric, trend text,
+               change_pct numeric)
+LANGUAGE sql STABLE
+AS $$
+    WITH o AS (
+        SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
+               pg_catalog.row_number() OVER (ORDER BY sum(r.cost) DESC, r.provider) AS ord
+        FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost) r
+        GROUP BY r.provider)
+    SELECT o.provider, o.cost, pc.pct, o.previous_cost, tr.indicator, tr.change_pct
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
+$$;
+COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric) IS
+    'Workspaces tab pie chart "Cost Distribution by Provider": cost and share per provider (largest-remainder "% of Total", as '
+    'the tables). Rows come in the default order: cost DESC.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                               provider text DEFAULT 'all', search text DEFAULT NULL,
+                                               min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (name text, provider text, current_cost numeric, previous_cost numeric, change numeric,
+               change_pct numeric, trend text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.name, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
+$$;
+COMMENT ON FUNCTION aispend.workspaces_vs_previous(daterange, text, text, numeric, numeric) IS
+    'Workspaces tab bar chart "Current vs Previous Period" per workspace name. Default order: current_cost DESC '
+    '(or change DESC to find the workspaces that grew most).';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeric, "Requests" bigint,
+               "Tokens" bigint, "Trend" text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.name, t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens, t.trend_label
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
+$$;
+COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric) IS
+    'Workspaces table with the dashboard''s column titles (Cost in dollars to the cent): '
+    '\copy (SELECT * FROM aispend.workspaces_csv(aispend.period(''last_30_days'')) ORDER BY "Cost" DESC) '
+    'TO ''workspaces.csv'' WITH (FORMAT csv, HEADER)';
+
+-- ---- from 62_tab_api_keys.sql
+-- 62_tab_api_keys.sql: the API Key Analytics tab. See docs/dashboard-api-keys.md.
+-- A row is an API key within a workspace: the sentinels '(console)' (Anthropic Console usage) and '(none)'
+-- (OpenAI usage without a key) appear once per workspace they were used in. Keys are not combined by name.
+-- Extra filter: workspace (the drill-down of scenario 1): a workspace name (case-insensitive, exact; every
+-- workspace with that name, i.e. a combined row of the Workspaces tab) or a workspace id.
+-- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
+
+CREATE OR REPLACE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
+                                     owner text, search text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN search IS NULL OR search = ''
+    OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', key_name, workspace_name, key_hint,
+                                                                api_key_id, owner)),
+                         pg_catalog.lower(search)) > 0;
+COMMENT ON FUNCTION aispend._key_matches(text, text, text, text, text, text) IS 'Internal: the API keys tab''s search.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, cost numeric,
+               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
+               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
+               last_used_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    WITH e AS (
+        SELECT coalesce(k.name, t.api_key_id) AS api_key, coalesce(w.name, t.workspace_id) AS workspace,
+               k.key_hint, t.provider,
+               CASE WHEN k.status IS NULL OR k.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
+               t.cost, t.tokens, t.requests, t.previous_cost, t.previous_tokens, t.previous_requests,
+               t.account, t.workspace_id, t.api_key_id, k.owner, k.last_used_at
+        FROM aispend._entity_totals('k', period, provider) t
+        LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+        WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
+          AND (min_cost IS NULL OR t.cost >= min_cost)
+          AND (max_cost IS NULL OR t.cost <= max_cost)
+          AND (workspace IS NULL OR pg_catalog.lower(coalesce(w.name, t.workspace_id)) = pg_catalog.lower(workspace)
+               OR t.workspace_id = workspace)),
+    o AS (
+        SELECT e.*, pg_catalog.row_number() OVER (ORDER BY e.cost DESC, e.api_key, e.account, e.workspace_id,
+                                                          e.api_key_id) AS ord
+        FROM e)
+    SELECT o.api_key, o.workspace, o.key_hint, o.provider, o.status, o.cost, o.tokens, o.requests,
+           pg_catalog.round(1000000 * o.cost / NULLIF(o.tokens, 0), 4), pc.pct,
+           tr.indicator, tr.change_pct, tr.label, o.previous_cost, o.previous_tokens, o.previous_requests,
+           o.account, o.workspace_id, o.api_key_id, o.owner, o.last_used_at
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
+    ORDER BY o.ord
+$$;
+COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics table: one row per API key and workspace. Arguments: period, provider, search (key name, '
+    'workspace name, hint, id, owner), min_cost, max_cost, workspace (name or id: drill-down). Cost/1M = '
+    'cost per million tokens (4 decimals). Rows come in the default order: cost DESC, api_key.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', search text DEFAULT NULL,
+                                         min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                         workspace text DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, tokens bigint,
+               avg_cost_per_1m numeric, previous_total_cost numeric, trend text, change_pct numeric,
+               trend_label text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.total, s.active, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
+           s.previous, tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer AS active,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t) s
+    CROSS JOIN aispend.trend(s.total, s.previous) tr
+$$;
+COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics summary: Total Cost, Active API Keys (with cost, tokens or requests in the period), '
+    'Total Requests (providers that report them), Average Cost per 1M Tokens (total cost / total tokens), trend.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend.period('last_30_days'), top_n integer DEFAULT 10,
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL)
+RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
+               keys integer)
+LANGUAGE sql STABLE
+AS $$
+    WITH t AS (
+        SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
+                                                            x.api_key_id) AS rn
+        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) x
+        WHERE x.cost <> 0),
+    slices AS (
+        SELECT LEAST(t.rn, top_n + 1) AS ord,
+               CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other' END AS label,
+               CASE WHEN t.rn <= top_n THEN min(t.api_key) END AS api_key,
+               CASE WHEN t.rn <= top_n THEN min(t.workspace) END AS workspace,
+               sum(t.cost) AS cost, count(*)::integer AS keys
+        FROM t
+        GROUP BY 1, 2, t.rn <= top_n)
+    SELECT s.ord::integer, s.label, s.api_key, s.workspace, s.cost, pc.pct, s.keys
+    FROM slices s
+    JOIN aispend._pct_of_total(ARRAY(SELECT s2.cost FROM slices s2 ORDER BY s2.ord)) pc ON pc.ord = s.ord
+    ORDER BY s.ord
+$$;
+COMMENT ON FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text) IS
+    'API Key Analytics pie chart "Cost Distribution by API Key": the top_n keys by cost, then one "Other" row '
+    'with the rest (keys = how many); "% of Total" as in the tables. Rows come in the default order: rank.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                             provider text DEFAULT 'all', search text DEFAULT NULL,
+                                             min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                             workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
+               change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
+           t.trend, t.account, t.workspace_id, t.api_key_id
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+$$;
+COMMENT ON FUNCTION aispend.api_keys_vs_previous(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics bar chart "API Key Cost Comparison": current vs previous period per key. Default order: '
+    'current_cost DESC (change DESC: the keys driving an increase).';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL)
+RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric,
+               "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
+           t.requests, t.cost_per_1m, t.trend_label
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
+$$;
+COMMENT ON FUNCTION aispend.api_keys_csv(daterange, text, text, numeric, numeric, text) IS
+    'API Key Analytics table with the dashboard''s column titles ("API Key" is the key name, "Workspace" its '
+    'workspace): \copy (SELECT * FROM aispend.api_keys_csv(aispend.period(''last_30_days'')) ORDER BY "Cost" DESC) '
+    'TO ''api_keys.csv'' WITH (FORMAT csv, HEADER)';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_unused(period daterange DEFAULT aispend.period('last_30_days'),
+                                        provider text DEFAULT 'all', search text DEFAULT NULL,
+                                        workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, days_since_last_use integer, previous_cost numeric, account name,
+               workspace_id text, api_key_id text, owner text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
+           CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
+           (pg_catalog.upper(period) - 1 - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer,
+           coalesce(u.prev, 0), k.account, k.workspace_id, k.api_key_id, k.owner
+    FROM aispend.api_keys k
+    LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+    LEFT JOIN (SELECT t.account, t.api_key_id, sum(t.requests) AS req, sum(t.tokens) AS tok, sum(t.cost) AS cost,
+                      sum(t.previous_cost) AS prev
+               FROM aispend._entity_totals('k', period, api_keys_unused.provider) t GROUP BY t.account, t.api_key_id) u
+           ON u.account = k.account AND u.api_key_id = k.api_key_id
+    WHERE k.api_key_id NOT LIKE '(%'
+      AND aispend._provider_matches(k.provider, api_keys_unused.provider)
+      AND coalesce(u.req, 0) = 0 AND coalesce(u.tok, 0) = 0 AND coalesce(u.cost, 0) = 0
+      AND aispend._key_matches(k.name, w.name, k.key_hint, k.api_key_id, k.owner, search)
+      AND (api_keys_unused.workspace IS NULL OR pg_catalog.lower(coalesce(w.name, k.workspace_id)) = pg_catalog.lower(api_keys_unused.workspace)
+           OR k.workspace_id = api_keys_unused.workspace)
+$$;
+COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
+    'Unused API keys: listed keys with 0 requests (and no tokens, no cost) in the period: candidates for '
+    'deactivation. Default order: last_used_at NULLS FIRST, api_key.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_idle(days integer DEFAULT 30, provider text DEFAULT 'all',
+                                      as_of date DEFAULT aispend.utc_today())
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, days_since_last_use integer, account name, workspace_id text,
+               api_key_id text, owner text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
+           CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
+           (as_of - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer, k.account, k.workspace_id, k.api_key_id,
+           k.owner
+    FROM aispend.api_keys k
+    LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+    WHERE k.api_key_id NOT LIKE '(%'
+      AND aispend._provider_matches(k.provider, api_keys_idle.provider)
+      AND (k.last_used_at IS NULL OR (k.last_used_at AT TIME ZONE 'UTC')::date <= as_of - api_keys_idle.days)
+$$;
+COMMENT ON FUNCTION aispend.api_keys_idle(integer, text, date) IS
+    'API keys not used for at least `days` days by the provider''s last-used date (last_used_at; NULL = never used '
+    'or not reported). Default order: last_used_at NULLS FIRST.';
+
+-- ---- from 64_tab_models.sql
+-- 64_tab_models.sql: the Model Efficiency tab. See docs/dashboard-models.md.
+-- A row is a model name (the same model in several accounts is one row). Cost/1M = cost per million tokens.
+-- The star (⭐) marks the most cost-efficient model among the rows shown: the lowest Cost/1M among models with
+-- cost > 0 and tokens > 0 in the period (ties: the model with more tokens, then the name).
+-- '(no model: tool & service fees)' collects cost lines without a model (e.g. tool calls billed on their own).
+
+CREATE OR REPLACE FUNCTION aispend.models_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (model text, most_efficient boolean, provider text, cost_per_1m numeric, cost numeric, tokens bigint,
+               requests bigint, pct_of_total numeric, trend text, change_pct numeric, trend_label text,
+               previous_cost numeric, previous_tokens bigint, previous_requests bigint, accounts name[])
+LANGUAGE sql STABLE
+AS $$
+    WITH g AS (
+        SELECT t.model, pg_catalog.string_agg(DISTINCT t.provider, ', ') AS provider, sum(t.cost) AS cost,
+               sum(t.tokens)::bigint AS tokens, sum(t.requests)::bigint AS requests,
+               sum(t.previous_cost) AS previous_cost, sum(t.previous_tokens)::bigint AS previous_tokens,
+               sum(t.previous_requests)::bigint AS previous_requests,
+               pg_catalog.array_agg(DISTINCT t.account) AS accounts
+        FROM aispend._entity_totals('m', period, provider) t
+        WHERE search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(t.model), pg_catalog.lower(search)) > 0
+        GROUP BY t.model),
+    f AS (
+        SELECT g.* FROM g
+        WHERE (min_cost IS NULL OR g.cost >= min_cost) AND (max_cost IS NULL OR g.cost <= max_cost)),
+    o AS (
+        SELECT f.*, CASE WHEN f.cost > 0 AND f.tokens > 0 THEN f.cost / f.tokens END AS eff,
+               pg_catalog.row_number() OVER (ORDER BY f.cost DESC, f.model) AS ord
+        FROM f),
+    e AS (
+        SELECT o.*, pg_catalog.row_number() OVER (ORDER BY o.eff NULLS LAST, o.tokens DESC, o.model) AS erk FROM o)
+    SELECT e.model, e.eff IS NOT NULL AND e.erk = 1, e.provider,
+           pg_catalog.round(1000000 * e.cost / NULLIF(e.tokens, 0), 4), e.cost, e.tokens, e.requests, pc.pct,
+           tr.indicator, tr.change_pct, tr.label, e.previous_cost, e.previous_tokens, e.previous_requests,
+           e.accounts
+    FROM e
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
+    CROSS JOIN aispend.trend(e.cost, e.previous_cost) tr
+    ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model
+$$;
+COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric) IS
+    'Model Efficiency table: one row per model. most_efficient is the star (lowest Cost/1M among models with cost '
+    'and tokens). Arguments: period, provider, search (model name substring), min_cost, max_cost. '
+    'Rows come in the default order: cost_per_1m NULLS LAST, model.';
+
+CREATE OR REPLACE FUNCTION aispend.models_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, tokens bigint,
+               avg_cost_per_1m numeric, most_efficient_model text, previous_total_cost numeric, trend text,
+               change_pct numeric, trend_label text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.total, s.models, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
+           s.star, s.previous, tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer AS models,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 min(t.model) FILTER (WHERE t.most_efficient) AS star, coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend.models_table(period, provider, search, min_cost, max_cost) t) s
+    CROSS JOIN aispend.trend(s.total, s.previous) tr
+$$;
+COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric) IS
+    'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '
+    'Requests, Average Cost per 1M Tokens, the starred model, trend.';
+
+CREATE OR REPLACE FUNCTION aispend.models_by_cost(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (model text, provider text, cost numeric, pct_of_total numeric)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.model, t.provider, t.cost, t.pct_of_total
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
+    WHERE t.cost <> 0
+$$;
+COMMENT ON FUNCTION aispend.models_by_cost(daterange, text, text, numeric, numeric) IS
+    'Model Efficiency pie chart "Cost Distribution by Model". Default order: cost DESC.';
+
+CREATE OR REPLACE FUNCTION aispend.models_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                           provider text DEFAULT 'all', search text DEFAULT NULL,
+                                           min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE (model text, provider text, current_cost numeric, previous_cost numeric, change numeric,
+               change_pct numeric, trend text, current_tokens bigint, previous_tokens bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.model, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend,
+           t.tokens, t.previous_tokens
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
+$$;
+COMMENT ON FUNCTION aispend.models_vs_previous(daterange, text, text, numeric, numeric) IS
+    'Model Efficiency bar chart "Model Cost Comparison": current vs previous period per model (tokens too, to see '
+    'a change of model mix). Default order: current_cost DESC.';
+
+CREATE OR REPLACE FUNCTION aispend.models_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                   provider text DEFAULT 'all', search text DEFAULT NULL,
+                                   min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
+RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint,
+               "Requests" bigint, "Trend" text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END, t.provider, t.cost_per_1m,
+           pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
+$$;
+COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric) IS
+    'Model Efficiency table with the dashboard''s column titles (the starred model ends with '' ⭐''): '
+    '\copy (SELECT * FROM aispend.models_csv(aispend.period(''previous_month'')) ORDER BY "Cost" DESC) '
+    'TO ''models.csv'' WITH (FORMAT csv, HEADER)';
+
+-- ---- from 66_coverage.sql
+CREATE OR REPLACE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
+                                            accounts name[] DEFAULT NULL)
+RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
+               uncaptured_cost numeric, uncaptured_pct numeric)
+LANGUAGE sql STABLE
+AS $$
+    WITH b AS (
+        SELECT t.provider, sum(t.cost) AS billed
+        FROM aispend._entity_totals('w', period, 'all') t
+        WHERE accounts IS NULL OR t.account = ANY (accounts)
+        GROUP BY t.provider),
+    m AS (
+        SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
+        FROM aispend.middleware_spend s
+        WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
+          AND (accounts IS NULL OR s.account IS NULL OR s.account = ANY (accounts))
+        GROUP BY 1),
+    j AS (
+        SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
+               coalesce(m.captured, 0) AS captured
+        FROM b FULL JOIN m ON m.provider = b.provider),
+    a AS (
+        SELECT j.provider, j.billed, j.captured, 1 AS ord FROM j
+        UNION ALL
+        SELECT 'all', coalesce(sum(j.billed), 0), coalesce(sum(j.captured), 0), 2 FROM j)
+    SELECT a.provider, a.billed, a.captured, pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
+           GREATEST(a.billed - a.captured, 0),
+           pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
+    FROM a ORDER BY a.ord, a.provider
+$$;
+COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[]) IS
+    'Share of the spend the dashboard shows (the Workspaces tab''s cost: billed, allocated or estimated) that your '
+    'middleware captured (aispend.middleware_spend) in a period, per provider and overall (provider ''all''); '
+    'accounts: only these accounts'' spend (middleware rows '
+    'without an account always count). captured_pct can exceed 100 if the gateway over-counts.';
+
+CREATE OR REPLACE VIEW aispend.middleware_coverage_30d AS
+SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));
+COMMENT ON VIEW aispend.middleware_coverage_30d IS 'aispend.middleware_coverage for the last 30 days (for BI tools).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.provider IS 'Provider, or ''all'' for the overall row.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.billed_cost IS 'Spend the dashboard shows for the provider (the Workspaces tab''s cost).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_cost IS 'Spend your middleware captured (aispend.middleware_spend).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_pct IS 'captured / billed, percent, two decimals.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_cost IS 'Billed spend not captured (other sources).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_pct IS 'Uncaptured share, percent.';
+
+-- ---- from 68_default_views.sql
+-- 68_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
+-- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
+
+CREATE OR REPLACE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary();
+CREATE OR REPLACE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider();
+CREATE OR REPLACE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous();
+CREATE OR REPLACE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table();
+CREATE OR REPLACE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary();
+CREATE OR REPLACE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top();
+CREATE OR REPLACE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous();
+CREATE OR REPLACE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table();
+CREATE OR REPLACE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused();
+CREATE OR REPLACE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary();
+CREATE OR REPLACE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost();
+CREATE OR REPLACE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous();
+CREATE OR REPLACE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table();
+
+COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 before (aispend.workspaces_summary()).';
+COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
+COMMENT ON VIEW aispend.workspaces_vs_previous_30d IS 'Workspaces tab bars "Current vs Previous Period", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.workspaces_table_30d IS 'Workspaces tab table, last 30 days (aispend.workspaces_table()).';
+COMMENT ON VIEW aispend.api_keys_summary_30d IS 'API Key Analytics summary, last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.api_keys_top_30d IS 'API Key Analytics pie "Cost Distribution by API Key" (top 10 + Other), last 30 days.';
+COMMENT ON VIEW aispend.api_keys_vs_previous_30d IS 'API Key Analytics bars "API Key Cost Comparison", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.api_keys_table_30d IS 'API Key Analytics table, last 30 days (aispend.api_keys_table()).';
+COMMENT ON VIEW aispend.api_keys_unused_30d IS 'API keys with 0 requests in the last 30 days.';
+COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
+COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 before.';
+COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+
+-- Column comments of every dashboard view, from one dictionary.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH dict(col, txt) AS (VALUES
+            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
+            ('provider', 'Provider (several, comma-separated, for a combined row).'),
+            ('cost', 'Cost in the period, US dollars (the cost model''s cost: billed, allocated or estimated).'),
+            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
+            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
+            ('tokens', 'Tokens in the period (input + output).'),
+            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0).'),
+            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0.'),
+            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'' or ''new''.'),
+            ('previous_cost', 'Cost in the previous period of the same length.'),
+            ('previous_tokens', 'Tokens in the previous period.'),
+            ('previous_requests', 'Requests in the previous period.'),
+            ('workspaces', 'Number of workspaces combined in this row.'),
+            ('accounts', 'Accounts (aispend servers) of the row.'),
+            ('workspace_ids', 'Provider workspace ids combined in this row.'),
+            ('total_cost', 'Total Cost of the rows.'),
+            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
+            ('openai_cost', 'Cost of OpenAI workspaces.'),
+            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
+            ('other_cost', 'Cost of other providers.'),
+            ('previous_total_cost', 'Total cost of the previous period.'),
+            ('current_cost', 'Cost in the period.'),
+            ('change', 'current_cost - previous_cost.'),
+            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
+            ('workspace', 'Workspace / project of the key (name shown).'),
+            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
+            ('status', 'Status: active or inactive.'),
+            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
+            ('account', 'The account (aispend server).'),
+            ('workspace_id', 'Provider workspace id.'),
+            ('api_key_id', 'Provider API key id.'),
+            ('owner', 'Owner of the key, as the provider reports it.'),
+            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
+            ('active_keys', 'Active API Keys: keys with cost, tokens or requests in the period.'),
+            ('total_requests', 'Total Requests.'),
+            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
+            ('rank', 'Pie slice order (top_n + 1 is Other).'),
+            ('label', 'Slice label: key (workspace), or Other.'),
+            ('keys', 'Keys in the slice.'),
+            ('created_at', 'Creation time at the provider.'),
+            ('days_since_last_use', 'Days between the last use and the end of the period.'),
+            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
+            ('most_efficient', 'The star: lowest Cost/1M among models with cost and tokens.'),
+            ('model_count', 'Models with cost, tokens or requests in the period.'),
+            ('most_efficient_model', 'The starred model.'),
+            ('current_tokens', 'Tokens in the period.'),
+            ('day', 'UTC day.'),
+            ('billed_cost', 'Cost as billed by the provider at this grain.'),
+            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
+            ('estimated_cost', 'Cost estimated from list prices.'),
+            ('cost_basis', 'billed, allocated or estimated.'),
+            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
+            ('output_tokens', 'Output tokens.'),
+            ('total_tokens', 'Input + output tokens.'),
+            ('unpriced', 'Some usage had no price: cost incomplete.'))
+        SELECT cl.oid::regclass AS rel, a.attname, d.txt
+        FROM pg_catalog.pg_class cl
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN dict d ON d.col = a.attname
+        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
+          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
+    END LOOP;
+END
+$$;
+
+-- ---- the provider heuristic, replaced by aispend.account_provider (nothing calls it any more)
+DROP FUNCTION aispend._fact_provider(name, text, text);
+
+-- ---- privileges as a fresh install sets them, and for the roles that had them
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole::name AS role_name,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+                       WHERE c.oid = 'aispend.usage'::regclass AND x.grantee = a.grantee
+                         AND x.privilege_type = 'INSERT') AS admin
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'aispend.workspaces_table(daterange, text, text, numeric, numeric)'::regprocedure
+          AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        IF r.admin THEN
+            PERFORM aispend.grant_admin(r.role_name);
+        ELSE
+            PERFORM aispend.grant_reader(r.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- ---- the rollups of every account, rebuilt from its facts with 0.2.0's cost model
+DO $$
+DECLARE
+    a name;
+BEGIN
+    FOR a IN SELECT DISTINCT u.account FROM aispend.usage u UNION SELECT DISTINCT c.account FROM aispend.costs c LOOP
+        PERFORM aispend._mark_all_days(a);
+        PERFORM aispend._reroll(a);
+    END LOOP;
+END
+$$;
