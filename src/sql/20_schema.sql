@@ -15,7 +15,8 @@
 -- ---------------------------------------------------------------- helpers (internal)
 
 -- UTC bucket arithmetic. timestamptz + interval follows the session TimeZone (a day can last 23 or 25 hours),
--- so every step is done on UTC wall-clock time. The helpers with a CASE are not STRICT so that they inline.
+-- so every step is done on UTC wall-clock time. The helpers with a CASE are not STRICT, and use only IMMUTABLE
+-- functions (date_trunc with a time zone is STABLE), so that they inline.
 CREATE FUNCTION aispend._utc_add(ts timestamptz, step interval)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ((ts AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
@@ -23,7 +24,7 @@ RETURN ((ts AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
 CREATE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
-                             ts, 'UTC');
+                             ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 
 CREATE FUNCTION aispend._bucket_step(bucket_width text)
 RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -66,7 +66,7 @@ c AS (
 -- aispend.settled_before): a property of the synced data, never of the clock
 settled_days AS (
     SELECT DISTINCT c.day FROM c
-    WHERE c.day < coalesce(aispend.settled_before(cost_facts_between.account), 'infinity')
+    WHERE c.day < (SELECT coalesce(aispend.settled_before(cost_facts_between.account), 'infinity'))
 ),
 -- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
 slices AS (

@@ -100,7 +100,7 @@ BEGIN
                                       requests, unpriced)
     SELECT p_account, f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label()),
            sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
-           CASE WHEN count(DISTINCT f.cost_basis) > 1 THEN 'mixed' ELSE min(f.cost_basis) END,
+           CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
            coalesce(bool_or(f.unpriced), false)
     FROM aispend.cost_facts_between(p_account, from_day, to_day) f
@@ -141,7 +141,9 @@ BEGIN ATOMIC
     FROM g
     LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
                AND d.model = g.model AND d.day = g.day
-    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day);
+    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day)
+    -- stored day by day: a tab reads the rows of one day, which then share a few pages
+    ORDER BY g.day, g.kind, g.workspace_id, g.api_key_id, g.model;
 END;
 COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
     'Internal: rewrites the month-to-date rows of every entity of an account for one calendar month.';
@@ -182,15 +184,19 @@ BEGIN ATOMIC
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
     SELECT p_account, 'm', s.m, s.kind, s.workspace_id, s.api_key_id, s.model, s.cost, s.tokens, s.requests
     FROM s
-    WHERE s.m > p_from;
+    WHERE s.m > p_from
+    ORDER BY s.m, s.kind, s.workspace_id, s.api_key_id, s.model;
 END;
 COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
     'Internal: rewrites the before-month rows of every entity of an account for the months after p_from.';
 
 -- Re-rolls the days of an account marked in aispend._dirty_days; returns the daily_rollup rows written.
--- Long runs of days are cost in chunks of at most 31 days (one cost-model query each).
+-- Long runs of days are cost in chunks of at most 31 days (one cost-model query each). A month of a large
+-- organisation sorts a few hundred thousand rows: with the default 4 MB they spill to disk, and JIT compiling
+-- the cost model costs more than it saves.
 CREATE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
+SET work_mem = '64MB' SET jit = off
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -282,6 +288,11 @@ BEGIN
     LOOP
         DELETE FROM aispend._rollup_state s WHERE s.account = acct;
         DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
+        PERFORM aispend._note_model(acct, x.model, min(x.b), max(x.b))
+        FROM (SELECT u.model, u.bucket_start AS b FROM aispend.usage u WHERE u.account = acct AND u.model IS NOT NULL
+              UNION ALL
+              SELECT c.model, c.bucket_start FROM aispend.costs c WHERE c.account = acct AND c.model IS NOT NULL) x
+        GROUP BY x.model;
         PERFORM aispend._mark_all_days(acct);
         refreshed_account := acct;
         rollup_rows := aispend._reroll(acct);
@@ -291,9 +302,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend.refresh_rollups(name) IS
-    'Rebuilds the dashboard rollups of one account (default: every account) from all of its facts. Every change '
-    'to facts, prices or sync runs keeps them current by itself; use this after loading aispend.usage or '
-    'aispend.costs with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica).';
+    'Rebuilds the dashboard rollups (and aispend.models) of one account (default: every account) from all of its '
+    'facts. Every change to facts, prices or sync runs keeps them current by itself; use this after loading '
+    'aispend.usage or aispend.costs with triggers disabled (pg_restore --disable-triggers, '
+    'session_replication_role = replica).';
 
 REVOKE ALL ON FUNCTION aispend._reroll_days(name, date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._reroll_month_days(name, date) FROM PUBLIC;

@@ -50,6 +50,21 @@ COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day o
 
 -- ---------------------------------------------------------------- facts
 
+-- Records that an account's facts name a model between two buckets (aispend.models), for accounts with a
+-- known provider.
+CREATE FUNCTION aispend._note_model(p_account name, p_model text, p_first timestamptz, p_last timestamptz)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
+    SELECT p_account, p.provider, p_model, p_first, p_last
+    FROM aispend._account_providers() p WHERE p.account = p_account
+    ON CONFLICT (account, model) DO UPDATE
+       SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
+     WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+END;
+COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
+    'Internal: records in aispend.models that an account''s facts name a model (first and last bucket).';
+
 CREATE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
 AS $$
@@ -72,15 +87,9 @@ BEGIN
         SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
         ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
         -- The models an account uses: what a price change looks up.
-        INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
-        SELECT x.account, p.provider, x.model, x.first_seen, x.last_seen
+        PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
         FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
-              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x
-        JOIN aispend._account_providers() p ON p.account = x.account
-        ON CONFLICT (account, model) DO UPDATE
-           SET first_seen = LEAST(m.first_seen, excluded.first_seen),
-               last_seen = GREATEST(m.last_seen, excluded.last_seen)
-         WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
     END IF;
     RETURN NULL;
 END
@@ -236,3 +245,4 @@ CREATE CONSTRAINT TRIGGER dirty_days_reroll AFTER INSERT ON aispend._dirty_days
 
 REVOKE ALL ON FUNCTION aispend._mark_days(name, date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._mark_all_days(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) FROM PUBLIC;

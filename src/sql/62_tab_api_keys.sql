@@ -5,9 +5,10 @@
 -- workspace with that name, i.e. a combined row of the Workspaces tab) or a workspace id.
 -- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
 
+-- STABLE, not IMMUTABLE: concat_ws is STABLE, and a function declared stricter than its body is never inlined.
 CREATE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
                                      owner text, search text)
-RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
 RETURN search IS NULL OR search = ''
     OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', key_name, workspace_name, key_hint,
                                                                 api_key_id, owner)),

@@ -18,7 +18,10 @@ DROP TABLE aispend._cum_workspace_day, aispend._cum_workspace_month, aispend._cu
            aispend._cum_model_day, aispend._cum_model_month;
 
 -- ---- helpers that must inline: not STRICT
-ALTER FUNCTION aispend._bucket_floor(timestamptz, text) CALLED ON NULL INPUT;
+CREATE OR REPLACE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
+                             ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 ALTER FUNCTION aispend._bucket_step(text) CALLED ON NULL INPUT;
 ALTER FUNCTION aispend._bucket_ceil(timestamptz, text) CALLED ON NULL INPUT;
 ALTER FUNCTION aispend._price_rule_matches(text, text, text) CALLED ON NULL INPUT;
@@ -912,7 +915,7 @@ c AS (
 -- aispend.settled_before): a property of the synced data, never of the clock
 settled_days AS (
     SELECT DISTINCT c.day FROM c
-    WHERE c.day < coalesce(aispend.settled_before(cost_facts_between.account), 'infinity')
+    WHERE c.day < (SELECT coalesce(aispend.settled_before(cost_facts_between.account), 'infinity'))
 ),
 -- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
 slices AS (
@@ -1155,7 +1158,7 @@ BEGIN
                                       requests, unpriced)
     SELECT p_account, f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label()),
            sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
-           CASE WHEN count(DISTINCT f.cost_basis) > 1 THEN 'mixed' ELSE min(f.cost_basis) END,
+           CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
            coalesce(bool_or(f.unpriced), false)
     FROM aispend.cost_facts_between(p_account, from_day, to_day) f
@@ -1196,7 +1199,9 @@ BEGIN ATOMIC
     FROM g
     LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
                AND d.model = g.model AND d.day = g.day
-    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day);
+    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day)
+    -- stored day by day: a tab reads the rows of one day, which then share a few pages
+    ORDER BY g.day, g.kind, g.workspace_id, g.api_key_id, g.model;
 END;
 COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
     'Internal: rewrites the month-to-date rows of every entity of an account for one calendar month.';
@@ -1237,15 +1242,19 @@ BEGIN ATOMIC
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
     SELECT p_account, 'm', s.m, s.kind, s.workspace_id, s.api_key_id, s.model, s.cost, s.tokens, s.requests
     FROM s
-    WHERE s.m > p_from;
+    WHERE s.m > p_from
+    ORDER BY s.m, s.kind, s.workspace_id, s.api_key_id, s.model;
 END;
 COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
     'Internal: rewrites the before-month rows of every entity of an account for the months after p_from.';
 
 -- Re-rolls the days of an account marked in aispend._dirty_days; returns the daily_rollup rows written.
--- Long runs of days are cost in chunks of at most 31 days (one cost-model query each).
+-- Long runs of days are cost in chunks of at most 31 days (one cost-model query each). A month of a large
+-- organisation sorts a few hundred thousand rows: with the default 4 MB they spill to disk, and JIT compiling
+-- the cost model costs more than it saves.
 CREATE OR REPLACE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
+SET work_mem = '64MB' SET jit = off
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1337,6 +1346,11 @@ BEGIN
     LOOP
         DELETE FROM aispend._rollup_state s WHERE s.account = acct;
         DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
+        PERFORM aispend._note_model(acct, x.model, min(x.b), max(x.b))
+        FROM (SELECT u.model, u.bucket_start AS b FROM aispend.usage u WHERE u.account = acct AND u.model IS NOT NULL
+              UNION ALL
+              SELECT c.model, c.bucket_start FROM aispend.costs c WHERE c.account = acct AND c.model IS NOT NULL) x
+        GROUP BY x.model;
         PERFORM aispend._mark_all_days(acct);
         refreshed_account := acct;
         rollup_rows := aispend._reroll(acct);
@@ -1346,9 +1360,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend.refresh_rollups(name) IS
-    'Rebuilds the dashboard rollups of one account (default: every account) from all of its facts. Every change '
-    'to facts, prices or sync runs keeps them current by itself; use this after loading aispend.usage or '
-    'aispend.costs with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica).';
+    'Rebuilds the dashboard rollups (and aispend.models) of one account (default: every account) from all of its '
+    'facts. Every change to facts, prices or sync runs keeps them current by itself; use this after loading '
+    'aispend.usage or aispend.costs with triggers disabled (pg_restore --disable-triggers, '
+    'session_replication_role = replica).';
 
 REVOKE ALL ON FUNCTION aispend._reroll_days(name, date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._reroll_month_days(name, date) FROM PUBLIC;
@@ -1409,6 +1424,21 @@ COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day o
 
 -- ---------------------------------------------------------------- facts
 
+-- Records that an account's facts name a model between two buckets (aispend.models), for accounts with a
+-- known provider.
+CREATE OR REPLACE FUNCTION aispend._note_model(p_account name, p_model text, p_first timestamptz, p_last timestamptz)
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
+    SELECT p_account, p.provider, p_model, p_first, p_last
+    FROM aispend._account_providers() p WHERE p.account = p_account
+    ON CONFLICT (account, model) DO UPDATE
+       SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
+     WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+END;
+COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
+    'Internal: records in aispend.models that an account''s facts name a model (first and last bucket).';
+
 CREATE OR REPLACE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
 AS $$
@@ -1431,15 +1461,9 @@ BEGIN
         SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
         ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
         -- The models an account uses: what a price change looks up.
-        INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
-        SELECT x.account, p.provider, x.model, x.first_seen, x.last_seen
+        PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
         FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
-              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x
-        JOIN aispend._account_providers() p ON p.account = x.account
-        ON CONFLICT (account, model) DO UPDATE
-           SET first_seen = LEAST(m.first_seen, excluded.first_seen),
-               last_seen = GREATEST(m.last_seen, excluded.last_seen)
-         WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
     END IF;
     RETURN NULL;
 END
@@ -1595,6 +1619,7 @@ CREATE CONSTRAINT TRIGGER dirty_days_reroll AFTER INSERT ON aispend._dirty_days
 
 REVOKE ALL ON FUNCTION aispend._mark_days(name, date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._mark_all_days(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) FROM PUBLIC;
 
 -- ---- from 58_entity_totals.sql
 -- 58_entity_totals.sql: what every tab shares: the provider filter, the period check, the period totals of any
@@ -1865,9 +1890,10 @@ COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numer
 -- workspace with that name, i.e. a combined row of the Workspaces tab) or a workspace id.
 -- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
 
+-- STABLE, not IMMUTABLE: concat_ws is STABLE, and a function declared stricter than its body is never inlined.
 CREATE OR REPLACE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
                                      owner text, search text)
-RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
 RETURN search IS NULL OR search = ''
     OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', key_name, workspace_name, key_hint,
                                                                 api_key_id, owner)),
