@@ -126,9 +126,11 @@ DECLARE
     new_h date;
     last_day date;
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS aispend_runs_changed (account name, id bigint, horizon date, is_new boolean)
-        ON COMMIT DROP;
-    TRUNCATE pg_temp.aispend_runs_changed;
+    IF pg_catalog.to_regclass('pg_temp.aispend_runs_changed') IS NULL THEN
+        CREATE TEMP TABLE aispend_runs_changed (account name, id bigint, horizon date, is_new boolean) ON COMMIT DROP;
+    ELSE
+        TRUNCATE pg_temp.aispend_runs_changed;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO pg_temp.aispend_runs_changed
         SELECT o.account, o.id, (o.complete_through AT TIME ZONE 'UTC')::date, false FROM old_rows o
@@ -187,9 +189,12 @@ BEGIN
         END LOOP;
         RETURN NULL;
     END IF;
-    CREATE TEMP TABLE IF NOT EXISTS aispend_rules_changed (provider text, match_kind text, pattern text,
-                                                           valid_from date, valid_to date) ON COMMIT DROP;
-    TRUNCATE pg_temp.aispend_rules_changed;
+    IF pg_catalog.to_regclass('pg_temp.aispend_rules_changed') IS NULL THEN
+        CREATE TEMP TABLE aispend_rules_changed (provider text, match_kind text, pattern text, valid_from date,
+                                                 valid_to date) ON COMMIT DROP;
+    ELSE
+        TRUNCATE pg_temp.aispend_rules_changed;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO pg_temp.aispend_rules_changed
         SELECT o.provider, o.match_kind, o.pattern, o.valid_from, o.valid_to FROM old_rows o;
