@@ -107,41 +107,30 @@ alloc AS (
     FROM shares sh
     WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
 ),
-parts AS (
-    -- usage
-    SELECT u.day, u.workspace_id, u.api_key_id, u.model, NULL::text AS line_item, NULL::numeric AS billed,
-           NULL::numeric AS allocated, u.est, u.unpriced, u.inp, u.outp, u.tot, u.req, u.wsr, true AS has_usage
-    FROM u
+-- one row per fact: the usage, a bill at key grain and an allocated share of (day, workspace, key, model) meet
+-- in one row through FULL JOINs (never planned as nested loops, whatever the estimates); the billed lines
+-- that no usage row can take keep rows of their own
+g AS (
+    SELECT day, workspace_id, api_key_id, model, NULL::text AS line_item, kb.billed, aa.allocated, uu.est,
+           coalesce(uu.unpriced, false) AS unpriced, uu.inp::bigint AS inp, uu.outp::bigint AS outp,
+           uu.tot::bigint AS tot, uu.req::bigint AS req, uu.wsr::bigint AS wsr, uu.has_usage IS NOT NULL AS has_usage
+    FROM (SELECT u.*, true AS has_usage FROM u) AS uu
+    FULL JOIN (SELECT a.day, a.workspace_id, a.api_key_id, a.model, a.allocated FROM alloc a) AS aa
+         USING (day, workspace_id, api_key_id, model)
+    FULL JOIN (SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.billed
+               FROM c WHERE c.api_key_id IS NOT NULL AND c.model IS NOT NULL) AS kb   -- newer OpenAI costs
+         USING (day, workspace_id, api_key_id, model)
     UNION ALL
-    -- billed at key grain (newer OpenAI costs)
-    SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM c WHERE c.api_key_id IS NOT NULL
-    UNION ALL
-    -- billed lines without a model or key: their own rows
-    SELECT c.day, c.workspace_id, '(unattributed)', NULL, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM c WHERE c.api_key_id IS NULL AND c.model IS NULL
+    -- billed lines without a model: their own rows, under their key (newer OpenAI costs) or '(unattributed)'
+    SELECT c.day, c.workspace_id, coalesce(c.api_key_id, '(unattributed)'), NULL, c.line_item, c.billed, NULL,
+           NULL, false, NULL, NULL, NULL, NULL, NULL, false
+    FROM c WHERE c.model IS NULL
     UNION ALL
     -- billed model with no usage behind it in its slice
-    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, NULL, NULL, NULL, NULL,
+    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, false, NULL, NULL, NULL,
            NULL, NULL, false
     FROM slice_rows r
     WHERE r.api_key_id IS NULL AND r.keys = 0
-    UNION ALL
-    -- allocated shares
-    SELECT a.day, a.workspace_id, a.api_key_id, a.model, NULL, NULL, a.allocated, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM alloc a
-),
-g AS (
-    SELECT p.day, p.workspace_id, p.api_key_id, p.model, p.line_item,
-           sum(p.billed) AS billed, sum(p.allocated) AS allocated, sum(p.est) AS est,
-           coalesce(bool_or(p.unpriced), false) AS unpriced,
-           sum(p.inp)::bigint AS inp, sum(p.outp)::bigint AS outp, sum(p.tot)::bigint AS tot,
-           sum(p.req)::bigint AS req, sum(p.wsr)::bigint AS wsr, bool_or(p.has_usage) AS has_usage
-    FROM parts p
-    GROUP BY 1, 2, 3, 4, 5
 )
 SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
        g.billed,

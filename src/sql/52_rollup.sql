@@ -95,16 +95,23 @@ DECLARE
     n bigint;
 BEGIN
     DELETE FROM aispend.daily_rollup r WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day;
+    -- A fact with a model is already one rollup row; the lines without one are added up per key.
     INSERT INTO aispend.daily_rollup (account, day, workspace_id, api_key_id, model, billed_cost, allocated_cost,
                                       estimated_cost, cost, cost_basis, input_tokens, output_tokens, total_tokens,
                                       requests, unpriced)
-    SELECT p_account, f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label()),
+    WITH f AS MATERIALIZED (SELECT * FROM aispend.cost_facts_between(p_account, from_day, to_day))
+    SELECT p_account, f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost,
+           f.estimated_cost, coalesce(f.cost, 0), f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
+           f.requests, f.unpriced
+    FROM f WHERE f.model IS NOT NULL
+    UNION ALL
+    SELECT p_account, f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
            sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
            CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
            coalesce(bool_or(f.unpriced), false)
-    FROM aispend.cost_facts_between(p_account, from_day, to_day) f
-    GROUP BY f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label());
+    FROM f WHERE f.model IS NULL
+    GROUP BY f.day, f.workspace_id, f.api_key_id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -193,10 +200,11 @@ COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
 -- Re-rolls the days of an account marked in aispend._dirty_days; returns the daily_rollup rows written.
 -- Long runs of days are cost in chunks of at most 31 days (one cost-model query each). A month of a large
 -- organisation sorts a few hundred thousand rows: with the default 4 MB they spill to disk, and JIT compiling
--- the cost model costs more than it saves.
+-- the cost model costs more than it saves. Each chunk is planned for its own account and days (a generic plan,
+-- chosen after five calls, cannot see how many rows a month holds).
 CREATE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
-SET work_mem = '64MB' SET jit = off
+SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_variable
 DECLARE

@@ -956,41 +956,30 @@ alloc AS (
     FROM shares sh
     WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
 ),
-parts AS (
-    -- usage
-    SELECT u.day, u.workspace_id, u.api_key_id, u.model, NULL::text AS line_item, NULL::numeric AS billed,
-           NULL::numeric AS allocated, u.est, u.unpriced, u.inp, u.outp, u.tot, u.req, u.wsr, true AS has_usage
-    FROM u
+-- one row per fact: the usage, a bill at key grain and an allocated share of (day, workspace, key, model) meet
+-- in one row through FULL JOINs (never planned as nested loops, whatever the estimates); the billed lines
+-- that no usage row can take keep rows of their own
+g AS (
+    SELECT day, workspace_id, api_key_id, model, NULL::text AS line_item, kb.billed, aa.allocated, uu.est,
+           coalesce(uu.unpriced, false) AS unpriced, uu.inp::bigint AS inp, uu.outp::bigint AS outp,
+           uu.tot::bigint AS tot, uu.req::bigint AS req, uu.wsr::bigint AS wsr, uu.has_usage IS NOT NULL AS has_usage
+    FROM (SELECT u.*, true AS has_usage FROM u) AS uu
+    FULL JOIN (SELECT a.day, a.workspace_id, a.api_key_id, a.model, a.allocated FROM alloc a) AS aa
+         USING (day, workspace_id, api_key_id, model)
+    FULL JOIN (SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.billed
+               FROM c WHERE c.api_key_id IS NOT NULL AND c.model IS NOT NULL) AS kb   -- newer OpenAI costs
+         USING (day, workspace_id, api_key_id, model)
     UNION ALL
-    -- billed at key grain (newer OpenAI costs)
-    SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM c WHERE c.api_key_id IS NOT NULL
-    UNION ALL
-    -- billed lines without a model or key: their own rows
-    SELECT c.day, c.workspace_id, '(unattributed)', NULL, c.line_item, c.billed, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM c WHERE c.api_key_id IS NULL AND c.model IS NULL
+    -- billed lines without a model: their own rows, under their key (newer OpenAI costs) or '(unattributed)'
+    SELECT c.day, c.workspace_id, coalesce(c.api_key_id, '(unattributed)'), NULL, c.line_item, c.billed, NULL,
+           NULL, false, NULL, NULL, NULL, NULL, NULL, false
+    FROM c WHERE c.model IS NULL
     UNION ALL
     -- billed model with no usage behind it in its slice
-    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, NULL, NULL, NULL, NULL,
+    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, false, NULL, NULL, NULL,
            NULL, NULL, false
     FROM slice_rows r
     WHERE r.api_key_id IS NULL AND r.keys = 0
-    UNION ALL
-    -- allocated shares
-    SELECT a.day, a.workspace_id, a.api_key_id, a.model, NULL, NULL, a.allocated, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM alloc a
-),
-g AS (
-    SELECT p.day, p.workspace_id, p.api_key_id, p.model, p.line_item,
-           sum(p.billed) AS billed, sum(p.allocated) AS allocated, sum(p.est) AS est,
-           coalesce(bool_or(p.unpriced), false) AS unpriced,
-           sum(p.inp)::bigint AS inp, sum(p.outp)::bigint AS outp, sum(p.tot)::bigint AS tot,
-           sum(p.req)::bigint AS req, sum(p.wsr)::bigint AS wsr, bool_or(p.has_usage) AS has_usage
-    FROM parts p
-    GROUP BY 1, 2, 3, 4, 5
 )
 SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
        g.billed,
@@ -1153,16 +1142,23 @@ DECLARE
     n bigint;
 BEGIN
     DELETE FROM aispend.daily_rollup r WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day;
+    -- A fact with a model is already one rollup row; the lines without one are added up per key.
     INSERT INTO aispend.daily_rollup (account, day, workspace_id, api_key_id, model, billed_cost, allocated_cost,
                                       estimated_cost, cost, cost_basis, input_tokens, output_tokens, total_tokens,
                                       requests, unpriced)
-    SELECT p_account, f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label()),
+    WITH f AS MATERIALIZED (SELECT * FROM aispend.cost_facts_between(p_account, from_day, to_day))
+    SELECT p_account, f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost,
+           f.estimated_cost, coalesce(f.cost, 0), f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
+           f.requests, f.unpriced
+    FROM f WHERE f.model IS NOT NULL
+    UNION ALL
+    SELECT p_account, f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
            sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
            CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
            coalesce(bool_or(f.unpriced), false)
-    FROM aispend.cost_facts_between(p_account, from_day, to_day) f
-    GROUP BY f.day, f.workspace_id, f.api_key_id, coalesce(f.model, aispend._no_model_label());
+    FROM f WHERE f.model IS NULL
+    GROUP BY f.day, f.workspace_id, f.api_key_id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -1251,10 +1247,11 @@ COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
 -- Re-rolls the days of an account marked in aispend._dirty_days; returns the daily_rollup rows written.
 -- Long runs of days are cost in chunks of at most 31 days (one cost-model query each). A month of a large
 -- organisation sorts a few hundred thousand rows: with the default 4 MB they spill to disk, and JIT compiling
--- the cost model costs more than it saves.
+-- the cost model costs more than it saves. Each chunk is planned for its own account and days (a generic plan,
+-- chosen after five calls, cannot see how many rows a month holds).
 CREATE OR REPLACE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
-SET work_mem = '64MB' SET jit = off
+SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
