@@ -61,15 +61,27 @@ else
     tail -40 "$work/unit-build.log"; record unit 0 1
 fi
 
-# run_unittest SUITE FILE: a Python unittest file, counted test by test.
+# run_unittest SUITE FILE: a Python unittest file, counted test by test. The summary line is "OK", "OK (skipped=N)"
+# or "FAILED (failures=N, errors=N, skipped=N, ...)": failures, errors and unexpected successes fail; skipped tests
+# are shown (verbose lines "test ... skipped 'reason'") and counted as skipped, never as passed.
 run_unittest() {
-    local log="$work/$1.log" ran bad
-    python3 -m unittest "$2" >"$log" 2>&1
-    ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$log")
-    bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$log" | grep -o '[0-9]\+' | awk '{s+=$1} END {print s+0}')
-    [ "${bad:-0}" -gt 0 ] && tail -30 "$log"
-    [ -z "$ran" ] && { tail -20 "$log"; ran=0; bad=1; }
-    record "$1" $((ran - ${bad:-0})) "${bad:-0}"
+    local log="$work/$1.log" ran summary bad skip status
+    python3 -m unittest -v "$2" >"$log" 2>&1
+    status=$?
+    ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+    summary=$(grep -E '^(OK|FAILED)( \(.*\))?$' "$log" | tail -1)
+    # "failures=" must not match inside "expected failures="
+    summary_count() { echo "$summary" | grep -oE "(\(|, )$1=[0-9]+" | sed 's/.*=//' | awk '{s+=$1} END {print s+0}'; }
+    bad=$(($(summary_count failures) + $(summary_count errors) + $(summary_count 'unexpected successes')))
+    skip=$(summary_count skipped)
+    if [ "$skip" -gt 0 ]; then
+        grep -E ' \.\.\. skipped' "$log" | sed 's/^/  /' | head -10
+        skipped=$((skipped + skip))
+    fi
+    [ "$bad" -gt 0 ] && tail -30 "$log"
+    [ -z "$ran" ] && { tail -20 "$log"; ran=0; bad=1; skip=0; }
+    if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -20 "$log"; bad=1; fi
+    record "$1" $((ran - bad - skip < 0 ? 0 : ran - bad - skip)) "$bad"
 }
 
 say "mock provider self-tests"
@@ -94,9 +106,12 @@ psql -q -X -d aispend_test -c "CREATE EXTENSION pg_cron; CREATE EXTENSION pgtap;
 
 say "pg_regress (sql/, expected/)"
 PGOPTIONS="-c aispend_test.mock_url=$AISPEND_MOCK_URL" make -s installcheck >"$work/regress.log" 2>&1
+regress_status=$?
 ok=$(grep -cE '(\.\.\. ok|^ok )' "$work/regress.log")
 bad=$(grep -cE '(\.\.\. FAILED|^not ok )' "$work/regress.log")
-if [ "$bad" -gt 0 ] || [ "$ok" -eq 0 ]; then
+# pg_regress's exit status counts too: a non-zero status without a FAILED line (a crash, a missing database,
+# an error before any test ran) is one failure.
+if [ "$bad" -gt 0 ] || [ "$ok" -eq 0 ] || [ "$regress_status" -ne 0 ]; then
     cat "$work/regress.log" | tail -20; [ -f regression.diffs ] && head -80 regression.diffs
     [ "$bad" -eq 0 ] && bad=1
 fi
@@ -164,6 +179,10 @@ say "BI readiness (JDBC metadata as the read-only role)"
 run_counted jdbc tests/jdbc/run.sh aispend_test
 say "documentation examples"
 run_counted docs tests/docs/run.sh aispend_test
+say "upgrade from each earlier release (ALTER EXTENSION UPDATE = a fresh install: objects, rows, dashboard)"
+run_counted upgrade tests/upgrade/run.sh aispend_test "http://127.0.0.1:$demo_port"
+say "pg_dump / pg_restore of the demo database (same dashboard, rollups rebuilt)"
+run_counted dump-restore tests/upgrade/dump_restore.sh aispend_test
 say "packaging (make dist, reinstall gives the same objects)"
 run_counted dist tests/packaging/test_dist.sh
 

@@ -155,7 +155,9 @@ CREATE TABLE aispend.models (
     last_seen  timestamptz NOT NULL,
     CONSTRAINT models_pkey PRIMARY KEY (account, model)
 );
-COMMENT ON TABLE aispend.models IS 'Models named by the usage or costs of each account.';
+COMMENT ON TABLE aispend.models IS
+    'Models named by the usage or costs of each account, kept by the facts'' triggers (not dumped: a restore of the '
+    'facts rebuilds it).';
 COMMENT ON COLUMN aispend.models.account IS 'The account: name of the aispend foreign server.';
 COMMENT ON COLUMN aispend.models.first_seen IS 'Start of the earliest synced bucket with usage or cost of this model.';
 COMMENT ON COLUMN aispend.models.last_seen IS 'Start of the latest synced bucket with usage or cost of this model.';
@@ -290,10 +292,10 @@ COMMENT ON COLUMN aispend.sync_runs.http_requests IS 'HTTP requests of the fetch
 COMMENT ON COLUMN aispend.sync_runs.retries IS 'Retried HTTP requests (429, 5xx, network).';
 COMMENT ON COLUMN aispend.sync_runs.error_sqlstate IS 'SQLSTATE of the failure (AS001..AS007 provider errors, 57014 cancel, ...).';
 
--- Data that pg_dump must keep: everything synced and every edit (display names), and the run log.
+-- Data that pg_dump must keep: everything synced and every edit (display names), and the run log. aispend.models
+-- is derived from the facts by their triggers (53_invalidation.sql), which rebuild it on restore.
 SELECT pg_catalog.pg_extension_config_dump('aispend.workspaces', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.api_keys', '');
-SELECT pg_catalog.pg_extension_config_dump('aispend.models', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.usage', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.costs', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs', '');

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # By hand: PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres tests/packaging/test_dist.sh      (aispend installed)
 # Packaging: `make dist` produces the release archive (committed files of HEAD) with what PGXN and a builder need;
-# DROP EXTENSION + CREATE EXTENSION gives exactly the same objects (definitions, comments, privileges).
-# The upgrade test (install the previous release, ALTER EXTENSION aispend UPDATE, compare with a fresh
-# install) is not applicable yet: 0.1.0 is the first release (docs/upgrading.md).
+# DROP EXTENSION + CREATE EXTENSION gives exactly the same objects (definitions, comments, privileges); the frozen
+# install scripts of earlier releases (src/sql/releases/) are untouched and each has an upgrade path to the current
+# version. The upgrade itself (install each release, ALTER EXTENSION aispend UPDATE, compare with a fresh install)
+# is tests/upgrade/run.sh.
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -120,15 +121,51 @@ check "every public function, table and view of the extension has a COMMENT" \
 internal=$(grep -F '<no comment>' "$work/first.txt" | grep -c ' aispend\._')
 [ "$internal" -gt 0 ] && echo "# $internal internal (aispend._*) function(s) have no COMMENT"
 
-# ---- upgrades
-upgrades=$(ls "$root"/src/sql/upgrades/aispend--*--*.sql 2>/dev/null | wc -l)
-if [ "$upgrades" -eq 0 ]; then
-    echo "ok - upgrade from the previous release # SKIP not applicable yet: $version is the first release (docs/upgrading.md)"
+# ---- releases and upgrade paths (the upgrade itself: tests/upgrade/run.sh)
+releases=$(ls "$root"/src/sql/releases/aispend--*.sql 2>/dev/null | sed 's|.*/aispend--\(.*\)\.sql$|\1|' | sort -V | xargs)
+if [ -z "$releases" ]; then
+    echo "ok - frozen releases # SKIP none in src/sql/releases/"
     passed=$((passed + 1))
 else
-    echo "not ok - $upgrades upgrade script(s) in src/sql/upgrades but no upgrade test: install the previous release," \
-         "ALTER EXTENSION aispend UPDATE, and compare objects() with a fresh install"
-    failed=$((failed + 1))
+    check "each frozen release src/sql/releases/aispend--X.sql is the generated install script of X ($releases)" \
+        bash -c "for v in $releases; do
+                     head -1 '$root/src/sql/releases/aispend--'\$v.sql | grep -q \"^-- aispend \$v: generated from src/sql/\" ||
+                         { echo \"aispend--\$v.sql does not start with the header make writes for \$v\"; exit 1; }
+                 done"
+    # Frozen: added by one commit and never changed after (a released script is what users installed).
+    if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+        check "frozen releases are never edited (one commit each, no change in the work tree)" bash -c "
+            cd '$root' && bad=0
+            for f in src/sql/releases/aispend--*.sql; do
+                n=\$(git log --format=%h -- \"\$f\" | wc -l)
+                [ \"\$n\" -le 1 ] || { echo \"\$f changed by \$n commits: \$(git log --format=%h -- \"\$f\" | xargs)\"; bad=1; }
+                if [ \"\$n\" -eq 1 ] && ! git diff --quiet HEAD -- \"\$f\"; then echo \"\$f edited in the work tree\"; bad=1; fi
+            done
+            exit \$bad"
+    fi
+    check "from each earlier release there is an upgrade path to $version (src/sql/upgrades/)" \
+        python3 - "$root" "$version" $releases <<'PY'
+import pathlib, re, sys
+root, target, releases = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+edges = {}
+for f in sorted((root / "src/sql/upgrades").glob("aispend--*--*.sql")):
+    m = re.fullmatch(r"aispend--(.+)--(.+)\.sql", f.name)
+    edges.setdefault(m.group(1), set()).add(m.group(2))
+missing = []
+for start in releases:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    if target not in seen:
+        missing.append(start)
+for v in missing:
+    print(f"no upgrade path from {v} to {target}: add src/sql/upgrades/aispend--{v}--{target}.sql")
+print(f"{len(edges)} upgrade source version(s); releases {' '.join(releases)}")
+sys.exit(1 if missing else 0)
+PY
 fi
 
 echo "$passed passed, $failed failed"

@@ -26,6 +26,20 @@ ALTER FUNCTION aispend._bucket_step(text) CALLED ON NULL INPUT;
 ALTER FUNCTION aispend._bucket_ceil(timestamptz, text) CALLED ON NULL INPUT;
 ALTER FUNCTION aispend._price_rule_matches(text, text, text) CALLED ON NULL INPUT;
 
+-- aispend.models is now derived from the facts by their triggers: not dumped any more (restoring it beside the
+-- facts that rebuild it would collide). There is no function to undo pg_extension_config_dump.
+UPDATE pg_catalog.pg_extension e
+   SET extconfig = (SELECT pg_catalog.array_agg(c.oid ORDER BY c.n) FROM pg_catalog.unnest(e.extconfig) WITH ORDINALITY AS c(oid, n)
+                    WHERE c.oid <> 'aispend.models'::regclass),
+       extcondition = (SELECT pg_catalog.array_agg(x.cond ORDER BY x.n)
+                       FROM ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))
+                            WITH ORDINALITY AS x(oid, cond, n)
+                       WHERE x.oid <> 'aispend.models'::regclass)
+ WHERE e.extname = 'aispend';
+COMMENT ON TABLE aispend.models IS
+    'Models named by the usage or costs of each account, kept by the facts'' triggers (not dumped: a restore of the '
+    'facts rebuilds it).';
+
 -- ---- from 22_account_providers.sql
 -- 22_account_providers.sql: the one place the provider of an account (and so of every fact row) comes from.
 --
