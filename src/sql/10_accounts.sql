@@ -2,6 +2,7 @@
 
 CREATE FUNCTION aispend._servers() RETURNS SETOF pg_catalog.pg_foreign_server
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.* FROM pg_catalog.pg_foreign_server AS s
       JOIN pg_catalog.pg_foreign_data_wrapper AS w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
@@ -11,11 +12,10 @@ COMMENT ON FUNCTION aispend._servers() IS 'Internal: the foreign servers of the 
 
 CREATE FUNCTION aispend._option(options text[], option_name text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT pg_catalog.substr(o, pg_catalog.length(option_name) + 2)
-      FROM pg_catalog.unnest(options) AS o
-     WHERE pg_catalog.starts_with(o, option_name || '=')
-$$;
+RETURN (SELECT pg_catalog.substr(o, pg_catalog.length(option_name) + 2)
+          FROM pg_catalog.unnest(options) AS o
+         WHERE pg_catalog.starts_with(o, option_name || '=')
+         LIMIT 1);
 COMMENT ON FUNCTION aispend._option(text[], text) IS 'Internal: the value of one option in a catalog options array (NULL when absent)';
 
 CREATE VIEW aispend.accounts AS

@@ -56,6 +56,7 @@ RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
 CREATE FUNCTION aispend._account_settings(account name,
     OUT provider text, OUT backfill_days integer, OUT resync_days integer, OUT bucket_width text)
 LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     opts text[];
@@ -306,6 +307,7 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs_id_seq', '');
 CREATE FUNCTION aispend.forget_account(account name)
 RETURNS TABLE (table_name regclass, rows_deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     t regclass;

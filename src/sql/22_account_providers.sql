@@ -23,6 +23,7 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.account_providers', '');
 CREATE FUNCTION aispend._account_providers()
 RETURNS TABLE (account name, provider text)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.srvname, aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
     UNION ALL

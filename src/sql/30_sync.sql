@@ -50,6 +50,7 @@ END;
 CREATE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -96,6 +97,7 @@ $$;
 CREATE FUNCTION aispend._sync_api_keys(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -151,6 +153,7 @@ CREATE FUNCTION aispend._sync_usage(p_account name, p_provider text, p_since tim
                                     p_width text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
@@ -231,6 +234,7 @@ CREATE FUNCTION aispend._sync_costs(p_account name, p_provider text, p_since tim
                                     p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     CREATE TEMP TABLE aispend_stage_costs ON COMMIT DROP AS
@@ -289,6 +293,7 @@ CREATE FUNCTION aispend._sync_window(p_account name, p_endpoint text, p_width te
                                      p_now timestamptz,
     OUT w_start timestamptz, OUT w_end timestamptz)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     w text := CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END;
@@ -365,7 +370,7 @@ BEGIN
         -- Complete through the last closed bucket, if this window continues the complete history (a window
         -- that starts after it would leave a gap, which the next sync must still fetch).
         IF p_endpoint IN ('usage', 'costs') THEN
-            SELECT max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
+            SELECT pg_catalog.max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
             WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
             IF v_resume IS NULL OR p_since <= v_resume THEN
                 v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,

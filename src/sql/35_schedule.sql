@@ -4,6 +4,7 @@
 -- Raises a clear error when pg_cron cannot be used from this database.
 CREATE FUNCTION aispend._require_cron(job_name text, cron_expression text)
 RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v_cron_db text;
@@ -40,6 +41,7 @@ CREATE FUNCTION aispend.schedule_sync(cron_expression text DEFAULT '0 * * * *',
                                       database name DEFAULT NULL,
                                       username name DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v_db name := coalesce(schedule_sync.database, pg_catalog.current_database());
@@ -75,6 +77,7 @@ COMMENT ON FUNCTION aispend.schedule_sync(text, text, name, name) IS
 
 CREATE FUNCTION aispend.unschedule_sync(job_name text DEFAULT 'aispend-sync', username name DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v_user name := coalesce(unschedule_sync.username, CURRENT_USER);

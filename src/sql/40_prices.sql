@@ -95,6 +95,7 @@ RETURN CASE match_kind WHEN 'exact' THEN model = pattern
 CREATE FUNCTION aispend.price_for(provider text, model text, day date, long_context boolean DEFAULT false)
 RETURNS SETOF aispend.model_prices
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT p.*
     FROM aispend.model_prices p

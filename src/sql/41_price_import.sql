@@ -10,6 +10,7 @@ RETURN pg_catalog.regexp_replace(s, '([.^$*+?()\[\]{}|\\])', '\\\1', 'g');
 -- One feed match clause (equals, starts_with, ends_with, contains, regex, or, and) as one regular expression.
 CREATE FUNCTION aispend._feed_clause_regex(clause jsonb)
 RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     IF clause ? 'equals' THEN
@@ -40,6 +41,7 @@ $$;
 CREATE FUNCTION aispend._feed_rules(clause jsonb)
 RETURNS TABLE (match_kind text, pattern text, ord integer)
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT CASE WHEN c ? 'equals' THEN 'exact' WHEN c ? 'starts_with' THEN 'prefix' ELSE 'regex' END,
            CASE WHEN c ? 'equals' THEN c ->> 'equals' WHEN c ? 'starts_with' THEN c ->> 'starts_with'
@@ -65,6 +67,7 @@ RETURN CASE WHEN v IS NULL OR pg_catalog.jsonb_typeof(v) = 'null' THEN NULL
 CREATE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
 RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     prov record;

@@ -15,6 +15,7 @@ RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, 
                estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
                priced boolean)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,

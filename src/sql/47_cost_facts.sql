@@ -38,6 +38,7 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
                cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
                web_search_requests bigint, unpriced boolean, settled boolean)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 WITH
 -- usage, costed, per day / workspace / key / model

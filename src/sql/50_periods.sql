@@ -9,6 +9,7 @@ COMMENT ON FUNCTION aispend.utc_today() IS 'Today''s date in UTC (the day the da
 
 CREATE FUNCTION aispend.custom_period(first_day date, last_day date)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     IF first_day IS NULL OR last_day IS NULL OR first_day > last_day THEN
@@ -24,6 +25,7 @@ COMMENT ON FUNCTION aispend.custom_period(date, date) IS
 -- Named periods, relative to "today" (UTC, included: the current day is partial until it ends).
 CREATE FUNCTION aispend.period(name text, today date DEFAULT aispend.utc_today())
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
@@ -68,6 +70,7 @@ COMMENT ON FUNCTION aispend.period(text, date) IS
 
 CREATE FUNCTION aispend.previous_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     f date := pg_catalog.lower(period);

@@ -90,6 +90,7 @@ RETURN '(no model: tool & service fees)';
 -- Replaces the daily_rollup rows of the UTC days from_day..to_day of an account; returns the rows written.
 CREATE FUNCTION aispend._reroll_days(p_account name, from_day date, to_day date)
 RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -205,6 +206,7 @@ COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
 CREATE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
 SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -283,6 +285,7 @@ COMMENT ON FUNCTION aispend._reroll(name) IS
 CREATE FUNCTION aispend.refresh_rollups(account name DEFAULT NULL)
 RETURNS TABLE (refreshed_account name, first_day date, last_day date, rollup_rows bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE

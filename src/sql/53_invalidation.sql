@@ -67,6 +67,7 @@ COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
 
 CREATE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -119,6 +120,7 @@ CREATE TRIGGER costs_changed_trunc AFTER TRUNCATE ON aispend.costs
 
 CREATE FUNCTION aispend._costs_runs_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -179,6 +181,7 @@ CREATE TRIGGER sync_runs_settle_del AFTER DELETE ON aispend.sync_runs
 
 CREATE FUNCTION aispend._model_prices_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -236,6 +239,7 @@ CREATE TRIGGER model_prices_rollup_trunc AFTER TRUNCATE ON aispend.model_prices
 
 CREATE FUNCTION aispend._reroll_at_commit()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend._reroll(NEW.account);

@@ -38,6 +38,7 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.workspace_name_history_id_se
 
 CREATE FUNCTION aispend._workspace_name_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     INSERT INTO aispend.workspace_name_history (account, workspace_id, source, old_name, new_name,
@@ -59,6 +60,7 @@ CREATE TRIGGER workspace_name_history AFTER UPDATE OF display_name, provider_nam
 -- An empty or blank custom name means "no custom name".
 CREATE FUNCTION aispend._workspace_blank_name()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     IF NEW.display_name IS NOT NULL THEN
@@ -76,6 +78,7 @@ CREATE TRIGGER workspace_blank_name BEFORE INSERT OR UPDATE OF display_name ON a
 
 CREATE FUNCTION aispend.rename_workspace(account name, workspace_id text, new_name text)
 RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -105,6 +108,7 @@ COMMENT ON FUNCTION aispend.reset_workspace_name(name, text) IS
 
 CREATE FUNCTION aispend.revert_workspace_name(account name, history_id bigint)
 RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE

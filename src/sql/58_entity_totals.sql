@@ -10,6 +10,7 @@
 
 CREATE FUNCTION aispend._provider_matches(provider text, filter text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     CASE pg_catalog.lower(coalesce(filter, 'all'))
@@ -26,6 +27,7 @@ COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the prov
 
 CREATE FUNCTION aispend._check_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
@@ -41,6 +43,7 @@ COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a p
 CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
 RETURNS TABLE (account name, provider text, slot integer, day date, month date)
 LANGUAGE plpgsql STABLE ROWS 6
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
@@ -63,6 +66,7 @@ RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, 
                tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH v AS (
         SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
@@ -101,6 +105,7 @@ COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
 CREATE FUNCTION aispend._pct_of_total(costs numeric[])
 RETURNS TABLE (ord bigint, pct numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH q AS (
         SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,

@@ -7,6 +7,7 @@ CREATE FUNCTION aispend._workspace_rows(period daterange, provider text, search 
 RETURNS TABLE (name text, account name, provider text, workspace_id text, cost numeric, tokens bigint,
                requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH e AS (
         SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
@@ -32,6 +33,7 @@ RETURNS TABLE (name text, provider text, cost numeric, pct_of_total numeric, req
                trend text, change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint, workspaces integer, accounts name[], workspace_ids text[])
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH g AS (
         SELECT r.name, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
@@ -63,6 +65,7 @@ RETURNS TABLE (total_cost numeric, active_workspaces integer, openai_cost numeri
                other_cost numeric, requests bigint, tokens bigint, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH r AS (SELECT * FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost)),
     s AS (
@@ -90,6 +93,7 @@ CREATE FUNCTION aispend.workspaces_by_provider(period daterange DEFAULT aispend.
 RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost numeric, trend text,
                change_pct numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH o AS (
         SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
@@ -112,6 +116,7 @@ CREATE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAULT aispend.
 RETURNS TABLE (name text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.name, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
@@ -126,6 +131,7 @@ CREATE FUNCTION aispend.workspaces_csv(period daterange DEFAULT aispend.period('
 RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeric, "Requests" bigint,
                "Tokens" bigint, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.name, t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens, t.trend_label
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t

@@ -25,6 +25,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
                last_used_at timestamptz)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH e AS (
         SELECT coalesce(k.name, t.api_key_id) AS api_key, coalesce(w.name, t.workspace_id) AS workspace,
@@ -66,6 +67,7 @@ RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, t
                avg_cost_per_1m numeric, previous_total_cost numeric, trend text, change_pct numeric,
                trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.total, s.active, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.previous, tr.indicator, tr.change_pct, tr.label
@@ -87,6 +89,7 @@ CREATE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend.period('la
 RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
                keys integer)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH t AS (
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
@@ -117,6 +120,7 @@ CREATE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.pe
 RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
                change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
            t.trend, t.account, t.workspace_id, t.api_key_id
@@ -133,6 +137,7 @@ CREATE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend.period('la
 RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric,
                "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
            t.requests, t.cost_per_1m, t.trend_label
@@ -150,6 +155,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, previous_cost numeric, account name,
                workspace_id text, api_key_id text, owner text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
@@ -178,6 +184,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, account name, workspace_id text,
                api_key_id text, owner text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,

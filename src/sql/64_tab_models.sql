@@ -11,6 +11,7 @@ RETURNS TABLE (model text, most_efficient boolean, provider text, cost_per_1m nu
                requests bigint, pct_of_total numeric, trend text, change_pct numeric, trend_label text,
                previous_cost numeric, previous_tokens bigint, previous_requests bigint, accounts name[])
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH g AS (
         SELECT t.model, pg_catalog.string_agg(DISTINCT t.provider, ', ') AS provider, sum(t.cost) AS cost,
@@ -51,6 +52,7 @@ RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, t
                avg_cost_per_1m numeric, most_efficient_model text, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.total, s.models, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.star, s.previous, tr.indicator, tr.change_pct, tr.label
@@ -70,6 +72,7 @@ CREATE FUNCTION aispend.models_by_cost(period daterange DEFAULT aispend.period('
                                        min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
 RETURNS TABLE (model text, provider text, cost numeric, pct_of_total numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model, t.provider, t.cost, t.pct_of_total
     FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
@@ -84,6 +87,7 @@ CREATE FUNCTION aispend.models_vs_previous(period daterange DEFAULT aispend.peri
 RETURNS TABLE (model text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text, current_tokens bigint, previous_tokens bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend,
            t.tokens, t.previous_tokens
@@ -99,6 +103,7 @@ CREATE FUNCTION aispend.models_csv(period daterange DEFAULT aispend.period('last
 RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint,
                "Requests" bigint, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END, t.provider, t.cost_per_1m,
            pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label

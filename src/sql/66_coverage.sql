@@ -33,6 +33,7 @@ CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.per
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
                uncaptured_cost numeric, uncaptured_pct numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH b AS (
         SELECT t.provider, sum(t.cost) AS billed

@@ -17,14 +17,6 @@ DROP FUNCTION aispend._model_totals(daterange, text);
 DROP TABLE aispend._cum_workspace_day, aispend._cum_workspace_month, aispend._cum_key_day, aispend._cum_key_month,
            aispend._cum_model_day, aispend._cum_model_month;
 
--- ---- helpers that must inline: not STRICT
-CREATE OR REPLACE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
-                             ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-ALTER FUNCTION aispend._bucket_step(text) CALLED ON NULL INPUT;
-ALTER FUNCTION aispend._bucket_ceil(timestamptz, text) CALLED ON NULL INPUT;
-ALTER FUNCTION aispend._price_rule_matches(text, text, text) CALLED ON NULL INPUT;
 
 -- aispend.models is now derived from the facts by their triggers: not dumped any more (restoring it beside the
 -- facts that rebuild it would collide). There is no function to undo pg_extension_config_dump.
@@ -66,6 +58,7 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.account_providers', '');
 CREATE FUNCTION aispend._account_providers()
 RETURNS TABLE (account name, provider text)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.srvname, aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
     UNION ALL
@@ -154,6 +147,7 @@ END;
 CREATE OR REPLACE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -200,6 +194,7 @@ $$;
 CREATE OR REPLACE FUNCTION aispend._sync_api_keys(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -255,6 +250,7 @@ CREATE OR REPLACE FUNCTION aispend._sync_usage(p_account name, p_provider text, 
                                     p_width text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
@@ -335,6 +331,7 @@ CREATE OR REPLACE FUNCTION aispend._sync_costs(p_account name, p_provider text, 
                                     p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     CREATE TEMP TABLE aispend_stage_costs ON COMMIT DROP AS
@@ -393,6 +390,7 @@ CREATE OR REPLACE FUNCTION aispend._sync_window(p_account name, p_endpoint text,
                                      p_now timestamptz,
     OUT w_start timestamptz, OUT w_end timestamptz)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     w text := CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END;
@@ -469,7 +467,7 @@ BEGIN
         -- Complete through the last closed bucket, if this window continues the complete history (a window
         -- that starts after it would leave a gap, which the next sync must still fetch).
         IF p_endpoint IN ('usage', 'costs') THEN
-            SELECT max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
+            SELECT pg_catalog.max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
             WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
             IF v_resume IS NULL OR p_since <= v_resume THEN
                 v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,
@@ -765,6 +763,7 @@ RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, 
                estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
                priced boolean)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
@@ -901,6 +900,7 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
                cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
                web_search_requests bigint, unpriced boolean, settled boolean)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 WITH
 -- usage, costed, per day / workspace / key / model
@@ -1151,6 +1151,7 @@ RETURN '(no model: tool & service fees)';
 -- Replaces the daily_rollup rows of the UTC days from_day..to_day of an account; returns the rows written.
 CREATE OR REPLACE FUNCTION aispend._reroll_days(p_account name, from_day date, to_day date)
 RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -1266,6 +1267,7 @@ COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
 CREATE OR REPLACE FUNCTION aispend._reroll(account name)
 RETURNS bigint LANGUAGE plpgsql
 SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1344,6 +1346,7 @@ COMMENT ON FUNCTION aispend._reroll(name) IS
 CREATE OR REPLACE FUNCTION aispend.refresh_rollups(account name DEFAULT NULL)
 RETURNS TABLE (refreshed_account name, first_day date, last_day date, rollup_rows bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1452,6 +1455,7 @@ COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
 
 CREATE OR REPLACE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -1504,6 +1508,7 @@ CREATE TRIGGER costs_changed_trunc AFTER TRUNCATE ON aispend.costs
 
 CREATE OR REPLACE FUNCTION aispend._costs_runs_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -1564,6 +1569,7 @@ CREATE TRIGGER sync_runs_settle_del AFTER DELETE ON aispend.sync_runs
 
 CREATE OR REPLACE FUNCTION aispend._model_prices_changed()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     a name;
@@ -1621,6 +1627,7 @@ CREATE TRIGGER model_prices_rollup_trunc AFTER TRUNCATE ON aispend.model_prices
 
 CREATE OR REPLACE FUNCTION aispend._reroll_at_commit()
 RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend._reroll(NEW.account);
@@ -1650,6 +1657,7 @@ REVOKE ALL ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz)
 
 CREATE OR REPLACE FUNCTION aispend._provider_matches(provider text, filter text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     CASE pg_catalog.lower(coalesce(filter, 'all'))
@@ -1666,6 +1674,7 @@ COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the prov
 
 CREATE OR REPLACE FUNCTION aispend._check_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
@@ -1681,6 +1690,7 @@ COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a p
 CREATE OR REPLACE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
 RETURNS TABLE (account name, provider text, slot integer, day date, month date)
 LANGUAGE plpgsql STABLE ROWS 6
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
@@ -1703,6 +1713,7 @@ RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, 
                tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH v AS (
         SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
@@ -1741,6 +1752,7 @@ COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
 CREATE OR REPLACE FUNCTION aispend._pct_of_total(costs numeric[])
 RETURNS TABLE (ord bigint, pct numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH q AS (
         SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,
@@ -1770,6 +1782,7 @@ CREATE OR REPLACE FUNCTION aispend._workspace_rows(period daterange, provider te
 RETURNS TABLE (name text, account name, provider text, workspace_id text, cost numeric, tokens bigint,
                requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH e AS (
         SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
@@ -1795,6 +1808,7 @@ RETURNS TABLE (name text, provider text, cost numeric, pct_of_total numeric, req
                trend text, change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint, workspaces integer, accounts name[], workspace_ids text[])
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH g AS (
         SELECT r.name, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
@@ -1826,6 +1840,7 @@ RETURNS TABLE (total_cost numeric, active_workspaces integer, openai_cost numeri
                other_cost numeric, requests bigint, tokens bigint, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH r AS (SELECT * FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost)),
     s AS (
@@ -1853,6 +1868,7 @@ CREATE OR REPLACE FUNCTION aispend.workspaces_by_provider(period daterange DEFAU
 RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost numeric, trend text,
                change_pct numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH o AS (
         SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
@@ -1875,6 +1891,7 @@ CREATE OR REPLACE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAU
 RETURNS TABLE (name text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.name, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
@@ -1889,6 +1906,7 @@ CREATE OR REPLACE FUNCTION aispend.workspaces_csv(period daterange DEFAULT aispe
 RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeric, "Requests" bigint,
                "Tokens" bigint, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.name, t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens, t.trend_label
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
@@ -1926,6 +1944,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
                last_used_at timestamptz)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH e AS (
         SELECT coalesce(k.name, t.api_key_id) AS api_key, coalesce(w.name, t.workspace_id) AS workspace,
@@ -1967,6 +1986,7 @@ RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, t
                avg_cost_per_1m numeric, previous_total_cost numeric, trend text, change_pct numeric,
                trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.total, s.active, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.previous, tr.indicator, tr.change_pct, tr.label
@@ -1988,6 +2008,7 @@ CREATE OR REPLACE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend
 RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
                keys integer)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH t AS (
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
@@ -2018,6 +2039,7 @@ CREATE OR REPLACE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT
 RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
                change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
            t.trend, t.account, t.workspace_id, t.api_key_id
@@ -2034,6 +2056,7 @@ CREATE OR REPLACE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend
 RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric,
                "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
            t.requests, t.cost_per_1m, t.trend_label
@@ -2051,6 +2074,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, previous_cost numeric, account name,
                workspace_id text, api_key_id text, owner text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
@@ -2079,6 +2103,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, account name, workspace_id text,
                api_key_id text, owner text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
@@ -2108,6 +2133,7 @@ RETURNS TABLE (model text, most_efficient boolean, provider text, cost_per_1m nu
                requests bigint, pct_of_total numeric, trend text, change_pct numeric, trend_label text,
                previous_cost numeric, previous_tokens bigint, previous_requests bigint, accounts name[])
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH g AS (
         SELECT t.model, pg_catalog.string_agg(DISTINCT t.provider, ', ') AS provider, sum(t.cost) AS cost,
@@ -2148,6 +2174,7 @@ RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, t
                avg_cost_per_1m numeric, most_efficient_model text, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT s.total, s.models, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.star, s.previous, tr.indicator, tr.change_pct, tr.label
@@ -2167,6 +2194,7 @@ CREATE OR REPLACE FUNCTION aispend.models_by_cost(period daterange DEFAULT aispe
                                        min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
 RETURNS TABLE (model text, provider text, cost numeric, pct_of_total numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model, t.provider, t.cost, t.pct_of_total
     FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
@@ -2181,6 +2209,7 @@ CREATE OR REPLACE FUNCTION aispend.models_vs_previous(period daterange DEFAULT a
 RETURNS TABLE (model text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text, current_tokens bigint, previous_tokens bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend,
            t.tokens, t.previous_tokens
@@ -2196,6 +2225,7 @@ CREATE OR REPLACE FUNCTION aispend.models_csv(period daterange DEFAULT aispend.p
 RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint,
                "Requests" bigint, "Trend" text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END, t.provider, t.cost_per_1m,
            pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label
@@ -2212,6 +2242,7 @@ CREATE OR REPLACE FUNCTION aispend.middleware_coverage(period daterange DEFAULT 
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
                uncaptured_cost numeric, uncaptured_pct numeric)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     WITH b AS (
         SELECT t.provider, sum(t.cost) AS billed
@@ -2356,6 +2387,1132 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
     END LOOP;
+END
+$$;
+
+-- ---- every other function, as a fresh 0.2.0 install defines it (search_path pinned, SQL-standard bodies)
+CREATE OR REPLACE FUNCTION aispend.library_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'aispend_library_version' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._fdw_validator(options text[], catalog oid) RETURNS void
+    AS 'MODULE_PATHNAME', 'aispend_fdw_validator' LANGUAGE C STRICT SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._boundary_selftest(kind text) RETURNS text
+    AS 'MODULE_PATHNAME', 'aispend_boundary_selftest' LANGUAGE C STRICT VOLATILE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._key_status(server oid, OUT has_key boolean, OUT key_source text)
+    AS 'MODULE_PATHNAME', 'aispend_key_status' LANGUAGE C STRICT STABLE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._fetch_workspaces(account name)
+    RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_workspaces' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._fetch_api_keys(account name)
+    RETURNS TABLE(api_key_id text, name text, key_hint text, status text, workspace_id text, owner text,
+                  created_at timestamptz, last_used_at timestamptz)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_api_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._fetch_usage(account name, since timestamptz, until timestamptz, bucket_width text)
+    RETURNS TABLE(endpoint text, bucket_start timestamptz, bucket_end timestamptz, workspace_id text,
+                  api_key_id text, model text, service_tier text, batch boolean, context_window text,
+                  inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
+                  cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
+                  input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
+                  output_image_tokens bigint, requests bigint, web_search_requests bigint)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_usage' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._fetch_costs(account name, since timestamptz, until timestamptz)
+    RETURNS TABLE(bucket_start timestamptz, bucket_end timestamptz, workspace_id text, api_key_id text,
+                  line_item text, model text, token_type text, service_tier text, context_window text,
+                  cost_type text, inference_geo text, amount_usd numeric, currency text, quantity numeric,
+                  quantity_unit text)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_costs' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._last_fetch_stats() RETURNS TABLE(http_requests bigint, retries bigint, bytes bigint)
+    AS 'MODULE_PATHNAME', 'aispend_last_fetch_stats' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+CREATE OR REPLACE FUNCTION aispend._servers() RETURNS SETOF pg_catalog.pg_foreign_server
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+    SELECT s.* FROM pg_catalog.pg_foreign_server AS s
+      JOIN pg_catalog.pg_foreign_data_wrapper AS w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
+     WHERE w.fdwname OPERATOR(pg_catalog.=) 'aispend'
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._option(options text[], option_name text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN (SELECT pg_catalog.substr(o, pg_catalog.length(option_name) + 2)
+          FROM pg_catalog.unnest(options) AS o
+         WHERE pg_catalog.starts_with(o, option_name || '=')
+         LIMIT 1);
+
+CREATE OR REPLACE FUNCTION aispend._utc_add(ts timestamptz, step interval)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ((ts AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
+
+CREATE OR REPLACE FUNCTION aispend._bucket_floor(ts timestamptz, bucket_width text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.date_trunc(CASE bucket_width WHEN '1h' THEN 'hour' WHEN 'month' THEN 'month' ELSE 'day' END,
+                             ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+
+CREATE OR REPLACE FUNCTION aispend._bucket_step(bucket_width text)
+RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE bucket_width WHEN '1h' THEN interval '1 hour' WHEN 'month' THEN interval '1 month'
+                         ELSE interval '1 day' END;
+
+CREATE OR REPLACE FUNCTION aispend._bucket_ceil(ts timestamptz, bucket_width text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN aispend._bucket_floor(ts, bucket_width) = ts THEN ts
+            ELSE aispend._utc_add(aispend._bucket_floor(ts, bucket_width), aispend._bucket_step(bucket_width)) END;
+
+CREATE OR REPLACE FUNCTION aispend._lock_key(account name)
+RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.hashtext('aispend:' || account::text);
+
+CREATE OR REPLACE FUNCTION aispend._sync_lock_held(account name)
+RETURNS boolean LANGUAGE sql STABLE STRICT
+RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted
+                 AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(account)::oid
+                 AND l.objsubid = 2
+                 AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                   WHERE d.datname = pg_catalog.current_database()));
+
+CREATE OR REPLACE FUNCTION aispend._account_settings(account name,
+    OUT provider text, OUT backfill_days integer, OUT resync_days integer, OUT bucket_width text)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    opts text[];
+BEGIN
+    SELECT s.srvoptions INTO opts FROM aispend._servers() s WHERE s.srvname = _account_settings.account;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'aispend: unknown account "%"', _account_settings.account
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'An account is a server of the foreign-data wrapper aispend: '
+                         'CREATE SERVER name FOREIGN DATA WRAPPER aispend OPTIONS (provider ''openai''). '
+                         'See SELECT srvname FROM pg_foreign_server.';
+    END IF;
+    provider := aispend._option(opts, 'provider');
+    backfill_days := aispend._option(opts, 'backfill_days')::integer;
+    resync_days := aispend._option(opts, 'resync_days')::integer;
+    bucket_width := aispend._option(opts, 'bucket_width');
+    backfill_days := coalesce(backfill_days, 90);
+    resync_days := coalesce(resync_days, 3);
+    bucket_width := coalesce(bucket_width, '1d');
+    IF provider IS NULL OR provider NOT IN ('openai', 'anthropic') THEN
+        RAISE EXCEPTION 'aispend: account "%" has no valid provider option', _account_settings.account
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ALTER SERVER ... OPTIONS (ADD provider ''openai'') (or ''anthropic'').';
+    END IF;
+    IF bucket_width NOT IN ('1d', '1h') THEN
+        RAISE EXCEPTION 'aispend: account "%": bucket_width must be ''1d'' or ''1h'', not "%"',
+            _account_settings.account, bucket_width
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.forget_account(account name)
+RETURNS TABLE (table_name regclass, rows_deleted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    t regclass;
+    n bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname = forget_account.account) THEN
+        RAISE EXCEPTION 'aispend: account "%" still exists', forget_account.account
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('DROP SERVER %I CASCADE first; its synced data stays until forget_account.',
+                                forget_account.account);
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(1634300784, aispend._lock_key(forget_account.account)) THEN
+        RAISE EXCEPTION 'aispend: a sync of account % is running', forget_account.account
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+    -- Every table of the extension's schema with an account column, referencing tables first, so that
+    -- tables added later (rename history, ...) are forgotten too.
+    FOR t IN
+        SELECT c.oid::regclass
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account' AND NOT a.attisdropped
+        WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'p')
+        ORDER BY (SELECT count(*) FROM pg_catalog.pg_constraint f
+                  WHERE f.conrelid = c.oid AND f.contype = 'f') DESC, c.relname
+    LOOP
+        EXECUTE format('DELETE FROM %s WHERE account = $1', t) USING forget_account.account;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        table_name := t;
+        rows_deleted := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._require_cron(job_name text, cron_expression text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_cron_db text;
+BEGIN
+    IF pg_catalog.to_regnamespace('cron') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        v_cron_db := pg_catalog.current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        v_cron_db := NULL;
+    END;
+    IF v_cron_db IS NULL OR v_cron_db = '' THEN
+        RAISE EXCEPTION 'aispend: pg_cron is not available'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Install pg_cron (Debian: postgresql-15-cron), add it to shared_preload_libraries, set '
+                         'cron.database_name, restart PostgreSQL, then CREATE EXTENSION pg_cron in that database. '
+                         'See docs/scheduling.md.';
+    END IF;
+    RAISE EXCEPTION 'aispend: pg_cron is not installed in database %', pg_catalog.current_database()
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = pg_catalog.format('pg_cron runs in database %s (cron.database_name).', v_cron_db),
+              HINT = CASE WHEN v_cron_db = pg_catalog.current_database()
+                          THEN 'CREATE EXTENSION pg_cron; (as a superuser), then call this again.'
+                          ELSE pg_catalog.format(
+                              'Connect to database %s and run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                              v_cron_db, job_name, cron_expression, 'CALL aispend.sync()',
+                              pg_catalog.current_database()) END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.schedule_sync(cron_expression text DEFAULT '0 * * * *',
+                                      job_name text DEFAULT 'aispend-sync',
+                                      database name DEFAULT NULL,
+                                      username name DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_db name := coalesce(schedule_sync.database, pg_catalog.current_database());
+    v_user name := coalesce(schedule_sync.username, CURRENT_USER);
+    v_cmd text := 'CALL aispend.sync()';
+    v_job bigint;
+    v_exists boolean;
+BEGIN
+    IF cron_expression IS NULL OR job_name IS NULL THEN
+        RAISE EXCEPTION 'aispend: cron_expression and job_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM aispend._require_cron(job_name, cron_expression);
+    -- pg_cron before 1.6.3 cannot move an existing job name to another database: unschedule, then schedule.
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = $2)'
+        INTO v_exists USING job_name, v_user::text;
+    IF v_exists THEN
+        PERFORM aispend.unschedule_sync(job_name, v_user);
+    END IF;
+    IF v_db = pg_catalog.current_database() AND v_user = CURRENT_USER THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO v_job USING job_name, cron_expression, v_cmd;
+    ELSE
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
+            USING job_name, cron_expression, v_cmd, v_db::text, v_user::text;
+    END IF;
+    RAISE NOTICE 'aispend: pg_cron job % (id %) runs "%" in database % as % at "%" (UTC)',
+        job_name, v_job, v_cmd, v_db, v_user, cron_expression;
+    RETURN v_job;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.unschedule_sync(job_name text DEFAULT 'aispend-sync', username name DEFAULT NULL)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_user name := coalesce(unschedule_sync.username, CURRENT_USER);
+    v_job bigint;
+BEGIN
+    PERFORM aispend._require_cron(job_name, '0 * * * *');
+    EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1 AND username = $2 ORDER BY jobid LIMIT 1'
+        INTO v_job USING job_name, v_user::text;
+    IF v_job IS NULL THEN
+        RAISE NOTICE 'aispend: no pg_cron job named % for role %', job_name, v_user;
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1::bigint)' USING v_job;
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._price_rule_matches(match_kind text, pattern text, model text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE match_kind WHEN 'exact' THEN model = pattern
+                       WHEN 'prefix' THEN pg_catalog.starts_with(model, pattern)
+                       WHEN 'regex' THEN model ~ pattern END;
+
+CREATE OR REPLACE FUNCTION aispend.price_for(provider text, model text, day date, long_context boolean DEFAULT false)
+RETURNS SETOF aispend.model_prices
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+    SELECT p.*
+    FROM aispend.model_prices p
+    WHERE p.provider = price_for.provider
+      AND aispend._price_rule_matches(p.match_kind, p.pattern, price_for.model)
+      AND p.valid_from <= price_for.day AND (p.valid_to IS NULL OR price_for.day < p.valid_to)
+      AND (p.min_input_tokens = 0 OR coalesce(price_for.long_context, false))
+    ORDER BY p.origin = 'manual' DESC,
+             CASE p.match_kind WHEN 'exact' THEN 0 WHEN 'prefix' THEN 1 ELSE 2 END,
+             pg_catalog.length(p.pattern) DESC,
+             p.origin = 'import' DESC,
+             p.min_input_tokens DESC,
+             p.valid_from DESC,
+             p.id
+    LIMIT 1
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._token_cost(p aispend.model_prices,
+    uncached bigint, cache_read bigint, cache_write_5m bigint, cache_write_1h bigint, output bigint,
+    input_audio bigint, output_audio bigint, input_image bigint, output_image bigint,
+    batch boolean, service_tier text, inference_geo text)
+RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+    CASE WHEN coalesce(batch, false) OR service_tier = 'batch' THEN p.batch_multiplier
+         ELSE coalesce((p.tier_multipliers ->> service_tier)::numeric, 1) END
+    * coalesce((p.geo_multipliers ->> inference_geo)::numeric, 1)
+    * ( CASE WHEN coalesce(uncached, 0) - coalesce(input_audio, 0) - coalesce(input_image, 0) > 0
+             THEN (uncached - coalesce(input_audio, 0) - coalesce(input_image, 0)) * p.input_per_mtok ELSE 0 END
+      + CASE WHEN input_audio > 0 THEN input_audio * coalesce(p.input_audio_per_mtok, p.input_per_mtok) ELSE 0 END
+      + CASE WHEN input_image > 0 THEN input_image * coalesce(p.input_image_per_mtok, p.input_per_mtok) ELSE 0 END
+      + CASE WHEN cache_read > 0 THEN cache_read * coalesce(p.cache_read_per_mtok, p.input_per_mtok) ELSE 0 END
+      + CASE WHEN cache_write_5m > 0 THEN cache_write_5m * coalesce(p.cache_write_5m_per_mtok, 1.25 * p.input_per_mtok)
+             ELSE 0 END
+      + CASE WHEN cache_write_1h > 0 THEN cache_write_1h * coalesce(p.cache_write_1h_per_mtok, 2 * p.input_per_mtok)
+             ELSE 0 END
+      + CASE WHEN coalesce(output, 0) - coalesce(output_audio, 0) - coalesce(output_image, 0) > 0
+             THEN (output - coalesce(output_audio, 0) - coalesce(output_image, 0)) * p.output_per_mtok ELSE 0 END
+      + CASE WHEN output_audio > 0 THEN output_audio * coalesce(p.output_audio_per_mtok, p.output_per_mtok) ELSE 0 END
+      + CASE WHEN output_image > 0 THEN output_image * coalesce(p.output_image_per_mtok, p.output_per_mtok) ELSE 0 END
+      ) / 1000000
+);
+
+CREATE OR REPLACE FUNCTION aispend._regex_literal(s text)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.regexp_replace(s, '([.^$*+?()\[\]{}|\\])', '\\\1', 'g');
+
+CREATE OR REPLACE FUNCTION aispend._feed_clause_regex(clause jsonb)
+RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF clause ? 'equals' THEN
+        RETURN '^' || aispend._regex_literal(clause ->> 'equals') || '$';
+    ELSIF clause ? 'starts_with' THEN
+        RETURN '^' || aispend._regex_literal(clause ->> 'starts_with');
+    ELSIF clause ? 'ends_with' THEN
+        RETURN aispend._regex_literal(clause ->> 'ends_with') || '$';
+    ELSIF clause ? 'contains' THEN
+        RETURN aispend._regex_literal(clause ->> 'contains');
+    ELSIF clause ? 'regex' THEN
+        RETURN clause ->> 'regex';
+    ELSIF clause ? 'or' THEN
+        RETURN (SELECT '(?:' || pg_catalog.string_agg('(?:' || aispend._feed_clause_regex(c) || ')', '|' ORDER BY o) || ')'
+                FROM pg_catalog.jsonb_array_elements(clause -> 'or') WITH ORDINALITY AS e(c, o));
+    ELSIF clause ? 'and' THEN
+        -- every part must match somewhere: one lookahead per part, anchored at the start
+        RETURN (SELECT '^' || pg_catalog.string_agg('(?=.*?(?:' || aispend._feed_clause_regex(c) || '))', '' ORDER BY o)
+                FROM pg_catalog.jsonb_array_elements(clause -> 'and') WITH ORDINALITY AS e(c, o));
+    END IF;
+    RAISE EXCEPTION 'aispend: unknown match clause in the price feed: %', clause
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._feed_rules(clause jsonb)
+RETURNS TABLE (match_kind text, pattern text, ord integer)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+    SELECT CASE WHEN c ? 'equals' THEN 'exact' WHEN c ? 'starts_with' THEN 'prefix' ELSE 'regex' END,
+           CASE WHEN c ? 'equals' THEN c ->> 'equals' WHEN c ? 'starts_with' THEN c ->> 'starts_with'
+                ELSE aispend._feed_clause_regex(c) END,
+           o::integer
+    FROM pg_catalog.jsonb_array_elements(CASE WHEN clause ? 'or' THEN clause -> 'or'
+                                              ELSE pg_catalog.jsonb_build_array(clause) END)
+         WITH ORDINALITY AS e(c, o)
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._feed_price(v jsonb, min_input bigint)
+RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN v IS NULL OR pg_catalog.jsonb_typeof(v) = 'null' THEN NULL
+            WHEN pg_catalog.jsonb_typeof(v) = 'number' THEN v::text::numeric
+            ELSE coalesce((SELECT (t ->> 'price')::numeric
+                           FROM pg_catalog.jsonb_array_elements(v -> 'tiers') t
+                           WHERE (t ->> 'start')::bigint <= min_input AND min_input > 0
+                           ORDER BY (t ->> 'start')::bigint DESC LIMIT 1),
+                          (v ->> 'base')::numeric) END;
+
+CREATE OR REPLACE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
+RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    prov record;
+    n_models integer;
+    n_rows integer;
+    n_old integer;
+BEGIN
+    IF pg_catalog.jsonb_typeof(feed) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'aispend: the genai-prices v2 feed is a JSON array of providers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR prov IN
+        SELECT p ->> 'id' AS id, p AS body
+        FROM pg_catalog.jsonb_array_elements(feed) p
+        WHERE p ->> 'id' IN ('openai', 'anthropic')
+    LOOP
+        DELETE FROM aispend.model_prices mp WHERE mp.origin = 'import' AND mp.provider = prov.id;
+        GET DIAGNOSTICS n_old = ROW_COUNT;
+
+        WITH m AS (
+            SELECT m.body, m.o AS model_ord
+            FROM pg_catalog.jsonb_array_elements(prov.body -> 'models') WITH ORDINALITY AS m(body, o)
+        ),
+        -- price entries: one object, or a list of {constraint: {start_date}, prices}; entries with other
+        -- constraints (time of day) are skipped. The first entry applies before every start_date.
+        entries AS (
+            SELECT m.body AS model, m.model_ord, e.body -> 'prices' AS prices,
+                   (e.body -> 'constraint' ->> 'start_date')::date AS start_date, e.o AS entry_ord
+            FROM m
+            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
+                CASE WHEN pg_catalog.jsonb_typeof(m.body -> 'prices') = 'array' THEN m.body -> 'prices'
+                     ELSE pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('prices', m.body -> 'prices'))
+                END) WITH ORDINALITY AS e(body, o)
+            WHERE NOT coalesce(e.body -> 'constraint', '{}') ?| ARRAY['start_time', 'end_time']
+        ),
+        dated AS (
+            SELECT en.*,
+                   CASE WHEN row_number() OVER (PARTITION BY en.model_ord ORDER BY en.entry_ord) = 1
+                        THEN '-infinity'::date ELSE coalesce(en.start_date, '-infinity') END AS valid_from
+            FROM entries en
+        ),
+        ranged AS (
+            SELECT d.*, lead(d.valid_from) OVER (PARTITION BY d.model_ord ORDER BY d.valid_from, d.entry_ord) AS valid_to
+            FROM dated d
+        ),
+        -- tier rows: 0 (base) and every tier start named by any price of the entry
+        tiers AS (
+            SELECT r.*, t.min_input
+            FROM ranged r
+            CROSS JOIN LATERAL (
+                SELECT 0::bigint AS min_input
+                UNION
+                SELECT (tr ->> 'start')::bigint
+                FROM pg_catalog.jsonb_each(r.prices) kv, pg_catalog.jsonb_array_elements(kv.value -> 'tiers') tr
+                WHERE pg_catalog.jsonb_typeof(kv.value) = 'object'
+            ) t
+            WHERE r.valid_to IS NULL OR r.valid_to > r.valid_from
+        ),
+        ins AS (
+            INSERT INTO aispend.model_prices
+                (provider, match_kind, pattern, model_label, valid_from, valid_to, min_input_tokens,
+                 input_per_mtok, cache_read_per_mtok, cache_write_5m_per_mtok, cache_write_1h_per_mtok,
+                 output_per_mtok, input_audio_per_mtok, output_audio_per_mtok, input_image_per_mtok,
+                 output_image_per_mtok, web_search_per_k, batch_multiplier, tier_multipliers, geo_multipliers,
+                 currency, origin, source, checked_on, note)
+            SELECT prov.id, ru.match_kind, ru.pattern, t.model ->> 'id', t.valid_from, t.valid_to, t.min_input,
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'input_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'cache_read_mtok', t.min_input),
+                   aispend._feed_price(coalesce(t.prices -> 'cache_write_5m_mtok', t.prices -> 'cache_write_mtok'),
+                                       t.min_input),
+                   aispend._feed_price(t.prices -> 'cache_write_1h_mtok', t.min_input),
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'output_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'input_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'input_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'web_searches_kcount', 0),
+                   0.5,
+                   CASE prov.id WHEN 'openai' THEN '{"flex": 0.5}'::jsonb ELSE '{}'::jsonb END,
+                   CASE prov.id WHEN 'anthropic' THEN '{"us": 1.1}'::jsonb ELSE '{}'::jsonb END,
+                   'USD', 'import',
+                   coalesce(prov.body -> 'pricing_urls' ->> 0, 'https://github.com/pydantic/genai-prices'),
+                   import_prices.feed_date,
+                   'genai-prices v2 feed, model ' || (t.model ->> 'id')
+                   || CASE WHEN t.prices = '{}' THEN ' (free: empty price object)' ELSE '' END
+            FROM tiers t
+            CROSS JOIN LATERAL aispend._feed_rules(t.model -> 'match') ru
+            ORDER BY t.model_ord, ru.ord, t.valid_from, t.min_input
+            RETURNING 1
+        )
+        SELECT count(*) INTO n_rows FROM ins;
+        SELECT pg_catalog.jsonb_array_length(prov.body -> 'models') INTO n_models;
+
+        provider := prov.id;
+        models := n_models;
+        price_rows := n_rows;
+        replaced_rows := n_old;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.utc_today()
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date;
+
+CREATE OR REPLACE FUNCTION aispend.custom_period(first_day date, last_day date)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF first_day IS NULL OR last_day IS NULL OR first_day > last_day THEN
+        RAISE EXCEPTION 'aispend: a period needs first_day <= last_day (got % .. %)', first_day, last_day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN pg_catalog.daterange(first_day, last_day, '[]');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.period(name text, today date DEFAULT aispend.utc_today())
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
+    n integer;
+BEGIN
+    IF today IS NULL THEN
+        RAISE EXCEPTION 'aispend: period: today must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF k ~ '^last_[0-9]+_days?$' THEN
+        n := (pg_catalog.regexp_match(k, '[0-9]+'))[1]::integer;
+        IF n < 1 THEN
+            RAISE EXCEPTION 'aispend: period "%" has no days', name USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN pg_catalog.daterange(today - (n - 1), today, '[]');
+    END IF;
+    CASE k
+        WHEN 'today' THEN RETURN pg_catalog.daterange(today, today, '[]');
+        WHEN 'yesterday' THEN RETURN pg_catalog.daterange(today - 1, today - 1, '[]');
+        WHEN 'month_to_date', 'mtd', 'this_month' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('month', today::timestamp)::date, today, '[]');
+        WHEN 'previous_month', 'last_month' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('month', today::timestamp) - interval '1 month')::date,
+                                        pg_catalog.date_trunc('month', today::timestamp)::date, '[)');
+        WHEN 'year_to_date', 'ytd', 'this_year' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('year', today::timestamp)::date, today, '[]');
+        WHEN 'previous_year', 'last_year' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('year', today::timestamp) - interval '1 year')::date,
+                                        pg_catalog.date_trunc('year', today::timestamp)::date, '[)');
+        ELSE
+            RAISE EXCEPTION 'aispend: unknown period "%"', name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use last_7_days, last_30_days, last_90_days, last_<N>_days, month_to_date, '
+                             'previous_month, year_to_date, previous_year, today, yesterday, '
+                             'or aispend.custom_period(first_day, last_day).';
+    END CASE;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.previous_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    f date := pg_catalog.lower(period);
+    n integer;
+BEGIN
+    IF period IS NULL OR pg_catalog.isempty(period) OR pg_catalog.lower_inf(period) OR pg_catalog.upper_inf(period) THEN
+        RAISE EXCEPTION 'aispend: a period must be a non-empty, bounded daterange (got %)', period
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    n := pg_catalog.upper(period) - f;
+    RETURN pg_catalog.daterange(f - n, f, '[)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.period_first_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.lower(period);
+
+CREATE OR REPLACE FUNCTION aispend.period_last_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.upper(period) - 1;
+
+CREATE OR REPLACE FUNCTION aispend._workspace_name_changed()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    INSERT INTO aispend.workspace_name_history (account, workspace_id, source, old_name, new_name,
+                                                old_display_name, new_display_name, old_provider_name,
+                                                new_provider_name)
+    VALUES (NEW.account, NEW.workspace_id,
+            CASE WHEN OLD.display_name IS DISTINCT FROM NEW.display_name THEN 'custom' ELSE 'provider' END,
+            OLD.name, NEW.name, OLD.display_name, NEW.display_name, OLD.provider_name, NEW.provider_name);
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._workspace_blank_name()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF NEW.display_name IS NOT NULL THEN
+        NEW.display_name := pg_catalog.btrim(NEW.display_name);
+        IF NEW.display_name = '' THEN
+            NEW.display_name := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.rename_workspace(account name, workspace_id text, new_name text)
+RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    shown text;
+BEGIN
+    UPDATE aispend.workspaces w SET display_name = new_name
+     WHERE w.account = account AND w.workspace_id = workspace_id
+    RETURNING w.name INTO shown;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'aispend: no workspace % in account %', workspace_id, account
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM aispend.workspace_management;';
+    END IF;
+    RETURN shown;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.reset_workspace_name(account name, workspace_id text)
+RETURNS text LANGUAGE sql
+BEGIN ATOMIC
+    SELECT aispend.rename_workspace(account, workspace_id, NULL);
+END;
+
+CREATE OR REPLACE FUNCTION aispend.revert_workspace_name(account name, history_id bigint)
+RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    h aispend.workspace_name_history;
+BEGIN
+    SELECT * INTO h FROM aispend.workspace_name_history x WHERE x.account = account AND x.id = history_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'aispend: no name change % in account %', history_id, account
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM aispend.workspace_history;';
+    END IF;
+    RETURN aispend.rename_workspace(account, h.workspace_id, h.old_display_name);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.trend(current_value numeric, previous_value numeric)
+RETURNS TABLE (change_pct numeric, indicator text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+BEGIN ATOMIC
+    SELECT t.pct, t.ind,
+           CASE t.ind WHEN 'new' THEN 'new'
+                      WHEN 'up' THEN '↑ ' || t.pct::text || '%'
+                      WHEN 'down' THEN '↓ ' || pg_catalog.abs(t.pct)::text || '%'
+                      ELSE '→ ' || t.pct::text || '%' END
+    FROM (SELECT r.pct,
+                 CASE WHEN coalesce(previous_value, 0) = 0 AND coalesce(current_value, 0) = 0 THEN 'flat'
+                      WHEN coalesce(previous_value, 0) = 0 THEN 'new'
+                      WHEN pg_catalog.abs(r.exact) < 1 THEN 'flat'
+                      WHEN r.exact > 0 THEN 'up'
+                      ELSE 'down' END AS ind
+          FROM (SELECT x.exact,
+                       CASE WHEN coalesce(previous_value, 0) = 0 AND coalesce(current_value, 0) = 0 THEN 0.0
+                            ELSE pg_catalog.round(x.exact, 1) END AS pct
+                FROM (SELECT 100 * (coalesce(current_value, 0) - previous_value)
+                             / NULLIF(pg_catalog.abs(previous_value), 0) AS exact) x) r) t;
+END;
+
+CREATE OR REPLACE FUNCTION aispend.html_escape(value text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+           coalesce(value, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
+
+CREATE OR REPLACE FUNCTION aispend._report_money(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—'
+            WHEN pg_catalog.round(value, 2) < 0
+            THEN '-$' || pg_catalog.to_char(pg_catalog.abs(pg_catalog.round(value, 2)), 'FM999,999,999,999,990.00')
+            ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,999,999,999,990.00') END;
+
+CREATE OR REPLACE FUNCTION aispend._report_rate(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—'
+            ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 4), 'FM999,999,999,990.0000') END;
+
+CREATE OR REPLACE FUNCTION aispend._report_int(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(value, 'FM999,999,999,999,999,990') END;
+
+CREATE OR REPLACE FUNCTION aispend._report_pct(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,990.00') || '%' END;
+
+CREATE OR REPLACE FUNCTION aispend._report_clip(value text, max_chars integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN pg_catalog.length(coalesce(value, '')) <= max_chars THEN coalesce(value, '')
+            ELSE pg_catalog.left(value, max_chars - 1) || '…' END;
+
+CREATE OR REPLACE FUNCTION aispend._report_color(i integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (ARRAY['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7',
+              '#9c755f', '#86bcb6'])[1 + (i - 1) % 10];
+
+CREATE OR REPLACE FUNCTION aispend._report_star()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<svg class="star" width="14" height="14" viewBox="0 0 24 24" role="img" aria-label="⭐">'
+       || '<title>⭐ most cost-efficient</title><path fill="#f5b301" stroke="#b8860b" stroke-width="1" '
+       || 'd="M12 1.8l3.1 6.6 7.2.9-5.3 5 1.4 7.1L12 17.9l-6.4 3.5 1.4-7.1-5.3-5 7.2-.9z"/></svg>';
+
+CREATE OR REPLACE FUNCTION aispend._report_card(check_name text, title text, shown text, raw text, note text DEFAULT NULL)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<div class="card" data-check="' || aispend.html_escape(check_name) || '" data-value="'
+       || aispend.html_escape(raw) || '"><div class="card-title">' || aispend.html_escape(title)
+       || '</div><div class="card-value">' || aispend.html_escape(shown) || '</div>'
+       || CASE WHEN note IS NULL THEN '' ELSE '<div class="card-note">' || note || '</div>' END || '</div>';
+
+CREATE OR REPLACE FUNCTION aispend._report_trend(indicator text, label text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<span class="trend ' || CASE WHEN indicator IN ('up', 'down', 'flat', 'new') THEN indicator ELSE 'flat' END
+       || '">' || aispend.html_escape(label) || '</span>';
+
+CREATE OR REPLACE FUNCTION aispend._report_pie(title text, check_name text, labels text[], costs numeric[], pcts numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(labels, 1), 0);
+    total numeric := 0;
+    angle double precision := 0;
+    a2 double precision;
+    frac double precision;
+    cx constant integer := 110;
+    cy constant integer := 110;
+    r constant integer := 100;
+    h integer;
+    color text;
+    slices text := '';
+    legend text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        IF costs[i] > 0 THEN
+            total := total + costs[i];
+        END IF;
+    END LOOP;
+    h := GREATEST(230, 30 + 22 * n);
+    FOR i IN 1 .. n LOOP
+        color := CASE WHEN labels[i] LIKE 'Other%' THEN '#bab0ac' ELSE aispend._report_color(i) END;
+        IF total > 0 AND costs[i] > 0 THEN
+            frac := (costs[i] / total)::double precision;
+            IF frac > 0.99999 THEN
+                slices := slices || format('<circle cx="%s" cy="%s" r="%s" fill="%s"><title>%s</title></circle>',
+                                           cx, cy, r, color, aispend.html_escape(labels[i]));
+            ELSE
+                a2 := angle + 2 * pi() * frac;
+                slices := slices || format(
+                    '<path d="M %s %s L %s %s A %s %s 0 %s 1 %s %s Z" fill="%s" stroke="#fff" stroke-width="1"><title>%s</title></path>',
+                    cx, cy, round((cx + r * sin(angle))::numeric, 2), round((cy - r * cos(angle))::numeric, 2), r, r,
+                    CASE WHEN frac > 0.5 THEN 1 ELSE 0 END,
+                    round((cx + r * sin(a2))::numeric, 2), round((cy - r * cos(a2))::numeric, 2), color,
+                    aispend.html_escape(labels[i]));
+                angle := a2;
+            END IF;
+        END IF;
+        legend := legend || format(
+            '<g class="legend-item" data-label="%s" data-value="%s" data-pct="%s">'
+            '<rect x="240" y="%s" width="12" height="12" fill="%s"/>'
+            '<text x="258" y="%s">%s</text><text x="530" y="%s" class="num">%s</text>'
+            '<text x="596" y="%s" class="num">%s</text></g>',
+            aispend.html_escape(labels[i]), costs[i], coalesce(pcts[i]::text, ''),
+            14 + 22 * (i - 1), color, 24 + 22 * (i - 1), aispend.html_escape(aispend._report_clip(labels[i], 30)),
+            24 + 22 * (i - 1), aispend._report_money(costs[i]), 24 + 22 * (i - 1), aispend._report_pct(pcts[i]));
+    END LOOP;
+    IF n = 0 OR total = 0 THEN
+        slices := format('<circle cx="%s" cy="%s" r="%s" fill="#eee"/><text x="%s" y="%s" text-anchor="middle">'
+                         'no cost</text>', cx, cy, r, cx, cy);
+    END IF;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="%s" viewBox="0 0 600 %s" role="img">'
+                  '<title>%s</title>%s%s</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), h, h, aispend.html_escape(title),
+                  slices, legend);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._report_bars(title text, check_name text, labels text[], current_costs numeric[],
+                                     previous_costs numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(labels, 1), 0);
+    top numeric := 0;
+    x0 constant integer := 190;
+    w constant integer := 300;
+    h integer;
+    y integer;
+    bars text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        top := GREATEST(top, coalesce(current_costs[i], 0), coalesce(previous_costs[i], 0));
+    END LOOP;
+    h := 40 + 36 * GREATEST(n, 1);
+    FOR i IN 1 .. n LOOP
+        y := 30 + 36 * (i - 1);
+        bars := bars || format(
+            '<g class="bar-item" data-label="%s" data-current="%s" data-previous="%s">'
+            '<text x="%s" y="%s" text-anchor="end">%s</text>'
+            '<rect x="%s" y="%s" width="%s" height="13" fill="#4e79a7"><title>current %s</title></rect>'
+            '<rect x="%s" y="%s" width="%s" height="13" fill="#a0cbe8"><title>previous %s</title></rect>'
+            '<text x="%s" y="%s" class="small">%s</text><text x="%s" y="%s" class="small muted">%s</text></g>',
+            aispend.html_escape(labels[i]), current_costs[i], previous_costs[i],
+            x0 - 6, y + 17, aispend.html_escape(aispend._report_clip(labels[i], 25)),
+            x0, y, CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(current_costs[i], 0), 0) / top, 1) ELSE 0 END,
+            aispend._report_money(current_costs[i]),
+            x0, y + 15, CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(previous_costs[i], 0), 0) / top, 1) ELSE 0 END,
+            aispend._report_money(previous_costs[i]),
+            x0 + 4 + CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(current_costs[i], 0), 0) / top) ELSE 0 END,
+            y + 11, aispend._report_money(current_costs[i]),
+            x0 + 4 + CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(previous_costs[i], 0), 0) / top) ELSE 0 END,
+            y + 26, aispend._report_money(previous_costs[i]));
+    END LOOP;
+    IF n = 0 THEN
+        bars := '<text x="20" y="40">no data in either period</text>';
+    END IF;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="%s" viewBox="0 0 600 %s" role="img">'
+                  '<title>%s</title>'
+                  '<rect x="%s" y="6" width="12" height="12" fill="#4e79a7"/><text x="%s" y="16" class="small">current period</text>'
+                  '<rect x="%s" y="6" width="12" height="12" fill="#a0cbe8"/><text x="%s" y="16" class="small">previous period</text>'
+                  '%s</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), h, h, aispend.html_escape(title),
+                  x0, x0 + 16, x0 + 130, x0 + 146, bars);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
+                                    provider text DEFAULT 'all')
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    max_rows constant integer := 50;   -- table rows shown per tab; the rest is counted below the table
+    prev daterange;
+    ws record;
+    ak record;
+    md record;
+    html text;
+    part text;
+    n integer;
+    labels text[];
+    a numeric[];
+    b numeric[];
+    c numeric[];
+    prov text := lower(coalesce(nullif(btrim(provider), ''), 'all'));
+    call_args text;
+    n_ws integer;
+    n_active integer;
+    n_renamed integer;
+BEGIN
+    prev := aispend.previous_period(aispend._check_period(period));
+    PERFORM aispend._provider_matches('openai', prov);   -- raises for an unknown provider filter
+    call_args := format('%L::daterange, %L', period, prov);
+
+    SELECT * INTO ws FROM aispend.workspaces_summary(period, prov);
+    SELECT * INTO ak FROM aispend.api_keys_summary(period, prov);
+    SELECT * INTO md FROM aispend.models_summary(period, prov);
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        || '<title>aispend report ' || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</title><style>'
+        || 'body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;background:#f6f7f9}'
+        || 'h1{margin:0 0 4px;font-size:26px}h2{margin:0 0 12px;font-size:20px;border-bottom:2px solid #4e79a7;padding-bottom:4px}'
+        || 'header p{margin:2px 0;color:#555}section{background:#fff;border:1px solid #dde;border-radius:8px;padding:16px 20px;margin:18px 0}'
+        || '.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:14px}'
+        || '.card{border:1px solid #dde;border-radius:6px;padding:10px 14px;min-width:150px;background:#fbfcfe}'
+        || '.card-title{font-size:12px;color:#666;text-transform:uppercase;letter-spacing:.04em}'
+        || '.card-value{font-size:22px;font-weight:600;margin-top:4px}.card-note{font-size:12px;margin-top:4px;color:#555}'
+        || '.charts{display:flex;flex-wrap:wrap;gap:16px}figure.chart{margin:0 0 12px}figcaption{font-weight:600;margin-bottom:4px}'
+        || 'svg text{font-size:12px;fill:#222}svg text.num{text-anchor:end}svg text.small{font-size:11px}svg text.muted{fill:#777}'
+        || 'table{border-collapse:collapse;width:100%;font-size:13px;margin-top:6px}'
+        || 'th,td{border-bottom:1px solid #e4e6eb;padding:4px 8px;text-align:left}th{background:#f0f2f6}'
+        || 'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}'
+        || '.trend{font-weight:600;white-space:nowrap}.trend.up{color:#c62828}.trend.down{color:#2e7d32}'
+        || '.trend.flat{color:#777}.trend.new{color:#1565c0}.star{vertical-align:-2px}.muted{color:#777}'
+        || '.note{font-size:12px;color:#666}footer{font-size:12px;color:#666;margin-top:20px}code{font-size:12px}'
+        || '</style></head><body>'
+        || '<header><h1>aispend · Provider Dashboard</h1>'
+        || '<p data-check="period" data-value="' || aispend.html_escape(period::text) || '">Period: <b>'
+        || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</b> ('
+        || (upper(period) - lower(period)) || ' UTC days), compared with '
+        || aispend.html_escape(aispend.period_first_day(prev)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(prev)::text) || '</p>'
+        || '<p>Provider: <b>' || aispend.html_escape(prov) || '</b> · generated '
+        || aispend.html_escape(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC') || '</p></header>';
+
+    -- ---- Workspaces
+    html := html || '<section id="workspaces"><h2>Workspaces</h2><div class="cards">'
+        || aispend._report_card('workspaces_summary.total_cost', 'Total Cost', aispend._report_money(ws.total_cost),
+                                ws.total_cost::text,
+                                aispend._report_trend(ws.trend, ws.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ws.previous_total_cost)))
+        || aispend._report_card('workspaces_summary.active_workspaces', 'Active Workspaces',
+                                aispend._report_int(ws.active_workspaces), ws.active_workspaces::text)
+        || aispend._report_card('workspaces_summary.openai_cost', 'OpenAI', aispend._report_money(ws.openai_cost),
+                                ws.openai_cost::text)
+        || aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
+                                aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
+        || CASE WHEN ws.other_cost <> 0
+                THEN aispend._report_card('workspaces_summary.other_cost', 'Other providers',
+                                          aispend._report_money(ws.other_cost), ws.other_cost::text)
+                ELSE '' END
+        || aispend._report_card('workspaces_summary.requests', 'Requests', aispend._report_int(ws.requests),
+                                coalesce(ws.requests::text, ''))
+        || aispend._report_card('workspaces_summary.tokens', 'Tokens', aispend._report_int(ws.tokens), ws.tokens::text)
+        || '</div><div class="charts">';
+    SELECT array_agg(t.provider ORDER BY t.cost DESC, t.provider), array_agg(t.cost ORDER BY t.cost DESC, t.provider),
+           array_agg(t.pct_of_total ORDER BY t.cost DESC, t.provider)
+      INTO labels, a, c
+      FROM aispend.workspaces_by_provider(period, prov) t;
+    html := html || aispend._report_pie('Cost Distribution by Provider', 'workspaces_by_provider', labels, a, c);
+    SELECT array_agg(t.name ORDER BY t.current_cost DESC, t.name), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.name),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.name)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.workspaces_vs_previous(period, prov) v
+            ORDER BY v.current_cost DESC, v.name LIMIT 10) t;
+    html := html || aispend._report_bars('Current vs Previous Period (top 10 workspaces)', 'workspaces_vs_previous',
+                                         labels, a, b) || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.name) || '</td><td>' || aispend.html_escape(t.provider)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.cost DESC, t.name),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.workspaces_table(period, prov) x
+            ORDER BY x.cost DESC, x.name LIMIT max_rows) t;
+    html := html || '<table data-check="workspaces_table"><thead><tr><th>Name</th><th>Provider</th>'
+        || '<th class="num">Cost</th><th class="num">% of Total</th><th class="num">Requests</th>'
+        || '<th class="num">Tokens</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.workspaces_table(' || aispend.html_escape(call_args) || ') ORDER BY cost DESC, name;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- API keys
+    html := html || '<section id="api-keys"><h2>API Keys</h2><div class="cards">'
+        || aispend._report_card('api_keys_summary.total_cost', 'Total Cost', aispend._report_money(ak.total_cost),
+                                ak.total_cost::text,
+                                aispend._report_trend(ak.trend, ak.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ak.previous_total_cost)))
+        || aispend._report_card('api_keys_summary.active_keys', 'Active API Keys', aispend._report_int(ak.active_keys),
+                                ak.active_keys::text)
+        || aispend._report_card('api_keys_summary.total_requests', 'Total Requests',
+                                aispend._report_int(ak.total_requests), coalesce(ak.total_requests::text, ''))
+        || aispend._report_card('api_keys_summary.tokens', 'Tokens', aispend._report_int(ak.tokens), ak.tokens::text)
+        || aispend._report_card('api_keys_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(ak.avg_cost_per_1m), coalesce(ak.avg_cost_per_1m::text, ''))
+        || '</div><div class="charts">';
+    SELECT array_agg(CASE WHEN t.label = 'Other' THEN 'Other (' || t.keys || ' keys)' ELSE t.label END ORDER BY t.rank),
+           array_agg(t.cost ORDER BY t.rank), array_agg(t.pct_of_total ORDER BY t.rank)
+      INTO labels, a, c
+      FROM aispend.api_keys_top(period, 10, prov) t;
+    html := html || aispend._report_pie('Cost Distribution by API Key (top 10)', 'api_keys_top', labels, a, c);
+    SELECT array_agg(t.api_key || ' (' || t.workspace || ')' ORDER BY t.rn), array_agg(t.current_cost ORDER BY t.rn),
+           array_agg(t.previous_cost ORDER BY t.rn)
+      INTO labels, a, b
+      FROM (SELECT v.*, row_number() OVER (ORDER BY v.current_cost DESC, v.api_key, v.account, v.workspace_id,
+                                                    v.api_key_id) AS rn
+            FROM aispend.api_keys_vs_previous(period, prov) v) t
+     WHERE t.rn <= 10;
+    html := html || aispend._report_bars('API Key Cost Comparison (top 10 keys)', 'api_keys_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.api_key) || '</td><td>' || aispend.html_escape(t.workspace)
+                      || '</td><td><code>' || aispend.html_escape(t.key_hint) || '</code></td><td>'
+                      || aispend.html_escape(t.provider) || '</td><td>' || aispend.html_escape(t.status)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_int(t.tokens) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
+                                                    x.api_key_id) AS rn,
+                   count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov) x) t
+     WHERE t.rn <= max_rows;
+    html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Workspace</th><th>Key Hint</th>'
+        || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
+        || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ') ORDER BY cost DESC, api_key;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Models
+    html := html || '<section id="models"><h2>Models</h2><div class="cards">'
+        || aispend._report_card('models_summary.total_cost', 'Total Cost', aispend._report_money(md.total_cost),
+                                md.total_cost::text,
+                                aispend._report_trend(md.trend, md.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(md.previous_total_cost)))
+        || aispend._report_card('models_summary.model_count', 'Models', aispend._report_int(md.model_count),
+                                md.model_count::text)
+        || aispend._report_card('models_summary.total_requests', 'Total Requests',
+                                aispend._report_int(md.total_requests), coalesce(md.total_requests::text, ''))
+        || aispend._report_card('models_summary.tokens', 'Tokens', aispend._report_int(md.tokens), md.tokens::text)
+        || aispend._report_card('models_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(md.avg_cost_per_1m), coalesce(md.avg_cost_per_1m::text, ''))
+        || aispend._report_card('models_summary.most_efficient_model', 'Most Efficient',
+                                coalesce(md.most_efficient_model, '—'), coalesce(md.most_efficient_model, ''),
+                                aispend._report_star() || ' lowest cost per 1M tokens')
+        || '</div><div class="charts">';
+    -- The pie shows the nine costliest models; the rest is one grey slice.
+    SELECT array_agg(t.label ORDER BY t.grp), array_agg(t.cost ORDER BY t.grp), array_agg(t.pct ORDER BY t.grp)
+      INTO labels, a, c
+      FROM (SELECT g.grp, CASE WHEN g.grp <= 9 OR count(*) = 1 THEN min(g.model)
+                               ELSE 'Other (' || count(*) || ' models)' END AS label,
+                   sum(g.cost) AS cost, sum(g.pct_of_total) AS pct
+              FROM (SELECT x.model, x.cost, x.pct_of_total,
+                           LEAST(row_number() OVER (ORDER BY x.cost DESC, x.model), 10) AS grp
+                      FROM aispend.models_by_cost(period, prov) x) g
+             GROUP BY g.grp) t;
+    html := html || aispend._report_pie('Cost Distribution by Model', 'models_by_cost', labels, a, c);
+    SELECT array_agg(t.model ORDER BY t.current_cost DESC, t.model), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.model),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.model)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.models_vs_previous(period, prov) v ORDER BY v.current_cost DESC, v.model LIMIT 10) t;
+    html := html || aispend._report_bars('Model Cost Comparison (top 10 models)', 'models_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.model)
+                      || CASE WHEN t.most_efficient THEN ' ' || aispend._report_star() ELSE '' END
+                      || '</td><td>' || aispend.html_escape(t.provider) || '</td><td class="num">'
+                      || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">' || aispend._report_money(t.cost)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td class="num">'
+                      || aispend._report_int(t.requests) || '</td><td class="num">' || aispend._report_pct(t.pct_of_total)
+                      || '</td><td>' || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', ''
+                      ORDER BY t.cost_per_1m NULLS LAST, t.model),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.models_table(period, prov) x
+            ORDER BY x.cost_per_1m NULLS LAST, x.model LIMIT max_rows) t;
+    html := html || '<table data-check="models_table"><thead><tr><th>Model</th><th>Provider</th>'
+        || '<th class="num">Cost/1M</th><th class="num">Cost</th><th class="num">Tokens</th><th class="num">Requests</th>'
+        || '<th class="num">% of Total</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_star() || ' marks the most cost-efficient model: the lowest cost per million tokens among models '
+        || 'with cost and tokens in the period.</p>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.models_table(' || aispend.html_escape(call_args) || ') ORDER BY cost_per_1m NULLS LAST, model;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Workspace management (the names; not period-dependent)
+    SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
+                      || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END
+                      || '</td><td>' || aispend.html_escape(m.provider) || '</td><td><code>'
+                      || aispend.html_escape(m.workspace_id) || '</code></td><td>' || aispend.html_escape(m.provider_name)
+                      || '</td><td>' || aispend.html_escape(m.status) || '</td><td>'
+                      || aispend.html_escape(m.first_seen::text) || '</td><td>' || aispend.html_escape(m.last_seen::text)
+                      || '</td></tr>', '' ORDER BY m.workspace_name, m.account, m.workspace_id),
+           count(*), count(*) FILTER (WHERE m.status = 'active'), count(*) FILTER (WHERE m.display_name IS NOT NULL)
+      INTO part, n_ws, n_active, n_renamed
+      FROM aispend.workspace_management m
+     WHERE aispend._provider_matches(m.provider, prov);
+    html := html || '<section id="workspace-management"><h2>Workspace Management</h2><div class="cards">'
+        || aispend._report_card('workspace_management.count', 'Workspaces', aispend._report_int(n_ws), n_ws::text)
+        || aispend._report_card('workspace_management.active', 'Active', aispend._report_int(n_active), n_active::text)
+        || aispend._report_card('workspace_management.renamed', 'Custom Names', aispend._report_int(n_renamed), n_renamed::text)
+        || '</div><table data-check="workspace_management"><thead><tr><th>Workspace Name</th><th>Provider</th>'
+        || '<th>Workspace ID</th><th>Provider Name</th><th>Status</th><th>First Seen</th><th>Last Seen</th></tr></thead>'
+        || '<tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">Rename a workspace: <code>SELECT aispend.rename_workspace(account, workspace_id, '
+        || '''new name'');</code> (docs/workspace-management.md).</p></section>';
+
+    html := html || '<footer>Figures from aispend.workspaces_summary / _table / _by_provider / _vs_previous, '
+        || 'aispend.api_keys_summary / _table / _top / _vs_previous, aispend.models_summary / _table / _by_cost / '
+        || '_vs_previous and aispend.workspace_management for the period above; costs in US dollars, days in UTC. '
+        || 'Made with <code>psql -Atc "SELECT aispend.report_html(' || aispend.html_escape(call_args)
+        || ')" &gt; report.html</code>.</footer></body></html>' || E'\n';
+    RETURN html;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._reader_functions() RETURNS SETOF regprocedure
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    -- What a reader may execute: functions that cannot change anything (STABLE or IMMUTABLE), except the
+    -- one that tells where keys come from. Everything that writes is VOLATILE and stays with admins.
+    SELECT p.oid::regprocedure
+      FROM pg_catalog.pg_proc AS p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'aispend'::regnamespace
+       AND p.prokind OPERATOR(pg_catalog.=) 'f'
+       AND p.provolatile OPERATOR(pg_catalog.<>) 'v'
+       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['_key_status', '_reader_functions', '_fdw_validator']::name[])
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    obj record;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
+    FOR obj IN SELECT c.oid::regclass AS rel
+                 FROM pg_class AS c
+                WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+                  AND c.relname <> 'accounts'
+    LOOP
+        EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
+    END LOOP;
+    FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.grant_admin(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    srv record;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA aispend TO %I', role_name);
+    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA aispend TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aispend TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA aispend TO %I', role_name);
+    EXECUTE format('GRANT USAGE ON FOREIGN DATA WRAPPER aispend TO %I', role_name);
+    FOR srv IN SELECT s.srvname FROM aispend._servers() AS s LOOP
+        EXECUTE format('GRANT USAGE ON FOREIGN SERVER %I TO %I', srv.srvname, role_name);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend.revoke_all(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    srv record;
+BEGIN
+    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA aispend FROM %I', role_name);
+    EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA aispend FROM %I', role_name);
+    EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM %I', role_name);
+    EXECUTE format('REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM %I', role_name);
+    EXECUTE format('REVOKE ALL ON FOREIGN DATA WRAPPER aispend FROM %I', role_name);
+    FOR srv IN SELECT s.srvname FROM aispend._servers() AS s LOOP
+        EXECUTE format('REVOKE ALL ON FOREIGN SERVER %I FROM %I', srv.srvname, role_name);
+    END LOOP;
+    EXECUTE format('REVOKE ALL ON SCHEMA aispend FROM %I', role_name);
 END
 $$;
 
