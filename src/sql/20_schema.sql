@@ -333,6 +333,17 @@ BEGIN
         ORDER BY (SELECT count(*) FROM pg_catalog.pg_constraint f
                   WHERE f.conrelid = c.oid AND f.contype = 'f') DESC, c.relname
     LOOP
+        -- the audit trail (name history, audit log) is append-only: only a superuser removes it
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                   WHERE g.tgrelid = t AND g.tgfoid = 'aispend._append_only()'::regprocedure)
+           AND NOT aispend._is_superuser() THEN
+            EXECUTE format('SELECT count(*) FROM %s WHERE account = $1', t) INTO n USING forget_account.account;
+            IF n > 0 THEN
+                RAISE NOTICE 'aispend: % rows of % kept: the audit trail is append-only', n, t
+                    USING HINT = 'A superuser running aispend.forget_account removes them too.';
+            END IF;
+            CONTINUE;
+        END IF;
         EXECUTE format('DELETE FROM %s WHERE account = $1', t) USING forget_account.account;
         GET DIAGNOSTICS n = ROW_COUNT;
         table_name := t;
@@ -342,5 +353,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend.forget_account(name) IS
-    'Deletes every synced row and sync_runs row of an account whose server was dropped; returns rows deleted per table.';
+    'Deletes every synced row and sync_runs row of an account whose server was dropped; returns rows deleted per '
+    'table. The audit trail (name history, audit log) is kept unless a superuser runs it.';
 REVOKE ALL ON FUNCTION aispend.forget_account(name) FROM PUBLIC;

@@ -606,7 +606,9 @@ SELECT a.account, a.provider, e.endpoint,
        last.started_at AS last_attempt_at,
        err.finished_at AS last_error_at,
        err.error_sqlstate AS last_error_sqlstate,
-       err.error_message AS last_error_message,
+       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
+       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
+            THEN err.error_message END AS last_error_message,
        (run.started_at IS NOT NULL) AS running,
        run.started_at AS running_since,
        a.server_exists

@@ -57,22 +57,35 @@ CREATE TRIGGER workspace_name_history AFTER UPDATE OF display_name, provider_nam
     WHEN (OLD.display_name IS DISTINCT FROM NEW.display_name OR OLD.provider_name IS DISTINCT FROM NEW.provider_name)
     EXECUTE FUNCTION aispend._workspace_name_changed();
 
--- An empty or blank custom name means "no custom name".
+-- A custom name is trimmed of white space of any kind (tabs, line breaks, no-break and other Unicode spaces);
+-- one of only white space means "no custom name"; one longer than 200 characters is refused (a name is shown
+-- in every tab, chart and CSV).
 CREATE FUNCTION aispend._workspace_blank_name()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    blank CONSTANT text := '[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+';
 BEGIN
     IF NEW.display_name IS NOT NULL THEN
-        NEW.display_name := pg_catalog.btrim(NEW.display_name);
+        IF pg_catalog.octet_length(NEW.display_name) > 4096 OR pg_catalog.length(NEW.display_name) > 1000 THEN
+            NEW.display_name := pg_catalog."left"(NEW.display_name, 1000);   -- trimmed below, then refused
+        END IF;
+        NEW.display_name := pg_catalog.regexp_replace(NEW.display_name, '^' || blank || '|' || blank || '$', '', 'g');
         IF NEW.display_name = '' THEN
             NEW.display_name := NULL;
+        ELSIF pg_catalog.length(NEW.display_name) > 200 THEN
+            RAISE EXCEPTION 'aispend: a workspace name has at most 200 characters (workspace % of account %)',
+                NEW.workspace_id, NEW.account
+                USING ERRCODE = 'string_data_right_truncation',
+                      HINT = 'Choose a shorter name; every tab, chart and CSV shows it.';
         END IF;
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION aispend._workspace_blank_name() IS 'Internal: trims display_name; blank becomes NULL.';
+COMMENT ON FUNCTION aispend._workspace_blank_name() IS
+    'Internal: trims display_name of any white space; blank becomes NULL; more than 200 characters is refused (22001).';
 CREATE TRIGGER workspace_blank_name BEFORE INSERT OR UPDATE OF display_name ON aispend.workspaces
     FOR EACH ROW EXECUTE FUNCTION aispend._workspace_blank_name();
 
@@ -181,9 +194,9 @@ COMMENT ON COLUMN aispend.workspace_history.changed_at IS 'Change timestamp.';
 COMMENT ON COLUMN aispend.workspace_history.changed_by IS 'Role that made the change.';
 
 CREATE VIEW aispend.workspace_management_csv AS
-SELECT m.workspace_name AS "Workspace Name", m.provider AS "Provider", m.workspace_id AS "Workspace ID",
-       m.provider_name AS "Provider Name", m.status AS "Status", m.first_seen AS "First Seen",
-       m.last_seen AS "Last Seen"
+SELECT aispend.csv_cell(m.workspace_name) AS "Workspace Name", m.provider AS "Provider",
+       aispend.csv_cell(m.workspace_id) AS "Workspace ID", aispend.csv_cell(m.provider_name) AS "Provider Name",
+       m.status AS "Status", m.first_seen AS "First Seen", m.last_seen AS "Last Seen"
 FROM aispend.workspace_management m;
 COMMENT ON VIEW aispend.workspace_management_csv IS
     'Workspace Management table with the dashboard''s column titles, for \copy (SELECT * FROM ... ORDER BY "Workspace Name") TO ... CSV HEADER.';

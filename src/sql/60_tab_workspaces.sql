@@ -133,7 +133,8 @@ RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeri
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.name, t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens, t.trend_label
+    SELECT aispend.csv_cell(t.name), t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens,
+           t.trend_label
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
 $$;
 COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric) IS

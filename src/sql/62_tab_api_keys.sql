@@ -139,7 +139,8 @@ RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" tex
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
+    SELECT aispend.csv_cell(t.api_key), aispend.csv_cell(t.workspace), aispend.csv_cell(t.key_hint), t.provider,
+           t.status, pg_catalog.round(t.cost, 2), t.tokens,
            t.requests, t.cost_per_1m, t.trend_label
     FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
 $$;

@@ -105,7 +105,7 @@ RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric,
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END, t.provider, t.cost_per_1m,
+    SELECT aispend.csv_cell(t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END), t.provider, t.cost_per_1m,
            pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label
     FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
 $$;

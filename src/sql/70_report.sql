@@ -16,10 +16,14 @@ COMMENT ON FUNCTION aispend.html_escape(text) IS
 CREATE FUNCTION aispend._report_money(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '—'
+            -- an absurd amount (a provider's error, a bad load) is shown as it is, never hidden or crashing
+            WHEN pg_catalog.abs(value) >= 1e15
+            THEN CASE WHEN value < 0 THEN '-' ELSE '' END || '$' || pg_catalog.btrim(pg_catalog.to_char(pg_catalog.abs(value), '9.99EEEE'))
             WHEN pg_catalog.round(value, 2) < 0
             THEN '-$' || pg_catalog.to_char(pg_catalog.abs(pg_catalog.round(value, 2)), 'FM999,999,999,999,990.00')
             ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,999,999,999,990.00') END;
-COMMENT ON FUNCTION aispend._report_money(numeric) IS 'Internal (report): US dollars to the cent, $1,234.56; NULL is —.';
+COMMENT ON FUNCTION aispend._report_money(numeric) IS
+    'Internal (report): US dollars to the cent, $1,234.56; $1e15 and more in scientific notation ($1.00e+400); NULL is —.';
 
 CREATE FUNCTION aispend._report_rate(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -103,7 +107,8 @@ BEGIN
     FOR i IN 1 .. n LOOP
         color := CASE WHEN labels[i] LIKE 'Other%' THEN '#bab0ac' ELSE aispend._report_color(i) END;
         IF total > 0 AND costs[i] > 0 THEN
-            frac := (costs[i] / total)::double precision;
+            -- rounded first: a share too small for a double (one slice beside an absurd one) is 0, not an error
+            frac := pg_catalog.round(costs[i] / total, 12)::double precision;
             IF frac > 0.99999 THEN
                 slices := slices || format('<circle cx="%s" cy="%s" r="%s" fill="%s"><title>%s</title></circle>',
                                            cx, cy, r, color, aispend.html_escape(labels[i]));

@@ -703,7 +703,9 @@ SELECT a.account, a.provider, e.endpoint,
        last.started_at AS last_attempt_at,
        err.finished_at AS last_error_at,
        err.error_sqlstate AS last_error_sqlstate,
-       err.error_message AS last_error_message,
+       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
+       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
+            THEN err.error_message END AS last_error_message,
        (run.started_at IS NOT NULL) AS running,
        run.started_at AS running_since,
        a.server_exists
@@ -1908,7 +1910,8 @@ RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeri
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.name, t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens, t.trend_label
+    SELECT aispend.csv_cell(t.name), t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens,
+           t.trend_label
     FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
 $$;
 COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric) IS
@@ -2058,7 +2061,8 @@ RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" tex
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, pg_catalog.round(t.cost, 2), t.tokens,
+    SELECT aispend.csv_cell(t.api_key), aispend.csv_cell(t.workspace), aispend.csv_cell(t.key_hint), t.provider,
+           t.status, pg_catalog.round(t.cost, 2), t.tokens,
            t.requests, t.cost_per_1m, t.trend_label
     FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
 $$;
@@ -2227,7 +2231,7 @@ RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric,
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END, t.provider, t.cost_per_1m,
+    SELECT aispend.csv_cell(t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END), t.provider, t.cost_per_1m,
            pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label
     FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
 $$;
@@ -2394,23 +2398,35 @@ $$;
 CREATE OR REPLACE FUNCTION aispend.library_version() RETURNS text
     AS 'MODULE_PATHNAME', 'aispend_library_version' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, aispend, pg_temp;
 
+COMMENT ON FUNCTION aispend.library_version() IS 'Version of the loaded aispend shared library (equals the extension version when installed correctly)';
+
 CREATE OR REPLACE FUNCTION aispend._fdw_validator(options text[], catalog oid) RETURNS void
     AS 'MODULE_PATHNAME', 'aispend_fdw_validator' LANGUAGE C STRICT SET search_path = pg_catalog, aispend, pg_temp;
+
+COMMENT ON FUNCTION aispend._fdw_validator(text[], oid) IS 'Internal: checks options of aispend servers (accounts) and user mappings (admin keys)';
 
 CREATE OR REPLACE FUNCTION aispend._boundary_selftest(kind text) RETURNS text
     AS 'MODULE_PATHNAME', 'aispend_boundary_selftest' LANGUAGE C STRICT VOLATILE SET search_path = pg_catalog, aispend, pg_temp;
 
+COMMENT ON FUNCTION aispend._boundary_selftest(text) IS 'Internal: raises one kind of C++ or PostgreSQL failure through the exception boundary (used by the test suite)';
+
 CREATE OR REPLACE FUNCTION aispend._key_status(server oid, OUT has_key boolean, OUT key_source text)
     AS 'MODULE_PATHNAME', 'aispend_key_status' LANGUAGE C STRICT STABLE SET search_path = pg_catalog, aispend, pg_temp;
+
+COMMENT ON FUNCTION aispend._key_status(oid) IS 'Internal: whether the current role has an admin key for an account and where it comes from (never the key itself); NULLs without USAGE on the server';
 
 CREATE OR REPLACE FUNCTION aispend._fetch_workspaces(account name)
     RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz)
     AS 'MODULE_PATHNAME', 'aispend_fetch_workspaces' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 
+COMMENT ON FUNCTION aispend._fetch_workspaces(name) IS 'Internal: every workspace / project of an account, fetched from the provider now';
+
 CREATE OR REPLACE FUNCTION aispend._fetch_api_keys(account name)
     RETURNS TABLE(api_key_id text, name text, key_hint text, status text, workspace_id text, owner text,
                   created_at timestamptz, last_used_at timestamptz)
     AS 'MODULE_PATHNAME', 'aispend_fetch_api_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+COMMENT ON FUNCTION aispend._fetch_api_keys(name) IS 'Internal: every API key of an account, fetched from the provider now';
 
 CREATE OR REPLACE FUNCTION aispend._fetch_usage(account name, since timestamptz, until timestamptz, bucket_width text)
     RETURNS TABLE(endpoint text, bucket_start timestamptz, bucket_end timestamptz, workspace_id text,
@@ -2421,6 +2437,8 @@ CREATE OR REPLACE FUNCTION aispend._fetch_usage(account name, since timestamptz,
                   output_image_tokens bigint, requests bigint, web_search_requests bigint)
     AS 'MODULE_PATHNAME', 'aispend_fetch_usage' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 
+COMMENT ON FUNCTION aispend._fetch_usage(name, timestamptz, timestamptz, text) IS 'Internal: usage buckets of an account in [since, until), fetched from the provider now';
+
 CREATE OR REPLACE FUNCTION aispend._fetch_costs(account name, since timestamptz, until timestamptz)
     RETURNS TABLE(bucket_start timestamptz, bucket_end timestamptz, workspace_id text, api_key_id text,
                   line_item text, model text, token_type text, service_tier text, context_window text,
@@ -2428,8 +2446,12 @@ CREATE OR REPLACE FUNCTION aispend._fetch_costs(account name, since timestamptz,
                   quantity_unit text)
     AS 'MODULE_PATHNAME', 'aispend_fetch_costs' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 
+COMMENT ON FUNCTION aispend._fetch_costs(name, timestamptz, timestamptz) IS 'Internal: billed cost lines of an account per UTC day in [since, until), fetched from the provider now';
+
 CREATE OR REPLACE FUNCTION aispend._last_fetch_stats() RETURNS TABLE(http_requests bigint, retries bigint, bytes bigint)
     AS 'MODULE_PATHNAME', 'aispend_last_fetch_stats' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+
+COMMENT ON FUNCTION aispend._last_fetch_stats() IS 'Internal: HTTP requests, retries and bytes of the latest _fetch_* call in this session';
 
 CREATE OR REPLACE FUNCTION aispend._servers() RETURNS SETOF pg_catalog.pg_foreign_server
 LANGUAGE sql STABLE
@@ -2440,12 +2462,16 @@ AS $$
      WHERE w.fdwname OPERATOR(pg_catalog.=) 'aispend'
 $$;
 
+COMMENT ON FUNCTION aispend._servers() IS 'Internal: the foreign servers of the aispend wrapper, i.e. the accounts';
+
 CREATE OR REPLACE FUNCTION aispend._option(options text[], option_name text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN (SELECT pg_catalog.substr(o, pg_catalog.length(option_name) + 2)
           FROM pg_catalog.unnest(options) AS o
          WHERE pg_catalog.starts_with(o, option_name || '=')
          LIMIT 1);
+
+COMMENT ON FUNCTION aispend._option(text[], text) IS 'Internal: the value of one option in a catalog options array (NULL when absent)';
 
 CREATE OR REPLACE FUNCTION aispend._utc_add(ts timestamptz, step interval)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -2544,6 +2570,17 @@ BEGIN
         ORDER BY (SELECT count(*) FROM pg_catalog.pg_constraint f
                   WHERE f.conrelid = c.oid AND f.contype = 'f') DESC, c.relname
     LOOP
+        -- the audit trail (name history, audit log) is append-only: only a superuser removes it
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                   WHERE g.tgrelid = t AND g.tgfoid = 'aispend._append_only()'::regprocedure)
+           AND NOT aispend._is_superuser() THEN
+            EXECUTE format('SELECT count(*) FROM %s WHERE account = $1', t) INTO n USING forget_account.account;
+            IF n > 0 THEN
+                RAISE NOTICE 'aispend: % rows of % kept: the audit trail is append-only', n, t
+                    USING HINT = 'A superuser running aispend.forget_account removes them too.';
+            END IF;
+            CONTINUE;
+        END IF;
         EXECUTE format('DELETE FROM %s WHERE account = $1', t) USING forget_account.account;
         GET DIAGNOSTICS n = ROW_COUNT;
         table_name := t;
@@ -2552,6 +2589,10 @@ BEGIN
     END LOOP;
 END
 $$;
+
+COMMENT ON FUNCTION aispend.forget_account(name) IS
+    'Deletes every synced row and sync_runs row of an account whose server was dropped; returns rows deleted per '
+    'table. The audit trail (name history, audit log) is kept unless a superuser runs it.';
 
 CREATE OR REPLACE FUNCTION aispend._require_cron(job_name text, cron_expression text)
 RETURNS void LANGUAGE plpgsql
@@ -2623,6 +2664,10 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.schedule_sync(text, text, name, name) IS
+    'Creates (or replaces) the pg_cron job that runs CALL aispend.sync(); database/username default to the current '
+    'ones (another database: call it from pg_cron''s database, where cron.schedule_in_database is used). Returns the job id.';
+
 CREATE OR REPLACE FUNCTION aispend.unschedule_sync(job_name text DEFAULT 'aispend-sync', username name DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
@@ -2642,6 +2687,9 @@ BEGIN
     RETURN true;
 END
 $$;
+
+COMMENT ON FUNCTION aispend.unschedule_sync(text, name) IS
+    'Removes the pg_cron job created by aispend.schedule_sync; false (with a notice) when there is none.';
 
 CREATE OR REPLACE FUNCTION aispend._price_rule_matches(match_kind text, pattern text, model text)
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -2669,6 +2717,11 @@ AS $$
              p.id
     LIMIT 1
 $$;
+
+COMMENT ON FUNCTION aispend.price_for(text, text, date, boolean) IS
+    'The price row for a model on a UTC usage day (no row: unpriced). Most specific rule wins: manual first, then '
+    'exact > prefix > regex, longer pattern, import before shipped, long-context tier row when long_context, '
+    'latest valid_from, lowest id.';
 
 CREATE OR REPLACE FUNCTION aispend._token_cost(p aispend.model_prices,
     uncached bigint, cache_read bigint, cache_write_5m bigint, cache_write_1h bigint, output bigint,
@@ -2857,9 +2910,17 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
+    'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
+    'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
+    'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on.';
+
 CREATE OR REPLACE FUNCTION aispend.utc_today()
 RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
 RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date;
+
+COMMENT ON FUNCTION aispend.utc_today() IS 'Today''s date in UTC (the day the dashboard''s periods end on).';
 
 CREATE OR REPLACE FUNCTION aispend.custom_period(first_day date, last_day date)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -2873,6 +2934,9 @@ BEGIN
     RETURN pg_catalog.daterange(first_day, last_day, '[]');
 END
 $$;
+
+COMMENT ON FUNCTION aispend.custom_period(date, date) IS
+    'A custom period: the UTC days first_day..last_day, both included (a daterange).';
 
 CREATE OR REPLACE FUNCTION aispend.period(name text, today date DEFAULT aispend.utc_today())
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -2915,6 +2979,11 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.period(text, date) IS
+    'A named period of UTC days ending on today (included): last_7_days, last_30_days, last_90_days, last_<N>_days, '
+    'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
+    '(''Last 30 days'').';
+
 CREATE OR REPLACE FUNCTION aispend.previous_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
@@ -2932,13 +3001,20 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.previous_period(daterange) IS
+    'The period of the same number of days that ends the day before the given one starts (what Trend compares with).';
+
 CREATE OR REPLACE FUNCTION aispend.period_first_day(period daterange)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.lower(period);
 
+COMMENT ON FUNCTION aispend.period_first_day(daterange) IS 'First UTC day of a period.';
+
 CREATE OR REPLACE FUNCTION aispend.period_last_day(period daterange)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.upper(period) - 1;
+
+COMMENT ON FUNCTION aispend.period_last_day(daterange) IS 'Last UTC day of a period (included).';
 
 CREATE OR REPLACE FUNCTION aispend._workspace_name_changed()
 RETURNS trigger LANGUAGE plpgsql
@@ -2955,20 +3031,35 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend._workspace_name_changed() IS 'Internal: trigger recording workspace name changes.';
+
 CREATE OR REPLACE FUNCTION aispend._workspace_blank_name()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    blank CONSTANT text := '[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+';
 BEGIN
     IF NEW.display_name IS NOT NULL THEN
-        NEW.display_name := pg_catalog.btrim(NEW.display_name);
+        IF pg_catalog.octet_length(NEW.display_name) > 4096 OR pg_catalog.length(NEW.display_name) > 1000 THEN
+            NEW.display_name := pg_catalog."left"(NEW.display_name, 1000);   -- trimmed below, then refused
+        END IF;
+        NEW.display_name := pg_catalog.regexp_replace(NEW.display_name, '^' || blank || '|' || blank || '$', '', 'g');
         IF NEW.display_name = '' THEN
             NEW.display_name := NULL;
+        ELSIF pg_catalog.length(NEW.display_name) > 200 THEN
+            RAISE EXCEPTION 'aispend: a workspace name has at most 200 characters (workspace % of account %)',
+                NEW.workspace_id, NEW.account
+                USING ERRCODE = 'string_data_right_truncation',
+                      HINT = 'Choose a shorter name; every tab, chart and CSV shows it.';
         END IF;
     END IF;
     RETURN NEW;
 END
 $$;
+
+COMMENT ON FUNCTION aispend._workspace_blank_name() IS
+    'Internal: trims display_name of any white space; blank becomes NULL; more than 200 characters is refused (22001).';
 
 CREATE OR REPLACE FUNCTION aispend.rename_workspace(account name, workspace_id text, new_name text)
 RETURNS text LANGUAGE plpgsql
@@ -2989,11 +3080,18 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.rename_workspace(name, text, text) IS
+    'Gives a workspace a custom name (NULL or blank: back to the provider''s name); returns the name shown. '
+    'Same as UPDATE aispend.workspaces SET display_name = ... WHERE account = ... AND workspace_id = ...';
+
 CREATE OR REPLACE FUNCTION aispend.reset_workspace_name(account name, workspace_id text)
 RETURNS text LANGUAGE sql
 BEGIN ATOMIC
     SELECT aispend.rename_workspace(account, workspace_id, NULL);
 END;
+
+COMMENT ON FUNCTION aispend.reset_workspace_name(name, text) IS
+    'Drops the custom name: the workspace shows the provider''s name again. Returns the name shown.';
 
 CREATE OR REPLACE FUNCTION aispend.revert_workspace_name(account name, history_id bigint)
 RETURNS text LANGUAGE plpgsql
@@ -3011,6 +3109,10 @@ BEGIN
     RETURN aispend.rename_workspace(account, h.workspace_id, h.old_display_name);
 END
 $$;
+
+COMMENT ON FUNCTION aispend.revert_workspace_name(name, bigint) IS
+    'Reverts a workspace to the custom name it had before the change history_id (NULL then: the provider''s name). '
+    'The revert is itself recorded in the history.';
 
 CREATE OR REPLACE FUNCTION aispend.trend(current_value numeric, previous_value numeric)
 RETURNS TABLE (change_pct numeric, indicator text, label text)
@@ -3034,46 +3136,72 @@ BEGIN ATOMIC
                              / NULLIF(pg_catalog.abs(previous_value), 0) AS exact) x) r) t;
 END;
 
+COMMENT ON FUNCTION aispend.trend(numeric, numeric) IS
+    'Trend of a figure against the previous period: change_pct (one decimal; NULL when the previous was 0), '
+    'indicator up / down / flat (|change| < 1%) / new (previous 0), label (''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new''). '
+    'Every tab uses it.';
+
 CREATE OR REPLACE FUNCTION aispend.html_escape(value text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
            coalesce(value, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
 
+COMMENT ON FUNCTION aispend.html_escape(text) IS
+    'Escapes text for HTML content and attribute values (& < > " and ''); NULL becomes the empty string.';
+
 CREATE OR REPLACE FUNCTION aispend._report_money(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '—'
+            -- an absurd amount (a provider's error, a bad load) is shown as it is, never hidden or crashing
+            WHEN pg_catalog.abs(value) >= 1e15
+            THEN CASE WHEN value < 0 THEN '-' ELSE '' END || '$' || pg_catalog.btrim(pg_catalog.to_char(pg_catalog.abs(value), '9.99EEEE'))
             WHEN pg_catalog.round(value, 2) < 0
             THEN '-$' || pg_catalog.to_char(pg_catalog.abs(pg_catalog.round(value, 2)), 'FM999,999,999,999,990.00')
             ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,999,999,999,990.00') END;
+
+COMMENT ON FUNCTION aispend._report_money(numeric) IS
+    'Internal (report): US dollars to the cent, $1,234.56; $1e15 and more in scientific notation ($1.00e+400); NULL is —.';
 
 CREATE OR REPLACE FUNCTION aispend._report_rate(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '—'
             ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 4), 'FM999,999,999,990.0000') END;
 
+COMMENT ON FUNCTION aispend._report_rate(numeric) IS 'Internal (report): Cost/1M with four decimals, $2.6095; NULL is —.';
+
 CREATE OR REPLACE FUNCTION aispend._report_int(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(value, 'FM999,999,999,999,999,990') END;
 
+COMMENT ON FUNCTION aispend._report_int(numeric) IS 'Internal (report): a count with thousands separators; NULL (not reported) is —.';
+
 CREATE OR REPLACE FUNCTION aispend._report_pct(value numeric)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,990.00') || '%' END;
+
+COMMENT ON FUNCTION aispend._report_pct(numeric) IS 'Internal (report): a percentage with two decimals, 12.34%; NULL is —.';
 
 CREATE OR REPLACE FUNCTION aispend._report_clip(value text, max_chars integer)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN pg_catalog.length(coalesce(value, '')) <= max_chars THEN coalesce(value, '')
             ELSE pg_catalog.left(value, max_chars - 1) || '…' END;
 
+COMMENT ON FUNCTION aispend._report_clip(text, integer) IS 'Internal (report): shortens a chart label (before escaping).';
+
 CREATE OR REPLACE FUNCTION aispend._report_color(i integer)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (ARRAY['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7',
               '#9c755f', '#86bcb6'])[1 + (i - 1) % 10];
+
+COMMENT ON FUNCTION aispend._report_color(integer) IS 'Internal (report): the i-th chart colour (Other slices are grey).';
 
 CREATE OR REPLACE FUNCTION aispend._report_star()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN '<svg class="star" width="14" height="14" viewBox="0 0 24 24" role="img" aria-label="⭐">'
        || '<title>⭐ most cost-efficient</title><path fill="#f5b301" stroke="#b8860b" stroke-width="1" '
        || 'd="M12 1.8l3.1 6.6 7.2.9-5.3 5 1.4 7.1L12 17.9l-6.4 3.5 1.4-7.1-5.3-5 7.2-.9z"/></svg>';
+
+COMMENT ON FUNCTION aispend._report_star() IS 'Internal (report): the ⭐ efficiency star (inline SVG).';
 
 CREATE OR REPLACE FUNCTION aispend._report_card(check_name text, title text, shown text, raw text, note text DEFAULT NULL)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -3082,10 +3210,16 @@ RETURN '<div class="card" data-check="' || aispend.html_escape(check_name) || '"
        || '</div><div class="card-value">' || aispend.html_escape(shown) || '</div>'
        || CASE WHEN note IS NULL THEN '' ELSE '<div class="card-note">' || note || '</div>' END || '</div>';
 
+COMMENT ON FUNCTION aispend._report_card(text, text, text, text, text) IS
+    'Internal (report): a summary card (title, figure, optional note given as HTML).';
+
 CREATE OR REPLACE FUNCTION aispend._report_trend(indicator text, label text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN '<span class="trend ' || CASE WHEN indicator IN ('up', 'down', 'flat', 'new') THEN indicator ELSE 'flat' END
        || '">' || aispend.html_escape(label) || '</span>';
+
+COMMENT ON FUNCTION aispend._report_trend(text, text) IS
+    'Internal (report): a trend label (aispend.trend) as a coloured span: up red, down green, flat grey, new blue.';
 
 CREATE OR REPLACE FUNCTION aispend._report_pie(title text, check_name text, labels text[], costs numeric[], pcts numeric[])
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -3114,7 +3248,8 @@ BEGIN
     FOR i IN 1 .. n LOOP
         color := CASE WHEN labels[i] LIKE 'Other%' THEN '#bab0ac' ELSE aispend._report_color(i) END;
         IF total > 0 AND costs[i] > 0 THEN
-            frac := (costs[i] / total)::double precision;
+            -- rounded first: a share too small for a double (one slice beside an absurd one) is 0, not an error
+            frac := pg_catalog.round(costs[i] / total, 12)::double precision;
             IF frac > 0.99999 THEN
                 slices := slices || format('<circle cx="%s" cy="%s" r="%s" fill="%s"><title>%s</title></circle>',
                                            cx, cy, r, color, aispend.html_escape(labels[i]));
@@ -3149,6 +3284,9 @@ BEGIN
                   slices, legend);
 END
 $$;
+
+COMMENT ON FUNCTION aispend._report_pie(text, text, text[], numeric[], numeric[]) IS
+    'Internal (report): an inline SVG pie chart with a legend (label, cost, % of total as given).';
 
 CREATE OR REPLACE FUNCTION aispend._report_bars(title text, check_name text, labels text[], current_costs numeric[],
                                      previous_costs numeric[])
@@ -3200,6 +3338,9 @@ BEGIN
                   x0, x0 + 16, x0 + 130, x0 + 146, bars);
 END
 $$;
+
+COMMENT ON FUNCTION aispend._report_bars(text, text, text[], numeric[], numeric[]) IS
+    'Internal (report): an inline SVG bar chart, current vs previous period per label.';
 
 CREATE OR REPLACE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
                                     provider text DEFAULT 'all')
@@ -3451,6 +3592,12 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.report_html(daterange, text) IS
+    'The chart report: one self-contained HTML page (inline SVG and CSS, no JavaScript, no external assets) with '
+    'the summary cards, pie charts, current-vs-previous bar charts and tables (trend arrows, efficiency star) of '
+    'the Workspaces, API Keys, Models and Workspace Management tabs for a period (default last 30 days, UTC) and a '
+    'provider filter (all, openai, anthropic, other). Export: psql -Atc "SELECT aispend.report_html()" > report.html';
+
 CREATE OR REPLACE FUNCTION aispend._reader_functions() RETURNS SETOF regprocedure
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     -- What a reader may execute: functions that cannot change anything (STABLE or IMMUTABLE), except the
@@ -3463,6 +3610,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
        AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['_key_status', '_reader_functions', '_fdw_validator']::name[])
 $$;
 
+COMMENT ON FUNCTION aispend._reader_functions() IS 'Internal: the functions aispend.grant_reader() grants EXECUTE on';
+
 CREATE OR REPLACE FUNCTION aispend.grant_reader(role_name name) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -3472,15 +3621,24 @@ BEGIN
     FOR obj IN SELECT c.oid::regclass AS rel
                  FROM pg_class AS c
                 WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
-                  AND c.relname <> 'accounts'
+                  AND c.relname NOT IN ('accounts', 'sync_runs')
     LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
     END LOOP;
+    -- The run log without the providers' error texts (readers see the SQLSTATE; aispend.freshness likewise).
+    EXECUTE format('GRANT SELECT (%s) ON aispend.sync_runs TO %I',
+                   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                      FROM pg_attribute AS a
+                     WHERE a.attrelid = 'aispend.sync_runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                       AND a.attname NOT IN ('error_message', 'error_detail', 'error_hint')),
+                   role_name);
     FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
     END LOOP;
 END
 $$;
+
+COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, and the providers'' error texts in sync_runs), EXECUTE on read-only functions; no sync, no renames, no keys.';
 
 CREATE OR REPLACE FUNCTION aispend.grant_admin(role_name name) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -3499,6 +3657,8 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION aispend.grant_admin(name) IS 'Lets an existing role manage aispend: create accounts (servers) and key mappings, sync, schedule, rename; USAGE on every existing aispend server. Re-run after upgrading aispend.';
+
 CREATE OR REPLACE FUNCTION aispend.revoke_all(role_name name) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -3515,6 +3675,177 @@ BEGIN
     EXECUTE format('REVOKE ALL ON SCHEMA aispend FROM %I', role_name);
 END
 $$;
+
+COMMENT ON FUNCTION aispend.revoke_all(name) IS 'Takes back every aispend privilege granted to a role by grant_reader() or grant_admin()';
+
+-- ---- from 49_csv_cell.sql
+-- 49_csv_cell.sql: text cells of the CSV exports that a spreadsheet would run as a formula.
+-- Names come from providers and from people: one starting with =, +, -, @, a tab or a carriage return is a
+-- formula in Excel, LibreOffice and Google Sheets when the CSV is opened (CSV injection). Such a cell gets a
+-- leading apostrophe, which spreadsheets show as text and do not display.
+
+CREATE FUNCTION aispend.csv_cell(value text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN pg_catalog."left"(value, 1) IN ('=', '+', '-', '@', E'\t', E'\r') THEN '''' || value ELSE value END;
+COMMENT ON FUNCTION aispend.csv_cell(text) IS
+    'A text cell safe to open in a spreadsheet: a value starting with =, +, -, @, tab or CR gets a leading '
+    'apostrophe (never run as a formula). Every *_csv function applies it to names; use it in your own exports.';
+
+CREATE OR REPLACE VIEW aispend.workspace_management_csv AS
+SELECT aispend.csv_cell(m.workspace_name) AS "Workspace Name", m.provider AS "Provider",
+       aispend.csv_cell(m.workspace_id) AS "Workspace ID", aispend.csv_cell(m.provider_name) AS "Provider Name",
+       m.status AS "Status", m.first_seen AS "First Seen", m.last_seen AS "Last Seen"
+FROM aispend.workspace_management m;
+
+-- ---- from 55_audit.sql
+-- 55_audit.sql: the audit trail. Who changed what and when, kept for good:
+--   * aispend.workspace_name_history (54): every name change;
+--   * aispend.audit_log: every CREATE / ALTER / DROP of an aispend account (server) or of a user mapping
+--     (key mapping) on one, by event triggers. Server options are recorded (they never hold secrets); of a user
+--     mapping only the names of its options (admin_key or admin_key_env), never a value.
+-- Both are append-only for every role but a superuser: UPDATE, DELETE and TRUNCATE are refused, and a row's
+-- author and time are set by the trigger, so a row added by hand still names who added it and when.
+
+CREATE TABLE aispend.audit_log (
+    account        name        NOT NULL,
+    at             timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    action         text        NOT NULL,
+    object_type    text        NOT NULL,
+    object_identity text       NOT NULL,
+    details        jsonb,
+    by_role        name        NOT NULL DEFAULT CURRENT_USER,
+    session_role   name        NOT NULL DEFAULT SESSION_USER
+);
+CREATE INDEX audit_log_account_idx ON aispend.audit_log (account, at);
+COMMENT ON TABLE aispend.audit_log IS
+    'Append-only log of changes to aispend accounts (foreign servers) and their key mappings (user mappings): '
+    'who, when, what. Never holds a key. Only a superuser can change or remove rows.';
+COMMENT ON COLUMN aispend.audit_log.account IS 'The account (aispend server) concerned.';
+COMMENT ON COLUMN aispend.audit_log.at IS 'When (clock time of the change).';
+COMMENT ON COLUMN aispend.audit_log.action IS 'The command: CREATE SERVER, ALTER SERVER, DROP SERVER, CREATE USER MAPPING, ...';
+COMMENT ON COLUMN aispend.audit_log.object_type IS 'server or user mapping.';
+COMMENT ON COLUMN aispend.audit_log.object_identity IS 'The object as PostgreSQL names it (e.g. "user mapping for alice on server acme").';
+COMMENT ON COLUMN aispend.audit_log.details IS
+    'Server: its options after the change. User mapping: the names of its options (admin_key or admin_key_env), '
+    'never their values.';
+COMMENT ON COLUMN aispend.audit_log.by_role IS 'The role that ran the command (CURRENT_USER).';
+COMMENT ON COLUMN aispend.audit_log.session_role IS 'The role that logged in (SESSION_USER), when it differs after SET ROLE.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.audit_log', '');
+
+CREATE FUNCTION aispend._is_superuser()
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
+RETURN coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false);
+COMMENT ON FUNCTION aispend._is_superuser() IS 'Internal: whether the current role is a superuser.';
+
+-- BEFORE trigger of the audit trail: a superuser may do anything (pg_restore, a purge); anyone else may only add
+-- rows, which then carry their own role and time.
+CREATE FUNCTION aispend._append_only()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF aispend._is_superuser() THEN
+        RETURN CASE TG_OP WHEN 'DELETE' THEN OLD WHEN 'TRUNCATE' THEN NULL ELSE NEW END;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF TG_TABLE_NAME = 'audit_log' THEN
+            NEW.by_role := CURRENT_USER;
+            NEW.session_role := SESSION_USER;
+            NEW.at := pg_catalog.clock_timestamp();
+        ELSE
+            NEW.changed_by := CURRENT_USER;
+            NEW.changed_at := pg_catalog.now();
+        END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'aispend: %.% is append-only: % refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'The audit trail can only be changed or purged by a superuser.';
+END
+$$;
+COMMENT ON FUNCTION aispend._append_only() IS
+    'Internal: keeps the audit trail append-only (UPDATE, DELETE, TRUNCATE only by a superuser; the author and '
+    'time of an added row are set here).';
+
+CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON aispend.audit_log
+    FOR EACH ROW EXECUTE FUNCTION aispend._append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON aispend.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._append_only();
+CREATE TRIGGER workspace_name_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON aispend.workspace_name_history
+    FOR EACH ROW EXECUTE FUNCTION aispend._append_only();
+CREATE TRIGGER workspace_name_history_no_truncate BEFORE TRUNCATE ON aispend.workspace_name_history
+    FOR EACH STATEMENT EXECUTE FUNCTION aispend._append_only();
+
+-- ---------------------------------------------------------------- accounts and key mappings
+
+CREATE FUNCTION aispend._audit_ddl()
+RETURNS event_trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    c record;
+    acct name;
+    opts text[];
+BEGIN
+    FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+        acct := NULL;
+        IF c.object_type = 'server' THEN
+            SELECT s.srvname, s.srvoptions INTO acct, opts FROM aispend._servers() s WHERE s.oid = c.objid;
+            IF acct IS NOT NULL THEN
+                INSERT INTO aispend.audit_log (account, action, object_type, object_identity, details)
+                VALUES (acct, c.command_tag, c.object_type, c.object_identity,
+                        pg_catalog.jsonb_build_object('options', coalesce(opts, '{}')));
+            END IF;
+        ELSIF c.object_type = 'user mapping' THEN
+            SELECT s.srvname INTO acct
+            FROM pg_catalog.pg_user_mappings m JOIN aispend._servers() s ON s.oid = m.srvid
+            WHERE m.umid = c.objid;
+            IF acct IS NOT NULL THEN
+                SELECT pg_catalog.array_agg(pg_catalog.split_part(o, '=', 1) ORDER BY 1) INTO opts
+                FROM pg_catalog.pg_user_mappings m, pg_catalog.unnest(m.umoptions) AS o
+                WHERE m.umid = c.objid;
+                INSERT INTO aispend.audit_log (account, action, object_type, object_identity, details)
+                VALUES (acct, c.command_tag, c.object_type, c.object_identity,
+                        pg_catalog.jsonb_build_object('option_names', opts));
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._audit_ddl() IS
+    'Internal: event trigger; records CREATE / ALTER of aispend servers and of user mappings on them in aispend.audit_log.';
+
+CREATE FUNCTION aispend._audit_drop()
+RETURNS event_trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    d record;
+    acct name;
+BEGIN
+    FOR d IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()
+             WHERE object_type IN ('server', 'user mapping') LOOP
+        -- a server is named by address_names, a user mapping by (role) and (server) in address_args
+        acct := CASE d.object_type WHEN 'user mapping' THEN d.address_args[1] ELSE d.address_names[1] END;
+        -- an aispend account: one the audit log or the sync knows (the server itself is gone)
+        IF EXISTS (SELECT 1 FROM aispend.audit_log l WHERE l.account = acct)
+           OR EXISTS (SELECT 1 FROM aispend.account_providers p WHERE p.account = acct)
+           OR EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname = acct) THEN
+            INSERT INTO aispend.audit_log (account, action, object_type, object_identity)
+            VALUES (acct, TG_TAG, d.object_type, d.object_identity);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._audit_drop() IS
+    'Internal: event trigger; records the dropping of aispend servers and of user mappings on them in aispend.audit_log.';
+
+CREATE EVENT TRIGGER aispend_audit_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE SERVER', 'ALTER SERVER', 'CREATE USER MAPPING', 'ALTER USER MAPPING')
+    EXECUTE FUNCTION aispend._audit_ddl();
+CREATE EVENT TRIGGER aispend_audit_drop ON sql_drop
+    WHEN TAG IN ('DROP SERVER', 'DROP USER MAPPING', 'DROP FOREIGN DATA WRAPPER', 'DROP OWNED')
+    EXECUTE FUNCTION aispend._audit_drop();
 
 -- ---- the provider heuristic, replaced by aispend.account_provider (nothing calls it any more)
 DROP FUNCTION aispend._fact_provider(name, text, text);
