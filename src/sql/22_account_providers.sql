@@ -40,6 +40,13 @@ COMMENT ON FUNCTION aispend.account_provider(name) IS
     'The provider of an account (openai, anthropic, ...): its server''s option, or the provider remembered from its '
     'last sync when the server was dropped; NULL for an unknown account.';
 
+CREATE FUNCTION aispend.reports_requests(provider text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN provider IS DISTINCT FROM 'anthropic';
+COMMENT ON FUNCTION aispend.reports_requests(text) IS
+    'Whether a provider reports request counts: every tab shows Requests as a count for those (0 when none) and '
+    'NULL for the others (Anthropic''s usage API has no request counts).';
+
 -- Called by aispend.sync for every account it syncs.
 CREATE FUNCTION aispend._remember_provider(account name, provider text)
 RETURNS void LANGUAGE sql

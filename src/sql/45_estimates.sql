@@ -64,7 +64,7 @@ $$;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
 
-CREATE VIEW aispend.usage_costed AS
+CREATE VIEW aispend.usage_costed WITH (security_invoker = true) AS
 SELECT uc.*
 FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
 CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
@@ -87,7 +87,7 @@ COMMENT ON COLUMN aispend.usage_costed.estimated_cost IS
     'needed price is missing.';
 COMMENT ON COLUMN aispend.usage_costed.priced IS 'false: no price row, or a price for a token kind the row uses is missing.';
 
-CREATE VIEW aispend.unpriced_models AS
+CREATE VIEW aispend.unpriced_models WITH (security_invoker = true) AS
 SELECT uc.provider, uc.account, uc.model, min(uc.day) AS first_day, max(uc.day) AS last_day,
        count(*) AS usage_rows,
        sum(uc.input_tokens)::bigint AS input_tokens, sum(uc.output_tokens)::bigint AS output_tokens,

@@ -150,7 +150,7 @@ COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
     'only: what a rollup refresh calls.';
 
-CREATE VIEW aispend.cost_facts AS
+CREATE VIEW aispend.cost_facts WITH (security_invoker = true) AS
 SELECT f.*
 FROM (SELECT w.account FROM aispend.workspaces w GROUP BY w.account) a
 CROSS JOIN LATERAL aispend.cost_facts_between(a.account, '-infinity', 'infinity') f;

@@ -1,6 +1,6 @@
 -- 48_reconciliation.sql: where estimates and the bill disagree, and by how much (docs/costs.md).
 
-CREATE VIEW aispend.reconciliation AS
+CREATE VIEW aispend.reconciliation WITH (security_invoker = true) AS
 WITH b AS (
     SELECT c.account, (c.bucket_start AT TIME ZONE 'UTC')::date AS day, c.workspace_id,
            sum(c.amount_usd) AS billed, count(*) AS lines

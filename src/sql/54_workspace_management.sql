@@ -139,7 +139,7 @@ COMMENT ON FUNCTION aispend.revert_workspace_name(name, bigint) IS
     'Reverts a workspace to the custom name it had before the change history_id (NULL then: the provider''s name). '
     'The revert is itself recorded in the history.';
 
-CREATE VIEW aispend.workspace_management AS
+CREATE VIEW aispend.workspace_management WITH (security_invoker = true) AS
 SELECT w.name AS workspace_name, w.provider, w.workspace_id, w.provider_name,
        CASE WHEN w.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
        w.first_seen::date AS first_seen,
@@ -170,7 +170,7 @@ COMMENT ON COLUMN aispend.workspace_management.created_at IS 'Creation time at t
 COMMENT ON COLUMN aispend.workspace_management.archived_at IS 'Archival time at the provider, where given.';
 COMMENT ON COLUMN aispend.workspace_management.name_changes IS 'Number of recorded name changes (aispend.workspace_history).';
 
-CREATE VIEW aispend.workspace_history AS
+CREATE VIEW aispend.workspace_history WITH (security_invoker = true) AS
 SELECT h.id, h.account, h.workspace_id, w.provider, w.name AS current_name, h.source, h.old_name, h.new_name,
        h.old_display_name, h.new_display_name, h.old_provider_name, h.new_provider_name, h.changed_at, h.changed_by
 FROM aispend.workspace_name_history h
@@ -193,7 +193,7 @@ COMMENT ON COLUMN aispend.workspace_history.new_provider_name IS 'Provider''s na
 COMMENT ON COLUMN aispend.workspace_history.changed_at IS 'Change timestamp.';
 COMMENT ON COLUMN aispend.workspace_history.changed_by IS 'Role that made the change.';
 
-CREATE VIEW aispend.workspace_management_csv AS
+CREATE VIEW aispend.workspace_management_csv WITH (security_invoker = true) AS
 SELECT aispend.csv_cell(m.workspace_name) AS "Workspace Name", m.provider AS "Provider",
        aispend.csv_cell(m.workspace_id) AS "Workspace ID", aispend.csv_cell(m.provider_name) AS "Provider Name",
        m.status AS "Status", m.first_seen AS "First Seen", m.last_seen AS "Last Seen"

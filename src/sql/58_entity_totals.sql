@@ -90,14 +90,50 @@ AS $$
                sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
                sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
         FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
-    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
-           (t.r1 - coalesce(t.r2, 0))::bigint, t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
-    FROM t
-    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
+    -- Requests: a count (0 when none) for providers that report them, NULL for those that do not (Anthropic)
+    SELECT e.account, e.provider, e.workspace_id, e.api_key_id, e.model, e.cost, e.tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.requests, 0) END,
+           e.previous_cost, e.previous_tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.previous_requests, 0) END
+    FROM (
+        SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2 AS cost,
+               (t.t1 - t.t2)::bigint AS tokens, (t.r1 - coalesce(t.r2, 0))::bigint AS requests,
+               t.c2 - t.c3 AS previous_cost, (t.t2 - t.t3)::bigint AS previous_tokens,
+               (t.r2 - coalesce(t.r3, 0))::bigint AS previous_requests
+        FROM t
+        WHERE (t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3)
+          AND NOT (SELECT aispend._team_restricted())
+        UNION ALL
+        -- a team (67_teams.sql) cannot read the cumulative sums: it adds up its own rows of the daily rollup
+        SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
+               o.previous_cost, o.previous_tokens, o.previous_requests
+        FROM (SELECT r.account, ap.provider,
+                     CASE WHEN _entity_totals.kind = 'm' THEN '' ELSE r.workspace_id END AS workspace_id,
+                     CASE WHEN _entity_totals.kind = 'k' THEN r.api_key_id ELSE '' END AS api_key_id,
+                     CASE WHEN _entity_totals.kind = 'm' THEN r.model ELSE '' END AS model,
+                     coalesce(sum(r.cost) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0) AS cost,
+                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0)::bigint AS tokens,
+                     sum(r.requests) FILTER (WHERE r.day >= lower(_entity_totals.period))::bigint AS requests,
+                     coalesce(sum(r.cost) FILTER (WHERE r.day < lower(_entity_totals.period)), 0) AS previous_cost,
+                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day < lower(_entity_totals.period)), 0)::bigint
+                         AS previous_tokens,
+                     sum(r.requests) FILTER (WHERE r.day < lower(_entity_totals.period))::bigint AS previous_requests,
+                     -- as the cumulative path: left out when nothing moved over both periods together
+                     sum(r.cost) <> 0 OR coalesce(sum(r.total_tokens), 0) <> 0 OR coalesce(sum(r.requests), 0) <> 0
+                         AS moved
+              FROM aispend.daily_rollup r
+              JOIN aispend._account_providers() ap ON ap.account = r.account
+              WHERE (SELECT aispend._team_restricted())
+                AND r.day >= lower(aispend.previous_period(aispend._check_period(_entity_totals.period)))
+                AND r.day < upper(_entity_totals.period)
+                AND aispend._provider_matches(ap.provider, _entity_totals.provider)
+              GROUP BY 1, 2, 3, 4, 5) o
+        WHERE o.moved) e
 $$;
 COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
     'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
-    'previous period, from the cumulative rollups; every tab reads it.';
+    'previous period, from the cumulative rollups (for a team: from its own rows of the daily rollup); every tab '
+    'reads it.';
 
 -- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
 -- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain

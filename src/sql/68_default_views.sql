@@ -29,7 +29,7 @@ COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distri
 COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 before.';
 COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
 
-CREATE VIEW aispend.daily_facts AS
+CREATE VIEW aispend.daily_facts WITH (security_invoker = true) AS
 SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
        r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
        r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,

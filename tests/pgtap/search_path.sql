@@ -78,8 +78,10 @@ RESET search_path;
 SELECT is((SELECT string_agg(DISTINCT what, ', ') FROM sp_evil.fired), NULL, 'no planted function or operator ever ran');
 
 -- and the same as a reader, for the functions a reader may call
-SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'aispend'::regnamespace AND p.prosecdef), 0::bigint,
-          'no aispend function is SECURITY DEFINER (each runs with its caller''s privileges)');
+SELECT is((SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), '; ' ORDER BY p.proname)
+           FROM pg_proc p WHERE p.pronamespace = 'aispend'::regnamespace AND p.prosecdef),
+          '_team_keys search_path=pg_catalog, aispend, pg_temp; _team_workspaces search_path=pg_catalog, aispend, pg_temp',
+          'the only SECURITY DEFINER functions are the two team-scope lookups the row-level policies need, pinned');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -75,6 +75,13 @@ COMMENT ON FUNCTION aispend.account_provider(name) IS
     'The provider of an account (openai, anthropic, ...): its server''s option, or the provider remembered from its '
     'last sync when the server was dropped; NULL for an unknown account.';
 
+CREATE FUNCTION aispend.reports_requests(provider text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN provider IS DISTINCT FROM 'anthropic';
+COMMENT ON FUNCTION aispend.reports_requests(text) IS
+    'Whether a provider reports request counts: every tab shows Requests as a count for those (0 when none) and '
+    'NULL for the others (Anthropic''s usage API has no request counts).';
+
 -- Called by aispend.sync for every account it syncs.
 CREATE FUNCTION aispend._remember_provider(account name, provider text)
 RETURNS void LANGUAGE sql
@@ -814,7 +821,7 @@ $$;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
 
-CREATE OR REPLACE VIEW aispend.usage_costed AS
+CREATE OR REPLACE VIEW aispend.usage_costed WITH (security_invoker = true) AS
 SELECT uc.*
 FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
 CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
@@ -837,7 +844,7 @@ COMMENT ON COLUMN aispend.usage_costed.estimated_cost IS
     'needed price is missing.';
 COMMENT ON COLUMN aispend.usage_costed.priced IS 'false: no price row, or a price for a token kind the row uses is missing.';
 
-CREATE OR REPLACE VIEW aispend.unpriced_models AS
+CREATE OR REPLACE VIEW aispend.unpriced_models WITH (security_invoker = true) AS
 SELECT uc.provider, uc.account, uc.model, min(uc.day) AS first_day, max(uc.day) AS last_day,
        count(*) AS usage_rows,
        sum(uc.input_tokens)::bigint AS input_tokens, sum(uc.output_tokens)::bigint AS output_tokens,
@@ -1014,7 +1021,7 @@ COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
     'only: what a rollup refresh calls.';
 
-CREATE OR REPLACE VIEW aispend.cost_facts AS
+CREATE OR REPLACE VIEW aispend.cost_facts WITH (security_invoker = true) AS
 SELECT f.*
 FROM (SELECT w.account FROM aispend.workspaces w GROUP BY w.account) a
 CROSS JOIN LATERAL aispend.cost_facts_between(a.account, '-infinity', 'infinity') f;
@@ -1054,7 +1061,7 @@ COMMENT ON COLUMN aispend.cost_facts.settled IS
 -- ---- from 48_reconciliation.sql
 -- 48_reconciliation.sql: where estimates and the bill disagree, and by how much (docs/costs.md).
 
-CREATE OR REPLACE VIEW aispend.reconciliation AS
+CREATE OR REPLACE VIEW aispend.reconciliation WITH (security_invoker = true) AS
 WITH b AS (
     SELECT c.account, (c.bucket_start AT TIME ZONE 'UTC')::date AS day, c.workspace_id,
            sum(c.amount_usd) AS billed, count(*) AS lines
@@ -1087,7 +1094,7 @@ COMMENT ON COLUMN aispend.reconciliation.unpriced_rows IS 'Usage rows without a 
 COMMENT ON COLUMN aispend.reconciliation.unpriced_tokens IS 'Total tokens of those rows.';
 
 -- ---- from 68_default_views.sql (daily_facts first)
-CREATE OR REPLACE VIEW aispend.daily_facts AS
+CREATE OR REPLACE VIEW aispend.daily_facts WITH (security_invoker = true) AS
 SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
        r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
        r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
@@ -1739,14 +1746,50 @@ AS $$
                sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
                sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
         FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
-    SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2, (t.t1 - t.t2)::bigint,
-           (t.r1 - coalesce(t.r2, 0))::bigint, t.c2 - t.c3, (t.t2 - t.t3)::bigint, (t.r2 - coalesce(t.r3, 0))::bigint
-    FROM t
-    WHERE t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3
+    -- Requests: a count (0 when none) for providers that report them, NULL for those that do not (Anthropic)
+    SELECT e.account, e.provider, e.workspace_id, e.api_key_id, e.model, e.cost, e.tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.requests, 0) END,
+           e.previous_cost, e.previous_tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.previous_requests, 0) END
+    FROM (
+        SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2 AS cost,
+               (t.t1 - t.t2)::bigint AS tokens, (t.r1 - coalesce(t.r2, 0))::bigint AS requests,
+               t.c2 - t.c3 AS previous_cost, (t.t2 - t.t3)::bigint AS previous_tokens,
+               (t.r2 - coalesce(t.r3, 0))::bigint AS previous_requests
+        FROM t
+        WHERE (t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3)
+          AND NOT (SELECT aispend._team_restricted())
+        UNION ALL
+        -- a team (67_teams.sql) cannot read the cumulative sums: it adds up its own rows of the daily rollup
+        SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
+               o.previous_cost, o.previous_tokens, o.previous_requests
+        FROM (SELECT r.account, ap.provider,
+                     CASE WHEN _entity_totals.kind = 'm' THEN '' ELSE r.workspace_id END AS workspace_id,
+                     CASE WHEN _entity_totals.kind = 'k' THEN r.api_key_id ELSE '' END AS api_key_id,
+                     CASE WHEN _entity_totals.kind = 'm' THEN r.model ELSE '' END AS model,
+                     coalesce(sum(r.cost) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0) AS cost,
+                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0)::bigint AS tokens,
+                     sum(r.requests) FILTER (WHERE r.day >= lower(_entity_totals.period))::bigint AS requests,
+                     coalesce(sum(r.cost) FILTER (WHERE r.day < lower(_entity_totals.period)), 0) AS previous_cost,
+                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day < lower(_entity_totals.period)), 0)::bigint
+                         AS previous_tokens,
+                     sum(r.requests) FILTER (WHERE r.day < lower(_entity_totals.period))::bigint AS previous_requests,
+                     -- as the cumulative path: left out when nothing moved over both periods together
+                     sum(r.cost) <> 0 OR coalesce(sum(r.total_tokens), 0) <> 0 OR coalesce(sum(r.requests), 0) <> 0
+                         AS moved
+              FROM aispend.daily_rollup r
+              JOIN aispend._account_providers() ap ON ap.account = r.account
+              WHERE (SELECT aispend._team_restricted())
+                AND r.day >= lower(aispend.previous_period(aispend._check_period(_entity_totals.period)))
+                AND r.day < upper(_entity_totals.period)
+                AND aispend._provider_matches(ap.provider, _entity_totals.provider)
+              GROUP BY 1, 2, 3, 4, 5) o
+        WHERE o.moved) e
 $$;
 COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
     'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
-    'previous period, from the cumulative rollups; every tab reads it.';
+    'previous period, from the cumulative rollups (for a team: from its own rows of the daily rollup); every tab '
+    'reads it.';
 
 -- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
 -- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain
@@ -3691,7 +3734,27 @@ COMMENT ON FUNCTION aispend.csv_cell(text) IS
     'A text cell safe to open in a spreadsheet: a value starting with =, +, -, @, tab or CR gets a leading '
     'apostrophe (never run as a formula). Every *_csv function applies it to names; use it in your own exports.';
 
-CREATE OR REPLACE VIEW aispend.workspace_management_csv AS
+CREATE OR REPLACE VIEW aispend.workspace_management WITH (security_invoker = true) AS
+SELECT w.name AS workspace_name, w.provider, w.workspace_id, w.provider_name,
+       CASE WHEN w.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
+       w.first_seen::date AS first_seen,
+       GREATEST(w.last_seen::date, act.last_day) AS last_seen,
+       act.last_day AS last_activity,
+       w.display_name, w.status AS provider_status, w.account, w.created_at, w.archived_at,
+       (SELECT count(*) FROM aispend.workspace_name_history h
+         WHERE h.account = w.account AND h.workspace_id = w.workspace_id) AS name_changes
+FROM aispend.workspaces w
+LEFT JOIN LATERAL (SELECT r.day AS last_day FROM aispend.daily_rollup r
+                   WHERE r.account = w.account AND r.workspace_id = w.workspace_id
+                   ORDER BY r.day DESC LIMIT 1) act ON true;
+
+CREATE OR REPLACE VIEW aispend.workspace_history WITH (security_invoker = true) AS
+SELECT h.id, h.account, h.workspace_id, w.provider, w.name AS current_name, h.source, h.old_name, h.new_name,
+       h.old_display_name, h.new_display_name, h.old_provider_name, h.new_provider_name, h.changed_at, h.changed_by
+FROM aispend.workspace_name_history h
+LEFT JOIN aispend.workspaces w ON w.account = h.account AND w.workspace_id = h.workspace_id;
+
+CREATE OR REPLACE VIEW aispend.workspace_management_csv WITH (security_invoker = true) AS
 SELECT aispend.csv_cell(m.workspace_name) AS "Workspace Name", m.provider AS "Provider",
        aispend.csv_cell(m.workspace_id) AS "Workspace ID", aispend.csv_cell(m.provider_name) AS "Provider Name",
        m.status AS "Status", m.first_seen AS "First Seen", m.last_seen AS "Last Seen"
@@ -3846,6 +3909,180 @@ CREATE EVENT TRIGGER aispend_audit_ddl ON ddl_command_end
 CREATE EVENT TRIGGER aispend_audit_drop ON sql_drop
     WHEN TAG IN ('DROP SERVER', 'DROP USER MAPPING', 'DROP FOREIGN DATA WRAPPER', 'DROP OWNED')
     EXECUTE FUNCTION aispend._audit_drop();
+
+-- ---- from 67_teams.sql
+-- 67_teams.sql: per-team access. A team is a role given a scope: workspace names (every workspace shown under
+-- that name, in any account: combined workspaces come along, and a rename moves the scope with the name) and
+-- API keys. Row-level security on every table that holds spend lets a team's role read the rows of its scope
+-- only; every tab, CSV, the report and aispend.daily_facts run as the caller, so their totals and "% of Total"
+-- are computed over what the team may see. Roles that are not teams (admins, readers) see everything.
+--
+-- A row of usage, costs or the rollups is in a team's scope when its workspace is one of the team's workspace
+-- names, or its API key one of the team's keys. The cumulative rollup (aispend._cum) adds up every row, so a
+-- team never reads it: its tabs add up its own rows of aispend.daily_rollup instead (58_entity_totals.sql).
+-- The live cost model (aispend.cost_facts_between and the views on it) shares each bill among all the keys of
+-- a slice, which a team cannot see; aispend.grant_team() does not grant it. The views that read these tables
+-- themselves (daily_facts, workspace_management, ...) are security_invoker, so the policies apply to their
+-- caller, not to their owner.
+
+CREATE TABLE aispend.teams (
+    team       name        NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by name        NOT NULL DEFAULT CURRENT_USER,
+    CONSTRAINT teams_pkey PRIMARY KEY (team)
+);
+COMMENT ON TABLE aispend.teams IS
+    'Roles that are teams: they see only the spend of their scope (aispend.team_scopes). Managed with '
+    'aispend.grant_team() and aispend.revoke_team().';
+COMMENT ON COLUMN aispend.teams.team IS 'The role (a BI tool logs in as it, or SET ROLE to it).';
+COMMENT ON COLUMN aispend.teams.granted_at IS 'When it became a team.';
+COMMENT ON COLUMN aispend.teams.granted_by IS 'Who made it a team.';
+
+CREATE TABLE aispend.team_scopes (
+    team           name        NOT NULL,
+    workspace_name text,
+    api_key_id     text,
+    granted_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by     name        NOT NULL DEFAULT CURRENT_USER,
+    CONSTRAINT team_scopes_one_thing CHECK ((workspace_name IS NULL) <> (api_key_id IS NULL)),
+    CONSTRAINT team_scopes_unique UNIQUE NULLS NOT DISTINCT (team, workspace_name, api_key_id),
+    CONSTRAINT team_scopes_team_fkey FOREIGN KEY (team) REFERENCES aispend.teams (team) ON DELETE CASCADE
+);
+COMMENT ON TABLE aispend.team_scopes IS
+    'What each team sees: a workspace name (every workspace shown under it, in any account) or an API key id.';
+COMMENT ON COLUMN aispend.team_scopes.team IS 'The team (aispend.teams).';
+COMMENT ON COLUMN aispend.team_scopes.workspace_name IS 'A workspace name as the dashboard shows it (aispend.workspaces.name), case-sensitive.';
+COMMENT ON COLUMN aispend.team_scopes.api_key_id IS 'An API key id (aispend.api_keys.api_key_id), in any account.';
+COMMENT ON COLUMN aispend.team_scopes.granted_at IS 'When the scope was given.';
+COMMENT ON COLUMN aispend.team_scopes.granted_by IS 'Who gave it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.teams', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.team_scopes', '');
+
+CREATE FUNCTION aispend._team_restricted()
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
+RETURN EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team OPERATOR(pg_catalog.=) CURRENT_USER);
+COMMENT ON FUNCTION aispend._team_restricted() IS 'Internal: whether the current role is a team (sees its scope only).';
+
+-- The workspaces of a team's scope. SECURITY DEFINER on purpose, and only this: it reads aispend.workspaces,
+-- whose own row-level policy calls it (read as the caller, the policy would recurse). The policies pass
+-- CURRENT_USER; it answers only for a team the logged-in role is (or may SET ROLE to), so a team cannot list
+-- another team's workspaces.
+CREATE FUNCTION aispend._team_workspaces(team name)
+RETURNS TABLE (account name, workspace_id text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+    SELECT w.account, w.workspace_id
+    FROM aispend.workspaces w
+    JOIN aispend.team_scopes s ON s.workspace_name = w.name
+    WHERE s.team = _team_workspaces.team AND pg_catalog.pg_has_role(SESSION_USER, _team_workspaces.team, 'MEMBER')
+$$;
+COMMENT ON FUNCTION aispend._team_workspaces(name) IS
+    'Internal: (account, workspace_id) of every workspace in a team''s scope (by name), for the row-level policies.';
+
+-- The API keys of a team's scope, with their workspaces (a team given a key sees its workspace's name).
+CREATE FUNCTION aispend._team_keys(team name)
+RETURNS TABLE (account name, api_key_id text, workspace_id text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+    SELECT k.account, k.api_key_id, k.workspace_id
+    FROM aispend.api_keys k
+    JOIN aispend.team_scopes s ON s.api_key_id = k.api_key_id
+    WHERE s.team = _team_keys.team AND pg_catalog.pg_has_role(SESSION_USER, _team_keys.team, 'MEMBER')
+$$;
+COMMENT ON FUNCTION aispend._team_keys(name) IS
+    'Internal: (account, api_key_id, workspace_id) of every API key in a team''s scope, for the row-level policies.';
+
+
+-- ---------------------------------------------------------------- row-level security
+
+-- Facts and rollups: a row is in scope by its workspace or its key.
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['aispend.usage', 'aispend.costs', 'aispend.daily_rollup', 'aispend.api_keys',
+                             'aispend.middleware_spend']::regclass[] LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format($p$
+            CREATE POLICY team_scope ON %s
+            USING ((SELECT NOT aispend._team_restricted())
+                   OR (account, workspace_id) IN (SELECT w.account, w.workspace_id FROM aispend._team_workspaces(CURRENT_USER) w)
+                   OR (account, api_key_id) IN (SELECT k.account, k.api_key_id FROM aispend._team_keys(CURRENT_USER) k))
+            $p$, t);
+        EXECUTE pg_catalog.format('COMMENT ON POLICY team_scope ON %s IS %L', t,
+            'A team (aispend.teams) reads the rows of its workspaces and API keys only; other roles read every row.');
+    END LOOP;
+END
+$$;
+-- Names: the team's workspaces, and the workspaces of its keys.
+ALTER TABLE aispend.workspaces ENABLE ROW LEVEL SECURITY;
+CREATE POLICY team_scope ON aispend.workspaces
+USING ((SELECT NOT aispend._team_restricted())
+       OR (account, workspace_id) IN (SELECT w.account, w.workspace_id FROM aispend._team_workspaces(CURRENT_USER) w)
+       OR (account, workspace_id) IN (SELECT k.account, k.workspace_id FROM aispend._team_keys(CURRENT_USER) k));
+COMMENT ON POLICY team_scope ON aispend.workspaces IS
+    'A team reads its workspaces and the workspaces of its API keys; other roles read every row.';
+ALTER TABLE aispend.workspace_name_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY team_scope ON aispend.workspace_name_history
+USING ((SELECT NOT aispend._team_restricted())
+       OR (account, workspace_id) IN (SELECT w.account, w.workspace_id FROM aispend._team_workspaces(CURRENT_USER) w)
+       OR (account, workspace_id) IN (SELECT k.account, k.workspace_id FROM aispend._team_keys(CURRENT_USER) k));
+COMMENT ON POLICY team_scope ON aispend.workspace_name_history IS
+    'A team reads the name history of its workspaces; other roles read every row.';
+-- Totals over every row: never a team's.
+ALTER TABLE aispend._cum ENABLE ROW LEVEL SECURITY;
+CREATE POLICY team_scope ON aispend._cum USING ((SELECT NOT aispend._team_restricted()));
+COMMENT ON POLICY team_scope ON aispend._cum IS 'Totals over every row: a team reads none (its tabs add up its own rows).';
+
+-- ---------------------------------------------------------------- managing teams
+
+CREATE FUNCTION aispend.grant_team(role_name name, workspace_names text[] DEFAULT '{}', api_key_ids text[] DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name) THEN
+        RAISE EXCEPTION 'aispend: role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name AND (r.rolsuper OR r.rolbypassrls)) THEN
+        RAISE EXCEPTION 'aispend: role "%" bypasses row-level security and cannot be a team', role_name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use a role without SUPERUSER and BYPASSRLS.';
+    END IF;
+    PERFORM aispend.grant_reader(role_name);
+    -- the live cost model shares bills among keys a team cannot see: the team reads the rollups instead
+    EXECUTE format('REVOKE SELECT ON aispend.cost_facts, aispend.usage_costed, aispend.reconciliation, '
+                   'aispend.unpriced_models FROM %I', role_name);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION aispend.cost_facts_between(name, date, date), '
+                   'aispend._usage_costed_between(name, timestamptz, timestamptz) FROM %I', role_name);
+    INSERT INTO aispend.teams (team) VALUES (role_name) ON CONFLICT ON CONSTRAINT teams_pkey DO NOTHING;
+    INSERT INTO aispend.team_scopes (team, workspace_name)
+    SELECT role_name, n FROM unnest(workspace_names) AS n WHERE n IS NOT NULL
+    ON CONFLICT ON CONSTRAINT team_scopes_unique DO NOTHING;
+    INSERT INTO aispend.team_scopes (team, api_key_id)
+    SELECT role_name, k FROM unnest(api_key_ids) AS k WHERE k IS NOT NULL
+    ON CONFLICT ON CONSTRAINT team_scopes_unique DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION aispend.grant_team(name, text[], text[]) IS
+    'Makes a role a team (or widens its scope): it reads the dashboard like aispend.grant_reader() gives, but '
+    'only the spend of these workspace names (every workspace shown under a name, in any account) and API key '
+    'ids. Narrow a scope with DELETE FROM aispend.team_scopes; end it with aispend.revoke_team().';
+
+CREATE FUNCTION aispend.revoke_team(role_name name)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    PERFORM aispend.revoke_all(role_name);
+    DELETE FROM aispend.teams t WHERE t.team = role_name;
+END
+$$;
+COMMENT ON FUNCTION aispend.revoke_team(name) IS 'Ends a team: its scope and every aispend privilege of the role.';
+
+REVOKE ALL ON FUNCTION aispend.grant_team(name, text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.revoke_team(name) FROM PUBLIC;
 
 -- ---- the provider heuristic, replaced by aispend.account_provider (nothing calls it any more)
 DROP FUNCTION aispend._fact_provider(name, text, text);
