@@ -56,7 +56,8 @@ out="$here/results/dashboard-$scale.txt"
         printf "price change of gpt-4o over the whole history, committed: %.1f s (target < 10 s)\n", p
         printf "incremental sync (last 3 days of bench_openai replaced), committed: %.1f s (target < 30 s)\n", i }'
     echo "$(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "medians in ms (tab functions: 7 runs; naive GROUP BY over aispend.usage + aispend.costs: 3 runs); target: < 100 ms and >= 10x naive"
+    echo "medians in ms (tab functions: 7 runs, as the owner, as a reader and as a team of five workspaces, both with"
+    echo "row-level security on; naive GROUP BY over aispend.usage + aispend.costs: 3 runs); target: < 100 ms and >= 10x naive"
     PGOPTIONS="-c bench.anchor=$anchor" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -P pager=off -f "$here/dashboard_timing.sql"
 } | tee "$out"
 if [ -z "${KEEP:-}" ]; then

@@ -1,6 +1,7 @@
 -- Times every tab's table and summary (rollup-based) against the naive GROUP BY over the raw facts
 -- (aispend.costs for cost, aispend.usage for tokens and requests), for 7, 30 and 365 days ending on
--- bench.anchor, with the previous period of the same length (trend).
+-- bench.anchor, with the previous period of the same length (trend). The table is timed again as a reader
+-- (row-level security on, every row) and as a team whose scope is five workspaces (its own rows).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.ms(q text, runs int) RETURNS numeric LANGUAGE plpgsql AS $$
@@ -47,22 +48,42 @@ BEGIN
         SELECT g.*, 100 * g.cost / sum(g.cost) OVER () AS pct, (aispend.trend(g.cost, g.prev)).* FROM g $q$,
         ce, ue, cj, uj, cur, lo, hi);
 END $$;
-CREATE TEMP TABLE res (tab text, days int, table_ms numeric, summary_ms numeric, naive_ms numeric);
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_reader') THEN CREATE ROLE bench_reader; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_team') THEN CREATE ROLE bench_team; END IF;
+END $$;
+SELECT aispend.grant_reader('bench_reader');
+SELECT aispend.grant_team('bench_team', workspace_names => ARRAY(
+    SELECT DISTINCT name FROM aispend.workspaces WHERE account LIKE 'bench\_%' ORDER BY name LIMIT 5));
+CREATE TEMP TABLE res (tab text, days int, table_ms numeric, summary_ms numeric, naive_ms numeric,
+                       reader_ms numeric, team_ms numeric);
 DO $$
-DECLARE tab text; d int; per text; anchor date := current_setting('bench.anchor')::date;
+DECLARE tab text; d int; per text; anchor date := current_setting('bench.anchor')::date; q text;
+        reader numeric; team numeric;
 BEGIN
     FOREACH tab IN ARRAY ARRAY['workspaces', 'api_keys', 'models'] LOOP
         FOREACH d IN ARRAY ARRAY[7, 30, 365] LOOP
             per := format('aispend.custom_period(%L::date - %s, %L::date)', anchor, d - 1, anchor);
-            INSERT INTO res VALUES (tab, d,
-                pg_temp.ms(format('SELECT * FROM aispend.%s_table(%s) ORDER BY cost DESC', tab, per), 7),
+            q := format('SELECT * FROM aispend.%s_table(%s) ORDER BY cost DESC', tab, per);
+            SET ROLE bench_reader;
+            reader := pg_temp.ms(q, 7);
+            SET ROLE bench_team;
+            team := pg_temp.ms(q, 7);
+            RESET ROLE;
+            INSERT INTO res VALUES (tab, d, pg_temp.ms(q, 7),
                 pg_temp.ms(format('SELECT * FROM aispend.%s_summary(%s)', tab, per), 7),
-                pg_temp.ms(pg_temp.naive(tab, d, anchor), 3));
+                pg_temp.ms(pg_temp.naive(tab, d, anchor), 3), reader, team);
         END LOOP;
     END LOOP;
 END $$;
-SELECT tab, days, round(table_ms, 1) AS table_ms, round(summary_ms, 1) AS summary_ms, round(naive_ms, 1) AS naive_ms,
-       round(naive_ms / greatest(table_ms, summary_ms), 1) AS speedup,
-       CASE WHEN greatest(table_ms, summary_ms) < 100 AND naive_ms >= 10 * greatest(table_ms, summary_ms)
+SELECT aispend.revoke_team('bench_team');
+SELECT aispend.revoke_all('bench_reader');
+DROP ROLE bench_team;
+DROP ROLE bench_reader;
+SELECT tab, days, round(table_ms, 1) AS table_ms, round(summary_ms, 1) AS summary_ms,
+       round(reader_ms, 1) AS reader_rls_ms, round(team_ms, 1) AS team_rls_ms, round(naive_ms, 1) AS naive_ms,
+       round(naive_ms / greatest(table_ms, summary_ms, reader_ms), 1) AS speedup,
+       CASE WHEN greatest(table_ms, summary_ms, reader_ms, team_ms) < 100
+                 AND naive_ms >= 10 * greatest(table_ms, summary_ms, reader_ms)
             THEN 'ok' ELSE 'MISS' END AS target
 FROM res ORDER BY tab, days;
