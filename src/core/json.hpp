@@ -29,7 +29,7 @@ struct JsonSource {
 // copy made to keep exact number text counts too), so a page of many tiny values fails with BodyTooLarge
 // instead of taking the process to gigabytes; should_cancel is polled every MiB of input (Cancelled).
 struct ParseLimits {
-    size_t max_parse_bytes = size_t{256} << 20;
+    size_t max_parse_bytes = size_t{512} << 20;
     std::function<bool()> should_cancel;
 };
 

@@ -21,7 +21,7 @@ PGDLLEXPORT void _PG_init(void);
 namespace aispend::pg {
 
 int max_response_mb = 64;
-int max_parse_mb = 256;
+int max_parse_mb = 512;
 char *allowed_hosts = nullptr;
 bool allow_loopback = false;
 char *env_key_roles = nullptr;
@@ -82,7 +82,7 @@ void _PG_init(void) {
     DefineCustomIntVariable(
         "aispend.max_parse_mb", "Memory aispend may use to parse one provider response, in MiB.",
         "A response whose parsed form needs more fails the sync with SQLSTATE AS006.",
-        &aispend::pg::max_parse_mb, 256, 16, 4096, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        &aispend::pg::max_parse_mb, 512, 16, 4096, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "aispend.allowed_hosts", "Hosts aispend may send requests (and admin keys) to.",
         "Comma-separated host, host:port or *.domain entries; a host without a port means https on 443. "
