@@ -112,10 +112,6 @@ void sleep_polling(long ms, const HttpOptions &options) {
 
 }  // namespace
 
-bool CurlTransport::cancel_requested() const {
-    return should_stop(options_);
-}
-
 CurlTransport::CurlTransport(HttpOptions options) : options_(std::move(options)) {}
 
 HttpResponse CurlTransport::get(const HttpRequest &request) {

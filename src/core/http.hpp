@@ -59,8 +59,6 @@ class HttpTransport {
     // Returns a 2xx response or throws ProviderError (with provider, endpoint, status, retries).
     virtual HttpResponse get(const HttpRequest &request) = 0;
     virtual const HttpStats &stats() const = 0;
-    // Whether the caller asked to stop (polled by long work between requests, e.g. parsing a large page).
-    virtual bool cancel_requested() const { return false; }
 };
 
 class CurlTransport : public HttpTransport {
@@ -68,7 +66,6 @@ class CurlTransport : public HttpTransport {
     explicit CurlTransport(HttpOptions options);
     HttpResponse get(const HttpRequest &request) override;
     const HttpStats &stats() const override { return stats_; }
-    bool cancel_requested() const override;
 
   private:
     HttpOptions options_;

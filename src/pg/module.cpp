@@ -81,7 +81,9 @@ void _PG_init(void) {
         1, 1024, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "aispend.max_parse_mb", "Memory aispend may use to parse one provider response, in MiB.",
-        "A response whose parsed form needs more fails the sync with SQLSTATE AS006.",
+        "A response whose parsed form needs more fails the sync with SQLSTATE AS006; a provider page takes "
+        "about "
+        "7 times its size.",
         &aispend::pg::max_parse_mb, 512, 16, 4096, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "aispend.allowed_hosts", "Hosts aispend may send requests (and admin keys) to.",
