@@ -49,7 +49,9 @@ build_and_install() {
 }
 
 # start_cluster DIR PORT DBNAME: initdb + start with pg_cron preloaded (jobs run in DBNAME), trust auth on
-# loopback and the socket in DIR. Everything lives under DIR.
+# loopback and the socket in DIR. Everything lives under DIR. aispend may reach loopback (the mock providers),
+# and the server's environment holds the mock's OpenAI key for the account aispend_env_openai
+# (tests/pgtap/security_keys.sql reads it through the environment-key rules).
 start_cluster() {
     local dir=$1 port=$2 db=$3
     mkdir -p "$dir"
@@ -66,11 +68,15 @@ cron.use_background_workers = on
 max_worker_processes = 16
 log_min_messages = warning
 fsync = off
+aispend.allow_loopback = on
 CONF
     else
         as_cluster_user sed -i "s/^port = .*/port = $port/" "$dir/data/postgresql.conf"
+        grep -q '^aispend.allow_loopback' "$dir/data/postgresql.conf" ||
+            echo "aispend.allow_loopback = on" | as_cluster_user tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
-    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null || {
+    as_cluster_user env AISPEND_ADMIN_KEY_aispend_env_openai=sk-admin-test-openai \
+        "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null || {
         tail -20 "$dir/postgres.log"; return 1; }
 }
 

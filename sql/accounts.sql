@@ -60,7 +60,7 @@ CREATE FOREIGN TABLE nope (a int) SERVER acme_openai;
 \echo :LAST_ERROR_SQLSTATE
 
 -- user mappings: exactly one of admin_key and admin_key_env
-CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key 'sk-admin-SECRET-VALUE', admin_key_env 'K');
+CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key 'sk-admin-SECRET-VALUE', admin_key_env 'AISPEND_ADMIN_KEY_K');
 \echo :LAST_ERROR_SQLSTATE
 CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai;
 \echo :LAST_ERROR_SQLSTATE
@@ -68,11 +68,16 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key '');
 \echo :LAST_ERROR_SQLSTATE
 CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key_env '1BAD');
 \echo :LAST_ERROR_SQLSTATE
+-- only variables with the documented prefix, and the value is never echoed (a key typed there by mistake)
+CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key_env 'PATH');
+\echo :LAST_ERROR_SQLSTATE
+CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key_env 'sk-admin-SECRET-VALUE');
+\echo :LAST_ERROR_SQLSTATE
 CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (api_key 'sk-admin-SECRET-VALUE');
 \echo :LAST_ERROR_SQLSTATE
 CREATE USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (admin_key 'sk-admin-SECRET-VALUE');
-CREATE USER MAPPING FOR PUBLIC SERVER acme_anthropic OPTIONS (admin_key_env 'AISPEND_REGRESS_UNSET_VARIABLE');
-ALTER USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (ADD admin_key_env 'K');
+CREATE USER MAPPING FOR PUBLIC SERVER acme_anthropic OPTIONS (admin_key_env 'AISPEND_ADMIN_KEY_REGRESS_UNSET');
+ALTER USER MAPPING FOR CURRENT_USER SERVER acme_openai OPTIONS (ADD admin_key_env 'AISPEND_ADMIN_KEY_K');
 \echo :LAST_ERROR_SQLSTATE
 
 -- the accounts view: where each key comes from, never the key

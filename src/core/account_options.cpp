@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "core/http.hpp"
+#include "core/env_key.hpp"
 #include "core/provider.hpp"
 
 namespace aispend::core {
@@ -18,11 +18,12 @@ struct IntRule {
 
 constexpr IntRule kIntRules[] = {
     {"backfill_days", 1, 3650}, {"resync_days", 0, 365},  {"timeout_ms", 100, 600000},
-    {"max_retries", 0, 20},     {"page_buckets", 1, 180},
+    {"max_retries", 0, 20},     {"page_buckets", 1, 180}, {"max_pages", 1, 100000},
 };
 
 const char *const kServerNames =
-    "provider, base_url, backfill_days, resync_days, bucket_width, timeout_ms, max_retries, page_buckets";
+    "provider, base_url, backfill_days, resync_days, bucket_width, timeout_ms, max_retries, page_buckets, "
+    "max_pages";
 const char *const kMappingNames = "admin_key, admin_key_env";
 
 bool parse_int(const std::string &text, long *out) {
@@ -35,19 +36,13 @@ bool parse_int(const std::string &text, long *out) {
     return true;
 }
 
-bool is_env_name(const std::string &name) {
-    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-    for (char c : name)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-    return true;
-}
-
 OptionProblem unknown(const std::string &name, const char *context, const char *valid) {
     return {OptionProblem::Kind::UnknownName, "invalid option \"" + name + "\" for " + context,
             std::string("Valid options in this context are: ") + valid + "."};
 }
 
-std::optional<OptionProblem> check_server_option(const std::string &name, const std::string &value) {
+std::optional<OptionProblem> check_server_option(const std::string &name, const std::string &value,
+                                                 const HostPolicy &hosts) {
     if (name == "provider") {
         if (find_provider(value) == nullptr)
             return OptionProblem{OptionProblem::Kind::BadValue, "unknown provider \"" + value + "\"",
@@ -56,10 +51,11 @@ std::optional<OptionProblem> check_server_option(const std::string &name, const 
     }
     if (name == "base_url") {
         std::string why;
-        if (!is_allowed_base_url(value, &why))
-            return OptionProblem{OptionProblem::Kind::BadValue, "invalid base_url \"" + value + "\": " + why,
-                                 "Use https://host[:port][/path]; plain http:// is allowed only to loopback "
-                                 "addresses (127.0.0.0/8, ::1, localhost)."};
+        if (!check_base_url(value, hosts, &why))
+            return OptionProblem{OptionProblem::Kind::BadValue, "invalid base_url: " + why,
+                                 "Use https://host[:port][/path] with a host a superuser allows in "
+                                 "aispend.allowed_hosts (default: the providers' API hosts); loopback and "
+                                 "plain http:// only when a superuser sets aispend.allow_loopback."};
         return std::nullopt;
     }
     if (name == "bucket_width") {
@@ -96,11 +92,16 @@ std::optional<OptionProblem> check_mapping(const OptionList &options) {
                                      "Give the organization admin key of the provider account."};
         } else if (name == "admin_key_env") {
             ++keys;
-            if (!is_env_name(value))
+            // The value is not echoed: a key pasted here by mistake must not reach the error or the log.
+            if (!is_env_key_name(value))
                 return OptionProblem{
                     OptionProblem::Kind::BadValue,
-                    "invalid admin_key_env \"" + value + "\": not an environment variable name",
-                    "Use letters, digits and underscores, not starting with a digit."};
+                    std::string("invalid admin_key_env: not an environment variable name "
+                                "starting with ") +
+                        kEnvKeyPrefix,
+                    std::string("Name a variable of the server's environment such as ") + kEnvKeyPrefix +
+                        "ACME (letters, digits and underscores). If you typed the key itself, "
+                        "use OPTIONS (admin_key '...') instead."};
         } else {
             return unknown(name, "an aispend user mapping", kMappingNames);
         }
@@ -119,7 +120,8 @@ std::optional<OptionProblem> check_mapping(const OptionList &options) {
 
 }  // namespace
 
-std::optional<OptionProblem> check_options(OptionContext context, const OptionList &options) {
+std::optional<OptionProblem> check_options(OptionContext context, const OptionList &options,
+                                           const HostPolicy &hosts) {
     switch (context) {
         case OptionContext::Wrapper:
             if (!options.empty())
@@ -135,7 +137,7 @@ std::optional<OptionProblem> check_options(OptionContext context, const OptionLi
     }
     bool has_provider = false;
     for (const auto &[name, value] : options) {
-        if (auto problem = check_server_option(name, value)) return problem;
+        if (auto problem = check_server_option(name, value, hosts)) return problem;
         has_provider = has_provider || name == "provider";
     }
     if (!has_provider)
@@ -164,17 +166,10 @@ ServerSettings server_settings(const OptionList &options) {
             s.max_retries = std::atoi(value.c_str());
         else if (name == "page_buckets")
             s.page_buckets = std::atoi(value.c_str());
+        else if (name == "max_pages")
+            s.max_pages = std::atoi(value.c_str());
     }
     return s;
-}
-
-std::string fallback_key_env(const std::string &server_name) {
-    std::string name = "AISPEND_ADMIN_KEY_";
-    for (char c : server_name)
-        name += std::isalnum(static_cast<unsigned char>(c))
-                    ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-                    : '_';
-    return name;
 }
 
 }  // namespace aispend::core

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/url_policy.hpp"
+
 namespace aispend::core {
 
 enum class OptionContext { Wrapper, Server, UserMapping };
@@ -18,8 +20,10 @@ struct OptionProblem {
 
 using OptionList = std::vector<std::pair<std::string, std::string>>;
 
-// The first problem with a complete option list for one catalog object, or nullopt when it is valid.
-std::optional<OptionProblem> check_options(OptionContext context, const OptionList &options);
+// The first problem with a complete option list for one catalog object, or nullopt when it is valid. A
+// base_url must be allowed by `hosts` (the superuser's aispend.allowed_hosts and aispend.allow_loopback).
+std::optional<OptionProblem> check_options(OptionContext context, const OptionList &options,
+                                           const HostPolicy &hosts);
 
 // Settings of one account after validation, with defaults filled in.
 struct ServerSettings {
@@ -31,12 +35,10 @@ struct ServerSettings {
     int timeout_ms = 60000;
     int max_retries = 5;
     int page_buckets = 0;  // 0: the provider's maximum
+    int max_pages = 2000;  // pages one provider call (one sync step) may fetch
 };
 
 // Reads validated server options (unknown names are ignored here: the validator rejected them already).
 ServerSettings server_settings(const OptionList &options);
-
-// Name of the environment variable consulted when a role has no user mapping: AISPEND_ADMIN_KEY_<SERVER>.
-std::string fallback_key_env(const std::string &server_name);
 
 }  // namespace aispend::core

@@ -72,15 +72,15 @@ UsageRow parse_usage(const JsonRef &r, UnixSeconds start, UnixSeconds end) {
     if (row.service_tier) row.batch = *row.service_tier == "batch";
     row.context_window = r.opt_str("context_window");
     row.inference_geo = r.opt_str("inference_geo");
-    row.uncached_input_tokens = r.opt_int("uncached_input_tokens");
-    row.cache_read_tokens = r.opt_int("cache_read_input_tokens");
+    row.uncached_input_tokens = r.opt_count("uncached_input_tokens");
+    row.cache_read_tokens = r.opt_count("cache_read_input_tokens");
     if (auto cache = r.find("cache_creation")) {  // nested, never a flat cache_creation_input_tokens
-        row.cache_write_5m_tokens = cache->opt_int("ephemeral_5m_input_tokens");
-        row.cache_write_1h_tokens = cache->opt_int("ephemeral_1h_input_tokens");
+        row.cache_write_5m_tokens = cache->opt_count("ephemeral_5m_input_tokens");
+        row.cache_write_1h_tokens = cache->opt_count("ephemeral_1h_input_tokens");
     }
-    row.output_tokens = r.opt_int("output_tokens");
+    row.output_tokens = r.opt_count("output_tokens");
     if (auto tools = r.find("server_tool_use"))
-        row.web_search_requests = tools->opt_int("web_search_requests");
+        row.web_search_requests = tools->opt_count("web_search_requests");
     return row;
 }
 
@@ -121,10 +121,9 @@ void for_each_result(const JsonRef &root, Fn &&fn) {
 template <typename Row, typename Parse>
 void list_data(const JsonRef &root, const PageSink<Row> &sink, Parse parse) {
     JsonRef data = root.at("data");
-    std::vector<Row> page;
-    page.reserve(data.size());
-    for (size_t i = 0; i < data.size(); ++i) page.push_back(parse(data[i]));
-    sink(std::move(page));
+    RowBatch<Row> rows(sink);
+    for (size_t i = 0; i < data.size(); ++i) rows.add(parse(data[i]));
+    rows.flush();
 }
 
 class Anthropic final : public Provider {
@@ -132,7 +131,7 @@ class Anthropic final : public Provider {
     Anthropic(const AccountConfig &config, HttpTransport &http)
         : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
           page_buckets_(config.page_buckets),
-          http_(http) {
+          pager_(http, config.limits) {
         request_.provider = kName;
         request_.headers.emplace_back("anthropic-version", kApiVersion);
         request_.secret_headers.emplace_back("x-api-key", config.admin_key);
@@ -142,16 +141,16 @@ class Anthropic final : public Provider {
         Query q;
         q.add("limit", 100).add("include_archived", "true");
         PagedEndpoint endpoint{base_url_, "/v1/organizations/workspaces", q.str(), "after_id", "last_id"};
-        for_each_page(http_, request_, endpoint,
-                      [&](const JsonRef &root) { list_data(root, sink, parse_workspace); });
+        pager_.for_each_page(request_, endpoint,
+                             [&](const JsonRef &root) { list_data(root, sink, parse_workspace); });
     }
 
     void list_api_keys(const PageSink<ApiKey> &sink) override {
         Query q;
         q.add("limit", 100);
         PagedEndpoint endpoint{base_url_, "/v1/organizations/api_keys", q.str(), "after_id", "last_id"};
-        for_each_page(http_, request_, endpoint,
-                      [&](const JsonRef &root) { list_data(root, sink, parse_key); });
+        pager_.for_each_page(request_, endpoint,
+                             [&](const JsonRef &root) { list_data(root, sink, parse_key); });
     }
 
     void fetch_usage(const Window &window, const PageSink<UsageRow> &sink) override {
@@ -163,7 +162,7 @@ class Anthropic final : public Provider {
         }
         PagedEndpoint endpoint{base_url_, "/v1/organizations/usage_report/messages", q.str(), "page",
                                "next_page"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) {
             std::vector<UsageRow> page;
             for_each_result(root, [&](const JsonRef &r, UnixSeconds s, UnixSeconds e) {
                 page.push_back(parse_usage(r, s, e));
@@ -176,7 +175,7 @@ class Anthropic final : public Provider {
         Query q = report_query(window, "1d", page_limit(31, page_buckets_));
         q.add("group_by[]", "workspace_id").add("group_by[]", "description");
         PagedEndpoint endpoint{base_url_, "/v1/organizations/cost_report", q.str(), "page", "next_page"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) {
             std::vector<CostRow> page;
             for_each_result(root, [&](const JsonRef &r, UnixSeconds s, UnixSeconds e) {
                 page.push_back(parse_cost(r, s, e));
@@ -195,7 +194,7 @@ class Anthropic final : public Provider {
 
     std::string base_url_;
     int page_buckets_;
-    HttpTransport &http_;
+    Pager pager_;
     HttpRequest request_;  // provider name and headers; the page loop fills in the URL
 };
 

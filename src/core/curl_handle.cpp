@@ -147,7 +147,7 @@ bool is_transient(CURLcode code) {
 // Sets every option; returns the first failure, so a security option can never be silently missing.
 CURLcode configure(CURL *h, const HttpRequest &request, const AttemptLimits &limits, Transfer &transfer,
                    const HeaderList &headers, char *error_buffer) {
-    const char *protocols = is_loopback_url(request.url) ? "http,https" : "https";
+    const char *protocols = limits.allow_http ? "http,https" : "https";
     CURLcode rc = CURLE_OK;
     auto set = [&](CURLoption option, auto value) {
         if (rc == CURLE_OK) rc = curl_easy_setopt(h, option, value);
@@ -227,8 +227,7 @@ AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &lim
         fail(result, AttemptResult::Failure::BodyTooLarge, false,
              "response larger than " + std::to_string(limits.max_body_bytes) + " bytes");
     } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-        fail(result, AttemptResult::Failure::Config, false,
-             "only https is allowed (http only to loopback addresses)");
+        fail(result, AttemptResult::Failure::Config, false, "only https is allowed here");
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         fail(result, AttemptResult::Failure::Timeout, true, error);
     } else {

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/utf8.hpp"
+
 namespace aispend::core {
 
 namespace {
@@ -17,9 +19,9 @@ size_t digit_run(std::string_view s, size_t i) {
     return i;
 }
 
+// At most 40 characters of the text, as valid UTF-8 (it may come from a provider's JSON string).
 std::string quoted_prefix(std::string_view s) {
-    constexpr size_t kMax = 40;
-    return "\"" + std::string(s.substr(0, kMax)) + (s.size() > kMax ? "...\"" : "\"");
+    return "\"" + clip_text(s.substr(0, 160), 40) + "\"";
 }
 
 // Places a decimal point so that `point` digits of `digits` are before it (point may be <= 0 or > size).

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "core/utf8.hpp"
+
 namespace aispend::core {
 
 namespace {
@@ -11,17 +13,24 @@ using Kind = ProviderError::Kind;
 
 // Kinds that come out of the HTTP transport, whose message states how many retries were spent.
 bool counts_retries(Kind kind) {
-    return kind != Kind::Config && kind != Kind::Parse && kind != Kind::CursorLoop;
+    return kind != Kind::Config && kind != Kind::Parse && kind != Kind::CursorLoop && kind != Kind::PageLimit;
 }
+
+// Upper bounds, in characters, of the parts of a message that may hold text from a provider.
+constexpr size_t kMaxEndpointChars = 200;
+constexpr size_t kMaxTypeChars = 60;
+constexpr size_t kMaxMessageChars = 300;
+constexpr size_t kMaxDetailChars = 400;
 
 // The part of the message after "<provider> GET <endpoint>: ".
 std::string describe(const ProviderError::Details &d) {
     std::string text;
+    const std::string detail = clip_text(d.detail, kMaxDetailChars);
     if (d.http_status != 0) {
         text = "HTTP " + std::to_string(d.http_status);
-        if (!d.provider_type.empty()) text += " " + d.provider_type;
-        if (!d.provider_message.empty()) text += ": " + d.provider_message;
-        if (!d.detail.empty()) text += "; " + d.detail;
+        if (!d.provider_type.empty()) text += " " + clip_text(d.provider_type, kMaxTypeChars);
+        if (!d.provider_message.empty()) text += ": " + clip_text(d.provider_message, kMaxMessageChars);
+        if (!detail.empty()) text += "; " + detail;
         return text;
     }
     switch (d.kind) {
@@ -40,6 +49,9 @@ std::string describe(const ProviderError::Details &d) {
         case Kind::CursorLoop:
             text = "pagination cursor repeated";
             break;
+        case Kind::PageLimit:
+            text = "too many pages";
+            break;
         case Kind::Cancelled:
             text = "cancelled";
             break;
@@ -52,13 +64,14 @@ std::string describe(const ProviderError::Details &d) {
             text = kind_name(d.kind);
             break;
     }
-    if (!d.detail.empty()) text += ": " + d.detail;
+    if (!detail.empty()) text += ": " + detail;
     return text;
 }
 
 std::string compose(const ProviderError::Details &d) {
-    std::string head = d.provider;
-    if (!d.endpoint.empty()) head += (head.empty() ? "GET " : " GET ") + d.endpoint;
+    std::string head = clip_text(d.provider, kMaxTypeChars);
+    if (!d.endpoint.empty())
+        head += (head.empty() ? "GET " : " GET ") + clip_text(d.endpoint, kMaxEndpointChars);
     std::string text = head.empty() ? describe(d) : head + ": " + describe(d);
     if (counts_retries(d.kind)) {
         text += " (after " + std::to_string(d.retries) + (d.retries == 1 ? " retry)" : " retries)");
@@ -90,6 +103,8 @@ const char *kind_name(ProviderError::Kind kind) noexcept {
             return "body_too_large";
         case Kind::CursorLoop:
             return "cursor_loop";
+        case Kind::PageLimit:
+            return "page_limit";
         case Kind::Cancelled:
             return "cancelled";
     }

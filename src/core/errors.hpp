@@ -6,7 +6,8 @@
 
 namespace aispend::core {
 
-// Any failure talking to or understanding a provider. what() is a complete, key-free message.
+// Any failure talking to or understanding a provider. what() is a complete, key-free message of valid UTF-8
+// whose parts that may come from a provider are cut to a bounded number of characters.
 class ProviderError : public std::runtime_error {
   public:
     enum class Kind {
@@ -19,6 +20,7 @@ class ProviderError : public std::runtime_error {
         Parse,         // malformed JSON, missing or mistyped field
         BodyTooLarge,  // response exceeded the body cap
         CursorLoop,    // a pagination cursor came back twice
+        PageLimit,     // more pages than one provider call may fetch (endless pagination)
         Cancelled,     // the caller's cancellation hook said stop
     };
 
@@ -30,7 +32,10 @@ class ProviderError : public std::runtime_error {
         std::string provider_type;  // the provider's own error type, when the body has one
         std::string provider_message;
         int retries = 0;
-        std::string detail;  // our own explanation (JSON path, curl error text, ...)
+        std::string detail;  // our own explanation (JSON path, ...)
+        // For the server log only, never in what(): libcurl's explanation of a failed connection, which
+        // would tell a closed port from an open one that is not a provider.
+        std::string diagnostic;
     };
 
     explicit ProviderError(Details d);

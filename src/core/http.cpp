@@ -1,169 +1,62 @@
-// CurlTransport::get (retries around one-attempt GETs), provider error bodies, and the base-URL rules.
+// CurlTransport::get: the host policy, retries around one-attempt GETs, and provider error bodies.
 #include "core/http.hpp"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <thread>
 
 #include "core/curl_handle.hpp"
 #include "core/errors.hpp"
+#include "core/redact.hpp"
 #include "core/retry.hpp"
+#include "core/utf8.hpp"
 
 namespace aispend::core {
 
 namespace {
 
-// ---- URL rules
-
-struct UrlParts {
-    std::string scheme;  // lower case
-    std::string host;    // without brackets
-    bool ipv6 = false;
-    std::string rest;  // path, query and fragment
-};
-
-bool fail_url(std::string *why, const char *text) {
-    if (why != nullptr) *why = text;
-    return false;
-}
-
-bool is_port(const std::string &text) {
-    if (text.empty() || text.size() > 5) return false;
-    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
-    long port = std::stol(text);
-    return port >= 1 && port <= 65535;
-}
-
-bool is_host_name(const std::string &host) {
-    return !host.empty() && std::all_of(host.begin(), host.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '.' || c == '_';
-    });
-}
-
-// Splits scheme://host[:port]rest strictly; anything ambiguous is refused rather than guessed.
-bool split_url(const std::string &url, UrlParts *parts, std::string *why) {
-    for (unsigned char c : url) {
-        if (c <= ' ' || c == 0x7f || c == '\\') {
-            return fail_url(why, "the URL must not contain spaces, control characters or backslashes");
-        }
-    }
-    size_t sep = url.find("://");
-    if (sep == std::string::npos)
-        return fail_url(why, "the URL must start with https:// (or http:// to loopback)");
-    parts->scheme = url.substr(0, sep);
-    std::transform(parts->scheme.begin(), parts->scheme.end(), parts->scheme.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (parts->scheme != "https" && parts->scheme != "http") {
-        return fail_url(why, "the scheme must be https (http is allowed only to loopback)");
-    }
-    size_t host_start = sep + 3;
-    size_t host_end = url.find_first_of("/?#", host_start);
-    if (host_end == std::string::npos) host_end = url.size();
-    std::string authority = url.substr(host_start, host_end - host_start);
-    parts->rest = url.substr(host_end);
-    if (authority.find('@') != std::string::npos) {
-        return fail_url(why, "the URL must not carry credentials (user:password@)");
-    }
-    std::string port;
-    if (!authority.empty() && authority[0] == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string::npos) return fail_url(why, "the IPv6 address is missing its closing ]");
-        parts->host = authority.substr(1, close - 1);
-        parts->ipv6 = true;
-        in6_addr address;
-        if (inet_pton(AF_INET6, parts->host.c_str(), &address) != 1) {
-            return fail_url(why, "the host is not a valid IPv6 address");
-        }
-        std::string after = authority.substr(close + 1);
-        if (!after.empty() && (after[0] != ':' || !is_port(port = after.substr(1)))) {
-            return fail_url(why, "the port must be a number from 1 to 65535");
-        }
-    } else {
-        size_t colon = authority.find(':');
-        parts->host = authority.substr(0, colon);
-        if (colon != std::string::npos && !is_port(authority.substr(colon + 1))) {
-            return fail_url(why, "the port must be a number from 1 to 65535");
-        }
-        if (!is_host_name(parts->host)) return fail_url(why, "the URL has no valid host name");
-    }
-    return true;
-}
-
-// 127.0.0.0/8 written as four plain decimal parts (other spellings are simply not treated as loopback).
-bool is_loopback_ipv4(const std::string &host) {
-    int parts = 0;
-    size_t pos = 0;
-    while (pos <= host.size()) {
-        size_t dot = std::min(host.find('.', pos), host.size());
-        std::string part = host.substr(pos, dot - pos);
-        if (part.empty() || part.size() > 3 || (part.size() > 1 && part[0] == '0')) return false;
-        if (!std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
-        int value = std::stoi(part);
-        if (value > 255 || (parts == 0 && value != 127)) return false;
-        ++parts;
-        pos = dot + 1;
-    }
-    return parts == 4;
-}
-
-bool is_loopback_host(const UrlParts &parts) {
-    if (parts.ipv6) {
-        in6_addr address;
-        return inet_pton(AF_INET6, parts.host.c_str(), &address) == 1 &&
-               std::memcmp(&address, &in6addr_loopback, sizeof address) == 0;
-    }
-    std::string host = parts.host;
-    std::transform(host.begin(), host.end(), host.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return host == "localhost" || is_loopback_ipv4(host);
-}
-
 // ---- provider error bodies
 
-constexpr size_t kMaxProviderMessage = 300;
+// Provider text is cut to this many characters before masking (ProviderError cuts it further when composing
+// its message): bounded work whatever the body holds.
+constexpr size_t kMaxProviderChars = 1000;
+constexpr size_t kMaxErrorBody = 64u << 10;  // larger error bodies are not parsed (bounded memory)
 
-// One line of at most kMaxProviderMessage bytes, cut on a UTF-8 boundary, with the request's secrets masked.
-std::string clean_message(std::string text, const HttpRequest &request) {
-    for (const auto &[name, value] : request.secret_headers) {
-        std::string secret = value.substr(value.find_last_of(' ') + 1);  // "Bearer sk-..." -> "sk-..."
-        if (secret.size() < 8) continue;
-        for (size_t at; (at = text.find(secret)) != std::string::npos;)
-            text.replace(at, secret.size(), "[redacted]");
-    }
-    for (char &c : text) {
-        if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) c = ' ';
-    }
-    if (text.size() > kMaxProviderMessage) {
-        size_t cut = kMaxProviderMessage;
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-        text.resize(cut);
-        text += "...";
-    }
-    return text;
+Redactor redactor_for(const HttpRequest &request) {
+    std::vector<std::string> secrets;
+    for (const auto &header : request.secret_headers) secrets.push_back(header_secret(header.second));
+    return Redactor(secrets);
 }
 
-// OpenAI {"error":{"message","type","code",...}} and Anthropic {"type":"error","error":{"type","message"}}.
+// One line of valid UTF-8, cut by characters, with every echo of the request's secrets masked.
+std::string clean_text(const char *text, const Redactor &redactor) {
+    std::string line = truncate_chars(valid_utf8(std::string_view(text).substr(0, 4 * kMaxProviderChars)),
+                                      kMaxProviderChars);
+    for (char &c : line) {
+        if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) c = ' ';
+    }
+    return redactor.apply(line);
+}
+
+// Only the providers' own error formats are read, and only their type and message strings: OpenAI
+// {"error":{"message","type","code",...}} and Anthropic {"type":"error","error":{"type","message"}}. Any
+// other body (an HTML page, a banner of whatever answered) is never echoed.
 void parse_error_body(const std::string &body, const HttpRequest &request, ProviderError::Details &d) {
+    if (body.size() > kMaxErrorBody) return;  // the providers' error bodies are a few hundred bytes
     std::unique_ptr<json_t, decltype(&json_decref)> root(json_loadb(body.data(), body.size(), 0, nullptr),
                                                          &json_decref);
     json_t *error = json_object_get(root.get(), "error");
-    if (json_is_string(error)) {
-        d.provider_message = clean_message(json_string_value(error), request);
-        return;
-    }
     if (!json_is_object(error)) return;
     json_t *message = json_object_get(error, "message");
     json_t *type = json_object_get(error, "type");
     if (!json_is_string(type)) type = json_object_get(error, "code");
-    if (json_is_string(message)) d.provider_message = clean_message(json_string_value(message), request);
-    if (json_is_string(type)) d.provider_type = clean_message(json_string_value(type), request);
+    const Redactor redactor = redactor_for(request);
+    if (json_is_string(message)) d.provider_message = clean_text(json_string_value(message), redactor);
+    if (json_is_string(type)) d.provider_type = clean_text(json_string_value(type), redactor);
 }
 
 // ---- the retry loop's helpers
@@ -192,8 +85,9 @@ ProviderError::Kind kind_of_failure(AttemptResult::Failure failure) {
 }
 
 // One attempt gets the per-request timeout, shortened to what is left of the total deadline.
-AttemptLimits limits_for(const HttpOptions &options, long remaining_ms) {
+AttemptLimits limits_for(const HttpOptions &options, long remaining_ms, bool allow_http) {
     AttemptLimits limits;
+    limits.allow_http = allow_http;
     limits.timeout_ms = std::min(options.request_timeout_ms, remaining_ms);
     limits.connect_timeout_ms = std::min(options.connect_timeout_ms, limits.timeout_ms);
     limits.low_speed_bytes_per_s = options.low_speed_bytes_per_s;
@@ -203,7 +97,7 @@ AttemptLimits limits_for(const HttpOptions &options, long remaining_ms) {
     return limits;
 }
 
-bool cancel_requested(const HttpOptions &options) {
+bool should_stop(const HttpOptions &options) {
     return options.should_cancel && options.should_cancel();
 }
 
@@ -211,31 +105,12 @@ bool cancel_requested(const HttpOptions &options) {
 void sleep_polling(long ms, const HttpOptions &options) {
     using Clock = std::chrono::steady_clock;
     const auto until = Clock::now() + std::chrono::milliseconds(ms);
-    for (auto now = Clock::now(); now < until && !cancel_requested(options); now = Clock::now()) {
+    for (auto now = Clock::now(); now < until && !should_stop(options); now = Clock::now()) {
         std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
     }
 }
 
 }  // namespace
-
-bool is_loopback_url(const std::string &url) {
-    UrlParts parts;
-    return split_url(url, &parts, nullptr) && is_loopback_host(parts);
-}
-
-bool is_allowed_base_url(const std::string &url, std::string *why) {
-    UrlParts parts;
-    if (!split_url(url, &parts, why)) return false;
-    if (parts.rest.find('?') != std::string::npos)
-        return fail_url(why, "a base URL must not have a query string");
-    if (parts.rest.find('#') != std::string::npos)
-        return fail_url(why, "a base URL must not have a fragment");
-    if (parts.scheme == "http" && !is_loopback_host(parts)) {
-        return fail_url(why,
-                        "http:// is allowed only to loopback (127.0.0.0/8, [::1], localhost); use https://");
-    }
-    return true;
-}
 
 CurlTransport::CurlTransport(HttpOptions options) : options_(std::move(options)) {}
 
@@ -256,7 +131,16 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         return d;
     };
 
-    if (cancel_requested(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, 0));
+    if (should_stop(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, 0));
+    AttemptLimits base_limits;
+    {
+        std::string why;
+        if (!check_request_url(request.url, options_.hosts, &base_limits.allow_http, &why)) {
+            ProviderError::Details d = error(ProviderError::Kind::Config, 0);
+            d.detail = "refused to connect: " + why;
+            throw ProviderError(d);
+        }
+    }
     for (int retries = 0;; ++retries) {
         long left = remaining_ms();
         if (left <= 0) {
@@ -265,7 +149,7 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
             throw ProviderError(d);
         }
         ++stats_.requests;
-        AttemptResult attempt = curl_get_once(request, limits_for(options_, left));
+        AttemptResult attempt = curl_get_once(request, limits_for(options_, left, base_limits.allow_http));
         stats_.bytes += static_cast<long>(attempt.body_bytes);
 
         ProviderError::Details d;
@@ -273,7 +157,12 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         bool retryable = attempt.retryable;
         if (attempt.failure != AttemptResult::Failure::None) {
             d = error(kind_of_failure(attempt.failure), retries);
-            d.detail = attempt.error;
+            // What libcurl says about a failed connection tells a closed port from an open one that does
+            // not speak TLS: it goes to the server log only.
+            if (d.kind == ProviderError::Kind::Network || d.kind == ProviderError::Kind::Timeout)
+                d.diagnostic = attempt.error;
+            else
+                d.detail = attempt.error;
         } else if (attempt.response.status >= 200 && attempt.response.status < 300) {
             return std::move(attempt.response);
         } else {
@@ -299,15 +188,15 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
             throw ProviderError(d);
         }
         if (options_.on_retry)
-            options_.on_retry(std::string(ProviderError(d).what()) + "; retry " +
-                              std::to_string(retries + 1) + " of " + std::to_string(options_.max_retries) +
-                              " in " + std::to_string(*delay) + " ms");
+            options_.on_retry(redactor_for(request).apply(
+                std::string(ProviderError(d).what()) + "; retry " + std::to_string(retries + 1) + " of " +
+                std::to_string(options_.max_retries) + " in " + std::to_string(*delay) + " ms"));
         if (options_.wait) {
             options_.wait(*delay);
         } else {
             sleep_polling(*delay, options_);
         }
-        if (cancel_requested(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, retries));
+        if (should_stop(options_)) throw ProviderError(error(ProviderError::Kind::Cancelled, retries));
         ++stats_.retries;
     }
 }

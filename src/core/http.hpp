@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/url_policy.hpp"
+
 namespace aispend::core {
 
 struct HttpRequest {
@@ -30,6 +32,7 @@ struct HttpOptions {
     long total_deadline_ms = 300000;  // all attempts and waits of one get()
     int max_retries = 5;
     size_t max_body_bytes = 64u << 20;
+    HostPolicy hosts;                // every request's URL is checked against it before anything is sent
     long low_speed_bytes_per_s = 1;  // abort if slower than this ...
     long low_speed_time_s = 30;      // ... for this long
     long backoff_base_ms = 500;
@@ -38,7 +41,8 @@ struct HttpOptions {
     std::function<bool()> should_cancel;
     // Sleeps between retries; the PostgreSQL side passes an interruptible latch wait.
     std::function<void(long ms)> wait;
-    // Told about each retry before its wait ("<what failed>; retry 2 of 5 in 1000 ms"); never sees the key.
+    // Told about each retry before its wait ("<what failed>; retry 2 of 5 in 1000 ms"); the text has every
+    // echo of the request's secrets masked.
     std::function<void(const std::string &what)> on_retry;
 };
 
@@ -67,11 +71,6 @@ class CurlTransport : public HttpTransport {
     HttpOptions options_;
     HttpStats stats_;
 };
-
-// True when url is http(s) to 127.0.0.0/8, ::1 or "localhost".
-bool is_loopback_url(const std::string &url);
-// The scheme/host check used by the account validator: https anywhere, http only to loopback.
-bool is_allowed_base_url(const std::string &url, std::string *why);
 
 // Frees the process's libcurl handle and global state; the PostgreSQL layer calls it at process exit.
 void http_global_cleanup() noexcept;

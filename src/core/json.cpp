@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
@@ -56,14 +58,44 @@ bool needs_tag(std::string_view number) {
     return digits > kMaxPlainIntegerDigits;
 }
 
+// Work between two polls of the cancellation hook: about a millisecond of scanning or parsing.
+constexpr size_t kPollBytes = 1u << 20;
+
+[[noreturn]] void throw_limit(const JsonSource &source, ProviderError::Kind kind, std::string detail) {
+    ProviderError::Details d;
+    d.kind = kind;
+    d.provider = source.provider;
+    d.endpoint = source.endpoint;
+    d.detail = std::move(detail);
+    throw ProviderError(std::move(d));
+}
+
+[[noreturn]] void throw_over_budget(const JsonSource &source, const ParseLimits &limits) {
+    throw_limit(source, ProviderError::Kind::BodyTooLarge,
+                "parsing it needs more than " + std::to_string(limits.max_parse_bytes >> 20) +
+                    " MiB (aispend.max_parse_mb)");
+}
+
+void poll_cancel(const JsonSource &source, const ParseLimits &limits) {
+    if (limits.should_cancel && limits.should_cancel())
+        throw_limit(source, ProviderError::Kind::Cancelled, "cancelled while parsing");
+}
+
 // Returns the text to hand to jansson: `text` itself when nothing needs tagging, else a rewritten copy in
-// `out`. Malformed input is left alone for jansson to report.
-std::string_view tag_numbers(std::string_view text, std::string &out, const JsonSource &source) {
+// `out` (which counts against the parse budget). Malformed input is left alone for jansson to report.
+std::string_view tag_numbers(std::string_view text, std::string &out, const JsonSource &source,
+                             const ParseLimits &limits) {
     std::vector<bool> in_array;  // container stack: true for '[', false for '{'
     char prev = 0;               // previous significant character outside strings
     size_t copied = 0;
     const size_t n = text.size();
+    size_t next_poll = kPollBytes;
     for (size_t i = 0; i < n;) {
+        if (i >= next_poll) {
+            poll_cancel(source, limits);
+            if (out.size() > limits.max_parse_bytes) throw_over_budget(source, limits);
+            next_poll = i + kPollBytes;
+        }
         char c = text[i];
         if (c == '"') {
             for (++i; i < n && text[i] != '"'; ++i) {
@@ -170,14 +202,27 @@ bool find_path(json_t *node, json_t *target, std::string &path) {
 // (glibc malloc_consolidate), and a document is only ever dropped whole.
 class JsonArena {
   public:
-    // The tree takes a few times the text; small documents get small chunks.
-    explicit JsonArena(size_t text_size) : chunk_(std::clamp(text_size * 2, size_t{16} << 10, kMaxChunk)) {}
+    // The tree takes a few times the text; small documents get small chunks. Allocation fails (and so the
+    // parse) once `cap` bytes of chunks are taken.
+    JsonArena(size_t text_size, size_t cap)
+        : chunk_(std::clamp(text_size * 2, size_t{16} << 10, kMaxChunk)), cap_(cap) {}
 
     void *allocate(size_t n) {
         n = (n + kAlign - 1) & ~(kAlign - 1);
         if (chunks_.empty() || used_ + n > chunk_size_) {
-            chunk_size_ = std::max(n, chunk_);
-            chunks_.emplace_back(new char[chunk_size_]);
+            size_t size = std::max(n, chunk_);
+            if (size > cap_ - std::min(cap_, taken_)) {
+                exhausted_ = true;
+                return nullptr;
+            }
+            chunk_size_ = size;
+            chunks_.emplace_back(new (std::nothrow) char[chunk_size_]);
+            if (!chunks_.back()) {
+                chunks_.pop_back();
+                exhausted_ = true;
+                return nullptr;
+            }
+            taken_ += chunk_size_;
             used_ = 0;
         }
         void *p = chunks_.back().get() + used_;
@@ -185,15 +230,20 @@ class JsonArena {
         return p;
     }
 
+    bool exhausted() const { return exhausted_; }
+
   private:
     static constexpr size_t kAlign = alignof(std::max_align_t);
     // At most 1 MiB: after the first free glibc serves such chunks from its heap, not fresh (page-faulting)
     // mmaps.
     static constexpr size_t kMaxChunk = 1 << 20;
     const size_t chunk_;
+    const size_t cap_;
     std::vector<std::unique_ptr<char[]>> chunks_;
     size_t chunk_size_ = 0;
     size_t used_ = 0;
+    size_t taken_ = 0;
+    bool exhausted_ = false;
 };
 
 namespace {
@@ -220,11 +270,43 @@ bool arena_hooks_installed() {
     return installed && m == hook_malloc && f == hook_free;
 }
 
-json_t *load(std::string_view input, JsonArena *arena, json_error_t *error) {
+// Feeds jansson the input piece by piece, polling the cancellation hook every kPollBytes.
+struct Feed {
+    std::string_view input;
+    size_t offset = 0;
+    size_t next_poll = kPollBytes;
+    const ParseLimits *limits;
+    bool cancelled = false;
+};
+
+size_t feed(void *buffer, size_t size, void *data) {
+    auto *f = static_cast<Feed *>(data);
+    if (f->offset >= f->next_poll) {
+        f->next_poll = f->offset + kPollBytes;
+        if (f->limits->should_cancel && f->limits->should_cancel()) {
+            f->cancelled = true;
+            return static_cast<size_t>(-1);
+        }
+    }
+    size_t n = std::min(size, f->input.size() - f->offset);
+    std::memcpy(buffer, f->input.data() + f->offset, n);
+    f->offset += n;
+    return n;
+}
+
+json_t *load(Feed &input, JsonArena *arena, json_error_t *error) {
     active_arena = arena;
-    json_t *root = json_loadb(input.data(), input.size(), JSON_ALLOW_NUL, error);
+    json_t *root = json_load_callback(feed, &input, JSON_ALLOW_NUL, error);
     active_arena = nullptr;
     return root;
+}
+
+// jansson's message without the "near '<token>'" part: the token is text of the body, which may be
+// anything (a banner of whatever answered, bytes that are not UTF-8).
+std::string without_token(const char *text) {
+    std::string message(text);
+    size_t near = message.find(" near ");
+    return near == std::string::npos ? message : message.substr(0, near);
 }
 
 }  // namespace
@@ -239,25 +321,29 @@ void throw_parse_error(const JsonSource &source, std::string detail) {
     throw ProviderError(std::move(d));
 }
 
-JsonDoc::JsonDoc(std::string_view text, JsonSource source) : root_(nullptr), source_(std::move(source)) {
+JsonDoc::JsonDoc(std::string_view text, JsonSource source, const ParseLimits &limits)
+    : root_(nullptr), source_(std::move(source)) {
+    if (!arena_hooks_installed())
+        throw_parse_error(source_,
+                          "the JSON library's allocator was replaced by other code; aispend parses only "
+                          "with its own, which bounds the memory a response may take");
     std::string rewritten;
-    std::string_view input = tag_numbers(text, rewritten, source_);
-    if (arena_hooks_installed()) arena_ = std::make_unique<JsonArena>(input.size());
+    std::string_view input = tag_numbers(text, rewritten, source_, limits);
+    if (rewritten.capacity() >= limits.max_parse_bytes) throw_over_budget(source_, limits);
+    arena_ = std::make_unique<JsonArena>(input.size(), limits.max_parse_bytes - rewritten.capacity());
     json_error_t error;
-    root_ = load(input, arena_.get(), &error);
+    Feed in{input, 0, kPollBytes, &limits};
+    root_ = load(in, arena_.get(), &error);
+    if (in.cancelled) throw_limit(source_, ProviderError::Kind::Cancelled, "cancelled while parsing");
+    if (arena_->exhausted()) throw_over_budget(source_, limits);
     if (root_ == nullptr) {
         throw_parse_error(source_, "invalid JSON at line " + std::to_string(error.line) + " column " +
-                                       std::to_string(error.column) + ": " + error.text);
+                                       std::to_string(error.column) + ": " + without_token(error.text));
     }
-    if (!json_is_object(root_)) {
-        if (!arena_) json_decref(root_);
-        throw_parse_error(source_, "invalid JSON: the top level is not an object");
-    }
+    if (!json_is_object(root_)) throw_parse_error(source_, "invalid JSON: the top level is not an object");
 }
 
-JsonDoc::~JsonDoc() {
-    if (root_ != nullptr && !arena_) json_decref(root_);
-}
+JsonDoc::~JsonDoc() = default;  // the arena holds every node
 
 JsonDoc::JsonDoc(JsonDoc &&other) noexcept
     : arena_(std::move(other.arena_)), root_(other.root_), source_(std::move(other.source_)) {
@@ -321,6 +407,16 @@ OptInt JsonRef::opt_int(const char *key) const {
     return v ? OptInt(v->as_int()) : std::nullopt;
 }
 
+OptInt JsonRef::opt_count(const char *key) const {
+    auto v = find(key);
+    return v ? OptInt(v->as_count()) : std::nullopt;
+}
+
+std::optional<UnixSeconds> JsonRef::opt_unix_time(const char *key) const {
+    auto v = find(key);
+    return v ? std::optional<UnixSeconds>(v->as_unix_time()) : std::nullopt;
+}
+
 std::optional<bool> JsonRef::opt_bool(const char *key) const {
     auto v = find(key);
     return v ? std::optional<bool>(v->as_bool()) : std::nullopt;
@@ -352,6 +448,20 @@ int64_t JsonRef::as_int() const {
         }
     }
     fail_type("integer");
+}
+
+int64_t JsonRef::as_count() const {
+    int64_t v = as_int();
+    if (v < 0) fail("must not be negative, got " + std::to_string(v));
+    return v;
+}
+
+UnixSeconds JsonRef::as_unix_time() const {
+    constexpr UnixSeconds kMin = -62135596800;  // 0001-01-01T00:00:00Z
+    constexpr UnixSeconds kMax = 253402300799;  // 9999-12-31T23:59:59Z
+    int64_t v = as_int();
+    if (v < kMin || v > kMax) fail("time " + std::to_string(v) + " is outside the years 0001 to 9999");
+    return v;
 }
 
 bool JsonRef::as_bool() const {

@@ -3,7 +3,9 @@
 // integers keep the exact text they were sent with, so money never passes through a double.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +23,14 @@ struct JsonSource {
     std::string provider;
     std::string endpoint;  // path only
     long http_status = 0;
+};
+
+// Bounds of one parse. The document tree lives in an arena that refuses to grow past max_parse_bytes (the
+// copy made to keep exact number text counts too), so a page of many tiny values fails with BodyTooLarge
+// instead of taking the process to gigabytes; should_cancel is polled every MiB of input (Cancelled).
+struct ParseLimits {
+    size_t max_parse_bytes = size_t{512} << 20;
+    std::function<bool()> should_cancel;
 };
 
 [[noreturn]] void throw_parse_error(const JsonSource &source, std::string detail);
@@ -48,11 +58,19 @@ class JsonRef {
     std::optional<bool> opt_bool(const char *key) const;
     std::string decimal(const char *key) const { return at(key).as_decimal(); }
     OptStr opt_decimal(const char *key) const;
+    // Counts (tokens, requests): integers that must not be negative.
+    int64_t count(const char *key) const { return at(key).as_count(); }
+    OptInt opt_count(const char *key) const;
+    // Unix seconds, within years 0001 to 9999 (what PostgreSQL's timestamptz and RFC 3339 both hold).
+    UnixSeconds unix_time(const char *key) const { return at(key).as_unix_time(); }
+    std::optional<UnixSeconds> opt_unix_time(const char *key) const;
 
     // This value, which must have the named type.
     std::string as_str() const;
     std::string_view as_str_view() const;
     int64_t as_int() const;
+    int64_t as_count() const;
+    UnixSeconds as_unix_time() const;
     bool as_bool() const;
     std::string as_decimal() const;  // integer or exact number text, exponent folded
     size_t size() const;             // array length (fails unless an array)
@@ -78,7 +96,8 @@ class JsonRef {
 // Owns a parsed document (json_decref on destruction). The root must be an object.
 class JsonDoc {
   public:
-    JsonDoc(std::string_view text, JsonSource source);  // throws ProviderError{Parse}
+    // Throws ProviderError: Parse, BodyTooLarge (over limits.max_parse_bytes) or Cancelled.
+    JsonDoc(std::string_view text, JsonSource source, const ParseLimits &limits = {});
     ~JsonDoc();
     JsonDoc(JsonDoc &&other) noexcept;
     JsonDoc(const JsonDoc &) = delete;
@@ -90,7 +109,7 @@ class JsonDoc {
     std::string path_of(json_t *container) const;  // "" for the root
 
   private:
-    std::unique_ptr<JsonArena> arena_;  // holds every node when set; the tree is then dropped, not decref'd
+    std::unique_ptr<JsonArena> arena_;  // holds every node: the tree is dropped with it, never decref'd
     json_t *root_;
     JsonSource source_;
 };

@@ -16,8 +16,8 @@ Workspace parse_project(const JsonRef &p) {
     Workspace w;
     w.id = p.str("id");
     w.name = p.opt_str("name");
-    w.created_at = p.opt_int("created_at");
-    w.archived_at = p.opt_int("archived_at");
+    w.created_at = p.opt_unix_time("created_at");
+    w.archived_at = p.opt_unix_time("archived_at");
     OptStr status = p.opt_str("status");
     w.status = status ? *status : (w.archived_at ? "archived" : "active");
     return w;
@@ -42,36 +42,49 @@ ApiKey parse_key(const JsonRef &k, const std::string &project_id) {
     key.status = "active";  // the list holds live keys only; deleted keys vanish
     key.workspace_id = project_id;
     key.owner = key_owner(k);
-    key.created_at = k.opt_int("created_at");
-    key.last_used_at = k.opt_int("last_used_at");
+    key.created_at = k.opt_unix_time("created_at");
+    key.last_used_at = k.opt_unix_time("last_used_at");
     return key;
 }
 
-OptInt sum(OptInt a, OptInt b) {
-    return a && b ? OptInt(*a + *b) : (a ? a : b);
+// a + b (either may be missing), or a parse error naming the fields when the sum leaves int64.
+OptInt sum(const JsonRef &r, OptInt a, OptInt b, const char *what) {
+    if (!a || !b) return a ? a : b;
+    int64_t total = 0;
+    if (__builtin_add_overflow(*a, *b, &total)) r.fail(std::string(what) + " overflows a 64-bit integer");
+    return total;
 }
 
 // See docs/providers.md "Token normalisation". New field set (input_uncached_tokens present): every figure
 // already spans text, audio and image. Legacy set: input_tokens and output_tokens were text only and audio
 // came on top, with cached audio not separated (so it is counted as uncached).
+// Token counts must not be negative, and every derived figure must fit in int64: a hostile or broken
+// response fails with the fields named instead of wrapping around.
 void completions_tokens(const JsonRef &r, UsageRow &row) {
-    OptInt uncached = r.opt_int("input_uncached_tokens");
-    int64_t input = r.integer("input_tokens");
-    OptInt output = r.opt_int("output_tokens");
-    row.cache_read_tokens = r.opt_int("input_cached_tokens");
-    row.input_audio_tokens = r.opt_int("input_audio_tokens");
-    row.output_audio_tokens = r.opt_int("output_audio_tokens");
+    OptInt uncached = r.opt_count("input_uncached_tokens");
+    int64_t input = r.count("input_tokens");
+    OptInt output = r.opt_count("output_tokens");
+    row.cache_read_tokens = r.opt_count("input_cached_tokens");
+    row.input_audio_tokens = r.opt_count("input_audio_tokens");
+    row.output_audio_tokens = r.opt_count("output_audio_tokens");
     if (uncached) {
         row.uncached_input_tokens = uncached;
-        row.cache_write_5m_tokens = r.opt_int("input_cache_write_tokens");
+        row.cache_write_5m_tokens = r.opt_count("input_cache_write_tokens");
         row.output_tokens = output;
-        row.input_audio_tokens = sum(row.input_audio_tokens, r.opt_int("input_cached_audio_tokens"));
-        row.input_image_tokens = sum(r.opt_int("input_image_tokens"), r.opt_int("input_cached_image_tokens"));
-        row.output_image_tokens = r.opt_int("output_image_tokens");
+        row.input_audio_tokens = sum(r, row.input_audio_tokens, r.opt_count("input_cached_audio_tokens"),
+                                     "input_audio_tokens + input_cached_audio_tokens");
+        row.input_image_tokens =
+            sum(r, r.opt_count("input_image_tokens"), r.opt_count("input_cached_image_tokens"),
+                "input_image_tokens + input_cached_image_tokens");
+        row.output_image_tokens = r.opt_count("output_image_tokens");
     } else {
-        row.uncached_input_tokens =
-            input - row.cache_read_tokens.value_or(0) + row.input_audio_tokens.value_or(0);
-        row.output_tokens = output ? OptInt(*output + row.output_audio_tokens.value_or(0)) : std::nullopt;
+        int64_t cached = row.cache_read_tokens.value_or(0);
+        if (cached > input) r.fail("input_cached_tokens is larger than input_tokens");
+        row.uncached_input_tokens = sum(r, input - cached, row.input_audio_tokens,
+                                        "input_tokens - input_cached_tokens + input_audio_tokens");
+        row.output_tokens = output ? sum(r, output, row.output_audio_tokens.value_or(0),
+                                         "output_tokens + output_audio_tokens")
+                                   : std::nullopt;
     }
 }
 
@@ -85,11 +98,11 @@ UsageRow parse_usage(const JsonRef &r, const char *endpoint, int64_t start, int6
     row.model = r.opt_str("model");
     row.service_tier = r.opt_str("service_tier");
     row.batch = r.opt_bool("batch");
-    row.requests = r.opt_int("num_model_requests");
+    row.requests = r.opt_count("num_model_requests");
     if (endpoint[0] == 'c') {
         completions_tokens(r, row);
     } else {
-        row.uncached_input_tokens = r.opt_int("input_tokens");
+        row.uncached_input_tokens = r.opt_count("input_tokens");
     }
     return row;
 }
@@ -121,8 +134,8 @@ void for_each_result(const JsonRef &root, Fn &&fn) {
     JsonRef data = root.at("data");
     for (size_t i = 0, n = data.size(); i < n; ++i) {
         JsonRef bucket = data[i];
-        int64_t start = bucket.integer("start_time");
-        int64_t end = bucket.integer("end_time");
+        int64_t start = bucket.unix_time("start_time");
+        int64_t end = bucket.unix_time("end_time");
         JsonRef results = bucket.at("results");
         for (size_t j = 0, m = results.size(); j < m; ++j) fn(results[j], start, end);
     }
@@ -133,17 +146,16 @@ class OpenAi final : public Provider {
     OpenAi(const AccountConfig &config, HttpTransport &http)
         : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
           page_buckets_(config.page_buckets),
-          http_(http) {
+          pager_(http, config.limits) {
         request_.provider = kName;
         request_.secret_headers.emplace_back("Authorization", "Bearer " + config.admin_key);
     }
 
     void list_workspaces(const PageSink<Workspace> &sink) override {
         list_projects([&](const JsonRef &data) {
-            std::vector<Workspace> page;
-            page.reserve(data.size());
-            for (size_t i = 0; i < data.size(); ++i) page.push_back(parse_project(data[i]));
-            sink(std::move(page));
+            RowBatch<Workspace> rows(sink);
+            for (size_t i = 0; i < data.size(); ++i) rows.add(parse_project(data[i]));
+            rows.flush();
         });
     }
 
@@ -172,12 +184,12 @@ class OpenAi final : public Provider {
             .add("limit", page_limit(180, page_buckets_));
         q.add("group_by", "project_id").add("group_by", "line_item").add("group_by", "api_key_id");
         PagedEndpoint endpoint{base_url_, "/v1/organization/costs", q.str(), "page", "next_page"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
-            std::vector<CostRow> page;
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) {
+            RowBatch<CostRow> rows(sink);
             for_each_result(root, [&](const JsonRef &r, int64_t start, int64_t end) {
-                page.push_back(parse_cost(r, start, end));
+                rows.add(parse_cost(r, start, end));
             });
-            sink(std::move(page));
+            rows.flush();
         });
     }
 
@@ -187,7 +199,7 @@ class OpenAi final : public Provider {
         Query q;
         q.add("limit", 100).add("include_archived", "true");
         PagedEndpoint endpoint{base_url_, "/v1/organization/projects", q.str(), "after", "last_id"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) { on_data(root.at("data")); });
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) { on_data(root.at("data")); });
     }
 
     void list_project_keys(const std::string &project_id, const PageSink<ApiKey> &sink) {
@@ -195,12 +207,11 @@ class OpenAi final : public Provider {
         q.add("limit", 100).add("owner_project_access", "any");
         std::string path = "/v1/organization/projects/" + url_encode(project_id) + "/api_keys";
         PagedEndpoint endpoint{base_url_, path, q.str(), "after", "last_id"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) {
             JsonRef data = root.at("data");
-            std::vector<ApiKey> page;
-            page.reserve(data.size());
-            for (size_t i = 0; i < data.size(); ++i) page.push_back(parse_key(data[i], project_id));
-            sink(std::move(page));
+            RowBatch<ApiKey> rows(sink);
+            for (size_t i = 0; i < data.size(); ++i) rows.add(parse_key(data[i], project_id));
+            rows.flush();
         });
     }
 
@@ -214,18 +225,18 @@ class OpenAi final : public Provider {
     void fetch_usage_endpoint(const char *name, const Query &q, const PageSink<UsageRow> &sink) {
         PagedEndpoint endpoint{base_url_, std::string("/v1/organization/usage/") + name, q.str(), "page",
                                "next_page"};
-        for_each_page(http_, request_, endpoint, [&](const JsonRef &root) {
-            std::vector<UsageRow> page;
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) {
+            RowBatch<UsageRow> rows(sink);
             for_each_result(root, [&](const JsonRef &r, int64_t start, int64_t end) {
-                page.push_back(parse_usage(r, name, start, end));
+                rows.add(parse_usage(r, name, start, end));
             });
-            sink(std::move(page));
+            rows.flush();
         });
     }
 
     std::string base_url_;
     int page_buckets_;
-    HttpTransport &http_;
+    Pager pager_;
     HttpRequest request_;  // provider name and auth header; the page loop fills in the URL
 };
 

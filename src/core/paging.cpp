@@ -1,8 +1,11 @@
+// Query strings and the cursor-following page loop with its budget.
 #include "core/paging.hpp"
 
 #include <cctype>
 
 #include <unordered_set>
+
+#include "core/utf8.hpp"
 
 namespace aispend::core {
 
@@ -31,17 +34,32 @@ Query &Query::add(std::string_view key, std::string_view value) {
     return *this;
 }
 
-void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedEndpoint &endpoint,
-                   const std::function<void(const JsonRef &root)> &on_page) {
+namespace {
+constexpr size_t kMaxCursorBytes = 1024;  // the providers' cursors are a few dozen characters
+}  // namespace
+
+void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpoint,
+                          const std::function<void(const JsonRef &root)> &on_page) {
     std::unordered_set<std::string> seen;
     std::string cursor;
     for (;;) {
+        if (pages_ >= limits_.max_pages) {
+            ProviderError::Details d;
+            d.kind = ProviderError::Kind::PageLimit;
+            d.provider = request.provider;
+            d.endpoint = endpoint.path;
+            d.detail = "the provider still had more after " + std::to_string(limits_.max_pages) +
+                       " pages in one sync step (server option max_pages)";
+            throw ProviderError(std::move(d));
+        }
+        ++pages_;
         HttpRequest req = request;
         req.endpoint_path = endpoint.path;
         req.url = endpoint.base_url + endpoint.path + "?" + endpoint.query;
         if (!cursor.empty()) req.url += "&" + Query().add(endpoint.cursor_param, cursor).str();
-        HttpResponse response = http.get(req);
-        JsonDoc doc(response.body, JsonSource{request.provider, endpoint.path, response.status});
+        HttpResponse response = http_.get(req);
+        JsonDoc doc(response.body, JsonSource{request.provider, endpoint.path, response.status},
+                    limits_.parse);
         std::string().swap(response.body);  // one copy of the page in memory is enough
         JsonRef root = doc.root();
         on_page(root);
@@ -49,13 +67,17 @@ void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedE
         OptStr next = root.opt_str(endpoint.cursor_field);
         if (!next || next->empty())
             root.at(endpoint.cursor_field).fail("has_more is true but there is no cursor");
+        if (next->size() > kMaxCursorBytes)
+            root.at(endpoint.cursor_field)
+                .fail("cursor longer than " + std::to_string(kMaxCursorBytes) + " bytes");
         if (!seen.insert(*next).second) {
             ProviderError::Details d;
             d.kind = ProviderError::Kind::CursorLoop;
             d.provider = request.provider;
             d.endpoint = endpoint.path;
             d.http_status = response.status;
-            d.detail = std::string(endpoint.cursor_field) + ": cursor \"" + *next + "\" was already followed";
+            d.detail = std::string(endpoint.cursor_field) + ": cursor \"" + clip_text(*next, 40) +
+                       "\" was already followed";
             throw ProviderError(std::move(d));
         }
         cursor = std::move(*next);

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/http.hpp"
 #include "core/json.hpp"
@@ -50,10 +52,50 @@ struct PagedEndpoint {
     const char *cursor_field;  // "next_page", "last_id"
 };
 
-// Fetches every page, calling on_page with each parsed document's root before the next request. `request`
-// carries the provider name and headers; url and endpoint_path are filled in here.
-// Throws ProviderError{Parse} when has_more is true without a cursor, {CursorLoop} when a cursor repeats.
-void for_each_page(HttpTransport &http, const HttpRequest &request, const PagedEndpoint &endpoint,
-                   const std::function<void(const JsonRef &root)> &on_page);
+// What one provider call (one sync step) may consume.
+struct FetchLimits {
+    long max_pages = 2000;  // pages over every listing of the call (server option max_pages)
+    ParseLimits parse;      // per page: memory of the parsed document, cancellation
+};
+
+// Follows the pages of the listings of one provider call, counting them against FetchLimits::max_pages.
+class Pager {
+  public:
+    Pager(HttpTransport &http, FetchLimits limits) : http_(http), limits_(std::move(limits)) {}
+
+    // Fetches every page, calling on_page with each parsed document's root before the next request.
+    // `request` carries the provider name and headers; url and endpoint_path are filled in here. Throws
+    // ProviderError{Parse} when has_more is true without a cursor, {CursorLoop} when a cursor repeats,
+    // {PageLimit} when the call's page budget is spent.
+    void for_each_page(const HttpRequest &request, const PagedEndpoint &endpoint,
+                       const std::function<void(const JsonRef &root)> &on_page);
+
+  private:
+    HttpTransport &http_;
+    FetchLimits limits_;
+    long pages_ = 0;
+};
+
+// Hands rows to a sink in batches of at most kRows, so that the rows of one page are never all in memory
+// beside its document (a page of many tiny results would otherwise take many times its size).
+template <typename T>
+class RowBatch {
+  public:
+    static constexpr size_t kRows = 1000;
+    explicit RowBatch(const std::function<void(std::vector<T> &&)> &sink) : sink_(sink) {}
+    void add(T &&row) {
+        rows_.push_back(std::move(row));
+        if (rows_.size() >= kRows) flush();
+    }
+    void flush() {
+        if (rows_.empty()) return;
+        sink_(std::move(rows_));
+        rows_.clear();
+    }
+
+  private:
+    const std::function<void(std::vector<T> &&)> &sink_;
+    std::vector<T> rows_;
+};
 
 }  // namespace aispend::core

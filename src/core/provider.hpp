@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/http.hpp"
+#include "core/paging.hpp"
 #include "core/records.hpp"
 
 namespace aispend::core {
@@ -17,10 +18,11 @@ struct AccountConfig {
     std::string base_url;  // empty: the provider's default
     std::string admin_key;
     int page_buckets = 0;  // buckets per usage/cost page; 0 = the API's maximum
+    FetchLimits limits;    // pages per call, parse memory, cancellation
 };
 
 template <typename T>
-using PageSink = std::function<void(std::vector<T> &&page)>;  // called once per fetched page
+using PageSink = std::function<void(std::vector<T> &&rows)>;  // rows in order, at most RowBatch::kRows a call
 
 class Provider {
   public:

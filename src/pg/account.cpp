@@ -8,6 +8,8 @@ extern "C" {
 #include "utils/acl.h"
 }
 
+#include "core/env_key.hpp"
+#include "pg/env_keys.hpp"
 #include "pg/guard.hpp"
 
 namespace aispend::pg {
@@ -41,8 +43,10 @@ std::optional<core::OptionList> mapping_options(Oid role, Oid server) {
     return to_option_list(defs);
 }
 
-// The key named by a mapping's options: the literal admin_key, or the variable admin_key_env names.
-void key_from_mapping(const core::OptionList &options, const char *mapping_kind, ResolvedAccount *out) {
+// The key named by a mapping's options: the literal admin_key, or the variable admin_key_env names, read
+// only when environment keys are allowed (so key_source never tells a role whether a variable is set).
+void key_from_mapping(const core::OptionList &options, const char *mapping_kind, bool env_allowed,
+                      ResolvedAccount *out) {
     for (const auto &[name, value] : options) {
         if (name == "admin_key") {
             out->admin_key = value;
@@ -50,6 +54,12 @@ void key_from_mapping(const core::OptionList &options, const char *mapping_kind,
             return;
         }
         if (name == "admin_key_env") {
+            if (!env_allowed) {
+                out->key_source = std::string(mapping_kind) + " (environment " + value +
+                                  ", not allowed by aispend.env_key_roles)";
+                out->env_denied = true;
+                return;
+            }
             const char *env = std::getenv(value.c_str());
             bool set = env != nullptr && *env != '\0';
             out->admin_key = set ? env : "";
@@ -68,6 +78,7 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
     resolved.name = account;
     bool owned_by_aispend = false;
     bool has_usage = false;
+    bool env_allowed = false;
     List *server_options = NIL;
     Oid server_id = pg_call([&]() -> Oid {
         ForeignServer *server = GetForeignServerByName(account.c_str(), true);
@@ -75,6 +86,9 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
         ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
         owned_by_aispend = strcmp(fdw->fdwname, "aispend") == 0;
         has_usage = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+        // The owner chooses the base URL and may write any role's mapping: both must be trusted with
+        // environment keys, or a key could be read for one account and sent where another points.
+        env_allowed = role_may_use_env_keys(GetUserId()) && role_may_use_env_keys(server->owner);
         server_options = server->options;
         return server->serverid;
     });
@@ -93,10 +107,10 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
 
     Oid role = pg_call([] { return GetUserId(); });
     if (auto own = mapping_options(role, server_id))
-        key_from_mapping(*own, "user mapping", &resolved);
+        key_from_mapping(*own, "user mapping", env_allowed, &resolved);
     else if (auto shared = mapping_options(InvalidOid, server_id))
-        key_from_mapping(*shared, "PUBLIC user mapping", &resolved);
-    else {
+        key_from_mapping(*shared, "PUBLIC user mapping", env_allowed, &resolved);
+    else if (env_allowed) {
         std::string env_name = core::fallback_key_env(account);
         const char *env = std::getenv(env_name.c_str());
         if (env != nullptr && *env != '\0') {
@@ -104,6 +118,17 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
             resolved.key_source = "environment " + env_name;
         }
     }
+    if (require_key && resolved.env_denied)
+        throw SqlError(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "aispend account \"" + account +
+                "\": " + resolved.key_source.substr(0, resolved.key_source.find(" (")) +
+                " names an environment variable, and environment keys are not allowed here",
+            "",
+            "Environment keys are used only when both the role running the sync and the account's "
+            "owner are superusers or listed in aispend.env_key_roles (a superuser sets it: ALTER "
+            "SYSTEM SET aispend.env_key_roles = 'role'; SELECT pg_reload_conf()). Or store the key "
+            "in a user mapping: OPTIONS (admin_key '...').");
     if (require_key && !resolved.missing_env.empty())
         throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                        "aispend account \"" + account + "\": environment variable " + resolved.missing_env +
@@ -117,8 +142,9 @@ ResolvedAccount resolve_account(const std::string &account, bool require_key) {
         throw SqlError(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                        "no admin key for aispend account \"" + account + "\" and the current role", "",
                        "CREATE USER MAPPING FOR CURRENT_USER SERVER " + account +
-                           " OPTIONS (admin_key '...'), or (admin_key_env 'NAME'), or set " +
-                           core::fallback_key_env(account) + " in the server's environment.");
+                           " OPTIONS (admin_key '...'), or (admin_key_env '" + core::kEnvKeyPrefix +
+                           "...'), or set " + core::fallback_key_env(account) +
+                           " in the server's environment (used for roles in aispend.env_key_roles).");
     return resolved;
 }
 

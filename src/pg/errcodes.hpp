@@ -13,5 +13,6 @@ constexpr int kErrProviderNetwork = MAKE_SQLSTATE('A', 'S', '0', '0', '4');
 constexpr int kErrProviderRateLimited = MAKE_SQLSTATE('A', 'S', '0', '0', '5');
 constexpr int kErrProviderTooLarge = MAKE_SQLSTATE('A', 'S', '0', '0', '6');
 constexpr int kErrProviderCursorLoop = MAKE_SQLSTATE('A', 'S', '0', '0', '7');
+constexpr int kErrProviderPageLimit = MAKE_SQLSTATE('A', 'S', '0', '0', '8');
 
 }  // namespace aispend::pg

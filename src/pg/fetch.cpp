@@ -4,11 +4,13 @@
 #include "pg/pg_headers.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/provider.hpp"
+#include "core/redact.hpp"
 #include "pg/account.hpp"
 #include "pg/guard.hpp"
 #include "pg/http_glue.hpp"
@@ -36,22 +38,31 @@ class FetchCall {
                                    account_.settings.provider + "\"",
                                "", "Valid providers are: " + core::provider_names() + ".");
         core::AccountConfig config{
-            account, info->name,
+            account,
+            info->name,
             account_.settings.base_url.empty() ? info->default_base_url : account_.settings.base_url,
-            account_.admin_key, account_.settings.page_buckets};
+            account_.admin_key,
+            account_.settings.page_buckets,
+            pg::fetch_limits(account_.settings)};
         provider_ = info->make(config, *transport_);
     }
     ~FetchCall() { last_stats = transport_->stats(); }  // also on failure: sync_runs records the attempts
 
-    // Runs one provider call; a provider failure becomes an error naming this account.
+    // Runs one provider call; a provider failure becomes an error naming this account, with every echo of
+    // the key masked (and what libcurl said about a failed connection in the server log only).
     template <typename Call>
     void run(Call call) {
+        std::optional<core::ProviderError> failure;
         try {
             call(*provider_);
         } catch (const core::ProviderError &e) {
             if (e.kind() == core::ProviderError::Kind::Cancelled) throw;
-            throw pg::account_error(account_.name, e);
+            failure = e;
         }
+        if (!failure) return;
+        const core::Redactor redactor({account_.admin_key});
+        pg::log_diagnostic(account_.name, *failure, redactor);
+        throw pg::account_error(account_.name, *failure, redactor);
     }
     const std::string &account() const { return account_.name; }
 

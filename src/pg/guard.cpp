@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/errors.hpp"
+#include "core/utf8.hpp"
 #include "pg/errcodes.hpp"
 #include "pg/provider_errors.hpp"
 
@@ -41,8 +42,12 @@ struct PendingError {
     char hint[1024] = {0};
 };
 
+// Copies text into out[size], cut between two UTF-8 characters when it does not fit.
 void copy_text(char *out, size_t size, const char *text) noexcept {
-    snprintf(out, size, "%s", text ? text : "");
+    if (text == nullptr) text = "";
+    size_t n = core::utf8_cut(text, strlen(text), size - 1);
+    memcpy(out, text, n);
+    out[n] = '\0';
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// HTTP transport wiring: cancellation from QueryCancelPending, latch waits, cleanup at backend exit.
+// HTTP transport and fetch limits wiring: settings, cancellation from QueryCancelPending, latch waits,
+// cleanup at backend exit.
 #include "pg/pg_headers.hpp"
 
 #include "pg/guard.hpp"
@@ -28,6 +29,14 @@ void interruptible_wait(long ms) {
 
 }  // namespace
 
+core::FetchLimits fetch_limits(const core::ServerSettings &settings) {
+    core::FetchLimits limits;
+    limits.max_pages = settings.max_pages;
+    limits.parse.max_parse_bytes = static_cast<size_t>(max_parse_mb) << 20;
+    limits.parse.should_cancel = [] { return interrupt_pending(); };
+    return limits;
+}
+
 std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &settings) {
     static bool cleanup_registered = false;
     if (!cleanup_registered) {
@@ -41,6 +50,7 @@ std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &
     // Every attempt may use its full timeout, plus room for the backoff between them.
     options.total_deadline_ms = static_cast<long>(settings.timeout_ms) * (settings.max_retries + 1) + 120000;
     options.max_body_bytes = static_cast<size_t>(max_response_mb) << 20;
+    options.hosts = host_policy();
     options.should_cancel = [] { return interrupt_pending(); };
     options.wait = interruptible_wait;
     options.on_retry = [](const std::string &what) {

@@ -1,6 +1,7 @@
 // SQLSTATEs and hints for provider failures (the table is in docs/internals.md).
 #include "pg/provider_errors.hpp"
 
+#include "core/utf8.hpp"
 #include "pg/errcodes.hpp"
 
 namespace aispend::pg {
@@ -21,6 +22,8 @@ int sqlstate_for(core::ProviderError::Kind kind) noexcept {
             return kErrProviderTooLarge;
         case Kind::CursorLoop:
             return kErrProviderCursorLoop;
+        case Kind::PageLimit:
+            return kErrProviderPageLimit;
         case Kind::Config:
             return ERRCODE_INVALID_PARAMETER_VALUE;
         case Kind::Cancelled:
@@ -46,21 +49,41 @@ const char *hint_for(core::ProviderError::Kind kind) noexcept {
                    "for "
                    "slow links.";
         case Kind::BodyTooLarge:
-            return "Raise aispend.max_response_mb, or sync a shorter window.";
+            return "Lower the server option page_buckets so that pages are smaller, or have a superuser "
+                   "raise "
+                   "aispend.max_response_mb or aispend.max_parse_mb.";
         case Kind::Parse:
             return "The provider's response did not have the documented shape; the tables were left "
                    "unchanged.";
         case Kind::CursorLoop:
             return "The provider repeated a pagination cursor; try again later.";
+        case Kind::PageLimit:
+            return "The provider kept returning another page. If the organisation really needs more pages, "
+                   "raise "
+                   "the server option max_pages: ALTER SERVER <account> OPTIONS (ADD max_pages '5000').";
         default:
             return nullptr;
     }
 }
 
-SqlError account_error(const std::string &account, const core::ProviderError &error) {
+SqlError account_error(const std::string &account, const core::ProviderError &error,
+                       const core::Redactor &redactor) {
     const char *hint = hint_for(error.kind());
-    return SqlError(sqlstate_for(error.kind()), "aispend account \"" + account + "\": " + error.what(), "",
+    return SqlError(sqlstate_for(error.kind()),
+                    "aispend account \"" + account + "\": " + redactor.apply(error.what()), "",
                     hint ? hint : "");
+}
+
+void log_diagnostic(const std::string &account, const core::ProviderError &error,
+                    const core::Redactor &redactor) {
+    const std::string &diagnostic = error.details().diagnostic;
+    if (diagnostic.empty()) return;
+    const std::string text = core::clip_text(redactor.apply(diagnostic), 300);
+    pg_call([&] {
+        ereport(LOG_SERVER_ONLY, (errhidestmt(true), errmsg("aispend account \"%s\": %s %s: %s",
+                                                            account.c_str(), error.details().provider.c_str(),
+                                                            error.details().endpoint.c_str(), text.c_str())));
+    });
 }
 
 }  // namespace aispend::pg

@@ -2,7 +2,9 @@
 #include "pg/pg_headers.hpp"
 
 #include "core/account_options.hpp"
+#include "pg/env_keys.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 
 namespace {
 
@@ -47,7 +49,17 @@ AISPEND_FUNCTION(aispend_fdw_validator) {
         DefElem *def = lfirst_node(DefElem, cell);
         options.emplace_back(def->defname, strVal(def->arg));  // option values are always strings here
     }
-    if (auto problem = aispend::core::check_options(context, options))
+    if (auto problem = aispend::core::check_options(context, options, aispend::pg::host_policy()))
         throw aispend::pg::SqlError(sqlstate_for(problem->kind), problem->message, "", problem->hint);
+    bool names_env = false;
+    for (const auto &option : options) names_env = names_env || option.first == "admin_key_env";
+    if (names_env && !aispend::pg::pg_call([] { return aispend::pg::role_may_use_env_keys(GetUserId()); }))
+        throw aispend::pg::SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                                    "permission denied to read admin keys from the server's environment", "",
+                                    "Only superusers and roles listed in aispend.env_key_roles may use "
+                                    "admin_key_env (a superuser sets "
+                                    "it: ALTER SYSTEM SET aispend.env_key_roles = 'role'; SELECT "
+                                    "pg_reload_conf()). Or store the key in "
+                                    "the user mapping: OPTIONS (admin_key '...').");
     PG_RETURN_VOID();
 }

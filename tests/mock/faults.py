@@ -3,15 +3,19 @@
 <options> is `;`-separated key=value pairs, e.g. `fault=429;count=2;retry_after=1`.  count/after are
 counted per exact options string (add `tag=anything` to get a fresh counter), thread-safely.
 """
+import base64
 import datetime
 import json
 import threading
+import uuid
 
 from api_common import ApiError
 
 FAULTS = ("none", "429", "500", "502", "503", "504", "529", "401", "403", "timeout", "slow", "drop", "truncate",
-          "malformed", "wrongtype", "cursorloop", "oversize")
-INT_OPTIONS = ("count", "after", "retry_after", "delay_ms", "seed")
+          "malformed", "wrongtype", "cursorloop", "oversize",
+          # a hostile provider
+          "keyecho", "endless", "manysmall", "multibyte", "badutf8", "overflow", "negative")
+INT_OPTIONS = ("count", "after", "retry_after", "delay_ms", "seed", "mb")
 TEXT_OPTIONS = ("fault", "org", "bump", "anchor", "tag")
 OVERSIZE_BYTES = 70 * 1024 * 1024
 STOP = threading.Event()  # set on shutdown so long sleeps (timeout, slow) end promptly
@@ -167,3 +171,91 @@ def _send_head(handler, status, headers, length):
         handler.send_header(name, value)
     handler.send_header("Content-Length", str(length))
     handler.end_headers()
+
+
+# ---- a hostile provider
+
+INT64_MAX = 2 ** 63 - 1
+MULTIBYTE = "Überlastung – ошибка сервера – 服务器错误 – 🚨 "  # 2-, 3- and 4-byte UTF-8 characters
+
+
+def keyecho(provider, key):
+    """A 401 in the provider's format whose message echoes the key it was sent, in the ways a careless
+    provider or gateway might: as is, upper- and lower-cased, cut at either end, and base64-encoded (alone
+    and as the whole "Bearer <key>" header value)."""
+    header = ("Bearer " if provider == "openai" else "") + key
+    message = (f"Invalid key {key}; KEY={key.upper()}; key={key.lower()}; starts {key[:-3]}...; "
+               f"ends ...{key[3:]}; b64 {base64.b64encode(key.encode()).decode()}; "
+               f"header {base64.b64encode(header.encode()).decode()}")
+    etype = "invalid_request_error" if provider == "openai" else "authentication_error"
+    return ApiError(401, etype, message)
+
+
+def multibyte(provider):
+    """A 500 whose message is long multibyte text (every cut by bytes would split a character)."""
+    etype = "server_error" if provider == "openai" else "api_error"
+    return ApiError(500, etype, (MULTIBYTE * 40).strip())
+
+
+def endless(obj):
+    """has_more forever, with a cursor never seen before: the pagination never ends by itself."""
+    obj["has_more"] = True
+    fresh = "page_" + uuid.uuid4().hex
+    if "next_page" in obj:
+        obj["next_page"] = fresh
+    if "last_id" in obj:
+        obj["last_id"] = fresh
+    return obj
+
+
+def overflow(obj):
+    """Numbers that do not fit: OpenAI token fields whose sums pass 2^63 - 1 (whichever field set the bucket
+    uses), an Anthropic token count beyond int64, and a creation time in the year 3 billion (which fits in
+    int64 seconds but in no timestamp)."""
+    for item in (obj.get("data") or [])[:1]:
+        for result in item.get("results", [])[:1]:
+            if "uncached_input_tokens" in result:
+                result["uncached_input_tokens"] = 2 * INT64_MAX
+            else:
+                for field in ("output_tokens", "output_audio_tokens", "input_audio_tokens",
+                              "input_cached_audio_tokens"):
+                    result[field] = INT64_MAX
+        if isinstance(item.get("created_at"), int):
+            item["created_at"] = 10 ** 17
+    return obj
+
+
+def negative(obj):
+    """A negative token count in the first result of a usage page."""
+    for bucket in (obj.get("data") or [])[:1]:
+        for result in bucket.get("results", [])[:1]:
+            for field in ("input_tokens", "uncached_input_tokens"):
+                if field in result:
+                    result[field] = -5
+    return obj
+
+
+def badutf8_body():
+    """A 200 page whose only workspace name holds bytes that are not UTF-8 (invalid JSON text)."""
+    return (b'{"object":"list","data":[{"id":"proj_bad","object":"organization.project","name":"caf\xe9 \xff\xfe",'
+            b'"created_at":1767225600,"status":"active"}],"has_more":false,"last_id":"proj_bad"}')
+
+
+def send_manysmall(handler, headers, provider, megabytes):
+    """A 200 usage page of `megabytes` MiB made of as many tiny results as fit: little text, many values."""
+    item = b'{"input_tokens":0}' if provider == "openai" else b'{"output_tokens":0}'
+    if provider == "openai":
+        head = b'{"object":"page","data":[{"object":"bucket","start_time":1767225600,"end_time":1767312000,"results":['
+    else:
+        head = b'{"data":[{"starting_at":"2026-01-01T00:00:00Z","ending_at":"2026-01-02T00:00:00Z","results":['
+    tail = b']}],"has_more":false,"next_page":null}'
+    n = megabytes * 1024 * 1024 // (len(item) + 1)
+    per_chunk = 4096
+    _send_head(handler, 200, headers, len(head) + n * (len(item) + 1) - 1 + len(tail))
+    handler.wfile.write(head)
+    chunk = b",".join([item] * per_chunk) + b","
+    written = 0
+    while written + per_chunk < n:
+        handler.wfile.write(chunk)
+        written += per_chunk
+    handler.wfile.write(b",".join([item] * (n - written)) + tail)

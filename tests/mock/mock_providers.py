@@ -51,6 +51,14 @@ class MockServer(ThreadingHTTPServer):
         return get_org(name, opts.get("seed", self.seed), anchor_day, bumps)
 
 
+def _sent_key(provider, headers):
+    """The admin key a request carried (whatever it is): what a key-echoing provider echoes."""
+    if provider == "openai":
+        auth = headers.get("Authorization") or ""
+        return auth[7:].strip() if auth.startswith("Bearer ") else auth
+    return headers.get("x-api-key") or ""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes: with Nagle on, each keep-alive response waits ~40 ms
@@ -96,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.latency_ms:
             faults.sleep_ms(self.server.latency_ms)
         try:
+            if opts.get("fault") == "keyecho" and self.server.tracker.decide(options_text, opts):
+                raise faults.keyecho(provider, _sent_key(provider, self.headers))
             module.check_auth(self.headers)
             fault = opts.get("fault") if self.server.tracker.decide(options_text, opts) else None
             if fault and fault.isdigit():
@@ -107,14 +117,20 @@ class Handler(BaseHTTPRequestHandler):
                 return faults.send_malformed(self, headers)
             if fault == "oversize":
                 return faults.send_oversize(self, headers, provider)
+            if fault == "manysmall":
+                return faults.send_manysmall(self, headers, provider, opts.get("mb", 60))
+            if fault == "multibyte":
+                raise faults.multibyte(provider)
+            if fault == "badutf8":
+                return self._send(200, headers, faults.badutf8_body())
             if fault == "timeout":
                 faults.sleep_ms(opts.get("delay_ms", 30000))
-            obj = module.handle(path, query, org, loop=fault == "cursorloop")
+            obj = module.handle(path, query, org, loop=fault in ("cursorloop", "endless"))
         except ApiError as err:
             headers.update(err.headers)
             return self._send(err.status, headers, dumps(module.error_body(err, request_id)).encode())
-        if fault == "wrongtype":
-            obj = faults.wrongtype(obj)
+        if fault in ("wrongtype", "endless", "overflow", "negative"):
+            obj = getattr(faults, fault)(obj)
         body = dumps(obj).encode()
         if fault == "slow":
             return faults.send_slow(self, 200, headers, body, opts.get("delay_ms", 3000))

@@ -1,4 +1,5 @@
 """Self-tests of the mock providers: run `python3 -m unittest tests/mock/test_mock.py -v` from the repo root."""
+import base64
 import datetime
 import http.client
 import json
@@ -380,6 +381,66 @@ class TestFaults(MockTestCase):
             read += len(chunk)
         conn.close()
         self.assertEqual(read, size)
+
+    def test_keyecho_echoes_the_key_it_was_sent(self):
+        for provider, headers, key in (("openai", {"Authorization": "Bearer sk-admin-some-other-key-0123"},
+                                        "sk-admin-some-other-key-0123"),
+                                       ("anthropic", {"x-api-key": "sk-ant-admin01-other-key-4567",
+                                                      "anthropic-version": "2023-06-01"},
+                                        "sk-ant-admin01-other-key-4567")):
+            prefix = "/v1/organization/projects" if provider == "openai" else "/v1/organizations/workspaces"
+            status, _, body = self.c.raw(f"/mock/fault=keyecho;tag=k{provider}{prefix}", headers)
+            self.assertEqual(status, 401)
+            message = json.loads(body)["error"]["message"]
+            header = ("Bearer " if provider == "openai" else "") + key
+            for echo in (key, key.upper(), key[:-3], key[3:], base64.b64encode(key.encode()).decode(),
+                         base64.b64encode(header.encode()).decode()):
+                self.assertIn(echo, message)
+
+    def test_endless_gives_a_fresh_cursor_every_time(self):
+        cursors = set()
+        path = f"/mock/fault=endless/v1/organization/costs?start_time={ts('2026-08-01')}"
+        for _ in range(3):
+            status, body, _ = self.c.get(path, OPENAI)
+            self.assertTrue(body["has_more"])
+            cursors.add(body["next_page"])
+        self.assertEqual(len(cursors), 3)
+        status, body, _ = self.c.get("/mock/fault=endless/v1/organizations/workspaces", ANTHROPIC)
+        self.assertTrue(body["has_more"])
+        self.assertTrue(body["last_id"].startswith("page_"))
+
+    def test_manysmall_is_many_tiny_results(self):
+        status, _, body = self.api("fault=manysmall;mb=1")
+        self.assertEqual(status, 200)
+        self.assertGreater(len(body), 1024 * 1024 - 64)
+        results = json.loads(body)["data"][0]["results"]
+        self.assertGreater(len(results), 50000)
+        self.assertEqual(results[0], {"input_tokens": 0})
+
+    def test_multibyte_and_badutf8(self):
+        status, _, body = self.api("fault=multibyte", "anthropic")
+        self.assertEqual(status, 500)
+        message = json.loads(body)["error"]["message"]
+        self.assertEqual(sum(ord(c) > 127 for c in message), 40 * 23)  # 23 multibyte characters, 40 times
+        self.assertIn("🚨", message)
+        status, _, body = self.api("fault=badutf8")
+        self.assertEqual(status, 200)
+        with self.assertRaises(UnicodeDecodeError):
+            body.decode("utf-8")
+
+    def test_overflow_and_negative(self):
+        _, _, body = self.api("fault=overflow")
+        result = json.loads(body)["data"][0]["results"][0]
+        self.assertEqual(result["output_tokens"] + result["output_audio_tokens"], 2 * (2 ** 63 - 1))
+        _, _, body = self.api("fault=overflow", "anthropic")
+        self.assertEqual(json.loads(body)["data"], json.loads(self.api("fault=none", "anthropic")[2])["data"])
+        status, body, _ = self.c.get("/mock/fault=overflow/v1/organization/projects", OPENAI)
+        self.assertEqual(body["data"][0]["created_at"], 10 ** 17)
+        status, body, _ = self.c.get("/mock/fault=overflow/v1/organizations/usage_report/messages",
+                                     ANTHROPIC, {"starting_at": "2026-08-01T00:00:00Z", "limit": 1})
+        self.assertEqual(body["data"][0]["results"][0]["uncached_input_tokens"], 2 * (2 ** 63 - 1))
+        _, _, body = self.api("fault=negative")
+        self.assertEqual(json.loads(body)["data"][0]["results"][0]["input_tokens"], -5)
 
     def test_data_options_and_errors(self):
         status, _, body = self.c.raw("/mock/org=demo;seed=7/v1/organization/projects", OPENAI)

@@ -1,12 +1,14 @@
 // CurlTransport against the mock providers server (AISPEND_MOCK_URL) and against nothing at all.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/http.hpp"
+#include "core/utf8.hpp"
 #include "mock_env.hpp"
 
 using namespace aispend::core;
@@ -30,6 +32,7 @@ struct Client {
         options.backoff_base_ms = 10;
         options.backoff_max_ms = 40;
         options.wait = [this](long ms) { waits.push_back(ms); };
+        options.hosts.allow_loopback = true;  // the mock providers listen on 127.0.0.1
     }
 };
 
@@ -238,7 +241,8 @@ TEST_F(MockHttp, ConnectionDropRetried) {
     CurlTransport no_retries(c.options);
     ProviderError e = get_error(no_retries, openai_projects(faulty("fault=drop")));
     EXPECT_EQ(e.kind(), Kind::Network);
-    EXPECT_NE(std::string(e.what()).find("connection failed: "), std::string::npos) << e.what();
+    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: connection failed (after 0 retries)");
+    EXPECT_FALSE(e.details().diagnostic.empty());
 }
 
 TEST_F(MockHttp, TruncatedBodyRetried) {
@@ -268,9 +272,8 @@ TEST(Http, ConnectionRefusedIsRetriedThenNetworkError) {
     EXPECT_EQ(e.kind(), Kind::Network);
     EXPECT_EQ(e.details().retries, 2);
     EXPECT_EQ(e.details().http_status, 0);
-    EXPECT_NE(std::string(e.what()).find("openai GET /v1/organization/projects: connection failed: "),
-              std::string::npos)
-        << e.what();
+    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: connection failed (after 2 retries)");
+    EXPECT_NE(e.details().diagnostic.find("127.0.0.1"), std::string::npos) << e.details().diagnostic;
 }
 
 TEST(Http, PlainHttpRefusedBeyondLoopback) {
@@ -278,8 +281,28 @@ TEST(Http, PlainHttpRefusedBeyondLoopback) {
     CurlTransport transport(c.options);
     ProviderError e = get_error(transport, openai_projects("http://api.openai.invalid"));
     EXPECT_EQ(e.kind(), Kind::Config);
-    EXPECT_EQ(transport.stats().requests, 1);
-    EXPECT_NE(std::string(e.what()).find("only https is allowed"), std::string::npos) << e.what();
+    EXPECT_EQ(transport.stats().requests, 0);
+    EXPECT_STREQ(
+        e.what(),
+        "openai GET /v1/organization/projects: bad configuration: refused to connect: plain http:// is "
+        "allowed only to loopback; use https://");
+}
+
+// The allow-list is checked before anything is sent: a refused host is never contacted.
+TEST(Http, HostsOutsideTheAllowListAreNeverContacted) {
+    Client c;
+    c.options.hosts = HostPolicy{{"api.openai.com"}, false};
+    CurlTransport transport(c.options);
+    for (const char *base : {"https://10.255.255.1", "https://169.254.169.254", "http://127.0.0.1:1"}) {
+        ProviderError e = get_error(transport, openai_projects(base));
+        EXPECT_EQ(e.kind(), Kind::Config) << base;
+    }
+    EXPECT_EQ(transport.stats().requests, 0);
+    ProviderError e = get_error(transport, openai_projects("https://10.255.255.1"));
+    EXPECT_STREQ(
+        e.what(),
+        "openai GET /v1/organization/projects: bad configuration: refused to connect: host 10.255.255.1 "
+        "is not in aispend.allowed_hosts");
 }
 
 TEST(Http, CancelledBeforeTheFirstRequest) {
@@ -310,4 +333,76 @@ TEST_F(MockHttp, CancelledDuringTheWaitBetweenRetries) {
     EXPECT_EQ(e.kind(), Kind::Cancelled);
     EXPECT_EQ(e.details().retries, transport.stats().retries);  // the interrupted wait's retry never happened
     EXPECT_LT(ms_since(start), 1000);
+}
+
+// Whatever answers (nothing, or a listener that does not speak TLS) the message is the same generic failure;
+// libcurl's explanation, which tells them apart, is kept for the server log only.
+TEST_F(MockHttp, ClosedPortAndNonTlsListenerLookAlike) {
+    Client c;
+    c.options.max_retries = 0;
+    CurlTransport transport(c.options);
+    const std::string open_port = "https" + base_.substr(base_.find(':'));  // the mock speaks plain http
+    ProviderError closed = get_error(transport, openai_projects("https://127.0.0.1:1"));
+    ProviderError open = get_error(transport, openai_projects(open_port));
+    EXPECT_EQ(closed.kind(), Kind::Network);
+    EXPECT_EQ(open.kind(), Kind::Network);
+    EXPECT_STREQ(closed.what(), open.what());
+    EXPECT_STREQ(open.what(), "openai GET /v1/organization/projects: connection failed (after 0 retries)");
+    EXPECT_NE(closed.details().diagnostic, open.details().diagnostic);
+}
+
+// A body that is not a provider's error format is never echoed.
+TEST_F(MockHttp, OtherErrorBodiesAreNotEchoed) {
+    Client c;
+    CurlTransport transport(c.options);
+    ProviderError e =
+        get_error(transport, openai_projects(base_ + "/mock/fault=nope"));  // {"mock_error": ...}
+    EXPECT_EQ(e.details().http_status, 400);
+    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: HTTP 400 (after 0 retries)");
+}
+
+// A provider that echoes the key it was sent, in any form, has every echo masked.
+TEST_F(MockHttp, KeyEchoesAreMasked) {
+    for (const std::string key : {"sk-admin-Zq81xLmP0aQw73NbVcXe", "sk-ant-admin01-Hy7TgBv3NcXzQ9aLkPm2"}) {
+        Client c;
+        CurlTransport transport(c.options);
+        HttpRequest request = openai_projects(faulty("fault=keyecho"), key);
+        ProviderError e = get_error(transport, request);
+        const std::string what = e.what();
+        EXPECT_EQ(e.kind(), Kind::Auth);
+        for (const std::string &part : {key, key.substr(9, 12), key.substr(key.size() - 8)}) {
+            std::string upper = part, lower = part;
+            for (char &ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            for (char &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            EXPECT_EQ(what.find(part), std::string::npos) << what;
+            EXPECT_EQ(what.find(upper), std::string::npos) << what;
+            EXPECT_EQ(what.find(lower), std::string::npos) << what;
+        }
+        const std::string end =
+            "; b64 [redacted]; header QmVhcmVyIHNr[redacted] (after 0 retries)";  // "Bearer sk"
+        EXPECT_EQ(what.substr(what.size() - end.size()), end) << what;
+    }
+}
+
+// A long multibyte message is cut between characters: the error is valid UTF-8.
+TEST_F(MockHttp, MultibyteMessagesAreCutByCharacters) {
+    Client c;
+    c.options.max_retries = 0;
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects(faulty("fault=multibyte")));
+    const std::string what = e.what();
+    EXPECT_EQ(valid_utf8(what), what);
+    const std::string prefix = "openai GET /v1/organization/projects: HTTP 500 server_error: ";
+    const std::string suffix = "... (after 0 retries)";
+    ASSERT_EQ(what.rfind(prefix, 0), 0u) << what;
+    ASSERT_EQ(what.substr(what.size() - suffix.size()), suffix) << what;
+    const std::string message = what.substr(prefix.size(), what.size() - prefix.size() - suffix.size());
+    size_t chars = 0;
+    for (unsigned char ch : message) chars += (ch & 0xC0) != 0x80;
+    EXPECT_EQ(chars, 300u);
+    EXPECT_EQ(message.rfind("\xc3\x9c"
+                            "berlastung \xe2\x80\x93 ",
+                            0),
+              0u)
+        << message;
 }

@@ -119,3 +119,89 @@ TEST(Json, DocumentsMove) {
     JsonDoc b(std::move(a));
     EXPECT_EQ(b.root().decimal("v"), "2.5");
 }
+
+namespace {
+
+// A page of n tiny results: little text, many values.
+std::string tiny_results(size_t n) {
+    std::string text = "{\"data\":[";
+    for (size_t i = 0; i < n; ++i) text += i ? ",{\"a\":1}" : "{\"a\":1}";
+    return text + "],\"has_more\":false}";
+}
+
+ProviderError::Kind failure_kind(std::string_view text, const ParseLimits &limits) {
+    try {
+        JsonDoc doc(text, source(), limits);
+    } catch (const ProviderError &e) {
+        return e.kind();
+    }
+    return ProviderError::Kind::Http;  // "no failure" in these tests
+}
+
+}  // namespace
+
+// The tree of many tiny values takes many times the text: the arena stops at the budget.
+TEST(Json, ParseMemoryIsBounded) {
+    const std::string text = tiny_results(200000);  // 1.6 MB of text
+    ParseLimits small;
+    small.max_parse_bytes = 16u << 20;
+    EXPECT_EQ(failure_kind(text, small), ProviderError::Kind::BodyTooLarge);
+    try {
+        JsonDoc doc(text, source(), small);
+    } catch (const ProviderError &e) {
+        EXPECT_STREQ(e.what(),
+                     "openai GET /v1/organization/costs: response too large: parsing it needs more than 16 "
+                     "MiB (aispend.max_parse_mb) (after 0 retries)");
+    }
+    ParseLimits roomy;
+    roomy.max_parse_bytes = 512u << 20;
+    JsonDoc doc(text, source(), roomy);
+    EXPECT_EQ(doc.root().at("data").size(), 200000u);
+}
+
+// Exact number text is kept in a rewritten copy, which counts against the budget too.
+TEST(Json, RewrittenNumbersCountAgainstTheBudget) {
+    std::string text = "{\"data\":[";
+    for (int i = 0; i < 300000; ++i) text += i ? ",1.5" : "1.5";
+    text += "]}";
+    ParseLimits limits;
+    limits.max_parse_bytes = 2u << 20;
+    EXPECT_EQ(failure_kind(text, limits), ProviderError::Kind::BodyTooLarge);
+}
+
+TEST(Json, CancellationIsPolledWhileParsing) {
+    const std::string text = tiny_results(600000);  // ~4.8 MB: several polls
+    int polls = 0;
+    ParseLimits limits;
+    limits.max_parse_bytes = 1u << 30;
+    limits.should_cancel = [&] { return ++polls >= 3; };
+    EXPECT_EQ(failure_kind(text, limits), ProviderError::Kind::Cancelled);
+    EXPECT_EQ(polls, 3);
+    polls = -1000;  // never cancels: every MiB polled once
+    JsonDoc doc(text, source(), limits);
+    EXPECT_GE(polls + 1000, 8);
+}
+
+// jansson's "near '<token>'" would echo whatever answered (a banner, bytes that are not UTF-8).
+TEST(Json, ParseErrorsDoNotEchoTheBody) {
+    EXPECT_EQ(parse_error([] { JsonDoc("SSH-2.0-OpenSSH_9.2p1 Debian", source()); }),
+              "invalid JSON at line 1 column 3: '[' or '{' expected");
+    EXPECT_EQ(parse_error([] { JsonDoc("{\"name\": \"caf\xE9\"}", source()); }),
+              "invalid JSON at line 1 column 13: unable to decode byte 0xe9");
+}
+
+TEST(Json, CountsAndTimesAreChecked) {
+    JsonDoc doc(
+        "{\"n\": -1, \"big\": 9223372036854775807, \"t\": 100000000000000000, \"ok\": 1767225600, "
+        "\"old\": -62135596800, \"over\": 18446744073709551614}",
+        source());
+    JsonRef r = doc.root();
+    EXPECT_EQ(parse_error([&] { r.count("n"); }), "n: must not be negative, got -1");
+    EXPECT_EQ(r.count("big"), INT64_MAX);
+    EXPECT_EQ(parse_error([&] { r.count("over"); }), "over: integer out of range");
+    EXPECT_EQ(parse_error([&] { r.opt_unix_time("t"); }),
+              "t: time 100000000000000000 is outside the years 0001 to 9999");
+    EXPECT_EQ(r.unix_time("ok"), 1767225600);
+    EXPECT_EQ(r.unix_time("old"), -62135596800);
+    EXPECT_EQ(r.opt_count("missing"), std::nullopt);
+}

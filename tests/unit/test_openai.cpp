@@ -93,7 +93,7 @@ TEST(OpenAi, ListsKeysOfEveryProject) {
     EXPECT_EQ(http.urls(), (std::vector<std::string>{
                                kProjects, keys_url("proj_A"), keys_url("proj_A") + "&after=key_Qw9e",
                                keys_url("proj_B"), kProjects + "&after=proj_B", keys_url("proj_C")}));
-    EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 1, 0, 1}));
+    EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 1, 1}));  // proj_B has no keys: nothing to hand over
     EXPECT_EQ(
         show_all(pages.rows),
         (std::vector<std::string>{
@@ -255,6 +255,103 @@ TEST(OpenAi, MalformedBodyIsAParseError) {
     auto d = provider_error([&] { make(http)->list_workspaces([](std::vector<Workspace> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
     EXPECT_EQ(d.detail.rfind("invalid JSON at line 1", 0), 0u);
+}
+
+namespace {
+
+// A usage page of one bucket holding `results` (JSON objects), for the arithmetic checks.
+std::string usage_page(const std::string &results) {
+    return R"({"object":"page","data":[{"object":"bucket","start_time":1767225600,"end_time":1767312000,"results":[)" +
+           results + R"(]}],"has_more":false,"next_page":null})";
+}
+
+ProviderError::Details completions_error(const std::string &result) {
+    FakeTransport http;
+    http.add(kCompletions, usage_page(result));
+    http.add(kEmbeddings, usage_page(""));
+    return provider_error([&] { make(http)->fetch_usage(kWindow, [](std::vector<UsageRow> &&) {}); });
+}
+
+}  // namespace
+
+// Sums that leave int64 fail naming the fields; they used to wrap (2 x INT64_MAX became -2).
+TEST(OpenAi, TokenOverflowIsAnErrorNamingTheFields) {
+    auto d = completions_error(R"({"input_tokens":5,"output_tokens":9223372036854775807,)"
+                               R"("output_audio_tokens":9223372036854775807})");
+    EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
+    EXPECT_EQ(d.detail, "data[0].results[0]: output_tokens + output_audio_tokens overflows a 64-bit integer");
+    d = completions_error(
+        R"({"input_tokens":5,"input_uncached_tokens":5,"input_audio_tokens":9223372036854775807,)"
+        R"("input_cached_audio_tokens":9223372036854775807})");
+    EXPECT_EQ(
+        d.detail,
+        "data[0].results[0]: input_audio_tokens + input_cached_audio_tokens overflows a 64-bit integer");
+    d = completions_error(R"({"input_tokens":18446744073709551614})");
+    EXPECT_EQ(d.detail, "data[0].results[0].input_tokens: integer out of range");
+}
+
+TEST(OpenAi, NegativeTokensAreAnErrorNamingTheField) {
+    auto d = completions_error(R"({"input_tokens":-5})");
+    EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
+    EXPECT_EQ(d.detail, "data[0].results[0].input_tokens: must not be negative, got -5");
+    d = completions_error(R"({"input_tokens":5,"num_model_requests":-1})");
+    EXPECT_EQ(d.detail, "data[0].results[0].num_model_requests: must not be negative, got -1");
+    d = completions_error(R"({"input_tokens":5,"input_cached_tokens":6})");
+    EXPECT_EQ(d.detail, "data[0].results[0]: input_cached_tokens is larger than input_tokens");
+}
+
+// A creation time that fits in int64 but in no timestamp used to be stored as 1969.
+TEST(OpenAi, TimesOutsideTheCalendarAreAnError) {
+    FakeTransport http;
+    http.add(kProjects,
+             R"({"object":"list","data":[{"id":"proj_A","name":"x","created_at":100000000000000000}],)"
+             R"("has_more":false})");
+    auto d = provider_error([&] { make(http)->list_workspaces([](std::vector<Workspace> &&) {}); });
+    EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
+    EXPECT_EQ(d.detail, "data[0].created_at: time 100000000000000000 is outside the years 0001 to 9999");
+}
+
+// A provider that always has another page, each with a cursor never seen before.
+class EndlessTransport : public HttpTransport {
+  public:
+    HttpResponse get(const HttpRequest &) override {
+        ++stats_.requests;
+        return HttpResponse{200,
+                            R"({"object":"list","data":[],"has_more":true,"last_id":"p)" +
+                                std::to_string(stats_.requests) + "\"}",
+                            {}};
+    }
+    const HttpStats &stats() const override { return stats_; }
+
+  private:
+    HttpStats stats_;
+};
+
+TEST(OpenAi, EndlessPaginationStopsAtThePageBudget) {
+    EndlessTransport http;
+    AccountConfig config{"acct", "openai", "", "sk-admin-secret"};
+    config.limits.max_pages = 25;
+    auto provider = find_provider("openai")->make(config, http);
+    auto d = provider_error([&] { provider->list_workspaces([](std::vector<Workspace> &&) {}); });
+    EXPECT_EQ(d.kind, ProviderError::Kind::PageLimit);
+    EXPECT_EQ(http.stats().requests, 25);
+    EXPECT_EQ(
+        ProviderError(d).what(),
+        std::string(
+            "openai GET /v1/organization/projects: too many pages: the provider still had more after 25 "
+            "pages in one sync step (server option max_pages)"));
+}
+
+// Rows reach the sink in batches, never a whole large page at once.
+TEST(OpenAi, RowsAreHandedOverInBatches) {
+    std::string results;
+    for (int i = 0; i < 2500; ++i) results += std::string(i ? "," : "") + R"({"input_tokens":1})";
+    FakeTransport http;
+    http.add(kCompletions, usage_page(results));
+    http.add(kEmbeddings, usage_page(""));
+    Pages<UsageRow> pages;
+    make(http)->fetch_usage(kWindow, pages.sink());
+    EXPECT_EQ(pages.sizes, (std::vector<size_t>{1000, 1000, 500}));
 }
 
 TEST(OpenAiLineItem, ParsesBestEffort) {

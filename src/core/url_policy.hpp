@@ -1,0 +1,32 @@
+// Where aispend may send a request (and so an admin key): the base-URL rules and the hosts a superuser
+// allows. Checked when a server's base_url is set and again before every request.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace aispend::core {
+
+constexpr size_t kMaxBaseUrlLength = 512;
+
+// The hosts requests may go to. An entry is "host" (https on port 443 only), "host:port", or "*.domain"
+// (any subdomain, port 443); names compare without case. Loopback (127.0.0.0/8, ::1, localhost), over
+// http or https and on any port, only with allow_loopback; plain http only to loopback.
+struct HostPolicy {
+    std::vector<std::string> allowed_hosts;
+    bool allow_loopback = false;
+};
+
+// Parses a comma-separated host list (aispend.allowed_hosts); false with a reason for a malformed entry.
+bool parse_host_list(const std::string &text, std::vector<std::string> *hosts, std::string *why);
+
+// The checks of a server's base_url: well formed (no credentials, query or fragment; at most
+// kMaxBaseUrlLength characters) and allowed by the policy. On refusal, *why says why (never echoing the URL).
+bool check_base_url(const std::string &url, const HostPolicy &policy, std::string *why);
+
+// The check before each request (the URL may carry a query string). *allow_http says whether plain http may
+// be used for it (loopback with allow_loopback).
+bool check_request_url(const std::string &url, const HostPolicy &policy, bool *allow_http, std::string *why);
+
+}  // namespace aispend::core
