@@ -15,8 +15,7 @@ RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, 
                estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
                priced boolean)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
 WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
            coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
@@ -59,8 +58,8 @@ CROSS JOIN LATERAL (
            CASE WHEN (pr.price).id IS NULL THEN NULL
                 WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
                 ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
-) c
-$$;
+) c;
+END;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
 

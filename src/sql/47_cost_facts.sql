@@ -38,8 +38,7 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
                cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
                web_search_requests bigint, unpriced boolean, settled boolean)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
 WITH
 -- usage, costed, per day / workspace / key / model
 u AS (
@@ -144,8 +143,8 @@ SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key
             ELSE 'estimated' END,
        g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
 FROM g LEFT JOIN settled_days sd ON sd.day = g.day
-CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv
-$$;
+CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv;
+END;
 COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
     'only: what a rollup refresh calls.';

@@ -772,8 +772,7 @@ RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, 
                estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
                priced boolean)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
 WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
            coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
@@ -816,8 +815,8 @@ CROSS JOIN LATERAL (
            CASE WHEN (pr.price).id IS NULL THEN NULL
                 WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
                 ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
-) c
-$$;
+) c;
+END;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
 
@@ -909,8 +908,7 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
                cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
                web_search_requests bigint, unpriced boolean, settled boolean)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
 WITH
 -- usage, costed, per day / workspace / key / model
 u AS (
@@ -1015,8 +1013,8 @@ SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key
             ELSE 'estimated' END,
        g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
 FROM g LEFT JOIN settled_days sd ON sd.day = g.day
-CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv
-$$;
+CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv;
+END;
 COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '
     'only: what a rollup refresh calls.';
