@@ -95,39 +95,56 @@ AS $$
 DECLARE
     n bigint;
 BEGIN
-    DELETE FROM aispend.daily_rollup r WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day;
-    -- A fact with a model is already one rollup row; the lines without one are added up per key.
-    INSERT INTO aispend.daily_rollup (account, day, workspace_id, api_key_id, model, billed_cost, allocated_cost,
-                                      estimated_cost, cost, cost_basis, input_tokens, output_tokens, total_tokens,
-                                      requests, unpriced)
-    WITH f AS MATERIALIZED (SELECT * FROM aispend.cost_facts_between(p_account, from_day, to_day))
-    SELECT p_account, f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost,
-           f.estimated_cost, coalesce(f.cost, 0), f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
-           f.requests, f.unpriced
-    FROM f WHERE f.model IS NOT NULL
-    UNION ALL
-    SELECT p_account, f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
-           sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
-           CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
-           coalesce(bool_or(f.unpriced), false)
-    FROM f WHERE f.model IS NULL
-    GROUP BY f.day, f.workspace_id, f.api_key_id;
+    -- A fact with a model is already one rollup row; the lines without one are added up per key. Only rows
+    -- that change are written (a re-roll of many days mostly rewrites the same figures; fewer dead rows).
+    WITH f AS MATERIALIZED (SELECT * FROM aispend.cost_facts_between(p_account, from_day, to_day)),
+    nr AS MATERIALIZED (
+        SELECT f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost, f.estimated_cost,
+               coalesce(f.cost, 0) AS cost, f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
+               f.requests, f.unpriced
+        FROM f WHERE f.model IS NOT NULL
+        UNION ALL
+        SELECT f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
+               sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
+               CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
+               sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
+               coalesce(bool_or(f.unpriced), false)
+        FROM f WHERE f.model IS NULL
+        GROUP BY f.day, f.workspace_id, f.api_key_id),
+    gone AS (
+        DELETE FROM aispend.daily_rollup r
+        WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day
+          AND NOT EXISTS (SELECT 1 FROM nr
+                          WHERE nr.day = r.day AND nr.workspace_id = r.workspace_id AND nr.api_key_id = r.api_key_id
+                            AND nr.model = r.model))
+    INSERT INTO aispend.daily_rollup AS r (account, day, workspace_id, api_key_id, model, billed_cost,
+                                           allocated_cost, estimated_cost, cost, cost_basis, input_tokens,
+                                           output_tokens, total_tokens, requests, unpriced)
+    SELECT p_account, nr.* FROM nr
+    ON CONFLICT ON CONSTRAINT daily_rollup_pkey DO UPDATE
+       SET billed_cost = excluded.billed_cost, allocated_cost = excluded.allocated_cost,
+           estimated_cost = excluded.estimated_cost, cost = excluded.cost, cost_basis = excluded.cost_basis,
+           input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+           total_tokens = excluded.total_tokens, requests = excluded.requests, unpriced = excluded.unpriced
+     -- compared as text: 1.0 and 1.00 are equal numbers but not the same figure on the page
+     WHERE ROW(r.billed_cost, r.allocated_cost, r.estimated_cost, r.cost, r.cost_basis, r.input_tokens,
+               r.output_tokens, r.total_tokens, r.requests, r.unpriced)::text
+           IS DISTINCT FROM
+           ROW(excluded.billed_cost, excluded.allocated_cost, excluded.estimated_cost, excluded.cost,
+               excluded.cost_basis, excluded.input_tokens, excluded.output_tokens, excluded.total_tokens,
+               excluded.requests, excluded.unpriced)::text;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;
 COMMENT ON FUNCTION aispend._reroll_days(name, date, date) IS
-    'Internal: replaces the daily_rollup rows of an account for the UTC days from_day..to_day (included).';
+    'Internal: makes the daily_rollup rows of an account for the UTC days from_day..to_day (included) those of '
+    'the cost model, writing only the rows that change; returns the rows written.';
 
 -- Rewrites the day rows (grain d) of every entity of an account for one calendar month.
 CREATE FUNCTION aispend._reroll_month_days(p_account name, p_month date)
 RETURNS void LANGUAGE sql
 BEGIN ATOMIC
-    DELETE FROM aispend._cum c
-     WHERE c.account = p_account AND c.grain = 'd'
-       AND c.at >= p_month AND c.at < (p_month + interval '1 month')::date;
-    INSERT INTO aispend._cum (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     WITH d AS (
         SELECT r.day,
                (CASE WHEN GROUPING(r.api_key_id) = 0 THEN 'k' WHEN GROUPING(r.model) = 0 THEN 'm' ELSE 'w' END)::"char"
@@ -143,15 +160,28 @@ BEGIN ATOMIC
         FROM (SELECT d.kind, d.workspace_id, d.api_key_id, d.model, min(d.day) AS first
               FROM d GROUP BY d.kind, d.workspace_id, d.api_key_id, d.model) e,
              pg_catalog.generate_series(e.first::timestamp, p_month + interval '1 month' - interval '1 day',
-                                        interval '1 day') AS gd)
-    SELECT p_account, 'd', g.day, g.kind, g.workspace_id, g.api_key_id, g.model,
-           coalesce(sum(d.cost) OVER w, 0), coalesce(sum(d.tokens) OVER w, 0), sum(d.requests) OVER w
-    FROM g
-    LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
-               AND d.model = g.model AND d.day = g.day
-    WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day)
+                                        interval '1 day') AS gd),
+    nr AS MATERIALIZED (
+        SELECT g.day, g.kind, g.workspace_id, g.api_key_id, g.model,
+               coalesce(sum(d.cost) OVER w, 0) AS cost, coalesce(sum(d.tokens) OVER w, 0) AS tokens,
+               sum(d.requests) OVER w AS requests
+        FROM g
+        LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
+                   AND d.model = g.model AND d.day = g.day
+        WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day)),
+    gone AS (
+        DELETE FROM aispend._cum x
+        WHERE x.account = p_account AND x.grain = 'd' AND x.at >= p_month AND x.at < (p_month + interval '1 month')::date
+          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.day = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
+                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+    INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
+    SELECT p_account, 'd', nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
+    FROM nr
     -- stored day by day: a tab reads the rows of one day, which then share a few pages
-    ORDER BY g.day, g.kind, g.workspace_id, g.api_key_id, g.model;
+    ORDER BY nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
+    ON CONFLICT ON CONSTRAINT _cum_pkey DO UPDATE
+       SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
+     WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
 END;
 COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
     'Internal: rewrites the month-to-date rows of every entity of an account for one calendar month.';
@@ -161,8 +191,6 @@ COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
 CREATE FUNCTION aispend._reroll_months(p_account name, p_from date, p_last date)
 RETURNS void LANGUAGE sql
 BEGIN ATOMIC
-    DELETE FROM aispend._cum c WHERE c.account = p_account AND c.grain = 'm' AND c.at > p_from;
-    INSERT INTO aispend._cum (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     WITH t AS (
         SELECT c.kind, c.workspace_id, c.api_key_id, c.model, pg_catalog.date_trunc('month', c.at)::date AS m,
                c.cost, c.tokens, c.requests
@@ -189,11 +217,20 @@ BEGIN ATOMIC
         LEFT JOIN t ON t.kind = g.kind AND t.workspace_id = g.workspace_id AND t.api_key_id = g.api_key_id
                    AND t.model = g.model AND t.m = g.m
         WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.m
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
-    SELECT p_account, 'm', s.m, s.kind, s.workspace_id, s.api_key_id, s.model, s.cost, s.tokens, s.requests
-    FROM s
-    WHERE s.m > p_from
-    ORDER BY s.m, s.kind, s.workspace_id, s.api_key_id, s.model;
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
+    nr AS MATERIALIZED (SELECT s.* FROM s WHERE s.m > p_from),
+    gone AS (
+        DELETE FROM aispend._cum x
+        WHERE x.account = p_account AND x.grain = 'm' AND x.at > p_from
+          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.m = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
+                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+    INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
+    SELECT p_account, 'm', nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
+    FROM nr
+    ORDER BY nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
+    ON CONFLICT ON CONSTRAINT _cum_pkey DO UPDATE
+       SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
+     WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
 END;
 COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
     'Internal: rewrites the before-month rows of every entity of an account for the months after p_from.';

@@ -7,6 +7,9 @@
 -- previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
 -- of the rows shown (after every filter), in percent with two decimals, rounded by the largest-remainder
 -- method so that the column sums to exactly 100.00 (when no cost is negative).
+-- The tab functions have SQL-standard bodies: bound to their objects when created (no search_path hijack) and
+-- inlined into the caller's query, which is planned with the actual period (as one query, ~2x faster than
+-- as nested function calls planned without their arguments).
 
 CREATE FUNCTION aispend._provider_matches(provider text, filter text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -59,6 +62,50 @@ END
 $$;
 COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
 
+-- What _entity_totals returns for a team: the sums of its own rows of the daily rollup (row-level security
+-- keeps the others out), for the period and the previous one. Nothing for a role that is not a team. Not
+-- inlined (SET): its plan stays out of the tabs' plans, which therefore stay cheap (no JIT).
+CREATE FUNCTION aispend._team_entity_totals(kind "char", period daterange, provider text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp SET jit = off
+AS $$
+    SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
+           o.previous_cost, o.previous_tokens, o.previous_requests
+    FROM (SELECT r.account, ap.provider,
+                 CASE WHEN _team_entity_totals.kind = 'm' THEN '' ELSE r.workspace_id END AS workspace_id,
+                 CASE WHEN _team_entity_totals.kind = 'k' THEN r.api_key_id ELSE '' END AS api_key_id,
+                 CASE WHEN _team_entity_totals.kind = 'm' THEN r.model ELSE '' END AS model,
+                 coalesce(sum(r.cost) FILTER (WHERE r.day >= lower(_team_entity_totals.period)), 0) AS cost,
+                 coalesce(sum(r.total_tokens) FILTER (WHERE r.day >= lower(_team_entity_totals.period)), 0)::bigint AS tokens,
+                 sum(r.requests) FILTER (WHERE r.day >= lower(_team_entity_totals.period))::bigint AS requests,
+                 coalesce(sum(r.cost) FILTER (WHERE r.day < lower(_team_entity_totals.period)), 0) AS previous_cost,
+                 coalesce(sum(r.total_tokens) FILTER (WHERE r.day < lower(_team_entity_totals.period)), 0)::bigint
+                     AS previous_tokens,
+                 sum(r.requests) FILTER (WHERE r.day < lower(_team_entity_totals.period))::bigint AS previous_requests,
+                 -- as the cumulative path: left out when nothing moved in either period
+                 bool_or(r.day >= lower(_team_entity_totals.period)) AND
+                     (sum(r.cost) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0
+                      OR sum(r.total_tokens) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0
+                      OR sum(r.requests) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0)
+                 OR bool_or(r.day < lower(_team_entity_totals.period)) AND
+                     (sum(r.cost) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
+                      OR sum(r.total_tokens) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
+                      OR sum(r.requests) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0) AS moved
+          FROM aispend.daily_rollup r
+          JOIN aispend._account_providers() ap ON ap.account = r.account
+          WHERE (SELECT aispend._team_restricted())
+            AND r.day >= lower(aispend.previous_period(aispend._check_period(_team_entity_totals.period)))
+            AND r.day < upper(_team_entity_totals.period)
+            AND aispend._provider_matches(ap.provider, _team_entity_totals.provider)
+          GROUP BY 1, 2, 3, 4, 5) o
+    WHERE o.moved
+$$;
+COMMENT ON FUNCTION aispend._team_entity_totals("char", daterange, text) IS
+    'Internal: _entity_totals for a team (57_teams.sql), from its own rows of the daily rollup.';
+
 -- Cost, tokens and requests of every entity of one kind ('w' workspace, 'k' API key, 'm' model) in a period
 -- and its previous period. Entities without anything in either period are left out.
 CREATE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text)
@@ -66,8 +113,7 @@ RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, 
                tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH v AS (
         SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
         FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
@@ -101,35 +147,16 @@ AS $$
                t.c2 - t.c3 AS previous_cost, (t.t2 - t.t3)::bigint AS previous_tokens,
                (t.r2 - coalesce(t.r3, 0))::bigint AS previous_requests
         FROM t
-        WHERE (t.c1 <> t.c3 OR t.t1 <> t.t3 OR t.r1 IS DISTINCT FROM t.r3)
+        -- in either period: a change in one that the other cancels out still shows
+        WHERE (t.c1 <> t.c2 OR t.c2 <> t.c3 OR t.t1 <> t.t2 OR t.t2 <> t.t3
+               OR t.r1 IS DISTINCT FROM t.r2 OR t.r2 IS DISTINCT FROM t.r3)
           AND NOT (SELECT aispend._team_restricted())
         UNION ALL
-        -- a team (67_teams.sql) cannot read the cumulative sums: it adds up its own rows of the daily rollup
+        -- a team (57_teams.sql) cannot read the cumulative sums: it adds up its own rows of the daily rollup
         SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
                o.previous_cost, o.previous_tokens, o.previous_requests
-        FROM (SELECT r.account, ap.provider,
-                     CASE WHEN _entity_totals.kind = 'm' THEN '' ELSE r.workspace_id END AS workspace_id,
-                     CASE WHEN _entity_totals.kind = 'k' THEN r.api_key_id ELSE '' END AS api_key_id,
-                     CASE WHEN _entity_totals.kind = 'm' THEN r.model ELSE '' END AS model,
-                     coalesce(sum(r.cost) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0) AS cost,
-                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day >= lower(_entity_totals.period)), 0)::bigint AS tokens,
-                     sum(r.requests) FILTER (WHERE r.day >= lower(_entity_totals.period))::bigint AS requests,
-                     coalesce(sum(r.cost) FILTER (WHERE r.day < lower(_entity_totals.period)), 0) AS previous_cost,
-                     coalesce(sum(r.total_tokens) FILTER (WHERE r.day < lower(_entity_totals.period)), 0)::bigint
-                         AS previous_tokens,
-                     sum(r.requests) FILTER (WHERE r.day < lower(_entity_totals.period))::bigint AS previous_requests,
-                     -- as the cumulative path: left out when nothing moved over both periods together
-                     sum(r.cost) <> 0 OR coalesce(sum(r.total_tokens), 0) <> 0 OR coalesce(sum(r.requests), 0) <> 0
-                         AS moved
-              FROM aispend.daily_rollup r
-              JOIN aispend._account_providers() ap ON ap.account = r.account
-              WHERE (SELECT aispend._team_restricted())
-                AND r.day >= lower(aispend.previous_period(aispend._check_period(_entity_totals.period)))
-                AND r.day < upper(_entity_totals.period)
-                AND aispend._provider_matches(ap.provider, _entity_totals.provider)
-              GROUP BY 1, 2, 3, 4, 5) o
-        WHERE o.moved) e
-$$;
+        FROM aispend._team_entity_totals(_entity_totals.kind, _entity_totals.period, _entity_totals.provider) o) e;
+END;
 COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
     'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
     'previous period, from the cumulative rollups (for a team: from its own rows of the daily rollup); every tab '
@@ -141,7 +168,7 @@ COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
 CREATE FUNCTION aispend._pct_of_total(costs numeric[])
 RETURNS TABLE (ord bigint, pct numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, aispend, pg_temp
+SET search_path = pg_catalog, aispend, pg_temp SET jit = off
 AS $$
     WITH q AS (
         SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,

@@ -7,8 +7,7 @@ CREATE FUNCTION aispend._workspace_rows(period daterange, provider text, search 
 RETURNS TABLE (name text, account name, provider text, workspace_id text, cost numeric, tokens bigint,
                requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH e AS (
         SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
                t.requests, t.previous_cost, t.previous_tokens, t.previous_requests
@@ -21,8 +20,8 @@ AS $$
     FROM e JOIN g ON g.name = e.name
     WHERE (search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(e.name), pg_catalog.lower(search)) > 0)
       AND (min_cost IS NULL OR g.cost >= min_cost)
-      AND (max_cost IS NULL OR g.cost <= max_cost)
-$$;
+      AND (max_cost IS NULL OR g.cost <= max_cost);
+END;
 COMMENT ON FUNCTION aispend._workspace_rows(daterange, text, text, numeric, numeric) IS
     'Internal: workspace totals with names, filtered by search and cost range of the combined (same-name) row.';
 
@@ -33,8 +32,7 @@ RETURNS TABLE (name text, provider text, cost numeric, pct_of_total numeric, req
                trend text, change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint, workspaces integer, accounts name[], workspace_ids text[])
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH g AS (
         SELECT r.name, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
                sum(r.cost) AS cost, sum(r.requests)::bigint AS requests, sum(r.tokens)::bigint AS tokens,
@@ -51,8 +49,8 @@ AS $$
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
     CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
-    ORDER BY o.ord
-$$;
+    ORDER BY o.ord;
+END;
 COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric) IS
     'Workspaces tab table: one row per workspace name (workspaces of any account and provider with the same '
     'name are combined). Arguments: period, provider (all|openai|anthropic|other), search (case-insensitive '
@@ -65,8 +63,7 @@ RETURNS TABLE (total_cost numeric, active_workspaces integer, openai_cost numeri
                other_cost numeric, requests bigint, tokens bigint, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH r AS (SELECT * FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost)),
     s AS (
         SELECT coalesce(sum(r.cost), 0) AS total_cost,
@@ -81,8 +78,8 @@ AS $$
         FROM r)
     SELECT s.total_cost, s.active, s.openai_cost, s.anthropic_cost, s.other_cost, s.requests, s.tokens,
            s.previous_cost, tr.indicator, tr.change_pct, tr.label
-    FROM s, aispend.trend(s.total_cost, s.previous_cost) tr
-$$;
+    FROM s, aispend.trend(s.total_cost, s.previous_cost) tr;
+END;
 COMMENT ON FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric) IS
     'Workspaces tab summary: Total Cost, Active Workspaces (names with cost, tokens or requests in the period), '
     'cost per provider, and the total''s trend. Same arguments and filters as aispend.workspaces_table.';
@@ -93,8 +90,7 @@ CREATE FUNCTION aispend.workspaces_by_provider(period daterange DEFAULT aispend.
 RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost numeric, trend text,
                change_pct numeric)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH o AS (
         SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
                pg_catalog.row_number() OVER (ORDER BY sum(r.cost) DESC, r.provider) AS ord
@@ -104,8 +100,8 @@ AS $$
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
     CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
-    ORDER BY o.ord
-$$;
+    ORDER BY o.ord;
+END;
 COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric) IS
     'Workspaces tab pie chart "Cost Distribution by Provider": cost and share per provider (largest-remainder "% of Total", as '
     'the tables). Rows come in the default order: cost DESC.';
@@ -116,11 +112,10 @@ CREATE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAULT aispend.
 RETURNS TABLE (name text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT t.name, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend
-    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
-$$;
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t;
+END;
 COMMENT ON FUNCTION aispend.workspaces_vs_previous(daterange, text, text, numeric, numeric) IS
     'Workspaces tab bar chart "Current vs Previous Period" per workspace name. Default order: current_cost DESC '
     '(or change DESC to find the workspaces that grew most).';
@@ -131,12 +126,11 @@ CREATE FUNCTION aispend.workspaces_csv(period daterange DEFAULT aispend.period('
 RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeric, "Requests" bigint,
                "Tokens" bigint, "Trend" text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT aispend.csv_cell(t.name), t.provider, pg_catalog.round(t.cost, 2), t.pct_of_total, t.requests, t.tokens,
            t.trend_label
-    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t
-$$;
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost) t;
+END;
 COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric) IS
     'Workspaces table with the dashboard''s column titles (Cost in dollars to the cent): '
     '\copy (SELECT * FROM aispend.workspaces_csv(aispend.period(''last_30_days'')) ORDER BY "Cost" DESC) '

@@ -25,8 +25,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
                last_used_at timestamptz)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH e AS (
         SELECT coalesce(k.name, t.api_key_id) AS api_key, coalesce(w.name, t.workspace_id) AS workspace,
                k.key_hint, t.provider,
@@ -52,8 +51,8 @@ AS $$
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
     CROSS JOIN aispend.trend(o.cost, o.previous_cost) tr
-    ORDER BY o.ord
-$$;
+    ORDER BY o.ord;
+END;
 COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics table: one row per API key and workspace. Arguments: period, provider, search (key name, '
     'workspace name, hint, id, owner), min_cost, max_cost, workspace (name or id: drill-down). Cost/1M = '
@@ -67,8 +66,7 @@ RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, t
                avg_cost_per_1m numeric, previous_total_cost numeric, trend text, change_pct numeric,
                trend_label text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT s.total, s.active, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.previous, tr.indicator, tr.change_pct, tr.label
     FROM (SELECT coalesce(sum(t.cost), 0) AS total,
@@ -76,8 +74,8 @@ AS $$
                  sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
                  coalesce(sum(t.previous_cost), 0) AS previous
           FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t) s
-    CROSS JOIN aispend.trend(s.total, s.previous) tr
-$$;
+    CROSS JOIN aispend.trend(s.total, s.previous) tr;
+END;
 COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics summary: Total Cost, Active API Keys (with cost, tokens or requests in the period), '
     'Total Requests (providers that report them), Average Cost per 1M Tokens (total cost / total tokens), trend.';
@@ -89,8 +87,7 @@ CREATE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend.period('la
 RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
                keys integer)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH t AS (
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
                                                             x.api_key_id) AS rn
@@ -107,8 +104,8 @@ AS $$
     SELECT s.ord::integer, s.label, s.api_key, s.workspace, s.cost, pc.pct, s.keys
     FROM slices s
     JOIN aispend._pct_of_total(ARRAY(SELECT s2.cost FROM slices s2 ORDER BY s2.ord)) pc ON pc.ord = s.ord
-    ORDER BY s.ord
-$$;
+    ORDER BY s.ord;
+END;
 COMMENT ON FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text) IS
     'API Key Analytics pie chart "Cost Distribution by API Key": the top_n keys by cost, then one "Other" row '
     'with the rest (keys = how many); "% of Total" as in the tables. Rows come in the default order: rank.';
@@ -120,12 +117,11 @@ CREATE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.pe
 RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
                change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
            t.trend, t.account, t.workspace_id, t.api_key_id
-    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
-$$;
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t;
+END;
 COMMENT ON FUNCTION aispend.api_keys_vs_previous(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics bar chart "API Key Cost Comparison": current vs previous period per key. Default order: '
     'current_cost DESC (change DESC: the keys driving an increase).';
@@ -137,13 +133,12 @@ CREATE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend.period('la
 RETURNS TABLE ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric,
                "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT aispend.csv_cell(t.api_key), aispend.csv_cell(t.workspace), aispend.csv_cell(t.key_hint), t.provider,
            t.status, pg_catalog.round(t.cost, 2), t.tokens,
            t.requests, t.cost_per_1m, t.trend_label
-    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t
-$$;
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace) t;
+END;
 COMMENT ON FUNCTION aispend.api_keys_csv(daterange, text, text, numeric, numeric, text) IS
     'API Key Analytics table with the dashboard''s column titles ("API Key" is the key name, "Workspace" its '
     'workspace): \copy (SELECT * FROM aispend.api_keys_csv(aispend.period(''last_30_days'')) ORDER BY "Cost" DESC) '
@@ -156,8 +151,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, previous_cost numeric, account name,
                workspace_id text, api_key_id text, owner text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
            (pg_catalog.upper(period) - 1 - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer,
@@ -173,8 +167,8 @@ AS $$
       AND coalesce(u.req, 0) = 0 AND coalesce(u.tok, 0) = 0 AND coalesce(u.cost, 0) = 0
       AND aispend._key_matches(k.name, w.name, k.key_hint, k.api_key_id, k.owner, search)
       AND (api_keys_unused.workspace IS NULL OR pg_catalog.lower(coalesce(w.name, k.workspace_id)) = pg_catalog.lower(api_keys_unused.workspace)
-           OR k.workspace_id = api_keys_unused.workspace)
-$$;
+           OR k.workspace_id = api_keys_unused.workspace);
+END;
 COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
     'Unused API keys: listed keys with 0 requests (and no tokens, no cost) in the period: candidates for '
     'deactivation. Default order: last_used_at NULLS FIRST, api_key.';
@@ -185,8 +179,7 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                last_used_at timestamptz, days_since_last_use integer, account name, workspace_id text,
                api_key_id text, owner text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT coalesce(k.name, k.api_key_id), coalesce(w.name, k.workspace_id), k.key_hint, k.provider,
            CASE WHEN k.status = 'active' THEN 'active' ELSE 'inactive' END, k.created_at, k.last_used_at,
            (as_of - (k.last_used_at AT TIME ZONE 'UTC')::date)::integer, k.account, k.workspace_id, k.api_key_id,
@@ -195,8 +188,8 @@ AS $$
     LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
     WHERE k.api_key_id NOT LIKE '(%'
       AND aispend._provider_matches(k.provider, api_keys_idle.provider)
-      AND (k.last_used_at IS NULL OR (k.last_used_at AT TIME ZONE 'UTC')::date <= as_of - api_keys_idle.days)
-$$;
+      AND (k.last_used_at IS NULL OR (k.last_used_at AT TIME ZONE 'UTC')::date <= as_of - api_keys_idle.days);
+END;
 COMMENT ON FUNCTION aispend.api_keys_idle(integer, text, date) IS
     'API keys not used for at least `days` days by the provider''s last-used date (last_used_at; NULL = never used '
     'or not reported). Default order: last_used_at NULLS FIRST.';

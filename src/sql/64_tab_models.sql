@@ -11,8 +11,7 @@ RETURNS TABLE (model text, most_efficient boolean, provider text, cost_per_1m nu
                requests bigint, pct_of_total numeric, trend text, change_pct numeric, trend_label text,
                previous_cost numeric, previous_tokens bigint, previous_requests bigint, accounts name[])
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH g AS (
         SELECT t.model, pg_catalog.string_agg(DISTINCT t.provider, ', ') AS provider, sum(t.cost) AS cost,
                sum(t.tokens)::bigint AS tokens, sum(t.requests)::bigint AS requests,
@@ -38,8 +37,8 @@ AS $$
     FROM e
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
     CROSS JOIN aispend.trend(e.cost, e.previous_cost) tr
-    ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model
-$$;
+    ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model;
+END;
 COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric) IS
     'Model Efficiency table: one row per model. most_efficient is the star (lowest Cost/1M among models with cost '
     'and tokens). Arguments: period, provider, search (model name substring), min_cost, max_cost. '
@@ -52,8 +51,7 @@ RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, t
                avg_cost_per_1m numeric, most_efficient_model text, previous_total_cost numeric, trend text,
                change_pct numeric, trend_label text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT s.total, s.models, s.requests, s.tokens, pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
            s.star, s.previous, tr.indicator, tr.change_pct, tr.label
     FROM (SELECT coalesce(sum(t.cost), 0) AS total,
@@ -61,8 +59,8 @@ AS $$
                  sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
                  min(t.model) FILTER (WHERE t.most_efficient) AS star, coalesce(sum(t.previous_cost), 0) AS previous
           FROM aispend.models_table(period, provider, search, min_cost, max_cost) t) s
-    CROSS JOIN aispend.trend(s.total, s.previous) tr
-$$;
+    CROSS JOIN aispend.trend(s.total, s.previous) tr;
+END;
 COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric) IS
     'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '
     'Requests, Average Cost per 1M Tokens, the starred model, trend.';
@@ -72,12 +70,11 @@ CREATE FUNCTION aispend.models_by_cost(period daterange DEFAULT aispend.period('
                                        min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL)
 RETURNS TABLE (model text, provider text, cost numeric, pct_of_total numeric)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT t.model, t.provider, t.cost, t.pct_of_total
     FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
-    WHERE t.cost <> 0
-$$;
+    WHERE t.cost <> 0;
+END;
 COMMENT ON FUNCTION aispend.models_by_cost(daterange, text, text, numeric, numeric) IS
     'Model Efficiency pie chart "Cost Distribution by Model". Default order: cost DESC.';
 
@@ -87,12 +84,11 @@ CREATE FUNCTION aispend.models_vs_previous(period daterange DEFAULT aispend.peri
 RETURNS TABLE (model text, provider text, current_cost numeric, previous_cost numeric, change numeric,
                change_pct numeric, trend text, current_tokens bigint, previous_tokens bigint)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT t.model, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend,
            t.tokens, t.previous_tokens
-    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
-$$;
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t;
+END;
 COMMENT ON FUNCTION aispend.models_vs_previous(daterange, text, text, numeric, numeric) IS
     'Model Efficiency bar chart "Model Cost Comparison": current vs previous period per model (tokens too, to see '
     'a change of model mix). Default order: current_cost DESC.';
@@ -103,12 +99,11 @@ CREATE FUNCTION aispend.models_csv(period daterange DEFAULT aispend.period('last
 RETURNS TABLE ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint,
                "Requests" bigint, "Trend" text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT aispend.csv_cell(t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END), t.provider, t.cost_per_1m,
            pg_catalog.round(t.cost, 2), t.tokens, t.requests, t.trend_label
-    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t
-$$;
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost) t;
+END;
 COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric) IS
     'Model Efficiency table with the dashboard''s column titles (the starred model ends with '' ⭐''): '
     '\copy (SELECT * FROM aispend.models_csv(aispend.period(''previous_month'')) ORDER BY "Cost" DESC) '

@@ -33,8 +33,7 @@ CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.per
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
                uncaptured_cost numeric, uncaptured_pct numeric)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
+BEGIN ATOMIC
     WITH b AS (
         SELECT t.provider, sum(t.cost) AS billed
         FROM aispend._entity_totals('w', period, 'all') t
@@ -57,8 +56,8 @@ AS $$
     SELECT a.provider, a.billed, a.captured, pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
            GREATEST(a.billed - a.captured, 0),
            pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
-    FROM a ORDER BY a.ord, a.provider
-$$;
+    FROM a ORDER BY a.ord, a.provider;
+END;
 COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[]) IS
     'Share of the spend the dashboard shows (the Workspaces tab''s cost: billed, allocated or estimated) that your '
     'middleware captured (aispend.middleware_spend) in a period, per provider and overall (provider ''all''); '

@@ -1,24 +1,29 @@
 -- Property test: the dashboard's maintained figures never differ from a from-scratch computation.
 --
--- Three accounts (two OpenAI, one Anthropic) over the UTC days 2026-07-23..2026-09-20 (the fixed "today"
--- 2026-09-20, never now()). For each of a few fixed seeds, 200 random steps; each step is one of
+-- Three accounts (two OpenAI, one Anthropic) over the UTC days 2026-07-23..2026-09-20 (a fixed "today",
+-- 2026-09-20, never now()). For each of three fixed seeds, 200 random steps; each step is one of
 --   a  a sync window: one account, 1-10 days anywhere in the range (overlapping earlier windows), its usage and
---      costs merged as the sync merges them (rows not sent any more deleted, the rest upserted on the natural
---      key), with its sync_runs rows: the costs run started either during the window's last day (the bill still
---      open) or after it ended (settled); sometimes 'running' first and then updated to 'succeeded', as the
---      sync does; sometimes only usage, only costs, or a failed run that stores nothing;
+--      costs merged as the sync merges them (rows no longer sent deleted, the rest upserted on the natural key),
+--      with its sync_runs rows: the costs run started either during the window's last day (that day's bill
+--      still open) or after the window ended (settled), sometimes 'running' first and then updated to
+--      'succeeded' as the sync does; sometimes only usage, only costs, facts loaded by hand without any run, or a
+--      failed / aborted / still running costs run that stored nothing;
 --   b  a provider-side correction of past days: amounts or tokens updated, rows deleted, a row moved to another
---      day, key or model;
---   c  price catalogue changes (origin manual): exact and prefix rules inserted, 10x prices, validity ranges,
---      patterns changed, rows deleted, every manual row deleted;
+--      day, key, model or workspace;
+--   c  price catalogue changes (origin manual): exact, prefix and regex rules inserted, 10x prices (one row or
+--      every row of a provider), validity ranges and patterns changed, rows deleted, every manual row deleted;
 --   d  renames: display_name set (sometimes the same name on workspaces of two accounts: one combined row) or
 --      reset, or a provider-side rename (provider_name);
 --   e  an account dropped (DROP SERVER ... CASCADE + aispend.forget_account) or re-created and loaded again.
--- After every step (pending deferred triggers fired with SET CONSTRAINTS ALL IMMEDIATE), the three tabs and their
--- summaries are compared for five periods with the oracle below: aispend.cost_facts_between read live, summed
--- naively per entity and period with GROUP BY. Only the public API and the base tables are used.
--- One test per seed: 0 differences over its steps; on failure the diagnostics show the first differing rows with
--- their step. Rolled back.
+-- After every step the pending deferred triggers are fired (SET CONSTRAINTS ALL IMMEDIATE, as a COMMIT would),
+-- then the three tabs and their summaries are compared, for five periods, with the oracle: aispend.cost_facts_between
+-- read live for every account with facts, summed naively per entity and period with GROUP BY. Per entity (workspace
+-- name, (account, workspace, key), model): cost, tokens, requests and the previous period's; per summary: total
+-- cost, tokens, requests, previous total cost. Only the public API and the base tables are used, never an
+-- internal function, so the test holds whatever the rollups look like inside.
+-- One test per seed (0 differences over its steps; the diagnostics show the first differing rows with their step,
+-- and per step kind the first step that made a difference), and one that the steps covered what they should.
+-- Each seed runs in a savepoint; everything is rolled back.
 BEGIN;
 SELECT plan(4);
 SET LOCAL client_min_messages = warning;
@@ -51,16 +56,18 @@ INSERT INTO rp_key VALUES
     ('rp_an', 'wrk_support', 'ak_s1'), ('rp_an', 'wrk_support', 'ak_s2'), ('rp_an', '(default)', '(console)'),
     ('rp_an', '(default)', 'ak_d1'), ('rp_an', 'wrk_ghost', 'ak_g1');
 
--- Models per account: shipped prices (gpt-*, claude-sonnet/haiku), none (rp-custom-1, claude-rp-lab, until a
--- manual rule prices them), embeddings (no output price), usage without a model; gpt-4o in two accounts.
-CREATE TEMP TABLE rp_model (account name, provider text, model text, endpoint text);
+-- Models per account, with the chance that a workspace uses one on a day: shipped prices (gpt-*, claude-sonnet /
+-- haiku), none (rp-custom-1, claude-rp-lab, until a manual rule prices them), embeddings (no output price), usage
+-- without a model; gpt-4o in two accounts.
+CREATE TEMP TABLE rp_model (account name, provider text, model text, endpoint text, p float8);
 INSERT INTO rp_model VALUES
-    ('rp_oa', 'openai', 'gpt-4o', 'completions'), ('rp_oa', 'openai', 'gpt-4o-mini', 'completions'),
-    ('rp_oa', 'openai', 'text-embedding-3-small', 'embeddings'), ('rp_oa', 'openai', NULL, 'moderations'),
-    ('rp_ob', 'openai', 'gpt-4o', 'completions'), ('rp_ob', 'openai', 'gpt-4.1', 'completions'),
-    ('rp_ob', 'openai', 'rp-custom-1', 'completions'),
-    ('rp_an', 'anthropic', 'claude-sonnet-4-5', 'messages'), ('rp_an', 'anthropic', 'claude-haiku-4-5', 'messages'),
-    ('rp_an', 'anthropic', 'claude-rp-lab', 'messages');
+    ('rp_oa', 'openai', 'gpt-4o', 'completions', 0.5), ('rp_oa', 'openai', 'gpt-4o-mini', 'completions', 0.3),
+    ('rp_oa', 'openai', 'text-embedding-3-small', 'embeddings', 0.15), ('rp_oa', 'openai', NULL, 'moderations', 0.1),
+    ('rp_ob', 'openai', 'gpt-4o', 'completions', 0.45), ('rp_ob', 'openai', 'gpt-4.1', 'completions', 0.35),
+    ('rp_ob', 'openai', 'rp-custom-1', 'completions', 0.2),
+    ('rp_an', 'anthropic', 'claude-sonnet-4-5', 'messages', 0.5),
+    ('rp_an', 'anthropic', 'claude-haiku-4-5', 'messages', 0.35),
+    ('rp_an', 'anthropic', 'claude-rp-lab', 'messages', 0.15);
 
 -- The periods compared, relative to the fixed today.
 CREATE TEMP TABLE rp_period (pname text PRIMARY KEY, period daterange, prev daterange);
@@ -146,7 +153,8 @@ BEGIN
     UPDATE rp_acct SET present = false WHERE account = p_acct;
 END $$;
 
--- (a) One sync window [p_from, p_to] of an account; p_what: both, usage, costs or failed. Returns a description.
+-- (a) One sync window [p_from, p_to] of an account; p_what: both, usage, costs, failed (a failed costs run, no
+-- data), or hand (usage and costs loaded without any sync_runs row). Returns a description.
 CREATE FUNCTION pg_temp.rp_sync(p_acct name, p_from date, p_to date, p_what text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     prov text := (SELECT a.provider FROM rp_acct a WHERE a.account = p_acct);
@@ -162,15 +170,19 @@ DECLARE
     bs timestamptz;
     started timestamptz;
     run_id bigint;
-    lines integer;
 BEGIN
-    IF p_what = 'failed' THEN
+    IF p_what = 'failed' THEN   -- a costs run that stored nothing: failed, aborted, or still 'running'
         started := pg_temp.rp_utc(p_to) + random() * interval '2 days';
+        r := random();
         INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at,
                                        finished_at, status, error_sqlstate, error_message)
-        VALUES (p_acct, 'costs', lo, hi, '1d', started, started + interval '3 seconds', 'failed', 'AS005',
-                'rollup_property: provider error');
-        RETURN format('sync %s %s..%s: a failed costs run at %s (nothing stored)', p_acct, p_from, p_to, started);
+        VALUES (p_acct, 'costs', lo, hi, '1d', started, CASE WHEN r < 0.7 THEN started + interval '3 seconds' END,
+                CASE WHEN r < 0.5 THEN 'failed' WHEN r < 0.7 THEN 'aborted' ELSE 'running' END,
+                CASE WHEN r < 0.5 THEN 'AS005' WHEN r < 0.7 THEN '57014' END,
+                CASE WHEN r < 0.7 THEN 'rollup_property: no data stored' END);
+        RETURN format('sync %s %s..%s: a %s costs run at %s (nothing stored)', p_acct, p_from, p_to,
+                      CASE WHEN r < 0.5 THEN 'failed' WHEN r < 0.7 THEN 'aborted' ELSE 'running' END,
+                      to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'));
     END IF;
 
     TRUNCATE rp_su, rp_sc;
@@ -180,7 +192,7 @@ BEGIN
             CONTINUE WHEN random() < 0.35;
             models_used := '{}';
             FOR m IN SELECT * FROM rp_model x WHERE x.account = p_acct ORDER BY x.model NULLS LAST LOOP
-                CONTINUE WHEN random() < 0.6;
+                CONTINUE WHEN random() >= m.p;
                 keys_used := '{}';
                 FOR k IN SELECT * FROM rp_key y WHERE y.account = p_acct AND y.workspace_id = ws.workspace_id
                          ORDER BY y.api_key_id LOOP
@@ -269,10 +281,12 @@ BEGIN
         END IF;
     END LOOP;
 
-    IF p_what IN ('both', 'usage') THEN
-        INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at,
-                                       finished_at, status, complete_through)
-        VALUES (p_acct, 'usage', lo, hi, '1d', hi, hi + interval '5 seconds', 'succeeded', hi);
+    IF p_what IN ('both', 'usage', 'hand') THEN
+        IF p_what <> 'hand' THEN
+            INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at,
+                                           finished_at, status, complete_through)
+            VALUES (p_acct, 'usage', lo, hi, '1d', hi, hi + interval '5 seconds', 'succeeded', hi);
+        END IF;
         DELETE FROM aispend.usage u
          WHERE u.account = p_acct AND u.bucket_start >= lo AND u.bucket_start < hi
            AND NOT EXISTS (
@@ -306,7 +320,7 @@ BEGIN
                 excluded.web_search_requests);
     END IF;
 
-    IF p_what IN ('both', 'costs') THEN
+    IF p_what IN ('both', 'costs', 'hand') THEN
         -- the costs run: started during the window's last day (that day's bill still open) or after it ended
         IF random() < 0.5 THEN
             started := pg_temp.rp_utc(p_to) + random() * interval '23 hours 59 minutes';
@@ -314,7 +328,7 @@ BEGIN
             started := hi + random() * interval '3 days';
         END IF;
         run_id := NULL;
-        IF random() < 0.5 THEN   -- as the sync does: 'running' first, 'succeeded' after the merge
+        IF p_what <> 'hand' AND random() < 0.5 THEN   -- as the sync does: 'running' first, 'succeeded' after the merge
             INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
             VALUES (p_acct, 'costs', lo, hi, '1d', started) RETURNING id INTO run_id;
         END IF;
@@ -335,8 +349,9 @@ BEGIN
         GROUP BY s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type, s.cost_type
         ON CONFLICT ON CONSTRAINT costs_natural_key DO UPDATE SET amount_usd = excluded.amount_usd
          WHERE c.amount_usd::text <> excluded.amount_usd::text;
-        GET DIAGNOSTICS lines = ROW_COUNT;
-        IF run_id IS NULL THEN
+        IF p_what = 'hand' THEN
+            NULL;
+        ELSIF run_id IS NULL THEN
             INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at,
                                            finished_at, status, complete_through)
             VALUES (p_acct, 'costs', lo, hi, '1d', started, started + interval '4 seconds', 'succeeded',
@@ -348,21 +363,24 @@ BEGIN
              WHERE r.account = p_acct AND r.id = run_id;
         END IF;
     END IF;
-    RETURN format('sync %s %s..%s (%s; %s usage rows, %s cost lines; costs run %s at %s)', p_acct, p_from, p_to,
-                  p_what, (SELECT count(*) FROM rp_su), (SELECT count(*) FROM rp_sc),
-                  CASE WHEN run_id IS NULL THEN 'inserted succeeded' ELSE 'running -> succeeded' END,
-                  to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'));
+    RETURN format('sync %s %s..%s (%s: %s%s)', p_acct, p_from, p_to, p_what,
+                  concat_ws(', ', CASE WHEN p_what <> 'costs' THEN (SELECT count(*) FROM rp_su) || ' usage rows' END,
+                            CASE WHEN p_what <> 'usage' THEN (SELECT count(*) FROM rp_sc) || ' cost lines' END),
+                  CASE WHEN p_what IN ('both', 'costs')
+                       THEN format('; costs run %s, started %s',
+                                   CASE WHEN run_id IS NULL THEN 'inserted succeeded' ELSE 'running -> succeeded' END,
+                                   to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')) ELSE '' END);
 END $$;
 
--- An account created and its whole range loaded in windows of p_len days.
-CREATE FUNCTION pg_temp.rp_load_account(p_acct name, p_len integer) RETURNS void LANGUAGE plpgsql AS $$
+-- An account created and its whole range loaded in windows of p_len days (by hand: without sync_runs rows).
+CREATE FUNCTION pg_temp.rp_load_account(p_acct name, p_len integer, p_hand boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     today date := (SELECT c.today FROM rp_conf c);
     d date := (SELECT c.first_day FROM rp_conf c);
 BEGIN
     PERFORM pg_temp.rp_create_account(p_acct);
     WHILE d <= today LOOP
-        PERFORM pg_temp.rp_sync(p_acct, d, LEAST(d + (p_len - 1), today), 'both');
+        PERFORM pg_temp.rp_sync(p_acct, d, LEAST(d + (p_len - 1), today), CASE WHEN p_hand THEN 'hand' ELSE 'both' END);
         d := d + p_len;
     END LOOP;
 END $$;
@@ -387,8 +405,8 @@ BEGIN
         d1 := LEAST(d0 + (len - 1), today);
     END IF;
     r := random();
-    RETURN pg_temp.rp_sync(acct, d0, d1, CASE WHEN r < 0.72 THEN 'both' WHEN r < 0.84 THEN 'usage'
-                                              WHEN r < 0.94 THEN 'costs' ELSE 'failed' END);
+    RETURN pg_temp.rp_sync(acct, d0, d1, CASE WHEN r < 0.68 THEN 'both' WHEN r < 0.78 THEN 'usage'
+                                              WHEN r < 0.88 THEN 'costs' WHEN r < 0.94 THEN 'hand' ELSE 'failed' END);
 END $$;
 
 -- (b) A provider-side correction of past days.
@@ -431,7 +449,7 @@ BEGIN
                             UPDATE aispend.usage u
                                SET bucket_start = GREATEST(pg_temp.rp_utc((SELECT c.first_day FROM rp_conf c)),
                                                    LEAST(pg_temp.rp_utc((SELECT c.today FROM rp_conf c)),
-                                                         u.bucket_start + pg_temp.rp_int(-6, 6) * interval '1 day'))
+                                                         ((u.bucket_start AT TIME ZONE 'UTC') + pg_temp.rp_int(-6, 6) * interval '1 day') AT TIME ZONE 'UTC'))
                              WHERE u.ctid = t;
                         WHEN 2 THEN
                             UPDATE aispend.usage u
@@ -475,7 +493,7 @@ BEGIN
                         UPDATE aispend.costs c
                            SET bucket_start = GREATEST(pg_temp.rp_utc((SELECT x.first_day FROM rp_conf x)),
                                                        LEAST(pg_temp.rp_utc((SELECT x.today FROM rp_conf x)),
-                                                             c.bucket_start + pg_temp.rp_int(-6, 6) * interval '1 day'))
+                                                             ((c.bucket_start AT TIME ZONE 'UTC') + pg_temp.rp_int(-6, 6) * interval '1 day') AT TIME ZONE 'UTC'))
                          WHERE c.ctid = t;
                     ELSE
                         UPDATE aispend.costs c
@@ -510,11 +528,16 @@ DECLARE
 BEGIN
     IF n = 0 OR r < 0.45 THEN
         prov := pg_temp.rp_pick('{openai,openai,anthropic}');
-        IF random() < 0.6 THEN
+        r := random();
+        IF r < 0.55 THEN
             kind := 'exact';
             pat := (SELECT m.model FROM (SELECT DISTINCT y.model FROM rp_model y
                                          WHERE y.provider = prov AND y.model IS NOT NULL) m
                     ORDER BY m.model OFFSET pg_temp.rp_int(0, CASE prov WHEN 'openai' THEN 4 ELSE 2 END) LIMIT 1);
+        ELSIF r < 0.7 THEN
+            kind := 'regex';
+            pat := CASE prov WHEN 'openai' THEN pg_temp.rp_pick(ARRAY['^gpt-4o', '^(gpt-4\.1|rp-custom-1)$', 'small$'])
+                             ELSE pg_temp.rp_pick(ARRAY['^claude-(sonnet|haiku)-4-5$', 'lab$']) END;
         ELSE
             kind := 'prefix';
             pat := CASE prov WHEN 'openai' THEN pg_temp.rp_pick('{gpt-4o,gpt-4,gpt-,rp-,text-embedding}')
@@ -597,14 +620,16 @@ BEGIN
     IF n = 0 THEN RETURN 'rename: no workspace'; END IF;
     SELECT w.account, w.workspace_id INTO w1 FROM aispend.workspaces w JOIN rp_acct a ON a.account = w.account
     ORDER BY w.account, w.workspace_id OFFSET pg_temp.rp_int(0, n - 1) LIMIT 1;
-    IF r < 0.5 THEN
+    IF r < 0.5 OR NOT EXISTS (SELECT 1 FROM aispend.workspaces w JOIN rp_acct a ON a.account = w.account
+                              WHERE w.account <> w1.account) THEN
         nm := pg_temp.rp_pick('{Team Red,Team Blue,Shared,Alpha,wrk_ghost,NULL,NULL}');
         UPDATE aispend.workspaces w SET display_name = nm WHERE w.account = w1.account AND w.workspace_id = w1.workspace_id;
         RETURN format('rename: %s/%s display_name = %s', w1.account, w1.workspace_id, coalesce(nm, 'NULL'));
     ELSIF r < 0.78 THEN
         SELECT w.account, w.workspace_id INTO w2 FROM aispend.workspaces w JOIN rp_acct a ON a.account = w.account
         WHERE w.account <> w1.account ORDER BY w.account, w.workspace_id
-        OFFSET pg_temp.rp_int(0, 3) LIMIT 1;
+        OFFSET pg_temp.rp_int(0, (SELECT count(*)::integer - 1 FROM aispend.workspaces w JOIN rp_acct a ON a.account = w.account
+                                  WHERE w.account <> w1.account)) LIMIT 1;
         nm := pg_temp.rp_pick('{Team Red,Combined,Shared}');
         UPDATE aispend.workspaces w SET display_name = nm
          WHERE (w.account, w.workspace_id) IN ((w1.account, w1.workspace_id), (w2.account, w2.workspace_id));
@@ -627,11 +652,14 @@ DECLARE
     present name[] := pg_temp.rp_present();
     absent name[] := (SELECT coalesce(array_agg(a.account ORDER BY a.account), '{}') FROM rp_acct a WHERE NOT a.present);
     acct name;
+    hand boolean;
 BEGIN
     IF cardinality(absent) > 0 AND (random() < 0.75 OR cardinality(present) <= 1) THEN
         acct := absent[pg_temp.rp_int(1, cardinality(absent))];
-        PERFORM pg_temp.rp_load_account(acct, pg_temp.rp_int(4, 10));
-        RETURN format('account %s re-created and loaded', acct);
+        hand := random() < 0.3;
+        PERFORM pg_temp.rp_load_account(acct, pg_temp.rp_int(4, 10), hand);
+        RETURN format('account %s re-created and loaded%s', acct,
+                      CASE WHEN hand THEN ' by hand (no sync_runs: every billed day settled)' ELSE '' END);
     END IF;
     acct := present[pg_temp.rp_int(1, cardinality(present))];
     PERFORM pg_temp.rp_drop_account(acct);
@@ -766,14 +794,14 @@ BEGIN
 
     -- The first differing rows of the seed, and the first new ones of each step kind.
     SELECT count(*) INTO have FROM rp_detail d WHERE d.seed = p_seed AND d.why = 'first';
-    IF n > 0 AND have < 6 THEN
+    IF n > 0 AND have < 4 THEN
         INSERT INTO rp_detail
-        SELECT p_seed, p_step, 'first', c.* FROM rp_cur c ORDER BY c.tab, c.pname, c.entity LIMIT 6 - have;
+        SELECT p_seed, p_step, 'first', c.* FROM rp_cur c ORDER BY c.tab, c.pname, c.entity LIMIT 4 - have;
     END IF;
     IF n_new > 0 AND NOT EXISTS (SELECT 1 FROM rp_detail d JOIN rp_step s ON s.seed = d.seed AND s.step = d.step
                                  WHERE d.seed = p_seed AND d.why = 'new' AND s.kind = p_kind) THEN
         INSERT INTO rp_detail
-        SELECT p_seed, p_step, 'new', x.* FROM rp_new x ORDER BY x.tab, x.pname, x.entity LIMIT 2;
+        SELECT p_seed, p_step, 'new', x.* FROM rp_new x ORDER BY x.tab, x.pname, x.entity LIMIT 1;
     END IF;
     RETURN n;
 END $$;
@@ -801,13 +829,16 @@ BEGIN
     END LOOP;
     DELETE FROM aispend.model_prices p WHERE p.origin = 'manual';
     TRUNCATE rp_prevdiff;
-    -- step 0: every account, the whole range loaded window by window
+    -- step 0: every account, the whole range loaded window by window (now and then by hand, without sync runs)
+    descr := '';
     FOR acct IN SELECT a.account FROM rp_acct a ORDER BY a.account LOOP
-        PERFORM pg_temp.rp_load_account(acct, 10);
+        r := random();
+        PERFORM pg_temp.rp_load_account(acct, 10, r < 0.25);
+        descr := descr || CASE WHEN r < 0.25 THEN ' ' || acct || ' (by hand)' ELSE ' ' || acct END;
     END LOOP;
     SET CONSTRAINTS ALL IMMEDIATE;
     SET CONSTRAINTS ALL DEFERRED;
-    total := pg_temp.rp_compare(p_seed, 0, 'setup', format('3 accounts loaded %s..%s in 10-day windows', first, today));
+    total := pg_temp.rp_compare(p_seed, 0, 'setup', format('accounts%s loaded %s..%s in 10-day windows', descr, first, today));
 
     FOR i IN 1 .. p_steps LOOP
         t0 := clock_timestamp();
@@ -841,6 +872,33 @@ BEGIN
     INSERT INTO rp_result VALUES (p_ord, p_seed, p_steps, total);
 END $$;
 
+-- One differing row, readably.
+CREATE FUNCTION pg_temp.rp_fmt(d rp_detail) RETURNS text LANGUAGE sql AS $$
+    SELECT format('%s, %s, %s: ', d.tab, d.pname, d.entity)
+        || CASE WHEN d.n_rows IS NULL
+                THEN format('no row on the tab; the oracle has cost %s, previous %s, tokens %s, requests %s',
+                            d.want_cost, d.want_previous_cost, d.want_tokens, coalesce(d.want_requests::text, 'NULL'))
+                WHEN d.want_cost IS NULL
+                THEN format('not in the oracle; the tab has cost %s, previous %s, tokens %s, requests %s',
+                            d.cost, d.previous_cost, d.tokens, coalesce(d.requests::text, 'NULL'))
+                ELSE concat_ws('; ',
+                    CASE WHEN d.n_rows > 1 THEN format('%s rows on the tab', d.n_rows) END,
+                    CASE WHEN coalesce(d.cost, 0) <> coalesce(d.want_cost, 0)
+                         THEN format('cost %s, oracle %s', d.cost, d.want_cost) END,
+                    CASE WHEN coalesce(d.previous_cost, 0) <> coalesce(d.want_previous_cost, 0)
+                         THEN format('previous cost %s, oracle %s', d.previous_cost, d.want_previous_cost) END,
+                    CASE WHEN coalesce(d.tokens, 0) <> coalesce(d.want_tokens, 0)
+                         THEN format('tokens %s, oracle %s', d.tokens, d.want_tokens) END,
+                    CASE WHEN coalesce(d.previous_tokens, 0) <> coalesce(d.want_previous_tokens, 0)
+                         THEN format('previous tokens %s, oracle %s', d.previous_tokens, d.want_previous_tokens) END,
+                    CASE WHEN coalesce(d.requests, 0) <> coalesce(d.want_requests, 0)
+                         THEN format('requests %s, oracle %s', coalesce(d.requests::text, 'NULL'), coalesce(d.want_requests::text, 'NULL')) END,
+                    CASE WHEN coalesce(d.previous_requests, 0) <> coalesce(d.want_previous_requests, 0)
+                         THEN format('previous requests %s, oracle %s', coalesce(d.previous_requests::text, 'NULL'),
+                                     coalesce(d.want_previous_requests::text, 'NULL')) END)
+           END
+$$;
+
 -- The diagnostics of a seed: what ran, and on failure the first differences with their steps.
 CREATE FUNCTION pg_temp.rp_report(p_seed float8) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
@@ -855,68 +913,83 @@ BEGIN
            (SELECT round(avg(s.billed)) FROM rp_step s WHERE s.seed = p_seed) AS billed
       INTO x
       FROM (SELECT s.kind, count(*) AS n FROM rp_step s WHERE s.seed = p_seed AND s.step > 0 GROUP BY s.kind) k;
-    RETURN NEXT format('seed %s: steps %s; per step the oracle had ~%s cost facts (%s estimated, %s allocated, '
+    RETURN NEXT format('seed %s: steps %s; the oracle had ~%s cost facts a step (%s estimated, %s allocated, '
                        '%s billed)', p_seed, x.kinds, x.facts, x.est, x.alloc, x.billed);
     SELECT round(avg(s.step_ms), 1) AS st, round(avg(s.deferred_ms), 1) AS df, round(avg(s.compare_ms), 1) AS cm,
            round(max(s.deferred_ms), 1) AS dfmax
       INTO x FROM rp_step s WHERE s.seed = p_seed AND s.step > 0;
-    RETURN NEXT format('seed %s: ms per step: %s the step, %s the deferred triggers (max %s), %s the comparison',
+    RETURN NEXT format('seed %s: ms a step: %s the step, %s the deferred triggers (max %s), %s the comparison',
                        p_seed, x.st, x.df, x.dfmax, x.cm);
     IF res.diffs = 0 THEN
         RETURN;
     END IF;
     FOR x IN SELECT s.step, s.kind, s.descr, s.diffs FROM rp_step s WHERE s.seed = p_seed AND s.diffs > 0
              ORDER BY s.step LIMIT 1 LOOP
-        RETURN NEXT format('seed %s: %s differing rows in total; first at step %s (%s: %s)', p_seed, res.diffs,
-                           x.step, x.kind, x.descr);
+        RETURN NEXT format('seed %s: %s differing rows over all steps; the first at step %s (%s: %s):', p_seed,
+                           res.diffs, x.step, x.kind, x.descr);
     END LOOP;
+    FOR x IN SELECT pg_temp.rp_fmt(d) AS line FROM rp_detail d WHERE d.seed = p_seed AND d.why = 'first'
+             ORDER BY d.step, d.tab, d.pname, d.entity LOOP
+        RETURN NEXT '    ' || x.line;
+    END LOOP;
+    RETURN NEXT format('seed %s: per step kind (a sync window, b correction, c prices, d rename, e account):', p_seed);
     FOR x IN SELECT s.kind, count(*) AS n, count(*) FILTER (WHERE s.diffs > 0) AS with_diffs,
                     count(*) FILTER (WHERE s.new_diffs > 0) AS new_diffs,
-                    min(s.step) FILTER (WHERE s.new_diffs > 0) AS first_new
+                    (SELECT format(' first: step %s (%s): %s', d.step, s2.descr, pg_temp.rp_fmt(d))
+                       FROM rp_detail d JOIN rp_step s2 ON s2.seed = d.seed AND s2.step = d.step
+                      WHERE d.seed = p_seed AND d.why = 'new' AND s2.kind = s.kind
+                      ORDER BY d.step, d.tab, d.pname, d.entity LIMIT 1) AS first_new
              FROM rp_step s WHERE s.seed = p_seed GROUP BY s.kind ORDER BY s.kind LOOP
-        RETURN NEXT format('  kind %s: %s steps, %s with differences, %s introduced new or changed ones%s', x.kind,
-                           x.n, x.with_diffs, x.new_diffs,
-                           CASE WHEN x.first_new IS NOT NULL THEN format(' (first: step %s)', x.first_new) ELSE '' END);
-    END LOOP;
-    FOR x IN SELECT d.*, s.kind, s.descr FROM rp_detail d JOIN rp_step s ON s.seed = d.seed AND s.step = d.step
-             WHERE d.seed = p_seed ORDER BY d.why, d.step, d.tab, d.pname, d.entity LOOP
-        RETURN NEXT format('  %s step %s (%s: %s) %s, %s, %s: cost %s (oracle %s), previous %s (oracle %s), '
-                           'tokens %s (oracle %s), previous tokens %s (oracle %s), requests %s (oracle %s)%s',
-                           CASE x.why WHEN 'first' THEN 'first differences:' ELSE 'new at' END, x.step, x.kind,
-                           x.descr, x.tab, x.pname, x.entity, coalesce(x.cost::text, 'no row'),
-                           coalesce(x.want_cost::text, 'no row'), x.previous_cost, x.want_previous_cost, x.tokens,
-                           x.want_tokens, x.previous_tokens, x.want_previous_tokens, x.requests, x.want_requests,
-                           CASE WHEN x.n_rows > 1 THEN format(' (%s rows)', x.n_rows) ELSE '' END);
+        RETURN NEXT format('  %s: %s steps, %s ended with differences, %s made new or changed ones.%s', x.kind, x.n,
+                           x.with_diffs, x.new_diffs, coalesce(x.first_new, ''));
     END LOOP;
 END $$;
 
+-- Not vacuous: the seed ran every kind of step (5 times or more), the oracle saw estimated, allocated and billed
+-- costs, and price steps did move the total cost (so a rollup that ignored them would be caught).
+CREATE FUNCTION pg_temp.rp_covered(p_seed float8) RETURNS boolean LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM rp_step s WHERE s.seed = p_seed AND s.step > 0
+                                  GROUP BY s.kind HAVING count(*) >= 5) k) = 5
+       AND (SELECT max(s.estimated) > 0 AND max(s.allocated) > 0 AND max(s.billed) > 0 AND min(s.facts) > 0
+            FROM rp_step s WHERE s.seed = p_seed)
+       AND (SELECT count(*) FROM (SELECT s.kind, s.total_cost IS DISTINCT FROM lag(s.total_cost) OVER (ORDER BY s.step) AS moved
+                                  FROM rp_step s WHERE s.seed = p_seed) m
+            WHERE m.kind = 'c' AND m.moved) >= 3
+$$;
+
 -- ---------------------------------------------------------------- the seeds
+-- Each seed runs in a savepoint that is rolled back after its results are kept in psql variables: every seed
+-- starts from the same state, and the rows it wrote (dead after the rollback) do not slow down the next one.
 
+SAVEPOINT seed_1;
 DO $$ BEGIN PERFORM pg_temp.rp_run(1, 0.1234, 200); END $$;
-SELECT is(r.diffs, 0::bigint, format('seed %s: %s steps, 0 differences', r.seed, r.steps)) FROM rp_result r WHERE r.ord = 1;
-SELECT diag(m) FROM pg_temp.rp_report(0.1234) m;
+SELECT r.diffs AS diffs_1, format('seed %s: %s steps, 0 differences', r.seed, r.steps) AS name_1,
+       (SELECT string_agg(m, E'\n') FROM pg_temp.rp_report(r.seed) m) AS diag_1, pg_temp.rp_covered(r.seed) AS covered_1
+FROM rp_result r WHERE r.ord = 1 \gset
+ROLLBACK TO SAVEPOINT seed_1;
+SELECT is(:'diffs_1'::bigint, 0::bigint, :'name_1');
+SELECT diag(:'diag_1');
 
+SAVEPOINT seed_2;
 DO $$ BEGIN PERFORM pg_temp.rp_run(2, 0.5678, 200); END $$;
-SELECT is(r.diffs, 0::bigint, format('seed %s: %s steps, 0 differences', r.seed, r.steps)) FROM rp_result r WHERE r.ord = 2;
-SELECT diag(m) FROM pg_temp.rp_report(0.5678) m;
+SELECT r.diffs AS diffs_2, format('seed %s: %s steps, 0 differences', r.seed, r.steps) AS name_2,
+       (SELECT string_agg(m, E'\n') FROM pg_temp.rp_report(r.seed) m) AS diag_2, pg_temp.rp_covered(r.seed) AS covered_2
+FROM rp_result r WHERE r.ord = 2 \gset
+ROLLBACK TO SAVEPOINT seed_2;
+SELECT is(:'diffs_2'::bigint, 0::bigint, :'name_2');
+SELECT diag(:'diag_2');
 
+SAVEPOINT seed_3;
 DO $$ BEGIN PERFORM pg_temp.rp_run(3, -0.9012, 200); END $$;
-SELECT is(r.diffs, 0::bigint, format('seed %s: %s steps, 0 differences', r.seed, r.steps)) FROM rp_result r WHERE r.ord = 3;
-SELECT diag(m) FROM pg_temp.rp_report(-0.9012) m;
+SELECT r.diffs AS diffs_3, format('seed %s: %s steps, 0 differences', r.seed, r.steps) AS name_3,
+       (SELECT string_agg(m, E'\n') FROM pg_temp.rp_report(r.seed) m) AS diag_3, pg_temp.rp_covered(r.seed) AS covered_3
+FROM rp_result r WHERE r.ord = 3 \gset
+ROLLBACK TO SAVEPOINT seed_3;
+SELECT is(:'diffs_3'::bigint, 0::bigint, :'name_3');
+SELECT diag(:'diag_3');
 
--- Not vacuous: every seed ran every kind of step, the oracle saw estimated, allocated and billed costs, and
--- price steps did move the total cost (so a rollup that ignored them would have been caught).
-SELECT ok(bool_and(x.ok), 'the random steps covered every step kind, every cost basis, and price changes that move costs')
-FROM (SELECT r.seed,
-             (SELECT count(DISTINCT s.kind) FROM rp_step s WHERE s.seed = r.seed AND s.step > 0) = 5
-             AND (SELECT min(n) FROM (SELECT count(*) AS n FROM rp_step s WHERE s.seed = r.seed AND s.step > 0
-                                      GROUP BY s.kind) k) >= 5
-             AND (SELECT max(s.estimated) > 0 AND max(s.allocated) > 0 AND max(s.billed) > 0 AND min(s.facts) > 0
-                  FROM rp_step s WHERE s.seed = r.seed)
-             AND (SELECT count(*) FROM (SELECT s.kind, s.total_cost IS DISTINCT FROM lag(s.total_cost) OVER (ORDER BY s.step) AS moved
-                                        FROM rp_step s WHERE s.seed = r.seed) m
-                  WHERE m.kind = 'c' AND m.moved) >= 3 AS ok
-      FROM rp_result r) x;
+SELECT ok(:'covered_1'::boolean AND :'covered_2'::boolean AND :'covered_3'::boolean,
+          'every seed covered every step kind, every cost basis, and price changes that move costs');
 
 SELECT * FROM finish();
 ROLLBACK;
