@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \set VERBOSITY terse
-SELECT plan(20);
+SELECT plan(21);
 
 CREATE SERVER hp_openai FOREIGN DATA WRAPPER aispend
     OPTIONS (provider 'openai', base_url :'mock_url', max_retries '0', timeout_ms '20000');
@@ -76,6 +76,9 @@ RESET aispend.max_parse_mb;
 SELECT is(:'st'::text, '57014', 'statement_timeout during the parse: 57014');
 SELECT cmp_ok(clock_timestamp() - :'t0'::timestamptz, '<', interval '3 seconds',
               'the cancel lands within 1.5 s of the timeout');
+SELECT is((SELECT string_agg(endpoint || ' ' || status, ',' ORDER BY id) FROM aispend.sync_runs
+           WHERE account = 'hp_openai' AND started_at >= :'t0' AND status IN ('running', 'aborted')),
+          'usage aborted', 'the interrupted step is recorded as aborted, none is left running');
 
 -- finding 6: multibyte text cut by bytes stored invalid UTF-8
 \set u :mock_url/mock/fault=multibyte;after=5;tag=e:run/
