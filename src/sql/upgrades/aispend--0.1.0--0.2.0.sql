@@ -1885,7 +1885,16 @@ AS $$
                      (sum(r.cost) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
                       OR sum(r.total_tokens) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
                       OR sum(r.requests) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0) AS moved
-          FROM aispend.daily_rollup r
+          FROM (-- the team's rows, found by their workspaces (index daily_rollup_workspace_idx): those of its
+                -- workspaces, and those of its keys in other workspaces
+                SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
+                JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
+                UNION ALL
+                SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
+                JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
+                                           AND r.api_key_id = k.api_key_id
+                WHERE (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
+                                                          FROM aispend._team_workspaces(CURRENT_USER) w)) r
           JOIN aispend._account_providers() ap ON ap.account = r.account
           WHERE (SELECT aispend._team_restricted())
             AND r.day >= lower(aispend.previous_period(aispend._check_period(_team_entity_totals.period)))
