@@ -52,9 +52,11 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_reader') THEN CREATE ROLE bench_reader; END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_team') THEN CREATE ROLE bench_team; END IF;
 END $$;
-SELECT aispend.grant_reader('bench_reader');
-SELECT aispend.grant_team('bench_team', workspace_names => ARRAY(
-    SELECT DISTINCT name FROM aispend.workspaces WHERE account LIKE 'bench\_%' ORDER BY name LIMIT 5));
+DO $$ BEGIN
+    PERFORM aispend.grant_reader('bench_reader');
+    PERFORM aispend.grant_team('bench_team', workspace_names => ARRAY(
+        SELECT DISTINCT name FROM aispend.workspaces WHERE account LIKE 'bench\_%' ORDER BY name LIMIT 5));
+END $$;
 CREATE TEMP TABLE res (tab text, days int, table_ms numeric, summary_ms numeric, naive_ms numeric,
                        reader_ms numeric, team_ms numeric);
 DO $$
@@ -76,8 +78,10 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
-SELECT aispend.revoke_team('bench_team');
-SELECT aispend.revoke_all('bench_reader');
+DO $$ BEGIN
+    PERFORM aispend.revoke_team('bench_team');
+    PERFORM aispend.revoke_all('bench_reader');
+END $$;
 DROP ROLE bench_team;
 DROP ROLE bench_reader;
 SELECT tab, days, round(table_ms, 1) AS table_ms, round(summary_ms, 1) AS summary_ms,
