@@ -1754,13 +1754,14 @@ RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
 RETURN EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team OPERATOR(pg_catalog.=) CURRENT_USER);
 COMMENT ON FUNCTION aispend._team_restricted() IS 'Internal: whether the current role is a team (sees its scope only).';
 
--- The workspaces of a team's scope. SECURITY DEFINER on purpose, and only this: it reads aispend.workspaces,
+-- The workspaces of a team's scope (ROWS 10: a scope is a few names, and a team's tabs then read the rollup by
+-- workspace through its index instead of scanning it). SECURITY DEFINER on purpose, and only this: it reads aispend.workspaces,
 -- whose own row-level policy calls it (read as the caller, the policy would recurse). The policies pass
 -- CURRENT_USER; it answers only for a team the logged-in role is (or may SET ROLE to), so a team cannot list
 -- another team's workspaces.
 CREATE OR REPLACE FUNCTION aispend._team_workspaces(team name)
 RETURNS TABLE (account name, workspace_id text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE SECURITY DEFINER ROWS 10
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT w.account, w.workspace_id
@@ -1774,7 +1775,7 @@ COMMENT ON FUNCTION aispend._team_workspaces(name) IS
 -- The API keys of a team's scope, with their workspaces (a team given a key sees its workspace's name).
 CREATE OR REPLACE FUNCTION aispend._team_keys(team name)
 RETURNS TABLE (account name, api_key_id text, workspace_id text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE SECURITY DEFINER ROWS 10
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
     SELECT k.account, k.api_key_id, k.workspace_id
