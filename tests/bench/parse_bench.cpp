@@ -90,7 +90,7 @@ long peak_rss_kb() {
 
 void run(const char *provider, const std::string &page, int iterations, FILE *report) {
     CannedTransport http(page);
-    auto p = find_provider(provider)->make(AccountConfig{"bench", provider, "", "k"}, http);
+    auto p = find_provider(provider)->make(AccountConfig{"bench", provider, "", "k", 0, {}}, http);
     size_t records = 0;
     double t0 = cpu_seconds();
     for (int i = 0; i < iterations; ++i) {

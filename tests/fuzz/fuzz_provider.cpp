@@ -31,7 +31,8 @@ void call(Provider &p) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     aispend::test::FakeTransport http;
     http.set_fallback(std::string(reinterpret_cast<const char *>(data), size));
-    auto provider = find_provider(FUZZ_PROVIDER)->make(AccountConfig{"fuzz", FUZZ_PROVIDER, "", "k"}, http);
+    auto provider =
+        find_provider(FUZZ_PROVIDER)->make(AccountConfig{"fuzz", FUZZ_PROVIDER, "", "k", 0, {}}, http);
     try {
         call(*provider);
     } catch (const ProviderError &) {

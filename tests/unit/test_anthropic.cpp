@@ -29,7 +29,8 @@ const std::string kCosts = kBase +
 const Window kWindow{1767225600, 1767484800, "1d"};
 
 std::unique_ptr<Provider> make(FakeTransport &http) {
-    return find_provider("anthropic")->make(AccountConfig{"acct", "anthropic", "", "sk-admin-secret"}, http);
+    return find_provider("anthropic")
+        ->make(AccountConfig{"acct", "anthropic", "", "sk-admin-secret", 0, {}}, http);
 }
 
 }  // namespace

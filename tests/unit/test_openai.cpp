@@ -35,7 +35,8 @@ std::string keys_url(const std::string &project) {
 }
 
 std::unique_ptr<Provider> make(FakeTransport &http, const std::string &base_url = "") {
-    return find_provider("openai")->make(AccountConfig{"acct", "openai", base_url, "sk-admin-secret"}, http);
+    return find_provider("openai")->make(AccountConfig{"acct", "openai", base_url, "sk-admin-secret", 0, {}},
+                                         http);
 }
 
 }  // namespace
@@ -161,11 +162,11 @@ TEST(OpenAi, PageBucketsLowersTheLimitButNeverRaisesIt) {
     FakeTransport http;
     http.set_fallback(R"({"object":"page","data":[],"has_more":false,"next_page":null})");
     auto small =
-        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 7}, http);
+        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 7, {}}, http);
     small->fetch_usage(Window{1767225600, 1767312000, "1d"}, [](std::vector<UsageRow> &&) {});
     small->fetch_costs(Window{1767225600, 1767312000, "1d"}, [](std::vector<CostRow> &&) {});
     auto large =
-        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 100}, http);
+        find_provider("openai")->make(AccountConfig{"acct", "openai", "", "sk-admin-secret", 100, {}}, http);
     large->fetch_usage(Window{1767225600, 1767312000, "1d"}, [](std::vector<UsageRow> &&) {});
     ASSERT_EQ(http.requests.size(), 5u);
     EXPECT_NE(http.requests[0].url.find("&limit=7&"), std::string::npos);   // completions
@@ -329,7 +330,7 @@ class EndlessTransport : public HttpTransport {
 
 TEST(OpenAi, EndlessPaginationStopsAtThePageBudget) {
     EndlessTransport http;
-    AccountConfig config{"acct", "openai", "", "sk-admin-secret"};
+    AccountConfig config{"acct", "openai", "", "sk-admin-secret", 0, {}};
     config.limits.max_pages = 25;
     auto provider = find_provider("openai")->make(config, http);
     auto d = provider_error([&] { provider->list_workspaces([](std::vector<Workspace> &&) {}); });

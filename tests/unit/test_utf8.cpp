@@ -12,7 +12,7 @@ const std::string kFffd = "\xEF\xBF\xBD";
 }
 
 TEST(Utf8, KeepsValidText) {
-    for (const std::string text :
+    for (const std::string &text :
          {std::string(""), std::string("plain"), std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\xA8"),
           std::string("\xF4\x8F\xBF\xBF")}) {
         EXPECT_EQ(valid_utf8(text), text);
