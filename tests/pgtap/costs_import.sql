@@ -2,7 +2,7 @@
 -- ../shared/data/genai-prices/data.json); skipped with a visible reason when the file is not there.
 \if :{?prices_path}
 \else
-\set prices_path /work/shared/data/genai-prices/data.json
+\set prices_path ../shared/data/genai-prices/data.json
 \endif
 BEGIN;
 SELECT plan(11);
