@@ -1,7 +1,6 @@
 // OpenAI provider against canned pages: exact records, exact URLs, pagination and error paths.
 #include <gtest/gtest.h>
 
-#include "core/line_item.hpp"
 #include "core/provider.hpp"
 #include "fake_transport.hpp"
 
@@ -353,23 +352,4 @@ TEST(OpenAi, RowsAreHandedOverInBatches) {
     Pages<UsageRow> pages;
     make(http)->fetch_usage(kWindow, pages.sink());
     EXPECT_EQ(pages.sizes, (std::vector<size_t>{1000, 1000, 500}));
-}
-
-TEST(OpenAiLineItem, ParsesBestEffort) {
-    auto check = [](const char *text, OptStr surface, OptStr model, OptStr kind) {
-        LineItem item = parse_line_item(text);
-        EXPECT_EQ(item.surface, surface) << text;
-        EXPECT_EQ(item.model, model) << text;
-        EXPECT_EQ(item.kind, kind) << text;
-    };
-    check("gpt-4o-2024-08-06, input", std::nullopt, "gpt-4o-2024-08-06", "input");
-    check("gpt-4o-2024-08-06, cached input", std::nullopt, "gpt-4o-2024-08-06", "cached input");
-    check("gpt-4o-2024-08-06, Input", std::nullopt, "gpt-4o-2024-08-06", "input");
-    check("evals | gpt-4o-mini-2024-07-18, input", "evals", "gpt-4o-mini-2024-07-18", "input");
-    check("assistants api | file search", "assistants api", std::nullopt, std::nullopt);
-    check("Image models", std::nullopt, std::nullopt, std::nullopt);
-    check("input_tokens", std::nullopt, std::nullopt, std::nullopt);
-    check("some product, 2024", std::nullopt, std::nullopt, std::nullopt);
-    check(", input", std::nullopt, std::nullopt, std::nullopt);
-    check("", std::nullopt, std::nullopt, std::nullopt);
 }
