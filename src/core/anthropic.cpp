@@ -6,6 +6,7 @@
 #include "core/paging.hpp"
 #include "core/provider.hpp"
 #include "core/timeutil.hpp"
+#include "core/token_class.hpp"
 
 namespace aispend::core {
 
@@ -96,6 +97,7 @@ CostRow parse_cost(const JsonRef &r, UnixSeconds start, UnixSeconds end) {
     row.context_window = r.opt_str("context_window");
     row.cost_type = r.opt_str("cost_type");
     row.inference_geo = r.opt_str("inference_geo");
+    row.token_class = anthropic_token_class(row.token_type, row.cost_type);
     JsonRef amount = r.at("amount");
     try {
         row.amount_usd = cents_to_dollars(amount.as_str_view());

@@ -1,20 +1,25 @@
 #include "core/line_item.hpp"
 
+#include "core/token_class.hpp"
+
 namespace aispend::core {
 
 namespace {
 
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
 }
 
-bool is_kind(std::string_view s) {
+bool is_single_token(std::string_view s) {
     if (s.empty()) return false;
     for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '_' || c == '-';
-        if (!ok) return false;
+        if (is_space(c) || c == ',' || c == '|') return false;
     }
     return true;
 }
@@ -31,21 +36,25 @@ std::string lower(std::string_view s) {
 
 LineItem parse_line_item(std::string_view text) {
     LineItem item;
-    std::string_view rest = text;
-    size_t bar = rest.rfind(" | ");
+    size_t comma = text.find(',');
+    std::string_view head = text.substr(0, comma);
+    size_t bar = head.rfind(" | ");
     if (bar != std::string_view::npos) {
-        std::string_view surface = trim(rest.substr(0, bar));
+        std::string_view surface = trim(head.substr(0, bar));
         if (!surface.empty()) item.surface = std::string(surface);
-        rest = rest.substr(bar + 3);
+        head = head.substr(bar + 3);
     }
-    size_t comma = rest.rfind(',');
-    if (comma == std::string_view::npos) return item;
-    std::string_view model = trim(rest.substr(0, comma));
-    std::string_view kind = trim(rest.substr(comma + 1));
-    if (model.empty() || model.find_first_of(" \t,|") != std::string_view::npos || !is_kind(kind))
-        return item;
-    item.model = std::string(model);
-    item.kind = lower(kind);
+    if (comma != std::string_view::npos) {
+        std::string_view kind = trim(text.substr(comma + 1));
+        if (!kind.empty()) item.kind = lower(kind);
+        if (is_single_token(trim(head))) item.model = std::string(trim(head));
+    }
+    if (item.model) {
+        item.token_class = classify_token_kind(item.kind.value_or(""));
+    } else {
+        item.token_class = names_known_tool(text) ? "tool" : "unrecognised";
+    }
+    if (item.kind) item.tier = tier_in(*item.kind);
     return item;
 }
 

@@ -114,12 +114,13 @@ CostRow parse_cost(const JsonRef &r, int64_t start, int64_t end) {
     row.workspace_id = r.opt_str("project_id");
     row.api_key_id = r.opt_str("api_key_id");
     row.line_item = r.opt_str("line_item");
-    if (row.line_item) {
-        LineItem item = parse_line_item(*row.line_item);
-        row.model = std::move(item.model);
-        row.token_type = std::move(item.kind);
-        row.cost_type = std::move(item.surface);
-    }
+    LineItem item = parse_line_item(row.line_item.value_or(""));
+    row.model = std::move(item.model);
+    row.token_type = std::move(item.kind);
+    row.cost_type = std::move(item.surface);
+    row.token_class = std::move(item.token_class);
+    row.service_tier = r.opt_str("service_tier");  // not sent today; the line's own tier word otherwise
+    if (!row.service_tier) row.service_tier = std::move(item.tier);
     JsonRef amount = r.at("amount");
     row.amount_usd = amount.decimal("value");
     row.currency = ascii_upper(amount.str("currency"));

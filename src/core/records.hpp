@@ -76,6 +76,7 @@ struct CostRow {
     std::string currency;    // as sent, upper-cased: "USD"
     OptStr quantity;         // exact decimal text
     OptStr quantity_unit;
+    OptStr token_class;  // core/token_class.hpp: "input", "cached_input", ..., "tool", "unrecognised"
 };
 
 // A half-open UTC window [start, end) aligned to bucket boundaries by the caller.

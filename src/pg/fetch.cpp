@@ -178,6 +178,7 @@ void write_cost(pg::RowWriter &w, const core::CostRow &r) {
     w.text(r.currency);
     w.numeric(r.quantity);
     w.text(r.quantity_unit);
+    if (w.declares_more()) w.text(r.token_class);  // a newer column: older declarations lack it
 }
 
 // The body every fetch function shares: set up the result, call the provider, append each page as it comes.

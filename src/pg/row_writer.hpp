@@ -23,6 +23,11 @@ class RowWriter {
     void numeric(const std::optional<std::string> &decimal_text);
     void end_row();  // appends the row and starts the next
 
+    // Whether the function's SQL declaration has a column after those written so far: a column added to a
+    // released function is written only then, so the library still serves an install whose
+    // ALTER EXTENSION UPDATE has not run yet.
+    bool declares_more() const { return count_ < rsinfo_->setDesc->natts; }
+
   private:
     void push(Datum value, bool is_null);
 

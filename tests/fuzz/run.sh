@@ -9,7 +9,7 @@ out=build/fuzz
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Isrc
        $(pkg-config --cflags jansson))
 libs=(-fsanitize=fuzzer,address,undefined $(pkg-config --libs jansson))
-core=(json decimal timeutil paging line_item openai anthropic registry errors utf8)
+core=(json decimal timeutil paging line_item token_class openai anthropic registry errors utf8)
 mkdir -p "$out/obj"
 
 # Core objects once, two at a time (shared machine).
@@ -17,15 +17,15 @@ printf '%s\n' "${core[@]}" | xargs -P2 -I{} "$cxx" "${flags[@]}" -c "src/core/{}
 objs=("${core[@]/#/$out/obj/}")
 objs=("${objs[@]/%/.o}")
 
-targets=(json)
+targets=(json line_item)
 for provider in openai anthropic; do
     for call in workspaces api_keys usage costs; do targets+=("${provider}_${call}"); done
 done
 
 build() {
     local name="$1"
-    if [[ "$name" == json ]]; then
-        "$cxx" "${flags[@]}" tests/fuzz/fuzz_json.cpp "${objs[@]}" "${libs[@]}" -o "$out/fuzz_json"
+    if [[ "$name" == json || "$name" == line_item ]]; then
+        "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$name.cpp" "${objs[@]}" "${libs[@]}" -o "$out/fuzz_$name"
     else
         "$cxx" "${flags[@]}" -DFUZZ_PROVIDER="\"${name%%_*}\"" -DFUZZ_CALL="\"${name#*_}\"" \
             tests/fuzz/fuzz_provider.cpp "${objs[@]}" "${libs[@]}" -o "$out/fuzz_$name"

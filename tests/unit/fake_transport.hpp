@@ -134,7 +134,7 @@ inline std::string show(const core::CostRow &c) {
            " model=" + show(c.model) + " token=" + show(c.token_type) + " tier=" + show(c.service_tier) +
            " ctx=" + show(c.context_window) + " cost_type=" + show(c.cost_type) +
            " geo=" + show(c.inference_geo) + " usd=" + c.amount_usd + " " + c.currency +
-           " qty=" + show(c.quantity) + " unit=" + show(c.quantity_unit);
+           " qty=" + show(c.quantity) + " unit=" + show(c.quantity_unit) + " class=" + show(c.token_class);
 }
 
 template <typename T>

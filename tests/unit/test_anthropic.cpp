@@ -134,19 +134,20 @@ TEST(Anthropic, FetchesCostsInDollars) {
             "[1767225600,1767312000) ws=\"wrkspc_01Kd\" key=- item=\"Claude Sonnet 4.5 Usage - Input "
             "Tokens\" "
             "model=\"claude-sonnet-4-5-20250929\" token=\"uncached_input_tokens\" tier=\"standard\" "
-            "ctx=\"0-200k\" cost_type=\"tokens\" geo=\"not_available\" usd=0.45702 USD qty=- unit=-",
+            "ctx=\"0-200k\" cost_type=\"tokens\" geo=\"not_available\" usd=0.45702 USD qty=- unit=- "
+            "class=\"input\"",
             "[1767225600,1767312000) ws=- key=- item=\"Claude Sonnet 4.5 Usage - Input Tokens, Cache Write\" "
             "model=\"claude-sonnet-4-5-20250929\" token=\"cache_creation.ephemeral_5m_input_tokens\" "
             "tier=\"standard\" ctx=\"0-200k\" cost_type=\"tokens\" geo=\"not_available\" usd=41.825625 USD "
-            "qty=- unit=-",
+            "qty=- unit=- class=\"cache_write\"",
             "[1767225600,1767312000) ws=\"wrkspc_01Kd\" key=- item=\"Web Search Usage\" model=- token=- "
             "tier=- "
-            "ctx=- cost_type=\"web_search\" geo=- usd=15 USD qty=- unit=-",
+            "ctx=- cost_type=\"web_search\" geo=- usd=15 USD qty=- unit=- class=\"tool\"",
             "[1767225600,1767312000) ws=\"wrkspc_01Kd\" key=- item=\"Managed Agents Session\" model=- "
             "token=\"session_seconds\" tier=\"flex\" ctx=- cost_type=\"session_usage\" geo=- usd=0.001 USD "
-            "qty=- unit=-",
+            "qty=- unit=- class=\"unrecognised\"",
             "[1767398400,1767484800) ws=\"wrkspc_01Mz\" key=- item=\"Credit\" model=- token=- tier=- ctx=- "
-            "cost_type=\"adjustment\" geo=- usd=-1.2378912 USD qty=- unit=-",
+            "cost_type=\"adjustment\" geo=- usd=-1.2378912 USD qty=- unit=- class=\"tool\"",
         }));
 }
 

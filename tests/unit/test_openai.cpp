@@ -1,7 +1,6 @@
 // OpenAI provider against canned pages: exact records, exact URLs, pagination and error paths.
 #include <gtest/gtest.h>
 
-#include "core/line_item.hpp"
 #include "core/provider.hpp"
 #include "fake_transport.hpp"
 
@@ -187,23 +186,50 @@ TEST(OpenAi, FetchesCostsWithExactAmounts) {
         (std::vector<std::string>{
             "[1767225600,1767312000) ws=\"proj_A\" key=\"key_Zp3L\" item=\"gpt-5-mini-2025-08-07, input\" "
             "model=\"gpt-5-mini-2025-08-07\" token=\"input\" tier=- ctx=- cost_type=- geo=- "
-            "usd=0.02750000000000000 USD qty=\"110000\" unit=\"tokens\"",
+            "usd=0.02750000000000000 USD qty=\"110000\" unit=\"tokens\" class=\"input\"",
             "[1767225600,1767312000) ws=\"proj_B\" key=- item=\"assistants api | file search\" model=- "
             "token=- "
-            "tier=- ctx=- cost_type=\"assistants api\" geo=- usd=0.00032195744715549047 USD qty=- unit=-",
+            "tier=- ctx=- cost_type=\"assistants api\" geo=- usd=0.00032195744715549047 USD qty=- unit=- "
+            "class=\"tool\"",
             "[1767225600,1767312000) ws=\"proj_A\" key=- item=\"evals | gpt-4o-mini-2024-07-18, cached "
             "input\" "
             "model=\"gpt-4o-mini-2024-07-18\" token=\"cached input\" tier=- ctx=- cost_type=\"evals\" geo=- "
-            "usd=52.41558761812793 USD qty=\"1500\" unit=\"1000_tokens\"",
+            "usd=52.41558761812793 USD qty=\"1500\" unit=\"1000_tokens\" class=\"cached_input\"",
             "[1767398400,1767484800) ws=\"proj_A\" key=\"key_Qw9e\" item=\"ft-gpt-4o-2024-08-06, Output\" "
             "model=\"ft-gpt-4o-2024-08-06\" token=\"output\" tier=- ctx=- cost_type=- geo=- usd=0.000012 EUR "
-            "qty=- unit=-",
+            "qty=- unit=- class=\"output\"",
             "[1767398400,1767484800) ws=- key=- item=- model=- token=- tier=- ctx=- cost_type=- geo=- usd=3 "
-            "USD "
-            "qty=- unit=-",
+            "USD qty=- unit=- class=\"unrecognised\"",
             "[1767398400,1767484800) ws=\"proj_C\" key=- item=\"Image models\" model=- token=- tier=- ctx=- "
-            "cost_type=- geo=- usd=-0.5 USD qty=- unit=\"images_v2\"",
+            "cost_type=- geo=- usd=-0.5 USD qty=- unit=\"images_v2\" class=\"unrecognised\"",
         }));
+}
+
+// A tier word in the line item becomes the row's service tier, unless the provider sent one.
+TEST(OpenAi, CostLinesCarryTheirClassAndTier) {
+    FakeTransport http;
+    http.add(
+        kCosts,
+        R"({"object":"page","data":[{"object":"bucket","start_time":1767225600,"end_time":1767312000,)"
+        R"("results":[{"amount":{"value":1.5,"currency":"usd"},"line_item":"gpt-5, output | priority"},)"
+        R"j({"amount":{"value":2,"currency":"usd"},"line_item":"gpt-5, input (batch)",)j"
+        R"("service_tier":"default"},)"
+        R"({"amount":{"value":0.25,"currency":"usd"},"line_item":"evals | gpt-4o, Cached Input | Batch"}]}],)"
+        R"("has_more":false,"next_page":null})");
+    Pages<CostRow> pages;
+    make(http)->fetch_costs(kWindow, pages.sink());
+    EXPECT_EQ(show_all(pages.rows),
+              (std::vector<std::string>{
+                  "[1767225600,1767312000) ws=- key=- item=\"gpt-5, output | priority\" model=\"gpt-5\" "
+                  "token=\"output | priority\" tier=\"priority\" ctx=- cost_type=- geo=- usd=1.5 USD qty=- "
+                  "unit=- class=\"output\"",
+                  "[1767225600,1767312000) ws=- key=- item=\"gpt-5, input (batch)\" model=\"gpt-5\" "
+                  "token=\"input (batch)\" tier=\"default\" ctx=- cost_type=- geo=- usd=2 USD qty=- unit=- "
+                  "class=\"input\"",
+                  "[1767225600,1767312000) ws=- key=- item=\"evals | gpt-4o, Cached Input | Batch\" "
+                  "model=\"gpt-4o\" token=\"cached input | batch\" tier=\"batch\" ctx=- cost_type=\"evals\" "
+                  "geo=- usd=0.25 USD qty=- unit=- class=\"cached_input\"",
+              }));
 }
 
 TEST(OpenAi, RepeatedCursorIsACursorLoop) {
@@ -353,23 +379,4 @@ TEST(OpenAi, RowsAreHandedOverInBatches) {
     Pages<UsageRow> pages;
     make(http)->fetch_usage(kWindow, pages.sink());
     EXPECT_EQ(pages.sizes, (std::vector<size_t>{1000, 1000, 500}));
-}
-
-TEST(OpenAiLineItem, ParsesBestEffort) {
-    auto check = [](const char *text, OptStr surface, OptStr model, OptStr kind) {
-        LineItem item = parse_line_item(text);
-        EXPECT_EQ(item.surface, surface) << text;
-        EXPECT_EQ(item.model, model) << text;
-        EXPECT_EQ(item.kind, kind) << text;
-    };
-    check("gpt-4o-2024-08-06, input", std::nullopt, "gpt-4o-2024-08-06", "input");
-    check("gpt-4o-2024-08-06, cached input", std::nullopt, "gpt-4o-2024-08-06", "cached input");
-    check("gpt-4o-2024-08-06, Input", std::nullopt, "gpt-4o-2024-08-06", "input");
-    check("evals | gpt-4o-mini-2024-07-18, input", "evals", "gpt-4o-mini-2024-07-18", "input");
-    check("assistants api | file search", "assistants api", std::nullopt, std::nullopt);
-    check("Image models", std::nullopt, std::nullopt, std::nullopt);
-    check("input_tokens", std::nullopt, std::nullopt, std::nullopt);
-    check("some product, 2024", std::nullopt, std::nullopt, std::nullopt);
-    check(", input", std::nullopt, std::nullopt, std::nullopt);
-    check("", std::nullopt, std::nullopt, std::nullopt);
 }
