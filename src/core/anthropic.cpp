@@ -131,7 +131,7 @@ void list_data(const JsonRef &root, const PageSink<Row> &sink, Parse parse) {
 class Anthropic final : public Provider {
   public:
     Anthropic(const AccountConfig &config, HttpTransport &http)
-        : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+        : base_url_(api_root(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
           page_buckets_(config.page_buckets),
           pager_(http, config.limits) {
         request_.provider = kName;

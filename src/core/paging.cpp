@@ -84,8 +84,19 @@ void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpo
     }
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
+std::string api_root(std::string url) {
+    auto drop_slashes = [&url] {
+        while (!url.empty() && url.back() == '/') url.pop_back();
+    };
+    drop_slashes();
+    size_t authority = url.find("://");
+    size_t path = url.find('/', authority == std::string::npos ? 0 : authority + 3);
+    constexpr std::string_view kVersion = "/v1";
+    if (path != std::string::npos && url.size() >= path + kVersion.size() &&
+        url.compare(url.size() - kVersion.size(), kVersion.size(), kVersion) == 0) {
+        url.resize(url.size() - kVersion.size());
+        drop_slashes();
+    }
     return url;
 }
 

@@ -28,9 +28,9 @@ const std::string kCosts = kBase +
                            "&group_by[]=description";
 const Window kWindow{1767225600, 1767484800, "1d"};
 
-std::unique_ptr<Provider> make(FakeTransport &http) {
+std::unique_ptr<Provider> make(FakeTransport &http, const std::string &base_url = "") {
     return find_provider("anthropic")
-        ->make(AccountConfig{"acct", "anthropic", "", "sk-admin-secret", 0, {}}, http);
+        ->make(AccountConfig{"acct", "anthropic", base_url, "sk-admin-secret", 0, {}}, http);
 }
 
 }  // namespace
@@ -63,6 +63,13 @@ TEST(Anthropic, SendsVersionHeaderAndTheKeyOnlyAsASecret) {
     EXPECT_EQ(r.secret_headers, (Headers{{"x-api-key", "sk-admin-secret"}}));
     EXPECT_EQ(r.provider, "anthropic");
     EXPECT_EQ(r.endpoint_path, "/v1/organizations/workspaces");
+}
+
+TEST(Anthropic, BaseUrlMayEndInTheApiVersion) {
+    FakeTransport http;
+    http.add(kKeys, fixture("anthropic/api_keys.json"));
+    make(http, kBase + "/v1/")->list_api_keys([](std::vector<ApiKey> &&) {});
+    EXPECT_EQ(http.urls(), (std::vector<std::string>{kKeys}));
 }
 
 TEST(Anthropic, ListsApiKeysOfEveryShape) {

@@ -76,8 +76,9 @@ TEST(OpenAi, UsesTheConfiguredBaseUrl) {
     const std::string base = "http://127.0.0.1:8080/mock/fault=none";
     http.add(base + "/v1/organization/projects?limit=100&include_archived=true",
              fixture("openai/projects_p2.json"));
-    make(http, base + "/")->list_workspaces([](std::vector<Workspace> &&) {});
-    EXPECT_EQ(http.requests.size(), 1u);
+    for (const char *written : {"", "/", "/v1", "/v1/"})
+        make(http, base + written)->list_workspaces([](std::vector<Workspace> &&) {});
+    EXPECT_EQ(http.requests.size(), 4u);
 }
 
 TEST(OpenAi, ListsKeysOfEveryProject) {
