@@ -66,7 +66,7 @@ class Pager {
     Pager(HttpTransport &http, FetchLimits limits) : http_(http), limits_(std::move(limits)) {}
 
     // Fetches every page, calling on_page with each parsed document's root before the next request.
-    // `request` carries the provider name and headers; url and endpoint_path are filled in here. Throws
+    // `request` carries the provider name and headers; its url is filled in here. Throws
     // ProviderError{Parse} when has_more is true without a cursor, {CursorLoop} when a cursor repeats,
     // {PageLimit} when the call's page budget is spent.
     void for_each_page(const HttpRequest &request, const PagedEndpoint &endpoint,

@@ -62,7 +62,6 @@ TEST(Anthropic, SendsVersionHeaderAndTheKeyOnlyAsASecret) {
     EXPECT_EQ(r.headers, (Headers{{"anthropic-version", "2023-06-01"}}));
     EXPECT_EQ(r.secret_headers, (Headers{{"x-api-key", "sk-admin-secret"}}));
     EXPECT_EQ(r.provider, "anthropic");
-    EXPECT_EQ(r.endpoint_path, "/v1/organizations/workspaces");
 }
 
 TEST(Anthropic, BaseUrlMayEndInTheApiVersion) {
@@ -165,7 +164,7 @@ TEST(Anthropic, RepeatedCursorIsACursorLoop) {
     Pages<UsageRow> pages;
     auto d = provider_error([&] { make(http)->fetch_usage(kWindow, pages.sink()); });
     EXPECT_EQ(d.kind, ProviderError::Kind::CursorLoop);
-    EXPECT_EQ(d.endpoint, "/v1/organizations/usage_report/messages");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organizations/usage_report/messages");
     EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 2}));
 }
 
@@ -187,7 +186,7 @@ TEST(Anthropic, MalformedCentsNameThePath) {
     http.add(kCosts, fixture("anthropic/costs_bad_amount.json"));
     auto d = provider_error([&] { make(http)->fetch_costs(kWindow, [](std::vector<CostRow> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
-    EXPECT_EQ(d.endpoint, "/v1/organizations/cost_report");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organizations/cost_report");
     EXPECT_EQ(d.detail,
               "data[0].results[1].amount: invalid cents amount \"12,50\": expected a decimal string such as "
               "\"123.45\"");

@@ -177,3 +177,16 @@ TEST(Url, ApiRootDropsOneTrailingVersion) {
     EXPECT_EQ(api_root("https://v1"), "https://v1");  // a host named v1 is no path
     EXPECT_EQ(api_root(""), "");
 }
+
+TEST(Url, MessagesNameTheUrlWithoutCredentialsQueryOrFragment) {
+    EXPECT_EQ(url_for_messages("https://api.openai.com/v1/organization/costs?start_time=1&page=abc"),
+              "https://api.openai.com/v1/organization/costs");
+    EXPECT_EQ(url_for_messages("http://[::1]:8080/mock/fault=none/v1/x#frag"),
+              "http://[::1]:8080/mock/fault=none/v1/x");
+    EXPECT_EQ(url_for_messages("HTTPS://API.Anthropic.com:443/v1/organizations/workspaces"),
+              "https://api.anthropic.com:443/v1/organizations/workspaces");
+    EXPECT_EQ(url_for_messages("https://api.openai.com?x=1"), "https://api.openai.com");
+    EXPECT_EQ(url_for_messages("https://user:sk-admin-SECRET@api.openai.com/v1"), "");
+    EXPECT_EQ(url_for_messages("sk-admin-SECRET"), "");
+    EXPECT_EQ(url_for_messages("https://api.openai.com/v1 x"), "");
+}
