@@ -1,6 +1,7 @@
 // Anthropic Admin API: workspaces, API keys, messages usage report, cost report.
 #include <cctype>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "core/decimal.hpp"
 #include "core/paging.hpp"
@@ -35,6 +36,11 @@ Workspace parse_workspace(const JsonRef &w) {
     ws.archived_at = opt_time(w, "archived_at");
     ws.status = ws.archived_at ? "archived" : "active";
     return ws;
+}
+
+// Whether a was created before b (a workspace without a creation time counts as the newest).
+bool created_before(const Workspace &a, const Workspace &b) {
+    return a.created_at && (!b.created_at || *a.created_at < *b.created_at);
 }
 
 // created_by.id; newer keys may have created_by null and name their principal instead.
@@ -131,7 +137,7 @@ void list_data(const JsonRef &root, const PageSink<Row> &sink, Parse parse) {
 class Anthropic final : public Provider {
   public:
     Anthropic(const AccountConfig &config, HttpTransport &http)
-        : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+        : base_url_(api_root(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
           page_buckets_(config.page_buckets),
           pager_(http, config.limits) {
         request_.provider = kName;
@@ -139,12 +145,40 @@ class Anthropic final : public Provider {
         request_.secret_headers.emplace_back("x-api-key", config.admin_key);
     }
 
+    // The default workspace is listed only with include_default=true, and nothing in it says it is the
+    // default: it is the workspace that a second listing with that flag adds (the oldest one it adds, should
+    // another be created between the two listings).
     void list_workspaces(const PageSink<Workspace> &sink) override {
-        Query q;
-        q.add("limit", 100).add("include_archived", "true");
-        PagedEndpoint endpoint{base_url_, "/v1/organizations/workspaces", q.str(), "after_id", "last_id"};
-        pager_.for_each_page(request_, endpoint,
-                             [&](const JsonRef &root) { list_data(root, sink, parse_workspace); });
+        std::unordered_set<std::string> listed;
+        list_workspace_pages(false, [&](const JsonRef &data) {
+            RowBatch<Workspace> rows(sink);
+            for (size_t i = 0; i < data.size(); ++i) {
+                Workspace ws = parse_workspace(data[i]);
+                listed.insert(ws.id);
+                rows.add(std::move(ws));
+            }
+            rows.flush();
+        });
+        std::optional<Workspace> oldest_added;
+        list_workspace_pages(true, [&](const JsonRef &data) {
+            RowBatch<Workspace> rows(sink);
+            for (size_t i = 0; i < data.size(); ++i) {
+                Workspace ws = parse_workspace(data[i]);
+                if (!listed.insert(ws.id).second) continue;
+                if (!oldest_added) {
+                    oldest_added = std::move(ws);
+                    continue;
+                }
+                if (created_before(ws, *oldest_added)) std::swap(ws, *oldest_added);
+                rows.add(std::move(ws));
+            }
+            rows.flush();
+        });
+        if (!oldest_added) return;
+        oldest_added->is_default = true;
+        std::vector<Workspace> last;
+        last.push_back(std::move(*oldest_added));
+        sink(std::move(last));
     }
 
     void list_api_keys(const PageSink<ApiKey> &sink) override {
@@ -187,6 +221,15 @@ class Anthropic final : public Provider {
     }
 
   private:
+    template <typename OnData>
+    void list_workspace_pages(bool include_default, OnData &&on_data) {
+        Query q;
+        q.add("limit", 100).add("include_archived", "true");
+        if (include_default) q.add("include_default", "true");
+        PagedEndpoint endpoint{base_url_, "/v1/organizations/workspaces", q.str(), "after_id", "last_id"};
+        pager_.for_each_page(request_, endpoint, [&](const JsonRef &root) { on_data(root.at("data")); });
+    }
+
     static Query report_query(const Window &window, const std::string &bucket_width, long long limit) {
         Query q;
         q.add("starting_at", format_rfc3339(window.start)).add("ending_at", format_rfc3339(window.end));

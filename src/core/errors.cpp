@@ -17,7 +17,7 @@ bool counts_retries(Kind kind) {
 }
 
 // Upper bounds, in characters, of the parts of a message that may hold text from a provider.
-constexpr size_t kMaxEndpointChars = 200;
+constexpr size_t kMaxEndpointChars = 640;  // a base URL of kMaxBaseUrlLength and the longest path
 constexpr size_t kMaxTypeChars = 60;
 constexpr size_t kMaxMessageChars = 300;
 constexpr size_t kMaxDetailChars = 400;

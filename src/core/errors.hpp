@@ -27,7 +27,7 @@ class ProviderError : public std::runtime_error {
     struct Details {
         Kind kind = Kind::Http;
         std::string provider;       // "openai", "anthropic"
-        std::string endpoint;       // path only, e.g. "/v1/organization/costs" (never a query string)
+        std::string endpoint;       // url_for_messages(): "https://api.openai.com/v1/organization/costs"
         long http_status = 0;       // 0 when no response was received
         std::string provider_type;  // the provider's own error type, when the body has one
         std::string provider_message;

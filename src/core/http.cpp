@@ -122,11 +122,12 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         return options_.total_deadline_ms - static_cast<long>(spent);
     };
     const RetryPolicy policy{options_.max_retries, options_.backoff_base_ms, options_.backoff_max_ms};
+    const std::string endpoint = url_for_messages(request.url);
     auto error = [&](ProviderError::Kind kind, int retries) {
         ProviderError::Details d;
         d.kind = kind;
         d.provider = request.provider;
-        d.endpoint = request.endpoint_path;
+        d.endpoint = endpoint;
         d.retries = retries;
         return d;
     };

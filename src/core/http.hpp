@@ -17,7 +17,6 @@ struct HttpRequest {
     std::vector<std::pair<std::string, std::string>> headers;         // ordinary headers
     std::vector<std::pair<std::string, std::string>> secret_headers;  // never logged or echoed
     std::string provider;                                             // for error messages
-    std::string endpoint_path;                                        // for error messages: path only
 };
 
 struct HttpResponse {

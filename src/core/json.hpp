@@ -21,7 +21,7 @@ namespace aispend::core {
 // Where a document came from, for error messages.
 struct JsonSource {
     std::string provider;
-    std::string endpoint;  // path only
+    std::string endpoint;  // url_for_messages() of the request
     long http_status = 0;
 };
 

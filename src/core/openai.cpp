@@ -145,7 +145,7 @@ void for_each_result(const JsonRef &root, Fn &&fn) {
 class OpenAi final : public Provider {
   public:
     OpenAi(const AccountConfig &config, HttpTransport &http)
-        : base_url_(without_trailing_slash(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
+        : base_url_(api_root(config.base_url.empty() ? kDefaultBaseUrl : config.base_url)),
           page_buckets_(config.page_buckets),
           pager_(http, config.limits) {
         request_.provider = kName;

@@ -42,24 +42,23 @@ void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpo
                           const std::function<void(const JsonRef &root)> &on_page) {
     std::unordered_set<std::string> seen;
     std::string cursor;
+    const std::string url = url_for_messages(endpoint.base_url + endpoint.path);
     for (;;) {
         if (pages_ >= limits_.max_pages) {
             ProviderError::Details d;
             d.kind = ProviderError::Kind::PageLimit;
             d.provider = request.provider;
-            d.endpoint = endpoint.path;
+            d.endpoint = url;
             d.detail = "the provider still had more after " + std::to_string(limits_.max_pages) +
                        " pages in one sync step (server option max_pages)";
             throw ProviderError(std::move(d));
         }
         ++pages_;
         HttpRequest req = request;
-        req.endpoint_path = endpoint.path;
         req.url = endpoint.base_url + endpoint.path + "?" + endpoint.query;
         if (!cursor.empty()) req.url += "&" + Query().add(endpoint.cursor_param, cursor).str();
         HttpResponse response = http_.get(req);
-        JsonDoc doc(response.body, JsonSource{request.provider, endpoint.path, response.status},
-                    limits_.parse);
+        JsonDoc doc(response.body, JsonSource{request.provider, url, response.status}, limits_.parse);
         std::string().swap(response.body);  // one copy of the page in memory is enough
         JsonRef root = doc.root();
         on_page(root);
@@ -74,7 +73,7 @@ void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpo
             ProviderError::Details d;
             d.kind = ProviderError::Kind::CursorLoop;
             d.provider = request.provider;
-            d.endpoint = endpoint.path;
+            d.endpoint = url;
             d.http_status = response.status;
             d.detail = std::string(endpoint.cursor_field) + ": cursor \"" + clip_text(*next, 40) +
                        "\" was already followed";
@@ -84,8 +83,19 @@ void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpo
     }
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
+std::string api_root(std::string url) {
+    auto drop_slashes = [&url] {
+        while (!url.empty() && url.back() == '/') url.pop_back();
+    };
+    drop_slashes();
+    size_t authority = url.find("://");
+    size_t path = url.find('/', authority == std::string::npos ? 0 : authority + 3);
+    constexpr std::string_view kVersion = "/v1";
+    if (path != std::string::npos && url.size() >= path + kVersion.size() &&
+        url.compare(url.size() - kVersion.size(), kVersion.size(), kVersion) == 0) {
+        url.resize(url.size() - kVersion.size());
+        drop_slashes();
+    }
     return url;
 }
 

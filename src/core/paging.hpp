@@ -12,8 +12,10 @@
 
 namespace aispend::core {
 
-// "https://host/" -> "https://host": paths are appended to the base URL as "/v1/...".
-std::string without_trailing_slash(std::string url);
+// The URL that API paths ("/v1/...") are appended to: trailing slashes and one trailing "/v1" path segment
+// removed, so a base URL written the way the providers' SDKs write it ("https://host/v1/") works as well
+// as "https://host". "https://host/proxy/v1" -> "https://host/proxy".
+std::string api_root(std::string url);
 
 // ASCII upper case (currencies: "usd" -> "USD"), independent of the locale.
 std::string ascii_upper(std::string text);
@@ -45,7 +47,7 @@ inline long long page_limit(long long api_max, int requested) {
 // One paginated listing: the request is repeated with every parameter unchanged plus
 // `cursor_param=<value of cursor_field>` until has_more is false.
 struct PagedEndpoint {
-    std::string base_url;      // no trailing slash
+    std::string base_url;      // api_root() of the account's base URL
     std::string path;          // "/v1/organization/costs"
     std::string query;         // without the cursor
     const char *cursor_param;  // "page", "after", "after_id"
@@ -64,7 +66,7 @@ class Pager {
     Pager(HttpTransport &http, FetchLimits limits) : http_(http), limits_(std::move(limits)) {}
 
     // Fetches every page, calling on_page with each parsed document's root before the next request.
-    // `request` carries the provider name and headers; url and endpoint_path are filled in here. Throws
+    // `request` carries the provider name and headers; its url is filled in here. Throws
     // ProviderError{Parse} when has_more is true without a cursor, {CursorLoop} when a cursor repeats,
     // {PageLimit} when the call's page budget is spent.
     void for_each_page(const HttpRequest &request, const PagedEndpoint &endpoint,

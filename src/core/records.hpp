@@ -16,7 +16,8 @@ struct Workspace {
     OptStr name;
     std::optional<UnixSeconds> created_at;
     std::optional<UnixSeconds> archived_at;
-    std::string status;  // provider's value, or derived: "active" / "archived"; unknown values kept
+    std::string status;       // provider's value, or derived: "active" / "archived"; unknown values kept
+    bool is_default = false;  // Anthropic's default workspace (reports name it by workspace_id null)
 };
 
 struct ApiKey {

@@ -129,6 +129,13 @@ bool entry_matches(const std::string &entry, const UrlParts &url) {
            url.host.compare(url.host.size() - domain.size(), domain.size(), domain) == 0;
 }
 
+// "host", "[v6]" or "host:port", as messages show it.
+std::string authority_of(const UrlParts &parts) {
+    std::string where = parts.ipv6 ? "[" + parts.host + "]" : parts.host;
+    if (parts.port != 0) where += ":" + std::to_string(parts.port);
+    return where;
+}
+
 bool check_host(const UrlParts &parts, const HostPolicy &policy, bool *allow_http, std::string *why) {
     const bool loopback = is_loopback_host(parts);
     if (loopback && policy.allow_loopback) {
@@ -141,9 +148,7 @@ bool check_host(const UrlParts &parts, const HostPolicy &policy, bool *allow_htt
     if (parts.scheme == "http") return fail(why, "plain http:// is allowed only to loopback; use https://");
     for (const std::string &entry : policy.allowed_hosts)
         if (entry_matches(entry, parts)) return true;
-    std::string where = parts.ipv6 ? "[" + parts.host + "]" : parts.host;
-    if (parts.port != 0) where += ":" + std::to_string(parts.port);
-    return fail(why, "host " + where + " is not in aispend.allowed_hosts");
+    return fail(why, "host " + authority_of(parts) + " is not in aispend.allowed_hosts");
 }
 
 }  // namespace
@@ -171,6 +176,12 @@ bool parse_host_list(const std::string &text, std::vector<std::string> *hosts, s
 bool check_request_url(const std::string &url, const HostPolicy &policy, bool *allow_http, std::string *why) {
     UrlParts parts;
     return split_url(url, &parts, why) && check_host(parts, policy, allow_http, why);
+}
+
+std::string url_for_messages(const std::string &url) {
+    UrlParts parts;
+    if (!split_url(url, &parts, nullptr)) return "";
+    return parts.scheme + "://" + authority_of(parts) + parts.rest.substr(0, parts.rest.find_first_of("?#"));
 }
 
 bool check_base_url(const std::string &url, const HostPolicy &policy, std::string *why) {

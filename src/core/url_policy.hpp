@@ -29,4 +29,8 @@ bool check_base_url(const std::string &url, const HostPolicy &policy, std::strin
 // be used for it (loopback with allow_loopback).
 bool check_request_url(const std::string &url, const HostPolicy &policy, bool *allow_http, std::string *why);
 
+// A request URL as error messages name it: scheme, host, port and path, never credentials, a query string
+// or a fragment; "" when the URL does not parse (its text is then not echoed at all).
+std::string url_for_messages(const std::string &url);
+
 }  // namespace aispend::core

@@ -125,6 +125,7 @@ void write_workspace(pg::RowWriter &w, const core::Workspace &r) {
     w.text(r.status);
     w.timestamp(r.created_at);
     w.timestamp(r.archived_at);
+    if (w.declares_more()) w.boolean(r.is_default);  // a newer column: older declarations lack it
 }
 
 void write_api_key(pg::RowWriter &w, const core::ApiKey &r) {

@@ -21,7 +21,7 @@ AISPEND_FUNCTION(aispend_boundary_selftest) {
         aispend::core::ProviderError::Details d;
         d.kind = aispend::core::ProviderError::Kind::Auth;
         d.provider = "openai";
-        d.endpoint = "/v1/organization/costs";
+        d.endpoint = "https://api.openai.com/v1/organization/costs";
         d.http_status = 401;
         d.provider_type = "invalid_request_error";
         d.provider_message = "Incorrect API key provided";

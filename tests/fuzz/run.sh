@@ -9,7 +9,7 @@ out=build/fuzz
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Isrc
        $(pkg-config --cflags jansson))
 libs=(-fsanitize=fuzzer,address,undefined $(pkg-config --libs jansson))
-core=(json decimal timeutil paging line_item token_class openai anthropic registry errors utf8)
+core=(json decimal timeutil paging url_policy line_item token_class openai anthropic registry errors utf8)
 mkdir -p "$out/obj"
 
 # Core objects once, two at a time (shared machine).

@@ -107,7 +107,7 @@ inline std::string show(const std::optional<bool> &v) {
 
 inline std::string show(const core::Workspace &w) {
     return "id=" + w.id + " name=" + show(w.name) + " created=" + show(w.created_at) +
-           " archived=" + show(w.archived_at) + " status=" + w.status;
+           " archived=" + show(w.archived_at) + " status=" + w.status + (w.is_default ? " DEFAULT" : "");
 }
 
 inline std::string show(const core::ApiKey &k) {

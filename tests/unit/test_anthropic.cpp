@@ -15,6 +15,7 @@ namespace {
 
 const std::string kBase = "https://api.anthropic.com";
 const std::string kWorkspaces = kBase + "/v1/organizations/workspaces?limit=100&include_archived=true";
+const std::string kWithDefault = kWorkspaces + "&include_default=true";
 const std::string kKeys = kBase + "/v1/organizations/api_keys?limit=100";
 const std::string kUsage =
     kBase +
@@ -28,41 +29,100 @@ const std::string kCosts = kBase +
                            "&group_by[]=description";
 const Window kWindow{1767225600, 1767484800, "1d"};
 
-std::unique_ptr<Provider> make(FakeTransport &http) {
+std::unique_ptr<Provider> make(FakeTransport &http, const std::string &base_url = "") {
     return find_provider("anthropic")
-        ->make(AccountConfig{"acct", "anthropic", "", "sk-admin-secret", 0, {}}, http);
+        ->make(AccountConfig{"acct", "anthropic", base_url, "sk-admin-secret", 0, {}}, http);
 }
 
 }  // namespace
 
-TEST(Anthropic, ListsWorkspacesAcrossPages) {
+// Listed twice, the second time with include_default=true: the workspace only that listing has is the
+// default one, passed on last.
+TEST(Anthropic, ListsWorkspacesAcrossPagesAndFindsTheDefault) {
     FakeTransport http;
     http.add(kWorkspaces, fixture("anthropic/workspaces_p1.json"));
     http.add(kWorkspaces + "&after_id=wrkspc_01Mz", fixture("anthropic/workspaces_p2.json"));
+    http.add(kWithDefault, fixture("anthropic/workspaces_default_p1.json"));
+    http.add(kWithDefault + "&after_id=wrkspc_01Mz", fixture("anthropic/workspaces_p2.json"));
     Pages<Workspace> pages;
     make(http)->list_workspaces(pages.sink());
-    EXPECT_EQ(http.urls(), (std::vector<std::string>{kWorkspaces, kWorkspaces + "&after_id=wrkspc_01Mz"}));
-    EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 1}));
+    EXPECT_EQ(http.urls(), (std::vector<std::string>{kWorkspaces, kWorkspaces + "&after_id=wrkspc_01Mz",
+                                                     kWithDefault, kWithDefault + "&after_id=wrkspc_01Mz"}));
+    EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 1, 1}));
     EXPECT_EQ(
         show_all(pages.rows),
         (std::vector<std::string>{
             "id=wrkspc_01Kd name=\"Support Bot\" created=1740600326 archived=- status=active",
             "id=wrkspc_01Mz name=\"Old Experiments\" created=1730538840 archived=1764608400 status=archived",
             "id=wrkspc_01Zz name=\"Berlin\" created=1748772000 archived=- status=active",
+            "id=wrkspc_01Def name=\"Default\" created=1714550400 archived=- status=active DEFAULT",
         }));
+}
+
+namespace {
+
+std::string workspace(const std::string &id, const std::string &created_at) {
+    return R"({"id":")" + id + R"(","type":"workspace","name":")" + id + R"(","created_at":")" + created_at +
+           R"(","archived_at":null,"display_color":"#000000"})";
+}
+
+std::string list_page(const std::string &items) {
+    return R"({"data":[)" + items + R"(],"first_id":null,"last_id":null,"has_more":false})";
+}
+
+}  // namespace
+
+// A workspace created between the two listings is also added by the second: the oldest added is the default.
+TEST(Anthropic, WorkspaceCreatedDuringTheSyncIsNotTheDefault) {
+    FakeTransport http;
+    http.add(kWorkspaces, list_page(workspace("wrkspc_A", "2025-01-01T00:00:00Z")));
+    http.add(kWithDefault, list_page(workspace("wrkspc_New", "2026-01-02T00:00:00Z") + "," +
+                                     workspace("wrkspc_A", "2025-01-01T00:00:00Z") + "," +
+                                     workspace("wrkspc_Def", "2024-01-01T00:00:00Z") + "," +
+                                     workspace("wrkspc_Newer", "2026-01-03T00:00:00Z")));
+    Pages<Workspace> pages;
+    make(http)->list_workspaces(pages.sink());
+    EXPECT_EQ(show_all(pages.rows),
+              (std::vector<std::string>{
+                  "id=wrkspc_A name=\"wrkspc_A\" created=1735689600 archived=- status=active",
+                  "id=wrkspc_New name=\"wrkspc_New\" created=1767312000 archived=- status=active",
+                  "id=wrkspc_Newer name=\"wrkspc_Newer\" created=1767398400 archived=- status=active",
+                  "id=wrkspc_Def name=\"wrkspc_Def\" created=1704067200 archived=- status=active DEFAULT",
+              }));
+}
+
+// An API that ignores include_default lists the same workspaces twice: no default, nothing passed on twice.
+TEST(Anthropic, NoDefaultWhenTheSecondListingAddsNothing) {
+    FakeTransport http;
+    http.add(kWorkspaces, fixture("anthropic/workspaces_p2.json"));
+    http.add(kWithDefault, fixture("anthropic/workspaces_p2.json"));
+    Pages<Workspace> pages;
+    make(http)->list_workspaces(pages.sink());
+    EXPECT_EQ(http.urls(), (std::vector<std::string>{kWorkspaces, kWithDefault}));
+    EXPECT_EQ(show_all(pages.rows),
+              (std::vector<std::string>{
+                  "id=wrkspc_01Zz name=\"Berlin\" created=1748772000 archived=- status=active",
+              }));
 }
 
 TEST(Anthropic, SendsVersionHeaderAndTheKeyOnlyAsASecret) {
     FakeTransport http;
     http.add(kWorkspaces, fixture("anthropic/workspaces_p2.json"));
+    http.add(kWithDefault, fixture("anthropic/workspaces_p2.json"));
     make(http)->list_workspaces([](std::vector<Workspace> &&) {});
-    ASSERT_EQ(http.requests.size(), 1u);
+    ASSERT_EQ(http.requests.size(), 2u);
     const HttpRequest &r = http.requests[0];
     using Headers = std::vector<std::pair<std::string, std::string>>;
     EXPECT_EQ(r.headers, (Headers{{"anthropic-version", "2023-06-01"}}));
     EXPECT_EQ(r.secret_headers, (Headers{{"x-api-key", "sk-admin-secret"}}));
     EXPECT_EQ(r.provider, "anthropic");
-    EXPECT_EQ(r.endpoint_path, "/v1/organizations/workspaces");
+}
+
+TEST(Anthropic, BaseUrlMayEndInTheApiVersion) {
+    FakeTransport http;
+    http.add(kKeys, fixture("anthropic/api_keys.json"));
+    make(http, kBase + "/v1/")->list_api_keys([](std::vector<ApiKey> &&) {});
+    EXPECT_EQ(http.urls(), (std::vector<std::string>{kKeys}));
 }
 
 TEST(Anthropic, ListsApiKeysOfEveryShape) {
@@ -158,7 +218,7 @@ TEST(Anthropic, RepeatedCursorIsACursorLoop) {
     Pages<UsageRow> pages;
     auto d = provider_error([&] { make(http)->fetch_usage(kWindow, pages.sink()); });
     EXPECT_EQ(d.kind, ProviderError::Kind::CursorLoop);
-    EXPECT_EQ(d.endpoint, "/v1/organizations/usage_report/messages");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organizations/usage_report/messages");
     EXPECT_EQ(pages.sizes, (std::vector<size_t>{2, 2}));
 }
 
@@ -180,7 +240,7 @@ TEST(Anthropic, MalformedCentsNameThePath) {
     http.add(kCosts, fixture("anthropic/costs_bad_amount.json"));
     auto d = provider_error([&] { make(http)->fetch_costs(kWindow, [](std::vector<CostRow> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
-    EXPECT_EQ(d.endpoint, "/v1/organizations/cost_report");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organizations/cost_report");
     EXPECT_EQ(d.detail,
               "data[0].results[1].amount: invalid cents amount \"12,50\": expected a decimal string such as "
               "\"123.45\"");

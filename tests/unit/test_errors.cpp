@@ -18,46 +18,46 @@ ProviderError::Details details(Kind kind, const std::string &provider, const std
 }  // namespace
 
 TEST(Errors, HttpStatusWithProviderTypeAndMessage) {
-    auto d = details(Kind::Auth, "openai", "/v1/organization/costs");
+    auto d = details(Kind::Auth, "openai", "https://api.openai.com/v1/organization/costs");
     d.http_status = 401;
     d.provider_type = "authentication_error";
     d.provider_message = "Incorrect API key provided";
     ProviderError e(d);
-    EXPECT_STREQ(
-        e.what(),
-        "openai GET /v1/organization/costs: HTTP 401 authentication_error: Incorrect API key provided "
-        "(after 0 retries)");
+    EXPECT_STREQ(e.what(),
+                 "openai GET https://api.openai.com/v1/organization/costs: HTTP 401 authentication_error: "
+                 "Incorrect API key provided "
+                 "(after 0 retries)");
     EXPECT_EQ(e.kind(), Kind::Auth);
     EXPECT_EQ(e.details().http_status, 401);
 }
 
 TEST(Errors, NetworkFailureNamesCurlError) {
-    auto d = details(Kind::Network, "anthropic", "/v1/organizations/cost_report");
+    auto d = details(Kind::Network, "anthropic", "https://api.anthropic.com/v1/organizations/cost_report");
     d.detail = "Failed to connect to 127.0.0.1 port 1: Connection refused";
     d.retries = 3;
-    EXPECT_STREQ(
-        ProviderError(d).what(),
-        "anthropic GET /v1/organizations/cost_report: connection failed: Failed to connect to 127.0.0.1 "
-        "port 1: Connection refused (after 3 retries)");
+    EXPECT_STREQ(ProviderError(d).what(),
+                 "anthropic GET https://api.anthropic.com/v1/organizations/cost_report: connection failed: "
+                 "Failed to connect to 127.0.0.1 "
+                 "port 1: Connection refused (after 3 retries)");
 }
 
 TEST(Errors, StatusWithoutProviderBodyAndWithDetail) {
-    auto d = details(Kind::RateLimited, "openai", "/v1/organization/projects");
+    auto d = details(Kind::RateLimited, "openai", "https://api.openai.com/v1/organization/projects");
     d.http_status = 429;
     d.retries = 1;
     d.detail = "Retry-After 120 s would pass the total deadline (900 ms left)";
-    EXPECT_STREQ(
-        ProviderError(d).what(),
-        "openai GET /v1/organization/projects: HTTP 429; Retry-After 120 s would pass the total deadline "
-        "(900 ms left) (after 1 retry)");
+    EXPECT_STREQ(ProviderError(d).what(),
+                 "openai GET https://api.openai.com/v1/organization/projects: HTTP 429; Retry-After 120 s "
+                 "would pass the total deadline "
+                 "(900 ms left) (after 1 retry)");
 }
 
 TEST(Errors, ParseAndConfigErrorsDoNotCountRetries) {
-    auto parse = details(Kind::Parse, "openai", "/v1/organization/costs");
+    auto parse = details(Kind::Parse, "openai", "https://api.openai.com/v1/organization/costs");
     parse.detail = "data[0].amount.value: expected a number";
-    EXPECT_STREQ(
-        ProviderError(parse).what(),
-        "openai GET /v1/organization/costs: unexpected response: data[0].amount.value: expected a number");
+    EXPECT_STREQ(ProviderError(parse).what(),
+                 "openai GET https://api.openai.com/v1/organization/costs: unexpected response: "
+                 "data[0].amount.value: expected a number");
     auto config = details(Kind::Config, "mistral", "");
     config.detail = "unknown provider";
     EXPECT_STREQ(ProviderError(config).what(), "mistral: bad configuration: unknown provider");

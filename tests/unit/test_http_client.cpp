@@ -42,7 +42,6 @@ HttpRequest openai_projects(const std::string &base, const std::string &key = kO
     request.headers = {{"Accept", "application/json"}};
     request.secret_headers = {{"Authorization", "Bearer " + key}};
     request.provider = "openai";
-    request.endpoint_path = kOpenAiProjects;
     return request;
 }
 
@@ -99,7 +98,6 @@ TEST_F(MockHttp, AnthropicSucceeds) {
     request.headers = {{"anthropic-version", "2023-06-01"}};
     request.secret_headers = {{"x-api-key", "sk-ant-admin01-test"}};
     request.provider = "anthropic";
-    request.endpoint_path = "/v1/organizations/workspaces";
     EXPECT_EQ(transport.get(request).status, 200);
 }
 
@@ -153,13 +151,15 @@ TEST_F(MockHttp, ServerErrorBeyondTheBudget) {
     Client c;
     c.options.max_retries = 2;
     CurlTransport transport(c.options);
-    ProviderError e = get_error(transport, openai_projects(faulty("fault=500")));
+    const std::string base = faulty("fault=500");
+    ProviderError e = get_error(transport, openai_projects(base));
     EXPECT_EQ(e.kind(), Kind::Http);
     EXPECT_EQ(e.details().http_status, 500);
     EXPECT_EQ(e.details().retries, 2);
     ASSERT_EQ(c.waits.size(), 2u);
     for (long ms : c.waits) EXPECT_LE(ms, 40);
-    EXPECT_NE(std::string(e.what()).find("openai GET /v1/organization/projects: HTTP 500"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("openai GET " + base + kOpenAiProjects + ": HTTP 500"),
+              std::string::npos)
         << e.what();
 }
 
@@ -169,9 +169,10 @@ TEST_F(MockHttp, EachRetryIsReportedWithoutTheKey) {
     std::vector<std::string> reports;
     c.options.on_retry = [&](const std::string &what) { reports.push_back(what); };
     CurlTransport transport(c.options);
-    get_error(transport, openai_projects(faulty("fault=503;retry_after=1")));
+    const std::string base = faulty("fault=503;retry_after=1");
+    get_error(transport, openai_projects(base));
     ASSERT_EQ(reports.size(), 2u);
-    EXPECT_EQ(reports[0].rfind("openai GET /v1/organization/projects: HTTP 503", 0), 0u) << reports[0];
+    EXPECT_EQ(reports[0].rfind("openai GET " + base + kOpenAiProjects + ": HTTP 503", 0), 0u) << reports[0];
     EXPECT_NE(reports[0].find("; retry 1 of 2 in 1000 ms"), std::string::npos) << reports[0];
     EXPECT_NE(reports[1].find("; retry 2 of 2 in 1000 ms"), std::string::npos) << reports[1];
     for (const std::string &r : reports) EXPECT_EQ(r.find("sk-admin"), std::string::npos) << r;
@@ -239,9 +240,10 @@ TEST_F(MockHttp, ConnectionDropRetried) {
 
     c.options.max_retries = 0;
     CurlTransport no_retries(c.options);
-    ProviderError e = get_error(no_retries, openai_projects(faulty("fault=drop")));
+    const std::string base = faulty("fault=drop");
+    ProviderError e = get_error(no_retries, openai_projects(base));
     EXPECT_EQ(e.kind(), Kind::Network);
-    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: connection failed (after 0 retries)");
+    EXPECT_EQ(e.what(), "openai GET " + base + kOpenAiProjects + ": connection failed (after 0 retries)");
     EXPECT_FALSE(e.details().diagnostic.empty());
 }
 
@@ -272,7 +274,9 @@ TEST(Http, ConnectionRefusedIsRetriedThenNetworkError) {
     EXPECT_EQ(e.kind(), Kind::Network);
     EXPECT_EQ(e.details().retries, 2);
     EXPECT_EQ(e.details().http_status, 0);
-    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: connection failed (after 2 retries)");
+    EXPECT_STREQ(
+        e.what(),
+        "openai GET http://127.0.0.1:1/v1/organization/projects: connection failed (after 2 retries)");
     EXPECT_NE(e.details().diagnostic.find("127.0.0.1"), std::string::npos) << e.details().diagnostic;
 }
 
@@ -284,7 +288,8 @@ TEST(Http, PlainHttpRefusedBeyondLoopback) {
     EXPECT_EQ(transport.stats().requests, 0);
     EXPECT_STREQ(
         e.what(),
-        "openai GET /v1/organization/projects: bad configuration: refused to connect: plain http:// is "
+        "openai GET http://api.openai.invalid/v1/organization/projects: bad configuration: refused to "
+        "connect: plain http:// is "
         "allowed only to loopback; use https://");
 }
 
@@ -301,8 +306,26 @@ TEST(Http, HostsOutsideTheAllowListAreNeverContacted) {
     ProviderError e = get_error(transport, openai_projects("https://10.255.255.1"));
     EXPECT_STREQ(
         e.what(),
-        "openai GET /v1/organization/projects: bad configuration: refused to connect: host 10.255.255.1 "
+        "openai GET https://10.255.255.1/v1/organization/projects: bad configuration: refused to connect: "
+        "host 10.255.255.1 "
         "is not in aispend.allowed_hosts");
+}
+
+// Messages name the URL without its query string, and never a URL that carries credentials.
+TEST(Http, MessagesNameTheUrlWithoutQueryOrCredentials) {
+    Client c;
+    c.options.hosts = HostPolicy{{"api.openai.com"}, false};
+    CurlTransport transport(c.options);
+    ProviderError e = get_error(transport, openai_projects("https://user:sk-admin-SECRET@api.openai.com"));
+    EXPECT_EQ(e.kind(), Kind::Config);
+    EXPECT_STREQ(e.what(),
+                 "openai: bad configuration: refused to connect: the URL must not carry credentials "
+                 "(user:password@)");
+    e = get_error(transport, openai_projects("https://API.example.com:8443/proxy"));
+    EXPECT_STREQ(e.what(),
+                 "openai GET https://api.example.com:8443/proxy/v1/organization/projects: bad configuration: "
+                 "refused to connect: host api.example.com:8443 is not in aispend.allowed_hosts");
+    EXPECT_EQ(transport.stats().requests, 0);
 }
 
 TEST(Http, CancelledBeforeTheFirstRequest) {
@@ -346,8 +369,11 @@ TEST_F(MockHttp, ClosedPortAndNonTlsListenerLookAlike) {
     ProviderError open = get_error(transport, openai_projects(open_port));
     EXPECT_EQ(closed.kind(), Kind::Network);
     EXPECT_EQ(open.kind(), Kind::Network);
-    EXPECT_STREQ(closed.what(), open.what());
-    EXPECT_STREQ(open.what(), "openai GET /v1/organization/projects: connection failed (after 0 retries)");
+    EXPECT_STREQ(
+        closed.what(),
+        "openai GET https://127.0.0.1:1/v1/organization/projects: connection failed (after 0 retries)");
+    EXPECT_EQ(open.what(),
+              "openai GET " + open_port + kOpenAiProjects + ": connection failed (after 0 retries)");
     EXPECT_NE(closed.details().diagnostic, open.details().diagnostic);
 }
 
@@ -355,10 +381,10 @@ TEST_F(MockHttp, ClosedPortAndNonTlsListenerLookAlike) {
 TEST_F(MockHttp, OtherErrorBodiesAreNotEchoed) {
     Client c;
     CurlTransport transport(c.options);
-    ProviderError e =
-        get_error(transport, openai_projects(base_ + "/mock/fault=nope"));  // {"mock_error": ...}
+    const std::string base = base_ + "/mock/fault=nope";  // {"mock_error": ...}
+    ProviderError e = get_error(transport, openai_projects(base));
     EXPECT_EQ(e.details().http_status, 400);
-    EXPECT_STREQ(e.what(), "openai GET /v1/organization/projects: HTTP 400 (after 0 retries)");
+    EXPECT_EQ(e.what(), "openai GET " + base + kOpenAiProjects + ": HTTP 400 (after 0 retries)");
 }
 
 // A provider that echoes the key it was sent, in any form, has every echo masked.
@@ -389,10 +415,11 @@ TEST_F(MockHttp, MultibyteMessagesAreCutByCharacters) {
     Client c;
     c.options.max_retries = 0;
     CurlTransport transport(c.options);
-    ProviderError e = get_error(transport, openai_projects(faulty("fault=multibyte")));
+    const std::string base = faulty("fault=multibyte");
+    ProviderError e = get_error(transport, openai_projects(base));
     const std::string what = e.what();
     EXPECT_EQ(valid_utf8(what), what);
-    const std::string prefix = "openai GET /v1/organization/projects: HTTP 500 server_error: ";
+    const std::string prefix = "openai GET " + base + kOpenAiProjects + ": HTTP 500 server_error: ";
     const std::string suffix = "... (after 0 retries)";
     ASSERT_EQ(what.rfind(prefix, 0), 0u) << what;
     ASSERT_EQ(what.substr(what.size() - suffix.size()), suffix) << what;

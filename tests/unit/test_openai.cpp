@@ -67,7 +67,6 @@ TEST(OpenAi, SendsTheKeyOnlyAsASecretBearerHeader) {
         (std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer sk-admin-secret"}}));
     EXPECT_TRUE(r.headers.empty());
     EXPECT_EQ(r.provider, "openai");
-    EXPECT_EQ(r.endpoint_path, "/v1/organization/projects");
     EXPECT_EQ(r.url.find("sk-admin"), std::string::npos);
 }
 
@@ -76,8 +75,9 @@ TEST(OpenAi, UsesTheConfiguredBaseUrl) {
     const std::string base = "http://127.0.0.1:8080/mock/fault=none";
     http.add(base + "/v1/organization/projects?limit=100&include_archived=true",
              fixture("openai/projects_p2.json"));
-    make(http, base + "/")->list_workspaces([](std::vector<Workspace> &&) {});
-    EXPECT_EQ(http.requests.size(), 1u);
+    for (const char *written : {"", "/", "/v1", "/v1/"})
+        make(http, base + written)->list_workspaces([](std::vector<Workspace> &&) {});
+    EXPECT_EQ(http.requests.size(), 4u);
 }
 
 TEST(OpenAi, ListsKeysOfEveryProject) {
@@ -239,7 +239,7 @@ TEST(OpenAi, RepeatedCursorIsACursorLoop) {
     Pages<CostRow> pages;
     auto d = provider_error([&] { make(http)->fetch_costs(kWindow, pages.sink()); });
     EXPECT_EQ(d.kind, ProviderError::Kind::CursorLoop);
-    EXPECT_EQ(d.endpoint, "/v1/organization/costs");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organization/costs");
     EXPECT_EQ(d.detail, "next_page: cursor \"page_costs_2\" was already followed");
     EXPECT_EQ(pages.sizes, (std::vector<size_t>{3, 3}));
     EXPECT_EQ(http.requests.size(), 2u);
@@ -262,7 +262,7 @@ TEST(OpenAi, MissingFieldNamesThePath) {
     auto d = provider_error([&] { make(http)->fetch_costs(kWindow, [](std::vector<CostRow> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
     EXPECT_EQ(d.provider, "openai");
-    EXPECT_EQ(d.endpoint, "/v1/organization/costs");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organization/costs");
     EXPECT_EQ(d.http_status, 200);
     EXPECT_EQ(d.detail, "data[1].results[0].amount.value: missing");
 }
@@ -272,7 +272,7 @@ TEST(OpenAi, WrongTypeNamesThePath) {
     http.add(kCompletions, fixture("openai/completions_wrong_type.json"));
     auto d = provider_error([&] { make(http)->fetch_usage(kWindow, [](std::vector<UsageRow> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::Parse);
-    EXPECT_EQ(d.endpoint, "/v1/organization/usage/completions");
+    EXPECT_EQ(d.endpoint, kBase + "/v1/organization/usage/completions");
     EXPECT_EQ(d.detail, "data[0].results[1].input_tokens: expected integer, got string");
 }
 
@@ -362,11 +362,10 @@ TEST(OpenAi, EndlessPaginationStopsAtThePageBudget) {
     auto d = provider_error([&] { provider->list_workspaces([](std::vector<Workspace> &&) {}); });
     EXPECT_EQ(d.kind, ProviderError::Kind::PageLimit);
     EXPECT_EQ(http.stats().requests, 25);
-    EXPECT_EQ(
-        ProviderError(d).what(),
-        std::string(
-            "openai GET /v1/organization/projects: too many pages: the provider still had more after 25 "
-            "pages in one sync step (server option max_pages)"));
+    EXPECT_EQ(ProviderError(d).what(),
+              std::string("openai GET https://api.openai.com/v1/organization/projects: too many pages: the "
+                          "provider still had more after 25 "
+                          "pages in one sync step (server option max_pages)"));
 }
 
 // Rows reach the sink in batches, never a whole large page at once.

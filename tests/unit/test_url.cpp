@@ -1,9 +1,10 @@
-// The base-URL rules and the host allow-list (src/core/url_policy.cpp).
+// The base-URL rules and the host allow-list (src/core/url_policy.cpp), and the base URL's API root.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "core/paging.hpp"
 #include "core/url_policy.hpp"
 
 using namespace aispend::core;
@@ -160,4 +161,32 @@ TEST(Url, RefusesMalformedAuthorities) {
     EXPECT_EQ(refusal("http://127.0.0.1\\@evil.com/"), spaces);
     EXPECT_EQ(refusal("https://api.openai.com/\xc3\xa9"), spaces);
     EXPECT_FALSE(check_base_url("ftp://x", providers(), nullptr));
+}
+
+// A base URL written the way the providers' SDKs write it must not become ".../v1/v1/..." (a 404).
+TEST(Url, ApiRootDropsOneTrailingVersion) {
+    EXPECT_EQ(api_root("https://api.openai.com"), "https://api.openai.com");
+    EXPECT_EQ(api_root("https://api.openai.com/"), "https://api.openai.com");
+    EXPECT_EQ(api_root("https://api.openai.com/v1"), "https://api.openai.com");
+    EXPECT_EQ(api_root("https://api.openai.com/v1/"), "https://api.openai.com");
+    EXPECT_EQ(api_root("https://api.anthropic.com//v1//"), "https://api.anthropic.com");
+    EXPECT_EQ(api_root("http://127.0.0.1:8080/mock/fault=none/v1"), "http://127.0.0.1:8080/mock/fault=none");
+    EXPECT_EQ(api_root("https://proxy.example.com/v1/v1"), "https://proxy.example.com/v1");
+    EXPECT_EQ(api_root("https://proxy.example.com/v10"), "https://proxy.example.com/v10");
+    EXPECT_EQ(api_root("https://proxy.example.com/openai-v1"), "https://proxy.example.com/openai-v1");
+    EXPECT_EQ(api_root("https://v1"), "https://v1");  // a host named v1 is no path
+    EXPECT_EQ(api_root(""), "");
+}
+
+TEST(Url, MessagesNameTheUrlWithoutCredentialsQueryOrFragment) {
+    EXPECT_EQ(url_for_messages("https://api.openai.com/v1/organization/costs?start_time=1&page=abc"),
+              "https://api.openai.com/v1/organization/costs");
+    EXPECT_EQ(url_for_messages("http://[::1]:8080/mock/fault=none/v1/x#frag"),
+              "http://[::1]:8080/mock/fault=none/v1/x");
+    EXPECT_EQ(url_for_messages("HTTPS://API.Anthropic.com:443/v1/organizations/workspaces"),
+              "https://api.anthropic.com:443/v1/organizations/workspaces");
+    EXPECT_EQ(url_for_messages("https://api.openai.com?x=1"), "https://api.openai.com");
+    EXPECT_EQ(url_for_messages("https://user:sk-admin-SECRET@api.openai.com/v1"), "");
+    EXPECT_EQ(url_for_messages("sk-admin-SECRET"), "");
+    EXPECT_EQ(url_for_messages("https://api.openai.com/v1 x"), "");
 }
