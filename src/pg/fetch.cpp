@@ -66,7 +66,8 @@ class FetchCall {
     }
     const std::string &account() const { return account_.name; }
 
-    // Appends one page: write(RowWriter&, const Row&) per row, in a memory context reset after the page.
+    // Appends one page: write(RowWriter&, const Row&) per row (false: the row is left out), in a memory context
+    // reset after the page.
     template <typename Row, typename WriteRow>
     void put_page(const std::vector<Row> &rows, WriteRow write) {
         if (pg::interrupt_pending()) throw pg::Interrupted();
@@ -74,8 +75,7 @@ class FetchCall {
             MemoryContext old = MemoryContextSwitchTo(page_context_);
             pg::RowWriter writer(rsinfo_);
             for (const Row &row : rows) {
-                write(writer, row);
-                writer.end_row();
+                if (write(writer, row)) writer.end_row();
             }
             MemoryContextSwitchTo(old);
             MemoryContextReset(page_context_);
@@ -118,17 +118,21 @@ void check_window(const core::Window &window, const std::string &account) {
                            "Use date_trunc('day', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' for 1d buckets.");
 }
 
-// Row layouts: one per SQL function, in the column order its RETURNS TABLE declares.
-void write_workspace(pg::RowWriter &w, const core::Workspace &r) {
+// Row layouts: one per SQL function, in the column order its RETURNS TABLE declares; false leaves the row out.
+bool write_workspace(pg::RowWriter &w, const core::Workspace &r) {
+    // An install not updated yet (no is_default column) would store the default workspace twice, under its
+    // real id beside the '(default)' of the reports: it gets the workspaces it always got.
+    if (r.is_default && w.declared_columns() < 6) return false;
     w.text(r.id);
     w.text(r.name);
     w.text(r.status);
     w.timestamp(r.created_at);
     w.timestamp(r.archived_at);
     if (w.declares_more()) w.boolean(r.is_default);  // a newer column: older declarations lack it
+    return true;
 }
 
-void write_api_key(pg::RowWriter &w, const core::ApiKey &r) {
+bool write_api_key(pg::RowWriter &w, const core::ApiKey &r) {
     w.text(r.id);
     w.text(r.name);
     w.text(r.hint);
@@ -137,9 +141,10 @@ void write_api_key(pg::RowWriter &w, const core::ApiKey &r) {
     w.text(r.owner);
     w.timestamp(r.created_at);
     w.timestamp(r.last_used_at);
+    return true;
 }
 
-void write_usage(pg::RowWriter &w, const core::UsageRow &r) {
+bool write_usage(pg::RowWriter &w, const core::UsageRow &r) {
     w.text(r.endpoint);
     w.timestamp(r.bucket_start);
     w.timestamp(r.bucket_end);
@@ -161,9 +166,10 @@ void write_usage(pg::RowWriter &w, const core::UsageRow &r) {
     w.bigint(r.output_image_tokens);
     w.bigint(r.requests);
     w.bigint(r.web_search_requests);
+    return true;
 }
 
-void write_cost(pg::RowWriter &w, const core::CostRow &r) {
+bool write_cost(pg::RowWriter &w, const core::CostRow &r) {
     w.timestamp(r.bucket_start);
     w.timestamp(r.bucket_end);
     w.text(r.workspace_id);
@@ -180,12 +186,13 @@ void write_cost(pg::RowWriter &w, const core::CostRow &r) {
     w.numeric(r.quantity);
     w.text(r.quantity_unit);
     if (w.declares_more()) w.text(r.token_class);  // a newer column: older declarations lack it
+    return true;
 }
 
 // The body every fetch function shares: set up the result, call the provider, append each page as it comes.
 template <typename Row, typename Fetch>
 Datum fetch_rows(FunctionCallInfo fcinfo, const std::string &account, Fetch fetch,
-                 void (*write)(pg::RowWriter &, const Row &)) {
+                 bool (*write)(pg::RowWriter &, const Row &)) {
     MemoryContext page = pg::pg_call([&] { return begin_srf(fcinfo); });
     FetchCall call(fcinfo, page, account);
     call.run([&](core::Provider &provider) {

@@ -27,6 +27,7 @@ class RowWriter {
     // released function is written only then, so the library still serves an install whose
     // ALTER EXTENSION UPDATE has not run yet.
     bool declares_more() const { return count_ < rsinfo_->setDesc->natts; }
+    int declared_columns() const { return rsinfo_->setDesc->natts; }
 
   private:
     void push(Datum value, bool is_null);
