@@ -24,7 +24,8 @@ COMMENT ON FUNCTION aispend._key_status(oid) IS 'Internal: whether the current r
 
 -- The fetch functions: the sync procedure is their only caller (see docs/internals.md).
 CREATE FUNCTION aispend._fetch_workspaces(account name)
-    RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz)
+    RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz,
+                  is_default boolean)
     AS 'MODULE_PATHNAME', 'aispend_fetch_workspaces' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 COMMENT ON FUNCTION aispend._fetch_workspaces(name) IS 'Internal: every workspace / project of an account, fetched from the provider now';
 
@@ -48,7 +49,7 @@ CREATE FUNCTION aispend._fetch_costs(account name, since timestamptz, until time
     RETURNS TABLE(bucket_start timestamptz, bucket_end timestamptz, workspace_id text, api_key_id text,
                   line_item text, model text, token_type text, service_tier text, context_window text,
                   cost_type text, inference_geo text, amount_usd numeric, currency text, quantity numeric,
-                  quantity_unit text)
+                  quantity_unit text, token_class text)
     AS 'MODULE_PATHNAME', 'aispend_fetch_costs' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 COMMENT ON FUNCTION aispend._fetch_costs(name, timestamptz, timestamptz) IS 'Internal: billed cost lines of an account per UTC day in [since, until), fetched from the provider now';
 

@@ -103,6 +103,7 @@ CREATE TABLE aispend.workspaces (
     archived_at   timestamptz,
     first_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_seen     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    provider_workspace_id text,
     CONSTRAINT workspaces_pkey PRIMARY KEY (account, workspace_id)
 );
 COMMENT ON TABLE aispend.workspaces IS
@@ -118,6 +119,9 @@ COMMENT ON COLUMN aispend.workspaces.status IS
     '''unlisted'' when it was only ever seen in usage or costs.';
 COMMENT ON COLUMN aispend.workspaces.first_seen IS 'When a sync first saw it (listed, or named by a fact).';
 COMMENT ON COLUMN aispend.workspaces.last_seen IS 'When a sync last saw it in the provider''s list.';
+COMMENT ON COLUMN aispend.workspaces.provider_workspace_id IS
+    'The provider''s own id where workspace_id is a sentinel: the Anthropic default workspace''s real id, which '
+    'its reports leave out (NULL otherwise).';
 
 CREATE TABLE aispend.api_keys (
     account      name        NOT NULL,
@@ -228,6 +232,7 @@ CREATE TABLE aispend.costs (
     currency       text        NOT NULL,
     quantity       numeric,
     quantity_unit  text,
+    token_class    text,
     CONSTRAINT costs_natural_key UNIQUE NULLS NOT DISTINCT
         (account, bucket_start, workspace_id, api_key_id, line_item, model, token_type, service_tier,
          context_window, cost_type, inference_geo, currency, quantity_unit)
@@ -242,7 +247,12 @@ COMMENT ON COLUMN aispend.costs.bucket_start IS 'The UTC day (midnight UTC).';
 COMMENT ON COLUMN aispend.costs.workspace_id IS 'Workspace / project; ''(default)'' when the provider sent none.';
 COMMENT ON COLUMN aispend.costs.api_key_id IS 'API key (newer OpenAI costs only); NULL = the provider does not attribute this line to a key.';
 COMMENT ON COLUMN aispend.costs.line_item IS 'OpenAI line_item or Anthropic description, verbatim.';
-COMMENT ON COLUMN aispend.costs.model IS 'Model (Anthropic field; OpenAI parsed from line_item, best effort).';
+COMMENT ON COLUMN aispend.costs.model IS 'Model (Anthropic field; OpenAI parsed from line_item: the name before its first comma).';
+COMMENT ON COLUMN aispend.costs.token_type IS 'Anthropic token_type; OpenAI: the kind after the model in line_item, lower-cased, verbatim.';
+COMMENT ON COLUMN aispend.costs.token_class IS
+    'What the line bills, classified from token_type / line_item (aispend.parse_line_item): input, cached_input, '
+    'cache_write, output, audio_input, audio_output, image_input, image_output, tool, or unrecognised (listed by '
+    'aispend.unrecognised_line_items; its amount still counts).';
 COMMENT ON COLUMN aispend.costs.amount_usd IS 'Exact amount in US dollars (Anthropic cents divided by 100).';
 COMMENT ON COLUMN aispend.costs.currency IS 'Currency as sent, upper-cased (USD).';
 

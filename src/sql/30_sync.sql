@@ -56,29 +56,34 @@ DECLARE
     n bigint;
 BEGIN
     CREATE TEMP TABLE aispend_stage_workspaces ON COMMIT DROP AS
-    SELECT DISTINCT ON (coalesce(f.workspace_id, '(default)'))
-           coalesce(f.workspace_id, '(default)') AS workspace_id, f.name AS provider_name,
+    -- the default workspace (Anthropic's, listed under its real id) is the '(default)' of the reports
+    SELECT DISTINCT ON (1)
+           CASE WHEN f.is_default THEN '(default)' ELSE coalesce(f.workspace_id, '(default)') END AS workspace_id,
+           f.name AS provider_name,
            coalesce(f.status, CASE WHEN f.archived_at IS NULL THEN 'active' ELSE 'archived' END) AS status,
-           f.created_at, f.archived_at
+           f.created_at, f.archived_at, CASE WHEN f.is_default THEN f.workspace_id END AS provider_workspace_id
     FROM aispend._fetch_workspaces(p_account) f
     ORDER BY 1, f.archived_at NULLS FIRST;
     SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_workspaces;
 
     UPDATE aispend.workspaces w
        SET provider = p_provider, provider_name = s.provider_name, status = s.status,
-           created_at = s.created_at, archived_at = s.archived_at, last_seen = p_now
+           created_at = s.created_at, archived_at = s.archived_at, last_seen = p_now,
+           provider_workspace_id = s.provider_workspace_id
       FROM pg_temp.aispend_stage_workspaces s
      WHERE w.account = p_account AND w.workspace_id = s.workspace_id
-       AND (w.provider, w.provider_name, w.status, w.created_at, w.archived_at)
-           IS DISTINCT FROM (p_provider, s.provider_name, s.status, s.created_at, s.archived_at);
+       AND (w.provider, w.provider_name, w.status, w.created_at, w.archived_at, w.provider_workspace_id)
+           IS DISTINCT FROM (p_provider, s.provider_name, s.status, s.created_at, s.archived_at,
+                             s.provider_workspace_id);
     GET DIAGNOSTICS updated = ROW_COUNT;
     UPDATE aispend.workspaces w SET last_seen = p_now
       FROM pg_temp.aispend_stage_workspaces s
      WHERE w.account = p_account AND w.workspace_id = s.workspace_id AND w.last_seen <> p_now;
 
     INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, created_at, archived_at,
-                                    first_seen, last_seen)
-    SELECT p_account, p_provider, s.workspace_id, s.provider_name, s.status, s.created_at, s.archived_at, p_now, p_now
+                                    first_seen, last_seen, provider_workspace_id)
+    SELECT p_account, p_provider, s.workspace_id, s.provider_name, s.status, s.created_at, s.archived_at, p_now, p_now,
+           s.provider_workspace_id
     FROM pg_temp.aispend_stage_workspaces s
     ON CONFLICT (account, workspace_id) DO NOTHING;
     GET DIAGNOSTICS inserted = ROW_COUNT;
@@ -241,7 +246,7 @@ BEGIN
     SELECT f.bucket_start, coalesce(f.workspace_id, '(default)') AS workspace_id, f.api_key_id, f.line_item,
            f.model, f.token_type, f.service_tier, f.context_window, f.cost_type, f.inference_geo,
            coalesce(pg_catalog.upper(f.currency), 'USD') AS currency, f.quantity_unit,
-           sum(f.amount_usd) AS amount_usd, sum(f.quantity) AS quantity
+           sum(f.amount_usd) AS amount_usd, sum(f.quantity) AS quantity, max(f.token_class) AS token_class
     FROM aispend._fetch_costs(p_account, p_since, p_until) f
     WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12;
@@ -262,16 +267,17 @@ BEGIN
     WITH up AS (
         INSERT INTO aispend.costs AS c
             (account, bucket_start, workspace_id, api_key_id, line_item, model, token_type, service_tier,
-             context_window, cost_type, inference_geo, amount_usd, currency, quantity, quantity_unit)
+             context_window, cost_type, inference_geo, amount_usd, currency, quantity, quantity_unit, token_class)
         SELECT p_account, s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
                s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.amount_usd, s.currency,
-               s.quantity, s.quantity_unit
+               s.quantity, s.quantity_unit, s.token_class
         FROM pg_temp.aispend_stage_costs s
         ON CONFLICT ON CONSTRAINT costs_natural_key DO UPDATE
-           SET amount_usd = excluded.amount_usd, quantity = excluded.quantity
+           SET amount_usd = excluded.amount_usd, quantity = excluded.quantity, token_class = excluded.token_class
          -- compared as text: numeric equality ignores scale (1.50 = 1.5), and the digits as sent are kept
          WHERE c.amount_usd::text <> excluded.amount_usd::text
             OR c.quantity::text IS DISTINCT FROM excluded.quantity::text
+            OR c.token_class IS DISTINCT FROM excluded.token_class
         RETURNING c.xmax = 0 AS is_new)
     SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
 

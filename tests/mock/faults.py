@@ -14,7 +14,9 @@ from api_common import ApiError
 FAULTS = ("none", "429", "500", "502", "503", "504", "529", "401", "403", "timeout", "slow", "drop", "truncate",
           "malformed", "wrongtype", "cursorloop", "oversize",
           # a hostile provider
-          "keyecho", "endless", "manysmall", "multibyte", "badutf8", "overflow", "negative")
+          "keyecho", "endless", "manysmall", "multibyte", "badutf8", "overflow", "negative",
+          # provider strings that changed without notice
+          "newkinds")
 INT_OPTIONS = ("count", "after", "retry_after", "delay_ms", "seed", "mb")
 TEXT_OPTIONS = ("fault", "org", "bump", "anchor", "tag")
 OVERSIZE_BYTES = 70 * 1024 * 1024
@@ -232,6 +234,22 @@ def negative(obj):
             for field in ("input_tokens", "uncached_input_tokens"):
                 if field in result:
                     result[field] = -5
+    return obj
+
+
+# OpenAI cost kinds as a future API might write them: a suffix, a pipe, a comma, case, and one kind no rule knows.
+NEW_KINDS = {"input": "Input (standard)", "output": "output | priority", "cached input": "cached input, flex",
+             "cache write": "sparkle units v2"}
+
+
+def newkinds(obj):
+    """Every OpenAI cost line "<model>, <kind>" of the page with its kind rewritten by NEW_KINDS (amounts kept)."""
+    for bucket in obj.get("data") or []:
+        for result in bucket.get("results", []):
+            line = result.get("line_item")
+            if isinstance(line, str) and ", " in line:
+                head, kind = line.split(", ", 1)
+                result["line_item"] = head + ", " + NEW_KINDS.get(kind, kind)
     return obj
 
 

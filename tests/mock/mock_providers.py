@@ -129,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             headers.update(err.headers)
             return self._send(err.status, headers, dumps(module.error_body(err, request_id)).encode())
-        if fault in ("wrongtype", "endless", "overflow", "negative"):
+        if fault in ("wrongtype", "endless", "overflow", "negative", "newkinds"):
             obj = getattr(faults, fault)(obj)
         body = dumps(obj).encode()
         if fault == "slow":

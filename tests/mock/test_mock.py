@@ -428,6 +428,19 @@ class TestFaults(MockTestCase):
         with self.assertRaises(UnicodeDecodeError):
             body.decode("utf-8")
 
+    def test_newkinds(self):
+        """fault=newkinds rewrites the OpenAI cost kinds and keeps every amount."""
+        path = f"/v1/organization/costs?start_time={ts('2026-08-01')}&limit=7&group_by=line_item"
+        _, _, plain = self.c.raw(path, OPENAI)
+        status, _, body = self.c.raw("/mock/fault=newkinds" + path, OPENAI)
+        self.assertEqual(status, 200)
+        def lines(b):
+            return [(r["line_item"], r["amount"]["value"]) for d in json.loads(b)["data"] for r in d["results"]]
+        before, after = lines(plain), lines(body)
+        self.assertEqual([v for _, v in before], [v for _, v in after])
+        self.assertIn("sparkle units v2", " ".join(line for line, _ in after))
+        self.assertTrue(all(b.split(", ")[0] == a.split(", ")[0] for (b, _), (a, _) in zip(before, after) if b))
+
     def test_overflow_and_negative(self):
         _, _, body = self.api("fault=overflow")
         result = json.loads(body)["data"][0]["results"][0]
