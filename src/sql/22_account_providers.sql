@@ -57,3 +57,21 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';
 REVOKE ALL ON FUNCTION aispend._remember_provider(name, text) FROM PUBLIC;
+
+-- The provider filter of every tab and view: all, openai, anthropic, other (any provider but those two).
+CREATE FUNCTION aispend._provider_matches(provider text, filter text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    CASE pg_catalog.lower(coalesce(filter, 'all'))
+        WHEN 'all', '' THEN RETURN true;
+        WHEN 'openai' THEN RETURN provider = 'openai';
+        WHEN 'anthropic' THEN RETURN provider = 'anthropic';
+        WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
+        ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
+                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';

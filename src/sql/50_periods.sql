@@ -1,6 +1,6 @@
 -- 50_periods.sql: the dashboard's periods. A period is a daterange of UTC days, '[first, last]' inclusive
--- (canonical form '[first, last+1)'). Every tab compares a period with the previous period of the same length,
--- which ends the day before it starts. See docs/dashboard-workspaces.md ("Periods").
+-- (canonical form '[first, last+1)'). Every tab compares a period with aispend.previous_period(period): the
+-- previous calendar period of the same kind, or the same number of days before a rolling period. See docs/dashboard-workspaces.md ("Periods").
 
 CREATE FUNCTION aispend.utc_today()
 RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
@@ -68,24 +68,60 @@ COMMENT ON FUNCTION aispend.period(text, date) IS
     'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
     '(''Last 30 days'').';
 
+-- What a period is compared with, when the caller does not say (every tab takes compare_with):
+--   whole calendar months (a month, a quarter, a year) -> as many whole months just before it;
+--   any other range                                    -> the same number of days just before it (rolling).
+-- A range cannot say whether "September 1st to 7th" is month to date or the last 7 days: by name it can, see
+-- aispend.previous_period(name text).
 CREATE FUNCTION aispend.previous_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     f date := pg_catalog.lower(period);
-    n integer;
+    l date := pg_catalog.upper(period) - 1;
+    months integer;
 BEGIN
     IF period IS NULL OR pg_catalog.isempty(period) OR pg_catalog.lower_inf(period) OR pg_catalog.upper_inf(period) THEN
         RAISE EXCEPTION 'aispend: a period must be a non-empty, bounded daterange (got %)', period
-            USING ERRCODE = 'invalid_parameter_value';
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use aispend.period(''last_30_days'') or aispend.custom_period(first_day, last_day).';
     END IF;
-    n := pg_catalog.upper(period) - f;
-    RETURN pg_catalog.daterange(f - n, f, '[)');
+    IF pg_catalog.date_part('day', f) = 1 AND pg_catalog.date_part('day', l + 1) = 1 THEN
+        months := (pg_catalog.date_part('year', l)::integer * 12 + pg_catalog.date_part('month', l)::integer)
+                - (pg_catalog.date_part('year', f)::integer * 12 + pg_catalog.date_part('month', f)::integer) + 1;
+        RETURN pg_catalog.daterange((f - pg_catalog.make_interval(months => months))::date, f, '[)');
+    END IF;
+    RETURN pg_catalog.daterange(f - (l + 1 - f), f, '[)');
 END
 $$;
 COMMENT ON FUNCTION aispend.previous_period(daterange) IS
-    'The period of the same number of days that ends the day before the given one starts (what Trend compares with).';
+    'What a period''s Trend compares with by default: whole calendar months with as many whole months before them '
+    '(previous_month with the month before it), any other range with the same number of days just before it.';
+
+-- The comparison period of a named period: month to date with the same days of the previous month (clamped to
+-- its end), year to date with the same days of the previous year; the others as aispend.previous_period(range).
+CREATE FUNCTION aispend.previous_period(name text, today date DEFAULT aispend.utc_today())
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
+    p daterange := aispend.period(name, today);
+    step interval;
+BEGIN
+    step := CASE WHEN k IN ('month_to_date', 'mtd', 'this_month') THEN interval '1 month'
+                 WHEN k IN ('year_to_date', 'ytd', 'this_year') THEN interval '1 year' END;
+    IF step IS NULL THEN
+        RETURN aispend.previous_period(p);
+    END IF;
+    RETURN pg_catalog.daterange((pg_catalog.lower(p) - step)::date, (pg_catalog.upper(p) - 1 - step)::date, '[]');
+END
+$$;
+COMMENT ON FUNCTION aispend.previous_period(text, date) IS
+    'What the named period (aispend.period(name, today)) is compared with: month_to_date with the same days of the '
+    'previous month, year_to_date with the same days of the previous year, the others as '
+    'aispend.previous_period(daterange). The tabs called with a period name use it.';
 
 CREATE FUNCTION aispend.period_first_day(period daterange)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -102,7 +138,7 @@ SELECT p.ord, p.name, p.label, aispend.period(p.name) AS period,
        aispend.period_first_day(aispend.period(p.name)) AS first_day,
        aispend.period_last_day(aispend.period(p.name)) AS last_day,
        pg_catalog.upper(aispend.period(p.name)) - pg_catalog.lower(aispend.period(p.name)) AS days,
-       aispend.previous_period(aispend.period(p.name)) AS previous_period
+       aispend.previous_period(p.name) AS previous_period
 FROM (VALUES (1, 'last_7_days', 'Last 7 days'), (2, 'last_30_days', 'Last 30 days'),
              (3, 'last_90_days', 'Last 90 days'), (4, 'month_to_date', 'Month to date'),
              (5, 'previous_month', 'Previous month'), (6, 'year_to_date', 'Year to date'),
@@ -114,5 +150,5 @@ COMMENT ON COLUMN aispend.periods.period IS 'The UTC days of the period (dateran
 COMMENT ON COLUMN aispend.periods.first_day IS 'First day (UTC).';
 COMMENT ON COLUMN aispend.periods.last_day IS 'Last day (UTC, included).';
 COMMENT ON COLUMN aispend.periods.days IS 'Number of days.';
-COMMENT ON COLUMN aispend.periods.previous_period IS 'The previous period of the same length (Trend compares with it).';
+COMMENT ON COLUMN aispend.periods.previous_period IS 'What Trend compares the period with (aispend.previous_period).';
 COMMENT ON COLUMN aispend.periods.ord IS 'Display order.';

@@ -5,6 +5,7 @@
 --   |change| < 1 percent              -> 'flat' (the tolerance: moves under 1% are noise)
 --   change >= 1 percent               -> 'up'   (the dashboard's red arrow: spending more)
 --   change <= -1 percent              -> 'down' (green arrow)
+--   comparison period not synced      -> 'incomplete', change NULL (aispend.trend(current, previous, history_from))
 -- change_pct = 100 * (current - previous) / |previous|, rounded to one decimal (half away from zero).
 
 -- Declared as a one-row table function so that PostgreSQL inlines it into each tab's query: called once per
@@ -35,3 +36,51 @@ COMMENT ON FUNCTION aispend.trend(numeric, numeric) IS
     'Trend of a figure against the previous period: change_pct (one decimal; NULL when the previous was 0), '
     'indicator up / down / flat (|change| < 1%) / new (previous 0), label (''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new''). '
     'Every tab uses it.';
+
+-- The first UTC day from which every account in view (provider filter) has its history: the earliest of its
+-- first synced window (a succeeded usage or costs run) and its first day with data. A trend compares with a
+-- period; when that period starts before this day, some account was not synced that far back and the
+-- comparison would read missing history as zero spend. An account never synced (facts loaded by hand) sets no
+-- limit, as it settles every billed day (aispend.settled_before).
+CREATE FUNCTION aispend.history_from(provider text DEFAULT 'all')
+RETURNS date LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT max(LEAST(s.first_day, w.first_window))
+    FROM aispend._rollup_state s
+    JOIN aispend._account_providers() ap ON ap.account = s.account
+    CROSS JOIN LATERAL (SELECT (min(r.window_start) AT TIME ZONE 'UTC')::date AS first_window
+                        FROM aispend.sync_runs r
+                        WHERE r.account = s.account AND r.status = 'succeeded'
+                          AND r.endpoint IN ('usage', 'costs')) w
+    WHERE aispend._provider_matches(ap.provider, history_from.provider) AND w.first_window IS NOT NULL;
+END;
+COMMENT ON FUNCTION aispend.history_from(text) IS
+    'The first UTC day from which every synced account of a provider filter (all, openai, anthropic, other) has '
+    'history: per account the earlier of its first synced window and its first day with data; the latest of '
+    'those. NULL: no synced account (facts loaded by hand set no limit).';
+
+-- The day history starts, when a period's comparison period starts before it (its trends are incomplete);
+-- NULL when the comparison period is covered.
+CREATE FUNCTION aispend._incomplete_from(period daterange, provider text, compare_with daterange)
+RETURNS date LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT h.d FROM (SELECT aispend.history_from(_incomplete_from.provider) AS d) h
+    WHERE h.d > pg_catalog.lower(coalesce(_incomplete_from.compare_with, aispend.previous_period(_incomplete_from.period)));
+END;
+COMMENT ON FUNCTION aispend._incomplete_from(daterange, text, daterange) IS
+    'Internal: the first day of history when a period''s comparison period is not fully covered by it, else NULL.';
+
+-- The Trend of a figure whose comparison period may lie partly before the synced history: with history_from
+-- set, no percentage (indicator 'incomplete', label 'history from <day>') rather than a growth from zero.
+CREATE FUNCTION aispend.trend(current_value numeric, previous_value numeric, history_from date)
+RETURNS TABLE (change_pct numeric, indicator text, label text)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+BEGIN ATOMIC
+    SELECT CASE WHEN history_from IS NULL THEN t.change_pct END,
+           CASE WHEN history_from IS NULL THEN t.indicator ELSE 'incomplete' END,
+           CASE WHEN history_from IS NULL THEN t.label ELSE 'history from ' || history_from::text END
+    FROM aispend.trend(current_value, previous_value) t;
+END;
+COMMENT ON FUNCTION aispend.trend(numeric, numeric, date) IS
+    'Trend as aispend.trend(current, previous), or, when history_from is given (the comparison period starts '
+    'before the synced history), indicator ''incomplete'' with no change_pct and the label ''history from <day>''.';

@@ -1,32 +1,16 @@
--- 58_entity_totals.sql: what every tab shares: the provider filter, the period check, the period totals of any
+-- 58_entity_totals.sql: what every tab shares: the period and filter checks, the period totals of any
 -- entity kind from the cumulative rollups (52_rollup.sql), and "% of Total".
 --
 -- Every tab function takes (period daterange, provider text, search text, min_cost numeric, max_cost numeric)
--- with defaults (last 30 days, all providers, no search, no cost range) and compares the period with
--- aispend.previous_period(period). Rows are every entity with cost, tokens or requests in the period or in the
--- previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
+-- with defaults (last 30 days, all providers, no search, no cost range), the API keys and models tabs also
+-- workspace and api_key (drill-down), and compares the period with aispend.previous_period(period). Each has an
+-- overload taking the period by name (text). Rows are every entity with cost, tokens or requests in the period
+-- or in the previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
 -- of the rows shown (after every filter), in percent with two decimals, rounded by the largest-remainder
 -- method so that the column sums to exactly 100.00 (when no cost is negative).
 -- The tab functions have SQL-standard bodies: bound to their objects when created (no search_path hijack) and
 -- inlined into the caller's query, which is planned with the actual period (as one query, ~2x faster than
 -- as nested function calls planned without their arguments).
-
-CREATE FUNCTION aispend._provider_matches(provider text, filter text)
-RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
-BEGIN
-    CASE pg_catalog.lower(coalesce(filter, 'all'))
-        WHEN 'all', '' THEN RETURN true;
-        WHEN 'openai' THEN RETURN provider = 'openai';
-        WHEN 'anthropic' THEN RETURN provider = 'anthropic';
-        WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
-        ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
-                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
-    END CASE;
-END
-$$;
-COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';
 
 CREATE FUNCTION aispend._check_period(period daterange)
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -39,85 +23,171 @@ END
 $$;
 COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
 
--- The three cumulative boundaries of a period and its previous period, per account (clamped to the account's
--- last day with data: nothing happens after it).
--- PL/pgSQL with ROWS 6 on purpose: not inlined, so the planner knows there are a handful of boundaries and
--- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
-CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text)
-RETURNS TABLE (account name, provider text, slot integer, day date, month date)
-LANGUAGE plpgsql STABLE ROWS 6
+-- The arguments every tab shares: the period and the provider filter, checked once per call (an InitPlan)...
+CREATE FUNCTION aispend._check_filters(period daterange, provider text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+BEGIN
+    PERFORM aispend._check_period(period);
+    PERFORM aispend._provider_matches('openai', provider);   -- raises for an unknown filter
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_filters(daterange, text) IS
+    'Internal: validates the period and provider filter every tab shares (22023).';
+
+-- ... and the cost range, as a plain condition: with literal bounds it is evaluated while the query is planned,
+-- before the planner can prove "cost >= 5 AND cost <= 1" empty and skip every check of the query.
+CREATE FUNCTION aispend._check_cost_range(min_cost numeric, max_cost numeric)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF min_cost > max_cost THEN
+        RAISE EXCEPTION 'aispend: min_cost % is greater than max_cost %', min_cost, max_cost
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give min_cost <= max_cost, or NULL for no bound.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_cost_range(numeric, numeric) IS
+    'Internal: 22023 when a tab''s min_cost is greater than its max_cost (which would silently show nothing).';
+
+-- The drill-down filters: a workspace by its shown name (case-insensitive: every workspace with that name, i.e.
+-- a combined row of the Workspaces tab) or its id; an API key by its name (case-insensitive) or its id.
+CREATE FUNCTION aispend._workspace_is(workspace_name text, workspace_id text, filter text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN filter IS NULL OR pg_catalog.lower(coalesce(workspace_name, workspace_id)) = pg_catalog.lower(filter)
+    OR workspace_id = filter;
+COMMENT ON FUNCTION aispend._workspace_is(text, text, text) IS 'Internal: the workspace drill-down filter.';
+
+CREATE FUNCTION aispend._api_key_is(key_name text, api_key_id text, filter text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN filter IS NULL OR pg_catalog.lower(coalesce(key_name, api_key_id)) = pg_catalog.lower(filter)
+    OR api_key_id = filter;
+COMMENT ON FUNCTION aispend._api_key_is(text, text, text) IS 'Internal: the API key drill-down filter.';
+
+-- The four cumulative boundaries of a period and of what it is compared with, per account (clamped to the
+-- account's last day with data: nothing happens after it). Slots: 1 the period's last day, 2 the day before
+-- it, 3 the previous period's last day, 4 the day before that.
+-- PL/pgSQL with ROWS 8 on purpose: not inlined, so the planner knows there are a handful of boundaries and
+-- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
+CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text, p_compare daterange)
+RETURNS TABLE (account name, provider text, slot integer, day date, month date)
+LANGUAGE plpgsql STABLE ROWS 8
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    prev daterange := aispend._check_period(coalesce(p_compare, aispend.previous_period(p_period)));
 BEGIN
     RETURN QUERY
     SELECT s.account, ap.provider, p.slot, LEAST(p.b, s.last_day),
            pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
     FROM aispend._rollup_state s
     JOIN aispend._account_providers() ap ON ap.account = s.account,
-         (SELECT 1, pg_catalog.upper(aispend._check_period(p_period)) - 1
-          UNION ALL SELECT 2, pg_catalog.lower(p_period) - 1
-          UNION ALL SELECT 3, pg_catalog.lower(aispend.previous_period(p_period)) - 1) AS p(slot, b)
+         (VALUES (1, pg_catalog.upper(p_period) - 1), (2, pg_catalog.lower(p_period) - 1),
+                 (3, pg_catalog.upper(prev) - 1), (4, pg_catalog.lower(prev) - 1)) AS p(slot, b)
     WHERE aispend._provider_matches(ap.provider, p_provider);
 END
 $$;
-COMMENT ON FUNCTION aispend._boundaries(daterange, text) IS 'Internal: boundary days of a period and its previous period.';
+COMMENT ON FUNCTION aispend._boundaries(daterange, text, daterange) IS
+    'Internal: boundary days of a period and of what it is compared with (default aispend.previous_period).';
 
--- What _entity_totals returns for a team: the sums of its own rows of the daily rollup (row-level security
--- keeps the others out), for the period and the previous one. Nothing for a role that is not a team. Not
--- inlined (SET): its plan stays out of the tabs' plans, which therefore stay cheap (no JIT).
-CREATE FUNCTION aispend._team_entity_totals(kind "char", period daterange, provider text)
+-- What _entity_totals returns from the daily rollup rather than the cumulative sums: for a team (its own rows,
+-- found by its workspaces and keys; row-level security keeps the others out) and for a drill-down to a
+-- workspace or an API key. Not inlined (SET): its plan stays out of the tabs' plans, which therefore stay cheap
+-- (no JIT).
+CREATE FUNCTION aispend._rollup_entity_totals(kind "char", period daterange, provider text, workspace text,
+                                              api_key text, compare_with daterange)
 RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
                tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp SET jit = off
 AS $$
+    WITH b AS (
+        SELECT c.cur, c.prev, LEAST(pg_catalog.lower(c.cur), pg_catalog.lower(c.prev)) AS lo,
+               GREATEST(pg_catalog.upper(c.cur), pg_catalog.upper(c.prev)) AS hi
+        FROM (SELECT _rollup_entity_totals.period AS cur,
+                     coalesce(_rollup_entity_totals.compare_with,
+                              aispend.previous_period(_rollup_entity_totals.period)) AS prev) c),
+    r AS (
+        -- a team's rows, found by their workspaces (index daily_rollup_workspace_idx): those of its workspaces,
+        -- and those of its keys in other workspaces
+        SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
+        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
+        WHERE (SELECT aispend._team_restricted())
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        UNION ALL
+        SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
+        JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
+                                   AND r.api_key_id = k.api_key_id
+        WHERE (SELECT aispend._team_restricted())
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+          AND (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
+                                                  FROM aispend._team_workspaces(CURRENT_USER) w)
+        UNION ALL
+        -- anyone else's drill-down: the rows of the workspaces, else of the keys, that the filter names
+        SELECT r.* FROM aispend.workspaces w
+        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
+        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NOT NULL
+          AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace)
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        UNION ALL
+        SELECT r.* FROM aispend.api_keys k
+        JOIN aispend.daily_rollup r ON r.account = k.account AND r.api_key_id = k.api_key_id
+        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NULL
+          AND _rollup_entity_totals.api_key IS NOT NULL
+          AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key)
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)),
+    f AS (
+        SELECT r.account, ap.provider, r.workspace_id, r.api_key_id, r.model, r.cost, r.total_tokens, r.requests,
+               r.day <@ b.cur AS cur, r.day <@ b.prev AS prev
+        FROM r
+        CROSS JOIN b
+        JOIN aispend._account_providers() ap ON ap.account = r.account
+        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
+        WHERE (r.day <@ b.cur OR r.day <@ b.prev)
+          AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
+          AND aispend._workspace_is(w.name, r.workspace_id, _rollup_entity_totals.workspace)
+          AND aispend._api_key_is(k.name, r.api_key_id, _rollup_entity_totals.api_key))
     SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
            o.previous_cost, o.previous_tokens, o.previous_requests
-    FROM (SELECT r.account, ap.provider,
-                 CASE WHEN _team_entity_totals.kind = 'm' THEN '' ELSE r.workspace_id END AS workspace_id,
-                 CASE WHEN _team_entity_totals.kind = 'k' THEN r.api_key_id ELSE '' END AS api_key_id,
-                 CASE WHEN _team_entity_totals.kind = 'm' THEN r.model ELSE '' END AS model,
-                 coalesce(sum(r.cost) FILTER (WHERE r.day >= lower(_team_entity_totals.period)), 0) AS cost,
-                 coalesce(sum(r.total_tokens) FILTER (WHERE r.day >= lower(_team_entity_totals.period)), 0)::bigint AS tokens,
-                 sum(r.requests) FILTER (WHERE r.day >= lower(_team_entity_totals.period))::bigint AS requests,
-                 coalesce(sum(r.cost) FILTER (WHERE r.day < lower(_team_entity_totals.period)), 0) AS previous_cost,
-                 coalesce(sum(r.total_tokens) FILTER (WHERE r.day < lower(_team_entity_totals.period)), 0)::bigint
-                     AS previous_tokens,
-                 sum(r.requests) FILTER (WHERE r.day < lower(_team_entity_totals.period))::bigint AS previous_requests,
+    FROM (SELECT f.account, f.provider,
+                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN '' ELSE f.workspace_id END AS workspace_id,
+                 CASE WHEN _rollup_entity_totals.kind = 'k' THEN f.api_key_id ELSE '' END AS api_key_id,
+                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN f.model ELSE '' END AS model,
+                 coalesce(sum(f.cost) FILTER (WHERE f.cur), 0) AS cost,
+                 coalesce(sum(f.total_tokens) FILTER (WHERE f.cur), 0)::bigint AS tokens,
+                 sum(f.requests) FILTER (WHERE f.cur)::bigint AS requests,
+                 coalesce(sum(f.cost) FILTER (WHERE f.prev), 0) AS previous_cost,
+                 coalesce(sum(f.total_tokens) FILTER (WHERE f.prev), 0)::bigint AS previous_tokens,
+                 sum(f.requests) FILTER (WHERE f.prev)::bigint AS previous_requests,
                  -- as the cumulative path: left out when nothing moved in either period
-                 bool_or(r.day >= lower(_team_entity_totals.period)) AND
-                     (sum(r.cost) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0
-                      OR sum(r.total_tokens) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0
-                      OR sum(r.requests) FILTER (WHERE r.day >= lower(_team_entity_totals.period)) <> 0)
-                 OR bool_or(r.day < lower(_team_entity_totals.period)) AND
-                     (sum(r.cost) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
-                      OR sum(r.total_tokens) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0
-                      OR sum(r.requests) FILTER (WHERE r.day < lower(_team_entity_totals.period)) <> 0) AS moved
-          FROM (-- the team's rows, found by their workspaces (index daily_rollup_workspace_idx): those of its
-                -- workspaces, and those of its keys in other workspaces
-                SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
-                JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
-                UNION ALL
-                SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
-                JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
-                                           AND r.api_key_id = k.api_key_id
-                WHERE (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
-                                                          FROM aispend._team_workspaces(CURRENT_USER) w)) r
-          JOIN aispend._account_providers() ap ON ap.account = r.account
-          WHERE (SELECT aispend._team_restricted())
-            AND r.day >= lower(aispend.previous_period(aispend._check_period(_team_entity_totals.period)))
-            AND r.day < upper(_team_entity_totals.period)
-            AND aispend._provider_matches(ap.provider, _team_entity_totals.provider)
+                 bool_or(f.cur) AND (sum(f.cost) FILTER (WHERE f.cur) <> 0
+                                     OR sum(f.total_tokens) FILTER (WHERE f.cur) <> 0
+                                     OR sum(f.requests) FILTER (WHERE f.cur) <> 0)
+                 OR bool_or(f.prev) AND (sum(f.cost) FILTER (WHERE f.prev) <> 0
+                                            OR sum(f.total_tokens) FILTER (WHERE f.prev) <> 0
+                                            OR sum(f.requests) FILTER (WHERE f.prev) <> 0) AS moved
+          FROM f
           GROUP BY 1, 2, 3, 4, 5) o
     WHERE o.moved
 $$;
-COMMENT ON FUNCTION aispend._team_entity_totals("char", daterange, text) IS
-    'Internal: _entity_totals for a team (57_teams.sql), from its own rows of the daily rollup.';
+COMMENT ON FUNCTION aispend._rollup_entity_totals("char", daterange, text, text, text, daterange) IS
+    'Internal: _entity_totals from the daily rollup: for a team (57_teams.sql, its own rows) or a drill-down to a '
+    'workspace or an API key.';
 
 -- Cost, tokens and requests of every entity of one kind ('w' workspace, 'k' API key, 'm' model) in a period
--- and its previous period. Entities without anything in either period are left out.
-CREATE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text)
+-- and in what it is compared with (compare_with; default aispend.previous_period(period)), optionally within one workspace or API key (the drill-down filters). Entities
+-- without anything in either period are left out. min_cost and max_cost are only checked here (each tab applies
+-- them to its own rows).
+CREATE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text, workspace text DEFAULT NULL,
+                                       api_key text DEFAULT NULL, min_cost numeric DEFAULT NULL,
+                                       max_cost numeric DEFAULT NULL, compare_with daterange DEFAULT NULL)
 RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
                tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
                previous_requests bigint)
@@ -125,12 +195,12 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH v AS (
         SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
-        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
         JOIN aispend._cum c ON c.account = b.account AND c.grain = 'd' AND c.at = b.day
                            AND c.kind = _entity_totals.kind
         UNION ALL
         SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
-        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider) b
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
         JOIN aispend._cum c ON c.account = b.account AND c.grain = 'm' AND c.at = b.month
                            AND c.kind = _entity_totals.kind),
     t AS (
@@ -138,12 +208,15 @@ BEGIN ATOMIC
                coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
                coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
                coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 4), 0) AS c4,
                coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
                coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
                coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 4), 0) AS t4,
                sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
                sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
-               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3
+               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3,
+               sum(v.requests) FILTER (WHERE v.slot = 4) AS r4
         FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
     -- Requests: a count (0 when none) for providers that report them, NULL for those that do not (Anthropic)
     SELECT e.account, e.provider, e.workspace_id, e.api_key_id, e.model, e.cost, e.tokens,
@@ -153,23 +226,31 @@ BEGIN ATOMIC
     FROM (
         SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2 AS cost,
                (t.t1 - t.t2)::bigint AS tokens, (t.r1 - coalesce(t.r2, 0))::bigint AS requests,
-               t.c2 - t.c3 AS previous_cost, (t.t2 - t.t3)::bigint AS previous_tokens,
-               (t.r2 - coalesce(t.r3, 0))::bigint AS previous_requests
+               t.c3 - t.c4 AS previous_cost, (t.t3 - t.t4)::bigint AS previous_tokens,
+               (t.r3 - coalesce(t.r4, 0))::bigint AS previous_requests
         FROM t
         -- in either period: a change in one that the other cancels out still shows
-        WHERE (t.c1 <> t.c2 OR t.c2 <> t.c3 OR t.t1 <> t.t2 OR t.t2 <> t.t3
-               OR t.r1 IS DISTINCT FROM t.r2 OR t.r2 IS DISTINCT FROM t.r3)
+        WHERE (t.c1 <> t.c2 OR t.c3 <> t.c4 OR t.t1 <> t.t2 OR t.t3 <> t.t4
+               OR t.r1 IS DISTINCT FROM t.r2 OR t.r3 IS DISTINCT FROM t.r4)
           AND NOT (SELECT aispend._team_restricted())
+          AND _entity_totals.workspace IS NULL AND _entity_totals.api_key IS NULL
         UNION ALL
-        -- a team (57_teams.sql) cannot read the cumulative sums: it adds up its own rows of the daily rollup
+        -- a team (57_teams.sql) cannot read the cumulative sums, and a drill-down has none: both add up rows
+        -- of the daily rollup
         SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
                o.previous_cost, o.previous_tokens, o.previous_requests
-        FROM aispend._team_entity_totals(_entity_totals.kind, _entity_totals.period, _entity_totals.provider) o) e;
+        FROM aispend._rollup_entity_totals(_entity_totals.kind, _entity_totals.period, _entity_totals.provider,
+                                           _entity_totals.workspace, _entity_totals.api_key,
+                                           _entity_totals.compare_with) o
+        WHERE (SELECT aispend._team_restricted()) OR _entity_totals.workspace IS NOT NULL
+           OR _entity_totals.api_key IS NOT NULL) e
+    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider))
+      AND aispend._check_cost_range(_entity_totals.min_cost, _entity_totals.max_cost);
 END;
-COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text) IS
+COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text, text, text, numeric, numeric, daterange) IS
     'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
-    'previous period, from the cumulative rollups (for a team: from its own rows of the daily rollup); every tab '
-    'reads it.';
+    'comparison period (compare_with, default aispend.previous_period), from the cumulative rollups (for a team or a drill-down to a '
+    'workspace or key: from the daily rollup); every tab reads it.';
 
 -- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
 -- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain
