@@ -29,14 +29,14 @@ COMMENT ON COLUMN aispend.middleware_spend.loaded_at IS 'When the row was loaded
 SELECT pg_catalog.pg_extension_config_dump('aispend.middleware_spend', '');
 
 CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
-                                            accounts name[] DEFAULT NULL)
+                                            accounts name[] DEFAULT NULL, provider text DEFAULT 'all')
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
                uncaptured_cost numeric, uncaptured_pct numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH b AS (
         SELECT t.provider, sum(t.cost) AS billed
-        FROM aispend._entity_totals('w', period, 'all') t
+        FROM aispend._entity_totals('w', middleware_coverage.period, middleware_coverage.provider) t
         WHERE accounts IS NULL OR t.account = ANY (accounts)
         GROUP BY t.provider),
     m AS (
@@ -44,6 +44,7 @@ BEGIN ATOMIC
         FROM aispend.middleware_spend s
         WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
           AND (accounts IS NULL OR s.account IS NULL OR s.account = ANY (accounts))
+          AND aispend._provider_matches(pg_catalog.lower(s.provider), middleware_coverage.provider)
         GROUP BY 1),
     j AS (
         SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
@@ -53,16 +54,18 @@ BEGIN ATOMIC
         SELECT j.provider, j.billed, j.captured, 1 AS ord FROM j
         UNION ALL
         SELECT 'all', coalesce(sum(j.billed), 0), coalesce(sum(j.captured), 0), 2 FROM j)
-    SELECT a.provider, a.billed, a.captured, pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
-           GREATEST(a.billed - a.captured, 0),
+    SELECT a.provider, pg_catalog.round(a.billed, 2), pg_catalog.round(a.captured, 2),
+           pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
+           pg_catalog.round(GREATEST(a.billed - a.captured, 0), 2),
            pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
     FROM a ORDER BY a.ord, a.provider;
 END;
-COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[]) IS
+COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[], text) IS
     'Share of the spend the dashboard shows (the Workspaces tab''s cost: billed, allocated or estimated) that your '
     'middleware captured (aispend.middleware_spend) in a period, per provider and overall (provider ''all''); '
     'accounts: only these accounts'' spend (middleware rows '
-    'without an account always count). captured_pct can exceed 100 if the gateway over-counts.';
+    'without an account always count); provider: all, openai, anthropic, other, as on the tabs. Money rounded to the cent; billed_cost of provider ''all'' is the '
+    'Workspaces tab''s Total Cost for the same period. captured_pct can exceed 100 if the gateway over-counts.';
 
 CREATE VIEW aispend.middleware_coverage_30d AS
 SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));
