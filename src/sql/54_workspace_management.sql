@@ -16,6 +16,7 @@ CREATE TABLE aispend.workspace_name_history (
     new_provider_name text,
     changed_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     changed_by       name        NOT NULL DEFAULT CURRENT_USER,
+    action           text        CHECK (action IN ('rename', 'reset', 'revert', 'provider rename')),
     CONSTRAINT workspace_name_history_pkey PRIMARY KEY (account, id)
 );
 CREATE INDEX workspace_name_history_ws_idx ON aispend.workspace_name_history (account, workspace_id, changed_at);
@@ -24,6 +25,8 @@ COMMENT ON TABLE aispend.workspace_name_history IS
 COMMENT ON COLUMN aispend.workspace_name_history.account IS 'The account: name of the aispend foreign server.';
 COMMENT ON COLUMN aispend.workspace_name_history.id IS 'Change id (aispend.revert_workspace_name takes it).';
 COMMENT ON COLUMN aispend.workspace_name_history.workspace_id IS 'Provider workspace / project id.';
+COMMENT ON COLUMN aispend.workspace_name_history.action IS
+    'rename (a custom name set), reset (custom name dropped), revert (aispend.revert_workspace_name), provider rename; NULL: added by hand.';
 COMMENT ON COLUMN aispend.workspace_name_history.source IS 'custom: display_name changed by a person; provider: the provider renamed it (sync).';
 COMMENT ON COLUMN aispend.workspace_name_history.old_name IS 'Name shown before the change.';
 COMMENT ON COLUMN aispend.workspace_name_history.new_name IS 'Name shown after the change.';
@@ -41,11 +44,22 @@ RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
-    INSERT INTO aispend.workspace_name_history (account, workspace_id, source, old_name, new_name,
+    -- a sentinel workspace's name placeholder ('(default workspace)') giving way to the provider's own name is no
+    -- rename: the name became known
+    IF OLD.display_name IS NOT DISTINCT FROM NEW.display_name AND NEW.workspace_id LIKE '(%'
+       AND OLD.provider_name LIKE '(%' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO aispend.workspace_name_history (account, workspace_id, source, action, old_name, new_name,
                                                 old_display_name, new_display_name, old_provider_name,
                                                 new_provider_name)
     VALUES (NEW.account, NEW.workspace_id,
             CASE WHEN OLD.display_name IS DISTINCT FROM NEW.display_name THEN 'custom' ELSE 'provider' END,
+            CASE WHEN OLD.display_name IS NOT DISTINCT FROM NEW.display_name THEN 'provider rename'
+                 -- aispend.revert_workspace_name says so for the change it makes
+                 WHEN current_setting('aispend_history.action', true) = 'revert' THEN 'revert'
+                 WHEN NEW.display_name IS NULL THEN 'reset'
+                 ELSE 'rename' END,
             OLD.name, NEW.name, OLD.display_name, NEW.display_name, OLD.provider_name, NEW.provider_name);
     RETURN NULL;
 END
@@ -126,32 +140,67 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     h aispend.workspace_name_history;
+    shown text;
 BEGIN
     SELECT * INTO h FROM aispend.workspace_name_history x WHERE x.account = account AND x.id = history_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'aispend: no name change % in account %', history_id, account
             USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM aispend.workspace_history;';
     END IF;
-    RETURN aispend.rename_workspace(account, h.workspace_id, h.old_display_name);
+    PERFORM set_config('aispend_history.action', 'revert', true);
+    shown := aispend.rename_workspace(account, h.workspace_id, h.old_display_name);
+    PERFORM set_config('aispend_history.action', '', true);
+    RETURN shown;
 END
 $$;
 COMMENT ON FUNCTION aispend.revert_workspace_name(name, bigint) IS
     'Reverts a workspace to the custom name it had before the change history_id (NULL then: the provider''s name). '
     'The revert is itself recorded in the history.';
 
+-- The Workspace Management table, searchable like the other tabs. Dates are UTC days:
+--   Created     the provider's creation date, where it gives one;
+--   First Seen  the earlier of Created and the first day with usage or cost (else the day a sync first saw it);
+--   Last Seen   the last day with usage or cost (NULL: never active in the synced data).
+CREATE FUNCTION aispend.workspace_management_table(search text DEFAULT NULL, provider text DEFAULT 'all')
+RETURNS TABLE (workspace_name text, provider text, workspace_id text, provider_name text, status text,
+               created date, first_seen date, last_seen date, first_activity date, last_activity date,
+               name_changes bigint, display_name text, provider_status text, account name,
+               created_at timestamptz, archived_at timestamptz, first_synced date, last_listed date,
+               provider_workspace_id text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT w.name, w.provider, w.workspace_id, w.provider_name,
+           CASE WHEN w.status IN ('active', 'archived', 'unlisted') THEN w.status ELSE 'inactive' END,
+           (w.created_at AT TIME ZONE 'UTC')::date,
+           coalesce(LEAST((w.created_at AT TIME ZONE 'UTC')::date, fa.day),
+                    (w.first_seen AT TIME ZONE 'UTC')::date),
+           la.day, fa.day, la.day,
+           (SELECT count(*) FROM aispend.workspace_name_history h
+             WHERE h.account = w.account AND h.workspace_id = w.workspace_id),
+           w.display_name, w.status, w.account, w.created_at, w.archived_at,
+           (w.first_seen AT TIME ZONE 'UTC')::date, (w.last_seen AT TIME ZONE 'UTC')::date, w.provider_workspace_id
+    FROM aispend.workspaces w
+    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
+                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
+                       ORDER BY r.day LIMIT 1) fa ON true
+    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
+                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
+                       ORDER BY r.day DESC LIMIT 1) la ON true
+    WHERE aispend._provider_matches(w.provider, workspace_management_table.provider)
+      AND (search IS NULL OR search = ''
+           OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', w.name, w.provider_name,
+                                                                       w.workspace_id)),
+                                pg_catalog.lower(search)) > 0)
+    ORDER BY w.name, w.account, w.workspace_id;
+END;
+COMMENT ON FUNCTION aispend.workspace_management_table(text, text) IS
+    'Workspace Management table: one row per workspace of every account, filtered by search (case-insensitive '
+    'substring of the name shown, the provider''s name or the id) and provider. Created = the provider''s '
+    'creation date; First Seen = the earlier of Created and the first day with usage or cost; Last Seen = the '
+    'last day with usage or cost (NULL: never active). Default order: workspace_name.';
+
 CREATE VIEW aispend.workspace_management WITH (security_invoker = true) AS
-SELECT w.name AS workspace_name, w.provider, w.workspace_id, w.provider_name,
-       CASE WHEN w.status = 'active' THEN 'active' ELSE 'inactive' END AS status,
-       w.first_seen::date AS first_seen,
-       GREATEST(w.last_seen::date, act.last_day) AS last_seen,
-       act.last_day AS last_activity,
-       w.display_name, w.status AS provider_status, w.account, w.created_at, w.archived_at,
-       (SELECT count(*) FROM aispend.workspace_name_history h
-         WHERE h.account = w.account AND h.workspace_id = w.workspace_id) AS name_changes
-FROM aispend.workspaces w
-LEFT JOIN LATERAL (SELECT r.day AS last_day FROM aispend.daily_rollup r
-                   WHERE r.account = w.account AND r.workspace_id = w.workspace_id
-                   ORDER BY r.day DESC LIMIT 1) act ON true;
+SELECT * FROM aispend.workspace_management_table();
 COMMENT ON VIEW aispend.workspace_management IS
     'Workspace Management tab: one row per workspace of every account (default order: workspace_name). '
     'Rename with UPDATE aispend.workspaces SET display_name = ... (or aispend.rename_workspace).';
@@ -159,20 +208,26 @@ COMMENT ON COLUMN aispend.workspace_management.workspace_name IS 'Workspace Name
 COMMENT ON COLUMN aispend.workspace_management.provider IS 'Provider: openai, anthropic, ...';
 COMMENT ON COLUMN aispend.workspace_management.workspace_id IS 'Workspace ID: the provider''s id (''(default)'': Anthropic default workspace / OpenAI usage without project).';
 COMMENT ON COLUMN aispend.workspace_management.provider_name IS 'Provider Name: the name the provider gives it (refreshed by every sync).';
-COMMENT ON COLUMN aispend.workspace_management.status IS 'Status: active, or inactive (archived, vanished, or only seen in usage).';
-COMMENT ON COLUMN aispend.workspace_management.first_seen IS 'First Seen: the day a sync first detected it (UTC).';
-COMMENT ON COLUMN aispend.workspace_management.last_seen IS 'Last Seen: the later of its last activity day and the last day a sync listed it (UTC).';
+COMMENT ON COLUMN aispend.workspace_management.status IS 'Status: active, archived (at the provider, or gone from its list), unlisted (only seen in usage or costs), inactive (another provider status).';
+COMMENT ON COLUMN aispend.workspace_management.created IS 'Created: the provider''s creation date (UTC), where it gives one.';
+COMMENT ON COLUMN aispend.workspace_management.first_seen IS 'First Seen: the earlier of Created and the first day with usage or cost (UTC); the day a sync first saw it when neither is known.';
+COMMENT ON COLUMN aispend.workspace_management.last_seen IS 'Last Seen: the most recent day with usage or cost (UTC); NULL: never active in the synced data.';
+COMMENT ON COLUMN aispend.workspace_management.first_activity IS 'First UTC day with usage or cost.';
 COMMENT ON COLUMN aispend.workspace_management.last_activity IS 'Last UTC day with usage or cost.';
+COMMENT ON COLUMN aispend.workspace_management.name_changes IS 'Number of recorded name changes (aispend.workspace_history).';
 COMMENT ON COLUMN aispend.workspace_management.display_name IS 'The custom name (NULL: none). Editable.';
 COMMENT ON COLUMN aispend.workspace_management.provider_status IS 'The provider''s status as synced (active, archived, unlisted, ...).';
 COMMENT ON COLUMN aispend.workspace_management.account IS 'The account (aispend server).';
 COMMENT ON COLUMN aispend.workspace_management.created_at IS 'Creation time at the provider, where given.';
 COMMENT ON COLUMN aispend.workspace_management.archived_at IS 'Archival time at the provider, where given.';
-COMMENT ON COLUMN aispend.workspace_management.name_changes IS 'Number of recorded name changes (aispend.workspace_history).';
+COMMENT ON COLUMN aispend.workspace_management.first_synced IS 'The day a sync first saw it (listed, or named by a fact).';
+COMMENT ON COLUMN aispend.workspace_management.last_listed IS 'The last day a sync saw it in the provider''s list.';
+COMMENT ON COLUMN aispend.workspace_management.provider_workspace_id IS 'The provider''s own id where workspace_id is a sentinel (the Anthropic default workspace''s real id).';
 
 CREATE VIEW aispend.workspace_history WITH (security_invoker = true) AS
 SELECT h.id, h.account, h.workspace_id, w.provider, w.name AS current_name, h.source, h.old_name, h.new_name,
-       h.old_display_name, h.new_display_name, h.old_provider_name, h.new_provider_name, h.changed_at, h.changed_by
+       h.old_display_name, h.new_display_name, h.old_provider_name, h.new_provider_name, h.changed_at, h.changed_by,
+       h.action
 FROM aispend.workspace_name_history h
 LEFT JOIN aispend.workspaces w ON w.account = h.account AND w.workspace_id = h.workspace_id;
 COMMENT ON VIEW aispend.workspace_history IS
@@ -184,6 +239,7 @@ COMMENT ON COLUMN aispend.workspace_history.workspace_id IS 'Provider workspace 
 COMMENT ON COLUMN aispend.workspace_history.provider IS 'Provider.';
 COMMENT ON COLUMN aispend.workspace_history.current_name IS 'The name shown now.';
 COMMENT ON COLUMN aispend.workspace_history.source IS 'custom (a person) or provider (the sync saw a provider-side rename).';
+COMMENT ON COLUMN aispend.workspace_history.action IS 'rename (a custom name set), reset (custom name dropped), revert (aispend.revert_workspace_name), provider rename; NULL for a row added by hand.';
 COMMENT ON COLUMN aispend.workspace_history.old_name IS 'Previous name shown.';
 COMMENT ON COLUMN aispend.workspace_history.new_name IS 'Name shown after the change.';
 COMMENT ON COLUMN aispend.workspace_history.old_display_name IS 'Custom name before (NULL: none).';
@@ -193,20 +249,33 @@ COMMENT ON COLUMN aispend.workspace_history.new_provider_name IS 'Provider''s na
 COMMENT ON COLUMN aispend.workspace_history.changed_at IS 'Change timestamp.';
 COMMENT ON COLUMN aispend.workspace_history.changed_by IS 'Role that made the change.';
 
+CREATE FUNCTION aispend.workspace_management_csv(search text DEFAULT NULL, provider text DEFAULT 'all')
+RETURNS TABLE ("Workspace Name" text, "Provider" text, "Workspace ID" text, "Provider Name" text, "Status" text,
+               "Created" date, "First Seen" date, "Last Seen" date, "Name Changes" bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT aispend.csv_cell(m.workspace_name), m.provider, aispend.csv_cell(m.workspace_id),
+           aispend.csv_cell(m.provider_name), m.status, m.created, m.first_seen, m.last_seen, m.name_changes
+    FROM aispend.workspace_management_table(search, provider) m
+    ORDER BY m.workspace_name, m.account, m.workspace_id;
+END;
+COMMENT ON FUNCTION aispend.workspace_management_csv(text, text) IS
+    'Workspace Management table with the dashboard''s column titles: \copy (SELECT * FROM '
+    'aispend.workspace_management_csv()) TO ''workspaces.csv'' WITH (FORMAT csv, HEADER). Default order: name.';
+
 CREATE VIEW aispend.workspace_management_csv WITH (security_invoker = true) AS
-SELECT aispend.csv_cell(m.workspace_name) AS "Workspace Name", m.provider AS "Provider",
-       aispend.csv_cell(m.workspace_id) AS "Workspace ID", aispend.csv_cell(m.provider_name) AS "Provider Name",
-       m.status AS "Status", m.first_seen AS "First Seen", m.last_seen AS "Last Seen"
-FROM aispend.workspace_management m;
+SELECT * FROM aispend.workspace_management_csv();
 COMMENT ON VIEW aispend.workspace_management_csv IS
-    'Workspace Management table with the dashboard''s column titles, for \copy (SELECT * FROM ... ORDER BY "Workspace Name") TO ... CSV HEADER.';
+    'aispend.workspace_management_csv() for every workspace, for \copy (SELECT * FROM ... ORDER BY "Workspace Name") TO ... CSV HEADER.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Workspace Name" IS 'See aispend.workspace_management.workspace_name.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Provider" IS 'See aispend.workspace_management.provider.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Workspace ID" IS 'See aispend.workspace_management.workspace_id.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Provider Name" IS 'See aispend.workspace_management.provider_name.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Status" IS 'See aispend.workspace_management.status.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Created" IS 'See aispend.workspace_management.created.';
 COMMENT ON COLUMN aispend.workspace_management_csv."First Seen" IS 'See aispend.workspace_management.first_seen.';
 COMMENT ON COLUMN aispend.workspace_management_csv."Last Seen" IS 'See aispend.workspace_management.last_seen.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Name Changes" IS 'See aispend.workspace_management.name_changes.';
 
 REVOKE ALL ON FUNCTION aispend.rename_workspace(name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.reset_workspace_name(name, text) FROM PUBLIC;

@@ -74,10 +74,11 @@ COMMENT ON FUNCTION aispend._report_card(text, text, text, text, text) IS
 -- The trend arrow as the tabs show it: red for an increase, green for a decrease.
 CREATE FUNCTION aispend._report_trend(indicator text, label text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '<span class="trend ' || CASE WHEN indicator IN ('up', 'down', 'flat', 'new') THEN indicator ELSE 'flat' END
+RETURN '<span class="trend ' || CASE WHEN indicator IN ('up', 'down', 'flat', 'new', 'incomplete') THEN indicator ELSE 'flat' END
        || '">' || aispend.html_escape(label) || '</span>';
 COMMENT ON FUNCTION aispend._report_trend(text, text) IS
-    'Internal (report): a trend label (aispend.trend) as a coloured span: up red, down green, flat grey, new blue.';
+    'Internal (report): a trend label (aispend.trend) as a coloured span: up red, down green, flat grey, new blue, '
+    'incomplete grey italic.';
 
 -- A pie chart with its legend. Slices of zero or negative cost are not drawn (they stay in the legend).
 CREATE FUNCTION aispend._report_pie(title text, check_name text, labels text[], costs numeric[], pcts numeric[])
@@ -200,8 +201,45 @@ $$;
 COMMENT ON FUNCTION aispend._report_bars(text, text, text[], numeric[], numeric[]) IS
     'Internal (report): an inline SVG bar chart, current vs previous period per label.';
 
+-- Daily cost as vertical bars, one per UTC day of the period (aispend.daily_series).
+CREATE FUNCTION aispend._report_daily(title text, check_name text, days date[], costs numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(days, 1), 0);
+    top numeric := 0;
+    chart_h constant integer := 160;
+    step numeric;
+    bar numeric;
+    bars text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        top := GREATEST(top, coalesce(costs[i], 0));
+    END LOOP;
+    step := 560.0 / GREATEST(n, 1);
+    FOR i IN 1 .. n LOOP
+        bar := CASE WHEN top > 0 THEN round(chart_h * GREATEST(coalesce(costs[i], 0), 0) / top, 1) ELSE 0 END;
+        bars := bars || format(
+            '<g class="day-item" data-label="%s" data-value="%s"><rect x="%s" y="%s" width="%s" height="%s" '
+            'fill="#4e79a7"><title>%s: %s</title></rect></g>',
+            days[i], costs[i], round(30 + step * (i - 1), 1), 20 + chart_h - bar, round(GREATEST(step - 1, 1), 1),
+            bar, days[i], aispend._report_money(costs[i]));
+    END LOOP;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="220" viewBox="0 0 600 220" role="img">'
+                  '<title>%s</title><text x="30" y="14" class="small muted">max %s</text>%s'
+                  '<text x="30" y="210" class="small">%s</text><text x="590" y="210" class="small num">%s</text>'
+                  '</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), aispend.html_escape(title),
+                  aispend._report_money(top), bars, coalesce(days[1]::text, ''), coalesce(days[n]::text, ''));
+END
+$$;
+COMMENT ON FUNCTION aispend._report_daily(text, text, date[], numeric[]) IS
+    'Internal (report): an inline SVG bar chart of the cost per UTC day.';
+
 CREATE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
-                                    provider text DEFAULT 'all')
+                                    provider text DEFAULT 'all', compare_with daterange DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -223,14 +261,19 @@ DECLARE
     n_ws integer;
     n_active integer;
     n_renamed integer;
+    est_pct numeric;
+    days date[];
 BEGIN
-    prev := aispend.previous_period(aispend._check_period(period));
+    prev := aispend._check_period(coalesce(compare_with, aispend.previous_period(aispend._check_period(period))));
     PERFORM aispend._provider_matches('openai', prov);   -- raises for an unknown provider filter
-    call_args := format('%L::daterange, %L', period, prov);
+    call_args := format('%L::daterange, %L', period, prov)
+                 || CASE WHEN compare_with IS NOT NULL THEN format(', compare_with => %L::daterange', prev) ELSE '' END;
 
-    SELECT * INTO ws FROM aispend.workspaces_summary(period, prov);
-    SELECT * INTO ak FROM aispend.api_keys_summary(period, prov);
-    SELECT * INTO md FROM aispend.models_summary(period, prov);
+    SELECT * INTO ws FROM aispend.workspaces_summary(period, prov, compare_with => prev);
+    SELECT * INTO ak FROM aispend.api_keys_summary(period, prov, compare_with => prev);
+    SELECT * INTO md FROM aispend.models_summary(period, prov, compare_with => prev);
+    SELECT b.pct_of_cost INTO est_pct FROM aispend.cost_basis_split(period, prov) b WHERE b.cost_basis = 'estimated';
+    est_pct := coalesce(est_pct, 0);
 
     html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
         || '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -249,7 +292,8 @@ BEGIN
         || 'th,td{border-bottom:1px solid #e4e6eb;padding:4px 8px;text-align:left}th{background:#f0f2f6}'
         || 'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}'
         || '.trend{font-weight:600;white-space:nowrap}.trend.up{color:#c62828}.trend.down{color:#2e7d32}'
-        || '.trend.flat{color:#777}.trend.new{color:#1565c0}.star{vertical-align:-2px}.muted{color:#777}'
+        || '.trend.flat{color:#777}.trend.new{color:#1565c0}.trend.incomplete{color:#777;font-style:italic;font-weight:400}'
+        || '.star{vertical-align:-2px}.muted{color:#777}'
         || '.note{font-size:12px;color:#666}footer{font-size:12px;color:#666;margin-top:20px}code{font-size:12px}'
         || '</style></head><body>'
         || '<header><h1>aispend · Provider Dashboard</h1>'
@@ -270,14 +314,22 @@ BEGIN
                                 || aispend.html_escape(aispend._report_money(ws.previous_total_cost)))
         || aispend._report_card('workspaces_summary.active_workspaces', 'Active Workspaces',
                                 aispend._report_int(ws.active_workspaces), ws.active_workspaces::text)
-        || aispend._report_card('workspaces_summary.openai_cost', 'OpenAI', aispend._report_money(ws.openai_cost),
-                                ws.openai_cost::text)
-        || aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
-                                aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
-        || CASE WHEN ws.other_cost <> 0
+        -- a card per provider in view (none for a provider the filter leaves out; other only when it has cost)
+        || CASE WHEN prov IN ('all', 'openai')
+                THEN aispend._report_card('workspaces_summary.openai_cost', 'OpenAI',
+                                          aispend._report_money(ws.openai_cost), ws.openai_cost::text)
+                ELSE '' END
+        || CASE WHEN prov IN ('all', 'anthropic')
+                THEN aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
+                                          aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
+                ELSE '' END
+        || CASE WHEN prov = 'other' OR prov = 'all' AND ws.other_cost <> 0
                 THEN aispend._report_card('workspaces_summary.other_cost', 'Other providers',
                                           aispend._report_money(ws.other_cost), ws.other_cost::text)
                 ELSE '' END
+        || aispend._report_card('cost_basis.estimated_pct', 'Estimated',
+                                aispend._report_pct(est_pct), coalesce(est_pct::text, ''),
+                                'of the cost is estimated from list prices (bill not settled yet)')
         || aispend._report_card('workspaces_summary.requests', 'Requests', aispend._report_int(ws.requests),
                                 coalesce(ws.requests::text, ''))
         || aispend._report_card('workspaces_summary.tokens', 'Tokens', aispend._report_int(ws.tokens), ws.tokens::text)
@@ -285,15 +337,18 @@ BEGIN
     SELECT array_agg(t.provider ORDER BY t.cost DESC, t.provider), array_agg(t.cost ORDER BY t.cost DESC, t.provider),
            array_agg(t.pct_of_total ORDER BY t.cost DESC, t.provider)
       INTO labels, a, c
-      FROM aispend.workspaces_by_provider(period, prov) t;
+      FROM aispend.workspaces_by_provider(period, prov, compare_with => prev) t;
     html := html || aispend._report_pie('Cost Distribution by Provider', 'workspaces_by_provider', labels, a, c);
     SELECT array_agg(t.name ORDER BY t.current_cost DESC, t.name), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.name),
            array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.name)
       INTO labels, a, b
-      FROM (SELECT * FROM aispend.workspaces_vs_previous(period, prov) v
+      FROM (SELECT * FROM aispend.workspaces_vs_previous(period, prov, compare_with => prev) v
             ORDER BY v.current_cost DESC, v.name LIMIT 10) t;
     html := html || aispend._report_bars('Current vs Previous Period (top 10 workspaces)', 'workspaces_vs_previous',
-                                         labels, a, b) || '</div>';
+                                         labels, a, b);
+    SELECT array_agg(d.day ORDER BY d.day), array_agg(d.cost ORDER BY d.day) INTO days, a
+      FROM aispend.daily_series(period, prov) d;
+    html := html || aispend._report_daily('Cost per Day', 'daily_series', days, a) || '</div>';
     SELECT string_agg('<tr><td>' || aispend.html_escape(t.name) || '</td><td>' || aispend.html_escape(t.provider)
                       || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
                       || aispend._report_pct(t.pct_of_total) || '</td><td class="num">' || aispend._report_int(t.requests)
@@ -301,7 +356,7 @@ BEGIN
                       || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.cost DESC, t.name),
            max(t.total)
       INTO part, n
-      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.workspaces_table(period, prov) x
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.workspaces_table(period, prov, compare_with => prev) x
             ORDER BY x.cost DESC, x.name LIMIT max_rows) t;
     html := html || '<table data-check="workspaces_table"><thead><tr><th>Name</th><th>Provider</th>'
         || '<th class="num">Cost</th><th class="num">% of Total</th><th class="num">Requests</th>'
@@ -325,21 +380,22 @@ BEGIN
         || aispend._report_card('api_keys_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
                                 aispend._report_rate(ak.avg_cost_per_1m), coalesce(ak.avg_cost_per_1m::text, ''))
         || '</div><div class="charts">';
-    SELECT array_agg(CASE WHEN t.label = 'Other' THEN 'Other (' || t.keys || ' keys)' ELSE t.label END ORDER BY t.rank),
+    SELECT array_agg(CASE WHEN t.label = 'Other keys' THEN 'Other keys (' || t.keys || ')' ELSE t.label END ORDER BY t.rank),
            array_agg(t.cost ORDER BY t.rank), array_agg(t.pct_of_total ORDER BY t.rank)
       INTO labels, a, c
-      FROM aispend.api_keys_top(period, 10, prov) t;
+      FROM aispend.api_keys_top(period, 10, prov, compare_with => prev) t;
     html := html || aispend._report_pie('Cost Distribution by API Key (top 10)', 'api_keys_top', labels, a, c);
     SELECT array_agg(t.api_key || ' (' || t.workspace || ')' ORDER BY t.rn), array_agg(t.current_cost ORDER BY t.rn),
            array_agg(t.previous_cost ORDER BY t.rn)
       INTO labels, a, b
       FROM (SELECT v.*, row_number() OVER (ORDER BY v.current_cost DESC, v.api_key, v.account, v.workspace_id,
                                                     v.api_key_id) AS rn
-            FROM aispend.api_keys_vs_previous(period, prov) v) t
+            FROM aispend.api_keys_vs_previous(period, prov, compare_with => prev) v) t
      WHERE t.rn <= 10;
     html := html || aispend._report_bars('API Key Cost Comparison (top 10 keys)', 'api_keys_vs_previous', labels, a, b)
         || '</div>';
-    SELECT string_agg('<tr><td>' || aispend.html_escape(t.api_key) || '</td><td>' || aispend.html_escape(t.workspace)
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.api_key) || '</td><td>' || aispend.html_escape(t.kind)
+                      || '</td><td>' || aispend.html_escape(t.workspace)
                       || '</td><td><code>' || aispend.html_escape(t.key_hint) || '</code></td><td>'
                       || aispend.html_escape(t.provider) || '</td><td>' || aispend.html_escape(t.status)
                       || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
@@ -349,17 +405,15 @@ BEGIN
                       || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
            max(t.total)
       INTO part, n
-      FROM (SELECT x.*, row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
-                                                    x.api_key_id) AS rn,
-                   count(*) OVER () AS total
-            FROM aispend.api_keys_table(period, prov) x) t
+      FROM (SELECT x.*, row_number() OVER () AS rn, count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov, compare_with => prev) x) t
      WHERE t.rn <= max_rows;
-    html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Workspace</th><th>Key Hint</th>'
+    html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Kind</th><th>Workspace</th><th>Key Hint</th>'
         || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
         || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
         || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
         || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
-                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ') ORDER BY cost DESC, api_key;</p>'
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ');</p>'
                 ELSE '' END
         || '</section>';
 
@@ -378,7 +432,7 @@ BEGIN
                                 aispend._report_rate(md.avg_cost_per_1m), coalesce(md.avg_cost_per_1m::text, ''))
         || aispend._report_card('models_summary.most_efficient_model', 'Most Efficient',
                                 coalesce(md.most_efficient_model, '—'), coalesce(md.most_efficient_model, ''),
-                                aispend._report_star() || ' lowest cost per 1M tokens')
+                                aispend._report_star() || ' lowest cost per 1M tokens (chat models)')
         || '</div><div class="charts">';
     -- The pie shows the nine costliest models; the rest is one grey slice.
     SELECT array_agg(t.label ORDER BY t.grp), array_agg(t.cost ORDER BY t.grp), array_agg(t.pct ORDER BY t.grp)
@@ -388,17 +442,18 @@ BEGIN
                    sum(g.cost) AS cost, sum(g.pct_of_total) AS pct
               FROM (SELECT x.model, x.cost, x.pct_of_total,
                            LEAST(row_number() OVER (ORDER BY x.cost DESC, x.model), 10) AS grp
-                      FROM aispend.models_by_cost(period, prov) x) g
+                      FROM aispend.models_by_cost(period, prov, compare_with => prev) x) g
              GROUP BY g.grp) t;
     html := html || aispend._report_pie('Cost Distribution by Model', 'models_by_cost', labels, a, c);
     SELECT array_agg(t.model ORDER BY t.current_cost DESC, t.model), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.model),
            array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.model)
       INTO labels, a, b
-      FROM (SELECT * FROM aispend.models_vs_previous(period, prov) v ORDER BY v.current_cost DESC, v.model LIMIT 10) t;
+      FROM (SELECT * FROM aispend.models_vs_previous(period, prov, compare_with => prev) v ORDER BY v.current_cost DESC, v.model LIMIT 10) t;
     html := html || aispend._report_bars('Model Cost Comparison (top 10 models)', 'models_vs_previous', labels, a, b)
         || '</div>';
     SELECT string_agg('<tr><td>' || aispend.html_escape(t.model)
                       || CASE WHEN t.most_efficient THEN ' ' || aispend._report_star() ELSE '' END
+                      || '</td><td>' || aispend.html_escape(t.class)
                       || '</td><td>' || aispend.html_escape(t.provider) || '</td><td class="num">'
                       || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">' || aispend._report_money(t.cost)
                       || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td class="num">'
@@ -407,13 +462,13 @@ BEGIN
                       ORDER BY t.cost_per_1m NULLS LAST, t.model),
            max(t.total)
       INTO part, n
-      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.models_table(period, prov) x
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.models_table(period, prov, compare_with => prev) x
             ORDER BY x.cost_per_1m NULLS LAST, x.model LIMIT max_rows) t;
-    html := html || '<table data-check="models_table"><thead><tr><th>Model</th><th>Provider</th>'
+    html := html || '<table data-check="models_table"><thead><tr><th>Model</th><th>Class</th><th>Provider</th>'
         || '<th class="num">Cost/1M</th><th class="num">Cost</th><th class="num">Tokens</th><th class="num">Requests</th>'
         || '<th class="num">% of Total</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
-        || '<p class="note">' || aispend._report_star() || ' marks the most cost-efficient model: the lowest cost per million tokens among models '
-        || 'with cost and tokens in the period.</p>'
+        || '<p class="note">' || aispend._report_star() || ' marks the most cost-efficient model of each class: the lowest cost per '
+        || 'million tokens among the class''s models with cost and tokens in the period.</p>'
         || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
                 || 'aispend.models_table(' || aispend.html_escape(call_args) || ') ORDER BY cost_per_1m NULLS LAST, model;</p>'
                 ELSE '' END
@@ -425,32 +480,58 @@ BEGIN
                       || '</td><td>' || aispend.html_escape(m.provider) || '</td><td><code>'
                       || aispend.html_escape(m.workspace_id) || '</code></td><td>' || aispend.html_escape(m.provider_name)
                       || '</td><td>' || aispend.html_escape(m.status) || '</td><td>'
-                      || aispend.html_escape(m.first_seen::text) || '</td><td>' || aispend.html_escape(m.last_seen::text)
-                      || '</td></tr>', '' ORDER BY m.workspace_name, m.account, m.workspace_id),
+                      || coalesce(aispend.html_escape(to_char(m.created, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.first_seen, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.last_seen, 'YYYY-MM-DD')), '—')
+                      || '</td><td class="num">' || m.name_changes || '</td></tr>', ''
+                      ORDER BY m.workspace_name, m.account, m.workspace_id),
            count(*), count(*) FILTER (WHERE m.status = 'active'), count(*) FILTER (WHERE m.display_name IS NOT NULL)
       INTO part, n_ws, n_active, n_renamed
-      FROM aispend.workspace_management m
-     WHERE aispend._provider_matches(m.provider, prov);
+      FROM aispend.workspace_management_table(NULL, prov) m;
     html := html || '<section id="workspace-management"><h2>Workspace Management</h2><div class="cards">'
         || aispend._report_card('workspace_management.count', 'Workspaces', aispend._report_int(n_ws), n_ws::text)
         || aispend._report_card('workspace_management.active', 'Active', aispend._report_int(n_active), n_active::text)
         || aispend._report_card('workspace_management.renamed', 'Custom Names', aispend._report_int(n_renamed), n_renamed::text)
         || '</div><table data-check="workspace_management"><thead><tr><th>Workspace Name</th><th>Provider</th>'
-        || '<th>Workspace ID</th><th>Provider Name</th><th>Status</th><th>First Seen</th><th>Last Seen</th></tr></thead>'
+        || '<th>Workspace ID</th><th>Provider Name</th><th>Status</th><th>Created</th><th>First Seen</th>'
+        || '<th>Last Seen</th><th class="num">Name Changes</th></tr></thead>'
         || '<tbody>' || coalesce(part, '') || '</tbody></table>'
-        || '<p class="note">Rename a workspace: <code>SELECT aispend.rename_workspace(account, workspace_id, '
-        || '''new name'');</code> (docs/workspace-management.md).</p></section>';
+        || '<p class="note">Created: the provider''s creation date; First Seen: the earlier of Created and the first day '
+        || 'with usage or cost; Last Seen: the last day with usage or cost. Rename a workspace: <code>SELECT '
+        || 'aispend.rename_workspace(account, workspace_id, ''new name'');</code> (docs/workspace-management.md).</p></section>';
+
+    -- ---- Data freshness: how far each account in view is synced, and what is still an estimate
+    SELECT string_agg('<tr><td>' || aispend.html_escape(f.account) || '</td><td>' || aispend.html_escape(f.provider)
+                      || '</td><td>' || coalesce(to_char(f.usage_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.costs_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.settled_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(aispend.html_escape(to_char(f.last_sync AT TIME ZONE 'UTC',
+                                                                              'YYYY-MM-DD HH24:MI') || ' UTC'), '—')
+                      || '</td><td>' || aispend.html_escape(coalesce(f.status, '—')) || '</td></tr>', ''
+                      ORDER BY f.account)
+      INTO part
+      FROM aispend.data_freshness f
+     WHERE aispend._provider_matches(f.provider, prov);
+    html := html || '<section id="freshness"><h2>Data Freshness</h2>'
+        || '<table data-check="data_freshness"><thead><tr><th>Account</th><th>Provider</th><th>Usage complete through</th>'
+        || '<th>Costs complete through</th><th>Costs settled through</th><th>Last sync</th><th>Last status</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_pct(est_pct) || ' of the cost in this period is estimated from list prices '
+        || '(days whose bill is not settled yet: docs/costs.md). A trend marked "history from" compares with a period '
+        || 'older than the synced history.</p></section>';
 
     html := html || '<footer>Figures from aispend.workspaces_summary / _table / _by_provider / _vs_previous, '
         || 'aispend.api_keys_summary / _table / _top / _vs_previous, aispend.models_summary / _table / _by_cost / '
-        || '_vs_previous and aispend.workspace_management for the period above; costs in US dollars, days in UTC. '
+        || '_vs_previous, aispend.workspace_management_table, aispend.data_freshness and aispend.cost_basis_split '
+        || 'for the period above; costs in US dollars, days in UTC. '
         || 'Made with <code>psql -Atc "SELECT aispend.report_html(' || aispend.html_escape(call_args)
         || ')" &gt; report.html</code>.</footer></body></html>' || E'\n';
     RETURN html;
 END
 $$;
-COMMENT ON FUNCTION aispend.report_html(daterange, text) IS
+COMMENT ON FUNCTION aispend.report_html(daterange, text, daterange) IS
     'The chart report: one self-contained HTML page (inline SVG and CSS, no JavaScript, no external assets) with '
     'the summary cards, pie charts, current-vs-previous bar charts and tables (trend arrows, efficiency star) of '
     'the Workspaces, API Keys, Models and Workspace Management tabs for a period (default last 30 days, UTC) and a '
-    'provider filter (all, openai, anthropic, other). Export: psql -Atc "SELECT aispend.report_html()" > report.html';
+    'provider filter (all, openai, anthropic, other), compared with compare_with (default '
+    'aispend.previous_period(period); by name: aispend.report_html(''month_to_date'')). Export: psql -Atc "SELECT aispend.report_html()" > report.html';
