@@ -43,13 +43,13 @@ SELECT line FROM lines LIMIT 1;
 
 -- API keys, filtered by provider, sorted by the caller
 \copy (SELECT * FROM aispend.api_keys_csv(aispend.custom_period('2026-09-01', '2026-09-30'), 'openai') ORDER BY "Cost/1M") TO '/tmp/aispend_regress_keys.csv' WITH (FORMAT csv, HEADER)
-CREATE TEMP TABLE back_keys ("API Key" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric, "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text);
+CREATE TEMP TABLE back_keys ("API Key" text, "Kind" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text, "Cost" numeric, "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text, "Last Active" date);
 \copy back_keys FROM '/tmp/aispend_regress_keys.csv' WITH (FORMAT csv, HEADER)
 SELECT * FROM back_keys;
 
 -- Models
 \copy (SELECT * FROM aispend.models_csv(aispend.custom_period('2026-09-01', '2026-09-30')) ORDER BY "Model") TO '/tmp/aispend_regress_models.csv' WITH (FORMAT csv, HEADER)
-CREATE TEMP TABLE back_models ("Model" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint, "Requests" bigint, "Trend" text);
+CREATE TEMP TABLE back_models ("Model" text, "Class" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint, "Requests" bigint, "Trend" text);
 \copy back_models FROM '/tmp/aispend_regress_models.csv' WITH (FORMAT csv, HEADER)
 SELECT * FROM back_models;
 

@@ -57,13 +57,15 @@ SELECT results_eq($$ SELECT api_key, workspace, key_hint, provider, status, cost
               ('support-key', 'Support Bot', 'sk-ant-api03-Z4C...EQAA', 'anthropic', 'active', 6.00, 1000000, NULL, 6.0000, 'down', -50.0),
               ('batch-key', 'Batch Jobs', 'sk-...b1b1', 'openai', 'active', 5.00, 500000, 50, 10.0000, 'flat', 0.0),
               ('dev-key', 'proj_abc123xyz', 'sk-...a2a2', 'openai', 'inactive', 0.60, 2000000, 200, 0.3000, 'new', NULL),
-              ('(no API key: Console)', '(default workspace)', NULL, 'anthropic', 'active', 0.40, 400000, NULL, 1.0000, 'new', NULL) $$,
-    'api keys table');
+              ('(no API key: Console)', '(default workspace)', NULL, 'anthropic', NULL, 0.40, 400000, NULL, 1.0000, 'new', NULL),
+              ('old-key', 'Batch Jobs', 'sk-...0ld0', 'openai', 'active', 0.00, 0, 0, NULL, 'flat', 0.0) $$,
+    'api keys table (console usage has no status; a listed key without use shows 0)');
 SELECT results_eq($$ SELECT total_cost, active_keys, total_requests, avg_cost_per_1m, trend FROM aispend.api_keys_summary((SELECT period FROM p)) $$,
-    $$ VALUES (22.00, 5, 350::bigint, 4.4898, 'down') $$, 'api keys summary');
+    $$ VALUES (22.00, 4, 350::bigint, 4.4898, 'down') $$, 'api keys summary (Console usage is not a key)');
 SELECT results_eq($$ SELECT rank, label, cost, keys FROM aispend.api_keys_top((SELECT period FROM p), 2) ORDER BY rank $$,
-    $$ VALUES (1, 'prod-key (proj_abc123xyz)', 10.00, 1), (2, 'support-key (Support Bot)', 6.00, 1), (3, 'Other', 6.00, 3) $$,
-    'top keys with Other (pie)');
+    $$ VALUES (1, 'prod-key (proj_abc123xyz)', 10.00, 1), (2, 'support-key (Support Bot)', 6.00, 1), (3, 'Other keys', 5.60, 2),
+              (4, 'Not an API key', 0.40, 0) $$,
+    'top keys with Other keys and what no key carries (pie)');
 SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_table((SELECT period FROM p), workspace => 'PROJ_ABC123XYZ') ORDER BY api_key $$,
     $$ VALUES ('dev-key'), ('prod-key') $$, 'workspace drill-down (name, case-insensitive)');
 SELECT results_eq($$ SELECT api_key, current_cost, previous_cost FROM aispend.api_keys_vs_previous((SELECT period FROM p), workspace => 'proj_b') $$,
@@ -73,9 +75,9 @@ SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_table((SELECT period F
 SELECT results_eq($$ SELECT api_key, days_since_last_use FROM aispend.api_keys_unused((SELECT period FROM p)) WHERE account LIKE 'fx\_%' ORDER BY api_key $$,
     $$ VALUES ('old-key', 98) $$, 'unused keys: 0 requests in the period');
 SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_idle(30, as_of => '2026-09-07') WHERE account LIKE 'fx\_%' ORDER BY api_key $$,
-    $$ VALUES ('old-key'), ('support-key') $$, 'keys not used for 30 days (or never reported)');
+    $$ VALUES ('old-key') $$, 'keys not used for 30 days (support-key reports no last_used_at but was used on 09-04)');
 SELECT results_eq($$ SELECT "API Key", "Workspace", "Key Hint", "Cost/1M", "Trend" FROM aispend.api_keys_csv((SELECT period FROM p))
-                     ORDER BY "Cost" LIMIT 1 $$,
+                     WHERE "Kind" = 'console' $$,
     $$ VALUES ('(no API key: Console)', '(default workspace)', NULL, 1.0000, 'new') $$, 'api keys CSV columns');
 
 -- ---- Model Efficiency tab
@@ -121,7 +123,7 @@ SELECT is_empty($$
     SELECT x.d FROM (SELECT d::date, n FROM generate_series('2026-07-10'::date, '2026-09-12', '5 days') d, (VALUES (0), (6), (45)) v(n)) x
     WHERE EXISTS (
         (SELECT account, workspace_id, api_key_id, cost, tokens, coalesce(requests, 0), previous_cost
-         FROM aispend.api_keys_table(aispend.custom_period(x.d, x.d + x.n))
+         FROM aispend.api_keys_table(aispend.custom_period(x.d, x.d + x.n), include_unused => false)
          EXCEPT
          SELECT f.account, f.workspace_id, f.api_key_id, coalesce(sum(f.cost) FILTER (WHERE f.day BETWEEN x.d AND x.d + x.n), 0),
                 coalesce(sum(f.total_tokens) FILTER (WHERE f.day BETWEEN x.d AND x.d + x.n), 0)::bigint,
@@ -156,7 +158,7 @@ SELECT results_eq($$ SELECT workspace_name, provider, workspace_id, provider_nam
               ('Batch Jobs', 'openai', 'proj_b', 'Batch Jobs', 'active'),
               ('Customer Support', 'openai', 'proj_a', 'proj_abc123xyz', 'active'),
               ('Customer Support', 'anthropic', 'wrk_c', 'Support Bot', 'active'),
-              ('Old Team', 'anthropic', 'wrk_old', 'Old Team', 'inactive') $$, 'workspace management metadata');
+              ('Old Team', 'anthropic', 'wrk_old', 'Old Team', 'archived') $$, 'workspace management metadata');
 SELECT is((SELECT last_seen FROM aispend.workspace_management WHERE account = 'fx_openai' AND workspace_id = 'proj_a'), '2026-09-10'::date,
           'Last Seen: last activity day');
 SELECT aispend.rename_workspace('fx_openai', 'proj_a', 'Production API');

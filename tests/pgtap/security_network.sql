@@ -36,7 +36,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER aispend_n_mock OPTIONS (admin_key 's
 SELECT is((SELECT count(*)::int FROM aispend._fetch_workspaces('aispend_n_mock')), 3, 'loopback works while allowed');
 SET aispend.allow_loopback = off;
 SELECT throws_ok($$SELECT * FROM aispend._fetch_workspaces('aispend_n_mock')$$, '22023',
-                 'aispend account "aispend_n_mock": openai GET /v1/organization/projects: bad configuration: refused to connect: loopback addresses are allowed only when a superuser sets aispend.allow_loopback',
+                 'aispend account "aispend_n_mock": openai GET ' || rtrim(:'mock_url', '/') || '/v1/organization/projects: bad configuration: refused to connect: loopback addresses are allowed only when a superuser sets aispend.allow_loopback',
                  'an account made while loopback was allowed is refused at request time once it is not');
 SELECT throws_ok($$ALTER SERVER aispend_n_mock OPTIONS (SET timeout_ms '3000')$$, '22023',
                  'invalid base_url: loopback addresses are allowed only when a superuser sets aispend.allow_loopback',
@@ -45,7 +45,7 @@ RESET aispend.allow_loopback;
 CREATE USER MAPPING FOR CURRENT_USER SERVER aispend_n_ok OPTIONS (admin_key 'sk-ant-admin01-test');
 SET aispend.allowed_hosts = 'api.openai.com';
 SELECT throws_ok($$SELECT * FROM aispend._fetch_workspaces('aispend_n_ok')$$, '22023',
-                 'aispend account "aispend_n_ok": anthropic GET /v1/organizations/workspaces: bad configuration: refused to connect: host api.anthropic.com is not in aispend.allowed_hosts',
+                 'aispend account "aispend_n_ok": anthropic GET https://api.anthropic.com/v1/organizations/workspaces: bad configuration: refused to connect: host api.anthropic.com is not in aispend.allowed_hosts',
                  'the allow-list also governs accounts that were allowed when they were made');
 RESET aispend.allowed_hosts;
 
@@ -64,11 +64,11 @@ CREATE SERVER aispend_n_open FOREIGN DATA WRAPPER aispend
     OPTIONS (provider 'openai', base_url :'tls_url', max_retries '0', timeout_ms '2000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER aispend_n_open OPTIONS (admin_key 'sk-admin-test-openai');
 SELECT throws_ok($$SELECT * FROM aispend._fetch_workspaces('aispend_n_closed')$$, 'AS004',
-                 'aispend account "aispend_n_closed": openai GET /v1/organization/projects: connection failed (after 0 retries)',
+                 'aispend account "aispend_n_closed": openai GET https://127.0.0.1:1/v1/organization/projects: connection failed (after 0 retries)',
                  'a closed port: a generic connection failure');
 SELECT throws_ok($$SELECT * FROM aispend._fetch_workspaces('aispend_n_open')$$, 'AS004',
-                 'aispend account "aispend_n_open": openai GET /v1/organization/projects: connection failed (after 0 retries)',
-                 'an open port that does not speak TLS: the very same failure');
+                 'aispend account "aispend_n_open": openai GET ' || rtrim(:'tls_url', '/') || '/v1/organization/projects: connection failed (after 0 retries)',
+                 'an open port that does not speak TLS: the very same failure (but for the URL)');
 SELECT is((SELECT count(*)::int FROM pg_settings WHERE name = 'aispend.allowed_hosts'
              AND boot_val = 'api.openai.com, api.anthropic.com'), 1,
           'the default allow-list is the providers'' API hosts');

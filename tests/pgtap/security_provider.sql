@@ -33,7 +33,7 @@ CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
 SELECT is(:'st'::text, 'AS002', 'a provider echoing the key: AS002');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/projects: HTTP 401 invalid_request_error: Invalid key [redacted]; KEY=[redacted]; key=[redacted]; starts [redacted]...; ends ...[redacted]; b64 [redacted]; header QmVhcmVyIHNr[redacted] (after 0 retries)',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/projects: HTTP 401 invalid_request_error: Invalid key [redacted]; KEY=[redacted]; key=[redacted]; starts [redacted]...; ends ...[redacted]; b64 [redacted]; header QmVhcmVyIHNr[redacted] (after 0 retries)',
           'every echo is masked in sync_runs');
 SELECT ok(pg_temp.last_error() !~* '(test-openai|sk-admin-test|c2stYWRtaW4tdGVzdC1vcGVuYWk)',
           'no form of the key is left');
@@ -46,7 +46,7 @@ CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
 SELECT is(:'st'::text, 'AS008', 'endless pagination: AS008');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/projects: too many pages: the provider still had more after 30 pages in one sync step (server option max_pages)',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/projects: too many pages: the provider still had more after 30 pages in one sync step (server option max_pages)',
           'the error names the page budget');
 SELECT ok(clock_timestamp() - :'t0'::timestamptz < interval '10 seconds', 'and comes promptly');
 ALTER SERVER hp_openai OPTIONS (DROP max_pages);
@@ -58,7 +58,7 @@ CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
 SELECT is(:'st'::text, 'AS006', 'a page of millions of tiny values: AS006');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/usage/completions: response too large: parsing it needs more than 512 MiB (aispend.max_parse_mb) (after 0 retries)',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/usage/completions: response too large: parsing it needs more than 512 MiB (aispend.max_parse_mb) (after 0 retries)',
           'the error names the parse budget');
 SELECT cmp_ok(substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s+(\d+)')::bigint,
               '<', 1024 * 1024::bigint, 'the backend''s peak memory stayed under 1 GiB (64 MiB body + 512 MiB parse)');
@@ -96,7 +96,7 @@ CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT :'SQLSTATE' AS st \gset
 SELECT is(:'st'::text, 'AS003', 'a body that is not UTF-8: AS003');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/projects: HTTP 200; invalid JSON at line 1 column 85: unable to decode byte 0xe9',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/projects: HTTP 200; invalid JSON at line 1 column 85: unable to decode byte 0xe9',
           'its bytes are not echoed into sync_runs');
 
 -- finding 8: numbers past int64 wrapped silently (2 x INT64_MAX tokens became -2, a huge created_at 1969)
@@ -104,19 +104,19 @@ SELECT is(pg_temp.last_error(),
 ALTER SERVER hp_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/projects: HTTP 200; data[0].created_at: time 100000000000000000 is outside the years 0001 to 9999',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/projects: HTTP 200; data[0].created_at: time 100000000000000000 is outside the years 0001 to 9999',
           'a creation time beyond any calendar is an error naming the field');
 \set u :mock_url/mock/fault=overflow;after=5;tag=h:run/
 ALTER SERVER hp_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/usage/completions: HTTP 200; data[0].results[0]: input_audio_tokens + input_cached_audio_tokens overflows a 64-bit integer',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/usage/completions: HTTP 200; data[0].results[0]: input_audio_tokens + input_cached_audio_tokens overflows a 64-bit integer',
           'token sums past int64 are an error naming the fields');
 \set u :mock_url/mock/fault=negative;after=5;tag=i:run/
 ALTER SERVER hp_openai OPTIONS (SET base_url :'u');
 CALL aispend.sync('hp_openai', '2026-09-01', '2026-10-01');
 SELECT is(pg_temp.last_error(),
-          'aispend account "hp_openai": openai GET /v1/organization/usage/completions: HTTP 200; data[0].results[0].input_tokens: must not be negative, got -5',
+          'aispend account "hp_openai": openai GET ' || rtrim(:'u', '/') || '/v1/organization/usage/completions: HTTP 200; data[0].results[0].input_tokens: must not be negative, got -5',
           'a negative token count is an error naming the field');
 
 \set ON_ERROR_STOP 1

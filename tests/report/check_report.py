@@ -33,6 +33,7 @@ class Report(HTMLParser):
         self.tables = {}         # check -> [[cell text, ...], ...]
         self.legends = {}        # check -> [(label, value, pct)]
         self.bars = {}           # check -> [(label, current, previous)]
+        self.days = {}           # check -> [(day, cost)]
         self.trends = {}         # table check -> [class of each row's trend span]
         self.stars = {}          # table check -> [row index with a star]
         self.texts = []
@@ -83,6 +84,9 @@ class Report(HTMLParser):
             self._figure = a["data-check"]
             self.legends.setdefault(self._figure, [])
             self.bars.setdefault(self._figure, [])
+            self.days.setdefault(self._figure, [])
+        if tag == "g" and self._figure and "day-item" in cls:
+            self.days[self._figure].append((a.get("data-label"), a.get("data-value")))
         if tag == "g" and self._figure and "legend-item" in cls:
             self.legends[self._figure].append((a.get("data-label"), a.get("data-value"), a.get("data-pct")))
         if tag == "g" and self._figure and "bar-item" in cls:
@@ -222,6 +226,17 @@ def main(argv):
             elif card["shown"].strip() != f(want):
                 bad.append(f"{col}: shows {card['shown'].strip()!r}, expected {f(want)!r}")
         check(len(cards) >= 5 and not bad, f"{what}: {tab} cards ({len(cards)}) equal aispend.{tab}()", "; ".join(bad))
+    # A card per provider in view, none for a provider the filter leaves out; the estimated share of the cost.
+    shown = {c for c in ("openai_cost", "anthropic_cost", "other_cost") if "workspaces_summary." + c in page.cards}
+    want_shown = {"all": {"openai_cost", "anthropic_cost"} | ({"other_cost"} if Decimal(sums["workspaces_summary"]
+                                                             ["other_cost"]) != 0 else set()),
+                  "openai": {"openai_cost"}, "anthropic": {"anthropic_cost"}, "other": {"other_cost"}}[provider]
+    check(shown == want_shown, f"{what}: provider cards only for the providers in view", f"{shown} vs {want_shown}")
+    est = psql(db, f"SELECT coalesce((SELECT pct_of_cost FROM aispend.cost_basis_split({args}) "
+                   "WHERE cost_basis = 'estimated'), 0) AS v")[0]["v"]
+    card = page.cards.get("cost_basis.estimated_pct", {})
+    check(card.get("value") is not None and same_number(card["value"], est) and card["shown"].strip() == pct(est),
+          f"{what}: the Estimated card is the estimated share of aispend.cost_basis_split ({pct(est)})", f"{card}")
     total = Decimal(sums["workspaces_summary"]["total_cost"] or 0)
     if provider == "all":
         check(total > 0, f"{what}: the report shows the demo data (Total Cost > 0; an empty rollup would make "
@@ -252,21 +267,24 @@ def main(argv):
     table("workspaces_table", f"SELECT * FROM aispend.workspaces_table({args}) ORDER BY cost DESC, name",
           [("name", txt), ("provider", txt), ("cost", money), ("pct_of_total", pct), ("requests", integer),
            ("tokens", integer), ("trend_label", txt)])
-    keys = table("api_keys_table", f"SELECT * FROM aispend.api_keys_table({args}) "
-                                   "ORDER BY cost DESC, api_key, account, workspace_id, api_key_id",
-                 [("api_key", txt), ("workspace", txt), ("key_hint", txt), ("provider", txt), ("status", txt),
+    keys = table("api_keys_table", f"SELECT * FROM aispend.api_keys_table({args})",
+                 [("api_key", txt), ("kind", txt), ("workspace", txt), ("key_hint", txt), ("provider", txt), ("status", txt),
                   ("cost", money), ("tokens", integer), ("requests", integer), ("cost_per_1m", rate),
                   ("pct_of_total", pct), ("trend_label", txt)])
     models = table("models_table", f"SELECT * FROM aispend.models_table({args}) ORDER BY cost_per_1m NULLS LAST, model",
-                   [("model", txt), ("provider", txt), ("cost_per_1m", rate), ("cost", money), ("tokens", integer),
+                   [("model", txt), ("class", txt), ("provider", txt), ("cost_per_1m", rate), ("cost", money), ("tokens", integer),
                     ("requests", integer), ("pct_of_total", pct), ("trend_label", txt)])
+    day = lambda v: v if v is not None else "—"  # noqa: E731
     table("workspace_management", "SELECT m.*, workspace_name || CASE WHEN display_name IS NOT NULL THEN ' (renamed)' "
                                   "ELSE '' END AS shown "
-                                  "FROM aispend.workspace_management m "
-                                  f"WHERE aispend._provider_matches(provider, '{provider}') "
-                                  "ORDER BY workspace_name, account, workspace_id",
+                                  f"FROM aispend.workspace_management_table(NULL, '{provider}') m",
           [("shown", txt), ("provider", txt), ("workspace_id", txt), ("provider_name", txt),
-           ("status", txt), ("first_seen", txt), ("last_seen", txt)])
+           ("status", txt), ("created", day), ("first_seen", day), ("last_seen", day), ("name_changes", txt)])
+    table("data_freshness", "SELECT f.*, to_char(f.last_sync AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' AS synced "
+                            f"FROM aispend.data_freshness f WHERE aispend._provider_matches(provider, '{provider}') "
+                            "ORDER BY account",
+          [("account", txt), ("provider", txt), ("usage_day", day), ("costs_day", day), ("settled_day", day),
+           ("synced", day), ("status", day)])
 
     # Trend arrows: class per row = the tab's indicator (up red, down green), and the colours themselves.
     for name, rows in (("workspaces_table", psql(db, f"SELECT trend FROM aispend.workspaces_table({args}) "
@@ -279,8 +297,9 @@ def main(argv):
     check(re.search(r"\.trend\.up\{color:#c62828\}", text) and re.search(r"\.trend\.down\{color:#2e7d32\}", text),
           f"{what}: increases are red, decreases green")
     starred = [i for i, r in enumerate(models) if r["most_efficient"] == "t"]
-    check(page.stars.get("models_table") == starred and len(starred) <= 1,
-          f"{what}: the efficiency star marks aispend.models_table's most_efficient row",
+    check(page.stars.get("models_table") == starred and len(starred) == len({r["class"] for r in models if
+                                                                              r["most_efficient"] == "t"}),
+          f"{what}: the efficiency stars mark aispend.models_table's most_efficient rows (one per class)",
           f"{page.stars.get('models_table')} vs {starred}")
 
     # Pie legends and bars: the charts' figures.
@@ -295,7 +314,7 @@ def main(argv):
            [(r["provider"], r["cost"], r["pct_of_total"]) for r in
             psql(db, f"SELECT * FROM aispend.workspaces_by_provider({args}) ORDER BY cost DESC, provider")])
     series("api_keys_top", page.legends.get("api_keys_top", []),
-           [(r["label"] if r["label"] != "Other" else f"Other ({r['keys']} keys)", r["cost"], r["pct_of_total"])
+           [(r["label"] if r["label"] != "Other keys" else f"Other keys ({r['keys']})", r["cost"], r["pct_of_total"])
             for r in psql(db, f"SELECT * FROM aispend.api_keys_top({period}, 10, '{provider}') ORDER BY rank")])
     bym = psql(db, f"SELECT * FROM aispend.models_by_cost({args}) ORDER BY cost DESC, model")
     if len(bym) > 10:
@@ -314,6 +333,8 @@ def main(argv):
     series("models_vs_previous", page.bars.get("models_vs_previous", []),
            [(r["model"], r["current_cost"], r["previous_cost"]) for r in
             psql(db, f"SELECT * FROM aispend.models_vs_previous({args}) ORDER BY current_cost DESC, model LIMIT 10")])
+    series("daily_series", page.days.get("daily_series", []),
+           [(r["day"], r["cost"]) for r in psql(db, f"SELECT * FROM aispend.daily_series({args})")])
     svgs = sum(1 for t in page.tags if t == "svg")
     check(svgs >= 6 and sum(1 for t in page.tags if t == "path") >= 2, f"{what}: inline SVG charts ({svgs} svg)")
 

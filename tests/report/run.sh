@@ -36,11 +36,11 @@ psql_q() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 # ---- the export, as docs/report.md shows it
 check "export: psql -Atc \"SELECT aispend.report_html()\" > report.html" \
     bash -c "psql -X -d '$db' -Atc 'SELECT aispend.report_html()' > '$work/report.html' && test -s '$work/report.html'"
-check "report_html is STABLE with a COMMENT; html_escape is IMMUTABLE" test "$(psql_q -Atc "
+check "report_html (by range and by period name) is STABLE with a COMMENT; html_escape is IMMUTABLE" test "$(psql_q -Atc "
     SELECT string_agg(p.proname || ':' || p.provolatile::text || ':' || (obj_description(p.oid, 'pg_proc') IS NOT NULL), ' '
-                      ORDER BY p.proname)
+                      ORDER BY p.proname, p.oid::regprocedure::text)
       FROM pg_proc p WHERE p.pronamespace = 'aispend'::regnamespace AND p.proname IN ('report_html', 'html_escape')")" \
-    = "html_escape:i:true report_html:s:true"
+    = "html_escape:i:true report_html:s:true report_html:s:true"
 check "html_escape escapes & < > \" '" test "$(psql_q -Atc "SELECT aispend.html_escape(\$\$<a href=\"x\">Tom & Jerry's</a>\$\$)")" \
     = '&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;'
 checker "$work/report.html" "$db"
