@@ -1,27 +1,36 @@
--- What the demo prints after its sync: the four dashboard tabs for the last 30 UTC days.
+-- What the demo prints after its sync: the four dashboard tabs for the last 30 UTC days, in each function's
+-- default order, and what a finance user checks before trusting them.
 \pset footer off
 \pset null '-'
 
 \echo '━━ 1. Workspaces ━━ last 30 days vs the 30 before'
-SELECT round(total_cost, 2) AS "Total Cost", active_workspaces AS "Active Workspaces",
-       round(openai_cost, 2) AS "OpenAI", round(anthropic_cost, 2) AS "Anthropic", trend_label AS "Trend"
-  FROM aispend.workspaces_summary();
-SELECT * FROM aispend.workspaces_csv() ORDER BY "Cost" DESC;
+SELECT total_cost AS "Total Cost", active_workspaces AS "Active Workspaces", openai_cost AS "OpenAI",
+       anthropic_cost AS "Anthropic", trend_label AS "Trend"
+  FROM aispend.workspaces_summary('last_30_days');
+SELECT * FROM aispend.workspaces_csv('last_30_days');
 
-\echo '━━ 2. API Key Analytics ━━'
-SELECT round(total_cost, 2) AS "Total Cost", active_keys AS "Active Keys", total_requests AS "Total Requests",
+\echo '━━ 2. API Key Analytics ━━ (keys first; console usage and fees without a key after them)'
+SELECT total_cost AS "Total Cost", active_keys AS "Active Keys", total_requests AS "Total Requests",
        avg_cost_per_1m AS "Avg Cost/1M", trend_label AS "Trend"
-  FROM aispend.api_keys_summary();
-SELECT * FROM aispend.api_keys_csv() ORDER BY "Cost" DESC LIMIT 15;
-\echo 'Unused keys (0 requests in the period):'
-SELECT api_key AS "API Key", workspace AS "Workspace", provider AS "Provider", status AS "Status"
-  FROM aispend.api_keys_unused() ORDER BY 1;
+  FROM aispend.api_keys_summary('last_30_days');
+SELECT * FROM aispend.api_keys_csv('last_30_days') LIMIT 15;
+\echo 'Unused keys (listed, active, 0 requests in the period):'
+SELECT api_key AS "API Key", workspace AS "Workspace", provider AS "Provider", last_active_day AS "Last Active"
+  FROM aispend.api_keys_unused('last_30_days');
 
-\echo '━━ 3. Model Efficiency ━━ (⭐ = lowest cost per 1M tokens)'
-SELECT round(total_cost, 2) AS "Total Cost", model_count AS "Models", total_requests AS "Total Requests",
-       avg_cost_per_1m AS "Avg Cost/1M", trend_label AS "Trend"
-  FROM aispend.models_summary();
-SELECT * FROM aispend.models_csv() ORDER BY "Cost" DESC;
+\echo '━━ 3. Model Efficiency ━━ (⭐ = lowest cost per 1M tokens within a class)'
+SELECT total_cost AS "Total Cost", model_count AS "Models", total_requests AS "Total Requests",
+       avg_cost_per_1m AS "Avg Cost/1M", most_efficient_model AS "Most Efficient (chat)", trend_label AS "Trend"
+  FROM aispend.models_summary('last_30_days');
+SELECT * FROM aispend.models_csv('last_30_days');
 
 \echo '━━ 4. Workspace Management ━━ rename with: SELECT aispend.rename_workspace(account, workspace_id, new_name)'
-SELECT * FROM aispend.workspace_management_csv ORDER BY "Provider", "Workspace Name";
+SELECT * FROM aispend.workspace_management_csv();
+
+\echo '━━ Data freshness ━━ (and the share of the last 30 days'' cost that is still an estimate)'
+SELECT account AS "Account", usage_day AS "Usage through", costs_day AS "Costs through",
+       settled_day AS "Settled through" FROM aispend.data_freshness;
+SELECT cost_basis AS "Basis", cost AS "Cost", pct_of_cost AS "%" FROM aispend.cost_basis_split('last_30_days');
+\echo 'Cost lines aispend could not fully read (their amounts are counted):'
+SELECT account AS "Account", line_item AS "Line", effect AS "Counted", amount_usd AS "Amount"
+  FROM aispend.unrecognised_line_items;

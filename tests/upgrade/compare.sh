@@ -7,7 +7,7 @@
 # legitimately differ there. Only timestamp / timestamptz columns of these names are left out, and only when a
 # caller asks for it (the upgrade test: two syncs; not the dump/restore test: the same rows).
 AISPEND_NOW_COLUMNS="first_seen last_seen started_at finished_at refreshed_at loaded_at changed_at last_success_at
-last_attempt_at last_error_at running_since complete_through"
+last_attempt_at last_error_at running_since complete_through last_sync"
 
 # tab_queries DB TODAY EXCLUDE_NOW_COLUMNS(0|1) > MANIFEST
 # One line per query, "group<TAB>label<TAB>sql", discovered in DB's catalog:

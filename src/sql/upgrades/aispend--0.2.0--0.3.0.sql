@@ -1,3 +1,3014 @@
--- aispend 0.2.0 -> 0.3.0 (docs/upgrading.md). Frozen once released: never edit it after; a later change ships
--- in aispend--0.3.0--<next>.sql.
+-- aispend 0.2.0 -> 0.3.0: every figure means what the product description says (docs/upgrading.md).
+-- Frozen once released: never edit it; a later change ships in aispend--0.3.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.3.0'" to load this file. \quit
+
+-- ---- what changes shape: the tab functions and their views are dropped here and created again below
+DROP VIEW aispend.workspaces_summary_30d, aispend.workspaces_by_provider_30d, aispend.workspaces_vs_previous_30d,
+          aispend.workspaces_table_30d, aispend.api_keys_summary_30d, aispend.api_keys_top_30d,
+          aispend.api_keys_vs_previous_30d, aispend.api_keys_table_30d, aispend.api_keys_unused_30d,
+          aispend.models_summary_30d, aispend.models_by_cost_30d, aispend.models_vs_previous_30d,
+          aispend.models_table_30d, aispend.middleware_coverage_30d, aispend.workspace_management_csv,
+          aispend.workspace_management, aispend.workspace_history;
+DROP FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.workspaces_vs_previous(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.api_keys_csv(daterange, text, text, numeric, numeric, text);
+DROP FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text);
+DROP FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text);
+DROP FUNCTION aispend.api_keys_vs_previous(daterange, text, text, numeric, numeric, text);
+DROP FUNCTION aispend.models_by_cost(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.models_vs_previous(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend._workspace_rows(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text);
+DROP FUNCTION aispend.api_keys_unused(daterange, text, text, text);
+DROP FUNCTION aispend.api_keys_idle(integer, text, date);
+DROP FUNCTION aispend.middleware_coverage(daterange, name[]);
+DROP FUNCTION aispend.models_table(daterange, text, text, numeric, numeric);
+DROP FUNCTION aispend._entity_totals("char", daterange, text);
+DROP FUNCTION aispend._team_entity_totals("char", daterange, text);
+DROP FUNCTION aispend._boundaries(daterange, text);
+DROP FUNCTION aispend.report_html(daterange, text);
+
+-- ---- the provider fetchers return one more column each (an older .so wrote fewer; this one writes them
+-- only when declared)
+DROP FUNCTION aispend._fetch_workspaces(name);
+DROP FUNCTION aispend._fetch_costs(name, timestamptz, timestamptz);
+
+-- ---- from 00_foundation.sql
+CREATE FUNCTION aispend._fetch_workspaces(account name)
+    RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz,
+                  is_default boolean)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_workspaces' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend._fetch_workspaces(name) IS 'Internal: every workspace / project of an account, fetched from the provider now';
+
+CREATE FUNCTION aispend._fetch_costs(account name, since timestamptz, until timestamptz)
+    RETURNS TABLE(bucket_start timestamptz, bucket_end timestamptz, workspace_id text, api_key_id text,
+                  line_item text, model text, token_type text, service_tier text, context_window text,
+                  cost_type text, inference_geo text, amount_usd numeric, currency text, quantity numeric,
+                  quantity_unit text, token_class text)
+    AS 'MODULE_PATHNAME', 'aispend_fetch_costs' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend._fetch_costs(name, timestamptz, timestamptz) IS 'Internal: billed cost lines of an account per UTC day in [since, until), fetched from the provider now';
+
+-- ---- new columns (appended, as a fresh install declares them last)
+ALTER TABLE aispend.workspaces ADD COLUMN provider_workspace_id text;
+ALTER TABLE aispend.costs ADD COLUMN token_class text;
+ALTER TABLE aispend.workspace_name_history ADD COLUMN action text;
+UPDATE aispend.workspace_name_history
+   SET action = CASE WHEN source = 'provider' THEN 'provider rename'
+                     WHEN new_display_name IS NULL THEN 'reset' ELSE 'rename' END;
+ALTER TABLE aispend.workspace_name_history ADD CONSTRAINT workspace_name_history_action_check
+        CHECK (action IN ('rename', 'reset', 'revert', 'provider rename'));
+CREATE INDEX daily_rollup_api_key_idx ON aispend.daily_rollup (account, api_key_id, day);
+
+-- ---- from 20_schema.sql (comments)
+COMMENT ON COLUMN aispend.workspaces.provider_workspace_id IS
+    'The provider''s own id where workspace_id is a sentinel: the Anthropic default workspace''s real id, which '
+    'its reports leave out (NULL otherwise).';
+COMMENT ON COLUMN aispend.costs.model IS 'Model (Anthropic field; OpenAI parsed from line_item: the name before its first comma).';
+COMMENT ON COLUMN aispend.costs.token_type IS 'Anthropic token_type; OpenAI: the kind after the model in line_item, lower-cased, verbatim.';
+COMMENT ON COLUMN aispend.costs.token_class IS
+    'What the line bills, classified from token_type / line_item (aispend.parse_line_item): input, cached_input, '
+    'cache_write, output, audio_input, audio_output, image_input, image_output, tool, or unrecognised (listed by '
+    'aispend.unrecognised_line_items; its amount still counts).';
+COMMENT ON COLUMN aispend.workspace_name_history.action IS
+    'rename (a custom name set), reset (custom name dropped), revert (aispend.revert_workspace_name), provider rename; NULL: added by hand.';
+
+-- ---- from 46_line_items.sql
+-- 46_line_items.sql: how aispend reads a provider's cost line, and the lines it could not fully read.
+-- The parser is the sync's own (src/core/line_item.cpp): an OpenAI line "[<surface> | ]<model>, <kind>" keeps
+-- its model whatever the kind looks like, and the kind is classified where a rule knows it. A line whose model
+-- or kind could not be read keeps its amount (it counts in every total) and is listed by
+-- aispend.unrecognised_line_items, never re-filed silently.
+
+CREATE FUNCTION aispend.parse_line_item(line_item text, OUT surface text, OUT model text, OUT kind text,
+                                        OUT token_class text, OUT tier text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'aispend_parse_line_item' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend.parse_line_item(text) IS
+    'How the sync reads an OpenAI cost line_item "[<surface> | ]<model>, <kind>": surface (evals, batch api, ...), '
+    'model, kind (lower-cased, verbatim), token_class (input, cached_input, cache_write, output, audio_input, '
+    'audio_output, image_input, image_output, tool, unrecognised) and tier (batch, priority, flex, scale).';
+
+CREATE FUNCTION aispend.token_class(token_type text, cost_type text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'aispend_token_class' LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend.token_class(text, text) IS
+    'How the sync classifies an Anthropic cost line: its token_type (uncached_input_tokens, output_tokens, '
+    'cache_read_input_tokens, cache_creation.ephemeral_1h_input_tokens, ...) as in aispend.parse_line_item; '
+    '''tool'' for a line with a cost_type (web_search, code_execution) and no token type; else ''unrecognised''.';
+
+CREATE VIEW aispend.unrecognised_line_items WITH (security_invoker = true) AS
+SELECT c.account, aispend.account_provider(c.account) AS provider, c.line_item, c.model, c.token_type, c.cost_type,
+       CASE WHEN c.model IS NULL THEN 'no model: counted in the "(no model: tool & service fees)" row'
+            ELSE 'kind not classified: counted with its model' END AS effect,
+       count(DISTINCT c.bucket_start)::integer AS days,
+       (min(c.bucket_start) AT TIME ZONE 'UTC')::date AS first_day,
+       (max(c.bucket_start) AT TIME ZONE 'UTC')::date AS last_day,
+       sum(c.amount_usd) AS amount_usd
+FROM aispend.costs c
+WHERE c.token_class = 'unrecognised'
+GROUP BY c.account, c.line_item, c.model, c.token_type, c.cost_type;
+COMMENT ON VIEW aispend.unrecognised_line_items IS
+    'Billed cost lines aispend could not fully read (token_class ''unrecognised''): per account and line, the '
+    'days and the amount. Their amounts count in every total; this lists what to check (a new provider string).';
+COMMENT ON COLUMN aispend.unrecognised_line_items.account IS 'The account.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.provider IS 'The account''s provider.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.line_item IS 'The line as the provider wrote it (OpenAI line_item, Anthropic description).';
+COMMENT ON COLUMN aispend.unrecognised_line_items.model IS 'The model read from it (NULL: none could be read).';
+COMMENT ON COLUMN aispend.unrecognised_line_items.token_type IS 'The kind read from it, verbatim (lower-cased).';
+COMMENT ON COLUMN aispend.unrecognised_line_items.cost_type IS 'OpenAI surface (the part before " | ") or Anthropic cost_type.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.effect IS 'Where its amount is counted on the dashboard.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.days IS 'Number of UTC days with this line.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.first_day IS 'First UTC day with it.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.last_day IS 'Last UTC day with it.';
+COMMENT ON COLUMN aispend.unrecognised_line_items.amount_usd IS 'Its total amount, US dollars (exact).';
+
+-- ---- costs synced by 0.2.0, read again with 0.3.0's parser: a model behind an unfamiliar kind is kept (the
+-- days of the lines that change are re-rolled at COMMIT); every line gets its class (no figure moves with it,
+-- so its update is not re-rolled)
+ALTER TABLE aispend.costs DISABLE TRIGGER costs_changed_upd;
+UPDATE aispend.costs c
+   SET token_class = CASE WHEN aispend.account_provider(c.account) = 'openai' AND c.line_item IS NOT NULL
+                          THEN (aispend.parse_line_item(c.line_item)).token_class
+                          ELSE aispend.token_class(c.token_type, c.cost_type) END;
+ALTER TABLE aispend.costs ENABLE TRIGGER costs_changed_upd;
+UPDATE aispend.costs c
+   SET model = p.model, token_type = p.kind, cost_type = p.surface, service_tier = coalesce(c.service_tier, p.tier)
+  FROM (SELECT x.ctid AS row_id, (aispend.parse_line_item(x.line_item)).* FROM aispend.costs x
+        WHERE x.line_item IS NOT NULL AND aispend.account_provider(x.account) = 'openai') p
+ WHERE c.ctid = p.row_id
+   AND (c.model, c.token_type, c.cost_type, c.service_tier)
+       IS DISTINCT FROM (p.model, p.kind, p.surface, coalesce(c.service_tier, p.tier));
+
+-- ---- from 30_sync.sql
+-- 30_sync.sql: the sync procedure (aispend.sync, aispend.refresh), its steps, and aispend.freshness.
+-- See docs/sync.md. The only callers of aispend._fetch_* are the _sync_* functions below.
+--
+-- Shape: aispend.sync (PROCEDURE) loops over accounts; per account it takes the account's advisory lock, marks
+-- runs left 'running' by a dead sync as 'aborted', then CALLs aispend._sync_step once per endpoint and window
+-- chunk. _sync_step inserts the sync_runs row and COMMITs it, does the work in a block with an exception handler
+-- (a subtransaction: on error the chunk's changes are rolled back), records success or failure and COMMITs.
+-- Procedures that COMMIT must be CALLed outside a transaction block; they cannot carry a SET clause, so every
+-- name is schema-qualified instead of pinning search_path.
+
+-- ---------------------------------------------------------------- formatting
+
+-- '2026-09-01..2026-10-01' (UTC days) or '2026-09-01 05:00..2026-09-01 09:00' (hours).
+CREATE OR REPLACE FUNCTION aispend._fmt_window(since timestamptz, until timestamptz)
+RETURNS text LANGUAGE sql STABLE
+RETURN CASE WHEN since IS NULL THEN ''
+            WHEN aispend._bucket_floor(since, '1d') = since AND aispend._bucket_floor(until, '1d') = until
+            THEN ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '..'
+                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+            ELSE ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || '..'
+                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') END;
+
+-- ---------------------------------------------------------------- dimensions named by facts
+
+-- Workspaces and keys named by usage or costs but never listed get a row ('unlisted'; sentinels 'active'),
+-- so that every fact joins to a dimension row. Existing rows are left untouched.
+CREATE OR REPLACE FUNCTION aispend._note_fact_dimensions(p_account name, p_provider text, p_now timestamptz,
+                                              p_workspaces text[], p_keys text[])
+RETURNS void LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, first_seen, last_seen)
+    SELECT p_account, p_provider, w,
+           CASE WHEN w = '(default)' THEN CASE p_provider WHEN 'anthropic' THEN '(default workspace)'
+                                                          ELSE '(no project)' END END,
+           CASE WHEN w LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
+    FROM pg_catalog.unnest(p_workspaces) AS w
+    WHERE w IS NOT NULL
+    ON CONFLICT (account, workspace_id) DO NOTHING;
+    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, status, first_seen, last_seen)
+    SELECT p_account, p_provider, k,
+           CASE k WHEN '(console)' THEN '(no API key: Console)' WHEN '(none)' THEN '(no API key)' END,
+           CASE WHEN k LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
+    FROM pg_catalog.unnest(p_keys) AS k
+    WHERE k IS NOT NULL
+    ON CONFLICT (account, api_key_id) DO NOTHING;
+END;
+
+-- ---------------------------------------------------------------- one endpoint, one window (no COMMIT)
+
+CREATE OR REPLACE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE aispend_stage_workspaces ON COMMIT DROP AS
+    -- the default workspace (Anthropic's, listed under its real id) is the '(default)' of the reports
+    SELECT DISTINCT ON (1)
+           CASE WHEN f.is_default THEN '(default)' ELSE coalesce(f.workspace_id, '(default)') END AS workspace_id,
+           f.name AS provider_name,
+           coalesce(f.status, CASE WHEN f.archived_at IS NULL THEN 'active' ELSE 'archived' END) AS status,
+           f.created_at, f.archived_at, CASE WHEN f.is_default THEN f.workspace_id END AS provider_workspace_id
+    FROM aispend._fetch_workspaces(p_account) f
+    ORDER BY 1, f.archived_at NULLS FIRST;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_workspaces;
+
+    UPDATE aispend.workspaces w
+       SET provider = p_provider, provider_name = s.provider_name, status = s.status,
+           created_at = s.created_at, archived_at = s.archived_at, last_seen = p_now,
+           provider_workspace_id = s.provider_workspace_id
+      FROM pg_temp.aispend_stage_workspaces s
+     WHERE w.account = p_account AND w.workspace_id = s.workspace_id
+       AND (w.provider, w.provider_name, w.status, w.created_at, w.archived_at, w.provider_workspace_id)
+           IS DISTINCT FROM (p_provider, s.provider_name, s.status, s.created_at, s.archived_at,
+                             s.provider_workspace_id);
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    UPDATE aispend.workspaces w SET last_seen = p_now
+      FROM pg_temp.aispend_stage_workspaces s
+     WHERE w.account = p_account AND w.workspace_id = s.workspace_id AND w.last_seen <> p_now;
+
+    INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, created_at, archived_at,
+                                    first_seen, last_seen, provider_workspace_id)
+    SELECT p_account, p_provider, s.workspace_id, s.provider_name, s.status, s.created_at, s.archived_at, p_now, p_now,
+           s.provider_workspace_id
+    FROM pg_temp.aispend_stage_workspaces s
+    ON CONFLICT (account, workspace_id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- Vanished upstream (the list includes archived ones): kept, marked archived.
+    UPDATE aispend.workspaces w SET status = 'archived'
+     WHERE w.account = p_account AND w.status NOT IN ('archived', 'unlisted') AND w.workspace_id NOT LIKE '(%'
+       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_workspaces s WHERE s.workspace_id = w.workspace_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    updated := updated + n;
+    deleted := 0;
+    DROP TABLE pg_temp.aispend_stage_workspaces;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION aispend._sync_api_keys(p_account name, p_provider text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE aispend_stage_api_keys ON COMMIT DROP AS
+    SELECT DISTINCT ON (f.api_key_id)
+           f.api_key_id, f.name, f.key_hint, coalesce(f.status, 'active') AS status,
+           coalesce(f.workspace_id, '(default)') AS workspace_id, f.owner, f.created_at, f.last_used_at
+    FROM aispend._fetch_api_keys(p_account) f
+    WHERE f.api_key_id IS NOT NULL
+    ORDER BY f.api_key_id, f.last_used_at DESC NULLS LAST;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_api_keys;
+
+    UPDATE aispend.api_keys k
+       SET provider = p_provider, name = s.name, key_hint = s.key_hint, status = s.status,
+           workspace_id = s.workspace_id, owner = s.owner, created_at = s.created_at,
+           last_used_at = s.last_used_at, last_seen = p_now
+      FROM pg_temp.aispend_stage_api_keys s
+     WHERE k.account = p_account AND k.api_key_id = s.api_key_id
+       AND (k.provider, k.name, k.key_hint, k.status, k.workspace_id, k.owner, k.created_at, k.last_used_at)
+           IS DISTINCT FROM (p_provider, s.name, s.key_hint, s.status, s.workspace_id, s.owner, s.created_at,
+                             s.last_used_at);
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    UPDATE aispend.api_keys k SET last_seen = p_now
+      FROM pg_temp.aispend_stage_api_keys s
+     WHERE k.account = p_account AND k.api_key_id = s.api_key_id AND k.last_seen <> p_now;
+
+    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, key_hint, status, workspace_id, owner,
+                                  created_at, last_used_at, first_seen, last_seen)
+    SELECT p_account, p_provider, s.api_key_id, s.name, s.key_hint, s.status, s.workspace_id, s.owner,
+           s.created_at, s.last_used_at, p_now, p_now
+    FROM pg_temp.aispend_stage_api_keys s
+    ON CONFLICT (account, api_key_id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- Vanished upstream (OpenAI lists only live keys): kept, marked deleted.
+    UPDATE aispend.api_keys k SET status = 'deleted'
+     WHERE k.account = p_account AND k.status NOT IN ('deleted', 'unlisted') AND k.api_key_id NOT LIKE '(%'
+       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_api_keys s WHERE s.api_key_id = k.api_key_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    updated := updated + n;
+    deleted := 0;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_api_keys s), NULL);
+    DROP TABLE pg_temp.aispend_stage_api_keys;
+END
+$$;
+
+-- Replaces the usage of [p_since, p_until) with what the provider returns now, touching only rows that differ:
+-- rows gone upstream are deleted, changed rows updated, new rows inserted, identical rows left alone.
+CREATE OR REPLACE FUNCTION aispend._sync_usage(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
+                                    p_width text, p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
+    CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
+    SELECT f.endpoint, f.bucket_start,
+           coalesce(f.workspace_id, '(default)') AS workspace_id,
+           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
+           f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
+           sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
+           sum(f.cache_read_tokens)::bigint AS cache_read_tokens,
+           sum(f.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
+           sum(f.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+           sum(f.output_tokens)::bigint AS output_tokens,
+           sum(f.input_audio_tokens)::bigint AS input_audio_tokens,
+           sum(f.output_audio_tokens)::bigint AS output_audio_tokens,
+           sum(f.input_image_tokens)::bigint AS input_image_tokens,
+           sum(f.output_image_tokens)::bigint AS output_image_tokens,
+           sum(f.requests)::bigint AS requests,
+           sum(f.web_search_requests)::bigint AS web_search_requests
+    FROM aispend._fetch_usage(p_account, p_since, p_until, p_width) f
+    WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_usage;
+
+    DELETE FROM aispend.usage u
+     WHERE u.account = p_account AND u.bucket_start >= p_since AND u.bucket_start < p_until
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_temp.aispend_stage_usage s
+           WHERE ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
+                     s.batch, s.context_window, s.inference_geo)::text
+               = ROW(u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model,
+                     u.service_tier, u.batch, u.context_window, u.inference_geo)::text);
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+
+    WITH up AS (
+        INSERT INTO aispend.usage AS u
+            (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model, service_tier, batch,
+             context_window, inference_geo, uncached_input_tokens, cache_read_tokens, cache_write_5m_tokens,
+             cache_write_1h_tokens, output_tokens, input_audio_tokens, output_audio_tokens, input_image_tokens,
+             output_image_tokens, requests, web_search_requests)
+        SELECT p_account, s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
+               s.batch, s.context_window, s.inference_geo, s.uncached_input_tokens, s.cache_read_tokens,
+               s.cache_write_5m_tokens, s.cache_write_1h_tokens, s.output_tokens, s.input_audio_tokens,
+               s.output_audio_tokens, s.input_image_tokens, s.output_image_tokens, s.requests, s.web_search_requests
+        FROM pg_temp.aispend_stage_usage s
+        ON CONFLICT ON CONSTRAINT usage_natural_key DO UPDATE
+           SET uncached_input_tokens = excluded.uncached_input_tokens,
+               cache_read_tokens = excluded.cache_read_tokens,
+               cache_write_5m_tokens = excluded.cache_write_5m_tokens,
+               cache_write_1h_tokens = excluded.cache_write_1h_tokens,
+               output_tokens = excluded.output_tokens,
+               input_audio_tokens = excluded.input_audio_tokens,
+               output_audio_tokens = excluded.output_audio_tokens,
+               input_image_tokens = excluded.input_image_tokens,
+               output_image_tokens = excluded.output_image_tokens,
+               requests = excluded.requests,
+               web_search_requests = excluded.web_search_requests
+         WHERE (u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
+                u.output_tokens, u.input_audio_tokens, u.output_audio_tokens, u.input_image_tokens,
+                u.output_image_tokens, u.requests, u.web_search_requests)
+               IS DISTINCT FROM
+               (excluded.uncached_input_tokens, excluded.cache_read_tokens, excluded.cache_write_5m_tokens,
+                excluded.cache_write_1h_tokens, excluded.output_tokens, excluded.input_audio_tokens,
+                excluded.output_audio_tokens, excluded.input_image_tokens, excluded.output_image_tokens,
+                excluded.requests, excluded.web_search_requests)
+        RETURNING u.xmax = 0 AS is_new)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
+        (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_usage s));
+    DROP TABLE pg_temp.aispend_stage_usage;
+END
+$$;
+
+-- Same for the billed costs of the UTC days [p_since, p_until).
+CREATE OR REPLACE FUNCTION aispend._sync_costs(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
+                                    p_now timestamptz,
+    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    CREATE TEMP TABLE aispend_stage_costs ON COMMIT DROP AS
+    SELECT f.bucket_start, coalesce(f.workspace_id, '(default)') AS workspace_id, f.api_key_id, f.line_item,
+           f.model, f.token_type, f.service_tier, f.context_window, f.cost_type, f.inference_geo,
+           coalesce(pg_catalog.upper(f.currency), 'USD') AS currency, f.quantity_unit,
+           sum(f.amount_usd) AS amount_usd, sum(f.quantity) AS quantity, max(f.token_class) AS token_class
+    FROM aispend._fetch_costs(p_account, p_since, p_until) f
+    WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12;
+    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_costs;
+
+    DELETE FROM aispend.costs c
+     WHERE c.account = p_account AND c.bucket_start >= p_since AND c.bucket_start < p_until
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_temp.aispend_stage_costs s
+           WHERE ROW(s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
+                     s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.currency,
+                     s.quantity_unit)::text
+               = ROW(c.bucket_start, c.workspace_id, c.api_key_id, c.line_item, c.model, c.token_type,
+                     c.service_tier, c.context_window, c.cost_type, c.inference_geo, c.currency,
+                     c.quantity_unit)::text);
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+
+    WITH up AS (
+        INSERT INTO aispend.costs AS c
+            (account, bucket_start, workspace_id, api_key_id, line_item, model, token_type, service_tier,
+             context_window, cost_type, inference_geo, amount_usd, currency, quantity, quantity_unit, token_class)
+        SELECT p_account, s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
+               s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.amount_usd, s.currency,
+               s.quantity, s.quantity_unit, s.token_class
+        FROM pg_temp.aispend_stage_costs s
+        ON CONFLICT ON CONSTRAINT costs_natural_key DO UPDATE
+           SET amount_usd = excluded.amount_usd, quantity = excluded.quantity, token_class = excluded.token_class
+         -- compared as text: numeric equality ignores scale (1.50 = 1.5), and the digits as sent are kept
+         WHERE c.amount_usd::text <> excluded.amount_usd::text
+            OR c.quantity::text IS DISTINCT FROM excluded.quantity::text
+            OR c.token_class IS DISTINCT FROM excluded.token_class
+        RETURNING c.xmax = 0 AS is_new)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+
+    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
+        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_costs s),
+        (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_costs s));
+    DROP TABLE pg_temp.aispend_stage_costs;
+END
+$$;
+
+-- ---------------------------------------------------------------- windows
+
+-- The window a sync without since/until fetches for one endpoint: the first sync backfills backfill_days
+-- (before today, UTC); later ones re-fetch from the earlier of (the end of the last complete bucket) and
+-- (today - resync_days). The end is the end of the still-open bucket (it is fetched, not counted as complete).
+-- Explicit since/until are aligned down/up to the bucket width; until never goes beyond the open bucket.
+CREATE OR REPLACE FUNCTION aispend._sync_window(p_account name, p_endpoint text, p_width text, p_backfill_days integer,
+                                     p_resync_days integer, p_since timestamptz, p_until timestamptz,
+                                     p_now timestamptz,
+    OUT w_start timestamptz, OUT w_end timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    w text := CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END;
+    v_open_end timestamptz := aispend._utc_add(aispend._bucket_floor(p_now, w), aispend._bucket_step(w));
+    v_today timestamptz := aispend._bucket_floor(p_now, '1d');
+    v_resume timestamptz;
+BEGIN
+    w_end := CASE WHEN p_until IS NULL THEN v_open_end ELSE LEAST(aispend._bucket_ceil(p_until, w), v_open_end) END;
+    IF p_since IS NOT NULL THEN
+        w_start := aispend._bucket_floor(p_since, w);
+        RETURN;
+    END IF;
+    SELECT max(r.complete_through) INTO v_resume
+    FROM aispend.sync_runs r
+    WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
+    IF v_resume IS NULL AND p_endpoint = 'usage' THEN
+        SELECT max(u.bucket_start) INTO v_resume FROM aispend.usage u WHERE u.account = p_account;
+    ELSIF v_resume IS NULL AND p_endpoint = 'costs' THEN
+        SELECT max(c.bucket_start) INTO v_resume FROM aispend.costs c WHERE c.account = p_account;
+    END IF;
+    IF v_resume IS NULL THEN
+        w_start := aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_backfill_days));
+    ELSE
+        w_start := LEAST(aispend._bucket_floor(v_resume, w),
+                         aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_resync_days)));
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------- one step (COMMITs)
+
+-- Runs one endpoint for one window chunk: a committed 'running' row first, then the work in a subtransaction,
+-- then 'succeeded' (with counts) or 'failed' / 'aborted' (with the error), committed. An error is not raised
+-- here but handed back in the INOUT parameters, so the caller can release the account lock before raising it.
+CREATE OR REPLACE PROCEDURE aispend._sync_step(p_account name, p_provider text, p_endpoint text,
+                                    p_since timestamptz, p_until timestamptz, p_width text,
+                                    INOUT o_sqlstate text, INOUT o_message text,
+                                    INOUT o_detail text, INOUT o_hint text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_run bigint;
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_res record;
+    v_http bigint;
+    v_retries bigint;
+    v_bytes bigint;
+    v_resume timestamptz;
+    v_complete timestamptz;
+BEGIN
+    o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
+    INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
+    VALUES (p_account, p_endpoint, p_since, p_until,
+            CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
+    RETURNING id INTO v_run;
+    COMMIT;
+
+    BEGIN
+        CASE p_endpoint
+            WHEN 'workspaces' THEN
+                SELECT * INTO v_res FROM aispend._sync_workspaces(p_account, p_provider, v_t0);
+            WHEN 'api_keys' THEN
+                SELECT * INTO v_res FROM aispend._sync_api_keys(p_account, p_provider, v_t0);
+            WHEN 'usage' THEN
+                SELECT * INTO v_res FROM aispend._sync_usage(p_account, p_provider, p_since, p_until, p_width, v_t0);
+            WHEN 'costs' THEN
+                SELECT * INTO v_res FROM aispend._sync_costs(p_account, p_provider, p_since, p_until, v_t0);
+        END CASE;
+        SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes FROM aispend._last_fetch_stats() s;
+        -- The dashboard's rollups of these days change in the same transaction as the facts. A large change
+        -- is analyzed first: with the statistics of a much smaller table, the cost model's joins are planned
+        -- as nested loops, and a backfill month of a large organisation then takes minutes instead of seconds.
+
+        -- Complete through the last closed bucket, if this window continues the complete history (a window
+        -- that starts after it would leave a gap, which the next sync must still fetch).
+        IF p_endpoint IN ('usage', 'costs') THEN
+            SELECT pg_catalog.max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
+            WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
+            IF v_resume IS NULL OR p_since <= v_resume THEN
+                v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,
+                                  CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END)));
+            END IF;
+        END IF;
+
+        UPDATE aispend.sync_runs r
+           SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), complete_through = v_complete,
+               rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
+               rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
+         WHERE r.account = p_account AND r.id = v_run;
+        -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
+        -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
+        -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a
+        -- backfill month of a large organisation then takes minutes instead of seconds.
+        IF p_endpoint IN ('usage', 'costs') THEN
+            IF v_res.inserted + v_res.deleted >= 10000 THEN
+                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
+            END IF;
+            PERFORM aispend._reroll(p_account);
+        END IF;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS o_sqlstate = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
+                                o_detail = PG_EXCEPTION_DETAIL, o_hint = PG_EXCEPTION_HINT;
+    END;
+
+    IF o_sqlstate IS NOT NULL THEN
+        BEGIN
+            SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes
+            FROM aispend._last_fetch_stats() s;
+        EXCEPTION WHEN OTHERS THEN
+            v_http := NULL;
+        END;
+        UPDATE aispend.sync_runs r
+           SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
+               finished_at = pg_catalog.clock_timestamp(), http_requests = v_http, retries = v_retries,
+               bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
+               error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
+         WHERE r.account = p_account AND r.id = v_run;
+        COMMIT;
+        o_detail := pg_catalog.concat_ws(E'\n', NULLIF(o_detail, ''),
+            pg_catalog.format('aispend: account %s, %s%s (aispend.sync_runs id %s); nothing of this chunk was stored.',
+                              p_account, p_endpoint, aispend._fmt_window(p_since, p_until), v_run));
+        RETURN;
+    END IF;
+    COMMIT;
+    RAISE NOTICE '%', pg_catalog.format('aispend: %s %s%s: %s rows (+%s ~%s -%s) in %s s', p_account, p_endpoint,
+        aispend._fmt_window(p_since, p_until), v_res.fetched, v_res.inserted, v_res.updated, v_res.deleted,
+        pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - v_t0)::numeric, 2));
+END
+$$;
+
+-- ---------------------------------------------------------------- the procedure
+
+CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
+                              until timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_only name := account;
+    v_since timestamptz := since;
+    v_until timestamptz := until;
+    v_accounts name[];
+    v_acct name;
+    v_cfg record;
+    v_now timestamptz;
+    v_win record;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_ep text;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
+    v_failed name[] := '{}';
+    v_mine boolean;
+BEGIN
+    IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
+        RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_only IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        IF v_accounts IS NULL THEN
+            RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM aispend._account_settings(v_only);   -- raises 42704 for an unknown account
+        v_accounts := ARRAY[v_only];
+    END IF;
+
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        <<one_account>>
+        DECLARE
+            v_cfg_ok boolean := true;
+        BEGIN
+            BEGIN
+                SELECT * INTO v_cfg FROM aispend._account_settings(v_acct);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_cfg_ok := false;
+            END;
+            IF NOT v_cfg_ok THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                EXIT one_account;
+            END IF;
+
+            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
+
+            -- One sync per account at a time (a session-level lock: it survives our COMMITs).
+            v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                              WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid()
+                                AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(v_acct)::oid
+                                AND l.objsubid = 2);
+            IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(1634300784, aispend._lock_key(v_acct)) THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION 'aispend: a sync of account % is already running', v_acct
+                        USING ERRCODE = 'lock_not_available',
+                              HINT = 'Wait for it to finish (SELECT * FROM aispend.freshness), or cancel it: '
+                                     'SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = ''advisory'' '
+                                     'AND classid = 1634300784 AND objid = aispend._lock_key(' ||
+                                     pg_catalog.quote_literal(v_acct) || ')::oid;';
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: a sync of it is already running', v_acct;
+                EXIT one_account;
+            END IF;
+
+            -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
+            UPDATE aispend.sync_runs r
+               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
+                   error_message = coalesce(r.error_message,
+                                            'interrupted: the sync was cancelled or its session ended before it finished')
+             WHERE r.account = v_acct AND r.status = 'running';
+            COMMIT;
+
+            v_now := pg_catalog.clock_timestamp();
+            FOREACH v_ep IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
+                IF v_ep IN ('workspaces', 'api_keys') THEN
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, NULL, NULL, NULL,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    CONTINUE;
+                END IF;
+                SELECT * INTO v_win FROM aispend._sync_window(v_acct, v_ep, v_cfg.bucket_width, v_cfg.backfill_days,
+                                                              v_cfg.resync_days, v_since, v_until, v_now);
+                IF v_win.w_start >= v_win.w_end THEN
+                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_ep,
+                        aispend._fmt_window(v_win.w_start, v_win.w_end);
+                    CONTINUE;
+                END IF;
+                -- Chunks of at most one calendar month (UTC), each committed on its own.
+                v_from := v_win.w_start;
+                WHILE v_from < v_win.w_end LOOP
+                    v_to := LEAST(v_win.w_end,
+                                  aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, v_from, v_to, v_cfg.bucket_width,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    v_from := v_to;
+                END LOOP;
+                EXIT WHEN v_state IS NOT NULL;
+            END LOOP;
+
+            PERFORM pg_catalog.pg_advisory_unlock(1634300784, aispend._lock_key(v_acct));
+
+            IF v_state IS NOT NULL THEN
+                IF v_only IS NOT NULL OR v_state = '57014' THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
+                                          HINT = coalesce(NULLIF(v_hint, ''),
+                                                          'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+                END IF;
+                RAISE WARNING 'aispend: sync of account % failed: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                v_state := NULL;
+            END IF;
+        END one_account;
+    END LOOP;
+
+    IF v_first_state IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
+            DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
+                pg_catalog.format('aispend: %s of %s accounts failed: %s; the others were synced.',
+                                  pg_catalog.cardinality(v_failed), pg_catalog.cardinality(v_accounts),
+                                  pg_catalog.array_to_string(v_failed, ', '))),
+            HINT = coalesce(NULLIF(v_first_hint, ''), 'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) IS
+    'Syncs workspaces, API keys, usage and costs of one account (default: every aispend server) for a window '
+    '(default: backfill on the first sync, then resync_days plus everything since the last complete bucket). '
+    'COMMITs per endpoint and month chunk; CALL it outside a transaction block. See docs/sync.md.';
+
+CREATE OR REPLACE PROCEDURE aispend.refresh()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL aispend.sync();
+END
+$$;
+COMMENT ON PROCEDURE aispend.refresh() IS
+    'The dashboard''s "Refresh Data": CALL aispend.sync() for every account, now.';
+
+-- ---------------------------------------------------------------- freshness
+
+CREATE OR REPLACE VIEW aispend.freshness AS
+WITH accounts AS (
+    SELECT s.srvname AS account,
+           aispend._option(s.srvoptions, 'provider') AS provider,
+           true AS server_exists
+    FROM aispend._servers() s
+    UNION ALL
+    SELECT DISTINCT r.account, NULL, false
+    FROM aispend.sync_runs r
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = r.account)
+)
+SELECT a.account, a.provider, e.endpoint,
+       ok.complete_through,
+       ok.last_success_at,
+       last.status AS last_status,
+       last.started_at AS last_attempt_at,
+       err.finished_at AS last_error_at,
+       err.error_sqlstate AS last_error_sqlstate,
+       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
+       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
+            THEN err.error_message END AS last_error_message,
+       (run.started_at IS NOT NULL) AS running,
+       run.started_at AS running_since,
+       a.server_exists
+FROM accounts a
+CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+LEFT JOIN LATERAL (
+    SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
+    FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'succeeded') ok ON true
+LEFT JOIN LATERAL (
+    SELECT r.status, r.started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT r.finished_at, r.error_sqlstate, r.error_message FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status IN ('failed', 'aborted')
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
+LEFT JOIN LATERAL (
+    SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
+      AND aispend._sync_lock_held(a.account)) run ON true
+ORDER BY a.account, e.ord;
+COMMENT ON VIEW aispend.freshness IS
+    'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
+COMMENT ON COLUMN aispend.freshness.complete_through IS
+    'End of the last closed bucket fetched (usage, costs); later buckets may be partial. Costs settle for days after.';
+COMMENT ON COLUMN aispend.freshness.last_status IS 'Status of the latest attempt: succeeded, failed, aborted or running.';
+COMMENT ON COLUMN aispend.freshness.last_error_message IS 'Message of the latest failed or aborted attempt (it may be older than the last success).';
+COMMENT ON COLUMN aispend.freshness.running IS 'A sync of this account holds its lock and is working on this endpoint.';
+COMMENT ON COLUMN aispend.freshness.server_exists IS 'false: the server was dropped; aispend.forget_account removes its data.';
+
+REVOKE ALL ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend.refresh() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend._sync_step(name, text, text, timestamptz, timestamptz, text, text, text, text, text)
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_workspaces(name, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_api_keys(name, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_usage(name, text, timestamptz, timestamptz, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_costs(name, text, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._note_fact_dimensions(name, text, timestamptz, text[], text[]) FROM PUBLIC;
+
+-- ---- from 50_periods.sql
+-- 50_periods.sql: the dashboard's periods. A period is a daterange of UTC days, '[first, last]' inclusive
+-- (canonical form '[first, last+1)'). Every tab compares a period with aispend.previous_period(period): the
+-- previous calendar period of the same kind, or the same number of days before a rolling period. See docs/dashboard-workspaces.md ("Periods").
+
+CREATE OR REPLACE FUNCTION aispend.utc_today()
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date;
+COMMENT ON FUNCTION aispend.utc_today() IS 'Today''s date in UTC (the day the dashboard''s periods end on).';
+
+CREATE OR REPLACE FUNCTION aispend.custom_period(first_day date, last_day date)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF first_day IS NULL OR last_day IS NULL OR first_day > last_day THEN
+        RAISE EXCEPTION 'aispend: a period needs first_day <= last_day (got % .. %)', first_day, last_day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN pg_catalog.daterange(first_day, last_day, '[]');
+END
+$$;
+COMMENT ON FUNCTION aispend.custom_period(date, date) IS
+    'A custom period: the UTC days first_day..last_day, both included (a daterange).';
+
+-- Named periods, relative to "today" (UTC, included: the current day is partial until it ends).
+CREATE OR REPLACE FUNCTION aispend.period(name text, today date DEFAULT aispend.utc_today())
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
+    n integer;
+BEGIN
+    IF today IS NULL THEN
+        RAISE EXCEPTION 'aispend: period: today must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF k ~ '^last_[0-9]+_days?$' THEN
+        n := (pg_catalog.regexp_match(k, '[0-9]+'))[1]::integer;
+        IF n < 1 THEN
+            RAISE EXCEPTION 'aispend: period "%" has no days', name USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN pg_catalog.daterange(today - (n - 1), today, '[]');
+    END IF;
+    CASE k
+        WHEN 'today' THEN RETURN pg_catalog.daterange(today, today, '[]');
+        WHEN 'yesterday' THEN RETURN pg_catalog.daterange(today - 1, today - 1, '[]');
+        WHEN 'month_to_date', 'mtd', 'this_month' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('month', today::timestamp)::date, today, '[]');
+        WHEN 'previous_month', 'last_month' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('month', today::timestamp) - interval '1 month')::date,
+                                        pg_catalog.date_trunc('month', today::timestamp)::date, '[)');
+        WHEN 'year_to_date', 'ytd', 'this_year' THEN
+            RETURN pg_catalog.daterange(pg_catalog.date_trunc('year', today::timestamp)::date, today, '[]');
+        WHEN 'previous_year', 'last_year' THEN
+            RETURN pg_catalog.daterange((pg_catalog.date_trunc('year', today::timestamp) - interval '1 year')::date,
+                                        pg_catalog.date_trunc('year', today::timestamp)::date, '[)');
+        ELSE
+            RAISE EXCEPTION 'aispend: unknown period "%"', name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use last_7_days, last_30_days, last_90_days, last_<N>_days, month_to_date, '
+                             'previous_month, year_to_date, previous_year, today, yesterday, '
+                             'or aispend.custom_period(first_day, last_day).';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION aispend.period(text, date) IS
+    'A named period of UTC days ending on today (included): last_7_days, last_30_days, last_90_days, last_<N>_days, '
+    'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
+    '(''Last 30 days'').';
+
+-- What a period is compared with, when the caller does not say (every tab takes compare_with):
+--   whole calendar months (a month, a quarter, a year) -> as many whole months just before it;
+--   any other range                                    -> the same number of days just before it (rolling).
+-- A range cannot say whether "September 1st to 7th" is month to date or the last 7 days: by name it can, see
+-- aispend.previous_period(name text).
+CREATE OR REPLACE FUNCTION aispend.previous_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    f date := pg_catalog.lower(period);
+    l date := pg_catalog.upper(period) - 1;
+    months integer;
+BEGIN
+    IF period IS NULL OR pg_catalog.isempty(period) OR pg_catalog.lower_inf(period) OR pg_catalog.upper_inf(period) THEN
+        RAISE EXCEPTION 'aispend: a period must be a non-empty, bounded daterange (got %)', period
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use aispend.period(''last_30_days'') or aispend.custom_period(first_day, last_day).';
+    END IF;
+    IF pg_catalog.date_part('day', f) = 1 AND pg_catalog.date_part('day', l + 1) = 1 THEN
+        months := (pg_catalog.date_part('year', l)::integer * 12 + pg_catalog.date_part('month', l)::integer)
+                - (pg_catalog.date_part('year', f)::integer * 12 + pg_catalog.date_part('month', f)::integer) + 1;
+        RETURN pg_catalog.daterange((f - pg_catalog.make_interval(months => months))::date, f, '[)');
+    END IF;
+    RETURN pg_catalog.daterange(f - (l + 1 - f), f, '[)');
+END
+$$;
+COMMENT ON FUNCTION aispend.previous_period(daterange) IS
+    'What a period''s Trend compares with by default: whole calendar months with as many whole months before them '
+    '(previous_month with the month before it), any other range with the same number of days just before it.';
+
+-- The comparison period of a named period: month to date with the same days of the previous month (clamped to
+-- its end), year to date with the same days of the previous year; the others as aispend.previous_period(range).
+CREATE OR REPLACE FUNCTION aispend.previous_period(name text, today date DEFAULT aispend.utc_today())
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    k text := pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(name)), '[^a-z0-9]+', '_', 'g');
+    p daterange := aispend.period(name, today);
+    step interval;
+BEGIN
+    step := CASE WHEN k IN ('month_to_date', 'mtd', 'this_month') THEN interval '1 month'
+                 WHEN k IN ('year_to_date', 'ytd', 'this_year') THEN interval '1 year' END;
+    IF step IS NULL THEN
+        RETURN aispend.previous_period(p);
+    END IF;
+    RETURN pg_catalog.daterange((pg_catalog.lower(p) - step)::date, (pg_catalog.upper(p) - 1 - step)::date, '[]');
+END
+$$;
+COMMENT ON FUNCTION aispend.previous_period(text, date) IS
+    'What the named period (aispend.period(name, today)) is compared with: month_to_date with the same days of the '
+    'previous month, year_to_date with the same days of the previous year, the others as '
+    'aispend.previous_period(daterange). The tabs called with a period name use it.';
+
+CREATE OR REPLACE FUNCTION aispend.period_first_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.lower(period);
+COMMENT ON FUNCTION aispend.period_first_day(daterange) IS 'First UTC day of a period.';
+
+CREATE OR REPLACE FUNCTION aispend.period_last_day(period daterange)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.upper(period) - 1;
+COMMENT ON FUNCTION aispend.period_last_day(daterange) IS 'Last UTC day of a period (included).';
+
+CREATE OR REPLACE VIEW aispend.periods AS
+SELECT p.ord, p.name, p.label, aispend.period(p.name) AS period,
+       aispend.period_first_day(aispend.period(p.name)) AS first_day,
+       aispend.period_last_day(aispend.period(p.name)) AS last_day,
+       pg_catalog.upper(aispend.period(p.name)) - pg_catalog.lower(aispend.period(p.name)) AS days,
+       aispend.previous_period(p.name) AS previous_period
+FROM (VALUES (1, 'last_7_days', 'Last 7 days'), (2, 'last_30_days', 'Last 30 days'),
+             (3, 'last_90_days', 'Last 90 days'), (4, 'month_to_date', 'Month to date'),
+             (5, 'previous_month', 'Previous month'), (6, 'year_to_date', 'Year to date'),
+             (7, 'last_365_days', 'Last 365 days')) AS p(ord, name, label);
+COMMENT ON VIEW aispend.periods IS 'The named periods as of today (UTC) with their previous period: a picker for BI tools.';
+COMMENT ON COLUMN aispend.periods.name IS 'Argument of aispend.period(name).';
+COMMENT ON COLUMN aispend.periods.label IS 'What the dashboard''s period picker shows.';
+COMMENT ON COLUMN aispend.periods.period IS 'The UTC days of the period (daterange, canonical [first, last+1)).';
+COMMENT ON COLUMN aispend.periods.first_day IS 'First day (UTC).';
+COMMENT ON COLUMN aispend.periods.last_day IS 'Last day (UTC, included).';
+COMMENT ON COLUMN aispend.periods.days IS 'Number of days.';
+COMMENT ON COLUMN aispend.periods.previous_period IS 'What Trend compares the period with (aispend.previous_period).';
+COMMENT ON COLUMN aispend.periods.ord IS 'Display order.';
+
+-- ---- from 56_trend.sql
+-- 56_trend.sql: the Trend column of every tab, one function so that every tab agrees.
+--
+--   previous = 0 and current = 0      -> 'flat', change 0
+--   previous = 0 and current <> 0     -> 'new',  change NULL (no percentage from zero)
+--   |change| < 1 percent              -> 'flat' (the tolerance: moves under 1% are noise)
+--   change >= 1 percent               -> 'up'   (the dashboard's red arrow: spending more)
+--   change <= -1 percent              -> 'down' (green arrow)
+--   comparison period not synced      -> 'incomplete', change NULL (aispend.trend(current, previous, history_from))
+-- change_pct = 100 * (current - previous) / |previous|, rounded to one decimal (half away from zero).
+
+-- Declared as a one-row table function so that PostgreSQL inlines it into each tab's query: called once per
+-- row as an ordinary function it cost ~9 us a row, 45 ms of the API keys tab at 5,000 keys. A SQL-standard body
+-- (bound to its functions and operators when created) rather than a SET search_path, which would stop inlining.
+CREATE OR REPLACE FUNCTION aispend.trend(current_value numeric, previous_value numeric)
+RETURNS TABLE (change_pct numeric, indicator text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+BEGIN ATOMIC
+    SELECT t.pct, t.ind,
+           CASE t.ind WHEN 'new' THEN 'new'
+                      WHEN 'up' THEN '↑ ' || t.pct::text || '%'
+                      WHEN 'down' THEN '↓ ' || pg_catalog.abs(t.pct)::text || '%'
+                      ELSE '→ ' || t.pct::text || '%' END
+    FROM (SELECT r.pct,
+                 CASE WHEN coalesce(previous_value, 0) = 0 AND coalesce(current_value, 0) = 0 THEN 'flat'
+                      WHEN coalesce(previous_value, 0) = 0 THEN 'new'
+                      WHEN pg_catalog.abs(r.exact) < 1 THEN 'flat'
+                      WHEN r.exact > 0 THEN 'up'
+                      ELSE 'down' END AS ind
+          FROM (SELECT x.exact,
+                       CASE WHEN coalesce(previous_value, 0) = 0 AND coalesce(current_value, 0) = 0 THEN 0.0
+                            ELSE pg_catalog.round(x.exact, 1) END AS pct
+                FROM (SELECT 100 * (coalesce(current_value, 0) - previous_value)
+                             / NULLIF(pg_catalog.abs(previous_value), 0) AS exact) x) r) t;
+END;
+COMMENT ON FUNCTION aispend.trend(numeric, numeric) IS
+    'Trend of a figure against the previous period: change_pct (one decimal; NULL when the previous was 0), '
+    'indicator up / down / flat (|change| < 1%) / new (previous 0), label (''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new''). '
+    'Every tab uses it.';
+
+-- The first UTC day from which every account in view (provider filter) has its history: the earliest of its
+-- first synced window (a succeeded usage or costs run) and its first day with data. A trend compares with a
+-- period; when that period starts before this day, some account was not synced that far back and the
+-- comparison would read missing history as zero spend. An account never synced (facts loaded by hand) sets no
+-- limit, as it settles every billed day (aispend.settled_before).
+CREATE OR REPLACE FUNCTION aispend.history_from(provider text DEFAULT 'all')
+RETURNS date LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT max(LEAST(s.first_day, w.first_window))
+    FROM aispend._rollup_state s
+    JOIN aispend._account_providers() ap ON ap.account = s.account
+    CROSS JOIN LATERAL (SELECT (min(r.window_start) AT TIME ZONE 'UTC')::date AS first_window
+                        FROM aispend.sync_runs r
+                        WHERE r.account = s.account AND r.status = 'succeeded'
+                          AND r.endpoint IN ('usage', 'costs')) w
+    WHERE aispend._provider_matches(ap.provider, history_from.provider) AND w.first_window IS NOT NULL;
+END;
+COMMENT ON FUNCTION aispend.history_from(text) IS
+    'The first UTC day from which every synced account of a provider filter (all, openai, anthropic, other) has '
+    'history: per account the earlier of its first synced window and its first day with data; the latest of '
+    'those. NULL: no synced account (facts loaded by hand set no limit).';
+
+-- The day history starts, when a period's comparison period starts before it (its trends are incomplete);
+-- NULL when the comparison period is covered.
+CREATE OR REPLACE FUNCTION aispend._incomplete_from(period daterange, provider text, compare_with daterange)
+RETURNS date LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT h.d FROM (SELECT aispend.history_from(_incomplete_from.provider) AS d) h
+    WHERE h.d > pg_catalog.lower(coalesce(_incomplete_from.compare_with, aispend.previous_period(_incomplete_from.period)));
+END;
+COMMENT ON FUNCTION aispend._incomplete_from(daterange, text, daterange) IS
+    'Internal: the first day of history when a period''s comparison period is not fully covered by it, else NULL.';
+
+-- The Trend of a figure whose comparison period may lie partly before the synced history: with history_from
+-- set, no percentage (indicator 'incomplete', label 'history from <day>') rather than a growth from zero.
+CREATE OR REPLACE FUNCTION aispend.trend(current_value numeric, previous_value numeric, history_from date)
+RETURNS TABLE (change_pct numeric, indicator text, label text)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+BEGIN ATOMIC
+    SELECT CASE WHEN history_from IS NULL THEN t.change_pct END,
+           CASE WHEN history_from IS NULL THEN t.indicator ELSE 'incomplete' END,
+           CASE WHEN history_from IS NULL THEN t.label ELSE 'history from ' || history_from::text END
+    FROM aispend.trend(current_value, previous_value) t;
+END;
+COMMENT ON FUNCTION aispend.trend(numeric, numeric, date) IS
+    'Trend as aispend.trend(current, previous), or, when history_from is given (the comparison period starts '
+    'before the synced history), indicator ''incomplete'' with no change_pct and the label ''history from <day>''.';
+
+-- ---- from 54_workspace_management.sql
+CREATE OR REPLACE FUNCTION aispend._workspace_name_changed()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    -- a sentinel workspace's name placeholder ('(default workspace)') giving way to the provider's own name is no
+    -- rename: the name became known
+    IF OLD.display_name IS NOT DISTINCT FROM NEW.display_name AND NEW.workspace_id LIKE '(%'
+       AND OLD.provider_name LIKE '(%' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO aispend.workspace_name_history (account, workspace_id, source, action, old_name, new_name,
+                                                old_display_name, new_display_name, old_provider_name,
+                                                new_provider_name)
+    VALUES (NEW.account, NEW.workspace_id,
+            CASE WHEN OLD.display_name IS DISTINCT FROM NEW.display_name THEN 'custom' ELSE 'provider' END,
+            CASE WHEN OLD.display_name IS NOT DISTINCT FROM NEW.display_name THEN 'provider rename'
+                 -- aispend.revert_workspace_name says so for the change it makes
+                 WHEN current_setting('aispend_history.action', true) = 'revert' THEN 'revert'
+                 WHEN NEW.display_name IS NULL THEN 'reset'
+                 ELSE 'rename' END,
+            OLD.name, NEW.name, OLD.display_name, NEW.display_name, OLD.provider_name, NEW.provider_name);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._workspace_name_changed() IS 'Internal: trigger recording workspace name changes.';
+
+CREATE OR REPLACE FUNCTION aispend.revert_workspace_name(account name, history_id bigint)
+RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    h aispend.workspace_name_history;
+    shown text;
+BEGIN
+    SELECT * INTO h FROM aispend.workspace_name_history x WHERE x.account = account AND x.id = history_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'aispend: no name change % in account %', history_id, account
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM aispend.workspace_history;';
+    END IF;
+    PERFORM set_config('aispend_history.action', 'revert', true);
+    shown := aispend.rename_workspace(account, h.workspace_id, h.old_display_name);
+    PERFORM set_config('aispend_history.action', '', true);
+    RETURN shown;
+END
+$$;
+COMMENT ON FUNCTION aispend.revert_workspace_name(name, bigint) IS
+    'Reverts a workspace to the custom name it had before the change history_id (NULL then: the provider''s name). '
+    'The revert is itself recorded in the history.';
+
+-- The Workspace Management table, searchable like the other tabs. Dates are UTC days:
+--   Created     the provider's creation date, where it gives one;
+--   First Seen  the earlier of Created and the first day with usage or cost (else the day a sync first saw it);
+--   Last Seen   the last day with usage or cost (NULL: never active in the synced data).
+CREATE OR REPLACE FUNCTION aispend.workspace_management_table(search text DEFAULT NULL, provider text DEFAULT 'all')
+RETURNS TABLE (workspace_name text, provider text, workspace_id text, provider_name text, status text,
+               created date, first_seen date, last_seen date, first_activity date, last_activity date,
+               name_changes bigint, display_name text, provider_status text, account name,
+               created_at timestamptz, archived_at timestamptz, first_synced date, last_listed date,
+               provider_workspace_id text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT w.name, w.provider, w.workspace_id, w.provider_name,
+           CASE WHEN w.status IN ('active', 'archived', 'unlisted') THEN w.status ELSE 'inactive' END,
+           (w.created_at AT TIME ZONE 'UTC')::date,
+           coalesce(LEAST((w.created_at AT TIME ZONE 'UTC')::date, fa.day),
+                    (w.first_seen AT TIME ZONE 'UTC')::date),
+           la.day, fa.day, la.day,
+           (SELECT count(*) FROM aispend.workspace_name_history h
+             WHERE h.account = w.account AND h.workspace_id = w.workspace_id),
+           w.display_name, w.status, w.account, w.created_at, w.archived_at,
+           (w.first_seen AT TIME ZONE 'UTC')::date, (w.last_seen AT TIME ZONE 'UTC')::date, w.provider_workspace_id
+    FROM aispend.workspaces w
+    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
+                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
+                       ORDER BY r.day LIMIT 1) fa ON true
+    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
+                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
+                       ORDER BY r.day DESC LIMIT 1) la ON true
+    WHERE aispend._provider_matches(w.provider, workspace_management_table.provider)
+      AND (search IS NULL OR search = ''
+           OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', w.name, w.provider_name,
+                                                                       w.workspace_id)),
+                                pg_catalog.lower(search)) > 0)
+    ORDER BY w.name, w.account, w.workspace_id;
+END;
+COMMENT ON FUNCTION aispend.workspace_management_table(text, text) IS
+    'Workspace Management table: one row per workspace of every account, filtered by search (case-insensitive '
+    'substring of the name shown, the provider''s name or the id) and provider. Created = the provider''s '
+    'creation date; First Seen = the earlier of Created and the first day with usage or cost; Last Seen = the '
+    'last day with usage or cost (NULL: never active). Default order: workspace_name.';
+
+CREATE OR REPLACE VIEW aispend.workspace_management WITH (security_invoker = true) AS
+SELECT * FROM aispend.workspace_management_table();
+COMMENT ON VIEW aispend.workspace_management IS
+    'Workspace Management tab: one row per workspace of every account (default order: workspace_name). '
+    'Rename with UPDATE aispend.workspaces SET display_name = ... (or aispend.rename_workspace).';
+COMMENT ON COLUMN aispend.workspace_management.workspace_name IS 'Workspace Name: the name shown everywhere (custom name, else the provider''s).';
+COMMENT ON COLUMN aispend.workspace_management.provider IS 'Provider: openai, anthropic, ...';
+COMMENT ON COLUMN aispend.workspace_management.workspace_id IS 'Workspace ID: the provider''s id (''(default)'': Anthropic default workspace / OpenAI usage without project).';
+COMMENT ON COLUMN aispend.workspace_management.provider_name IS 'Provider Name: the name the provider gives it (refreshed by every sync).';
+COMMENT ON COLUMN aispend.workspace_management.status IS 'Status: active, archived (at the provider, or gone from its list), unlisted (only seen in usage or costs), inactive (another provider status).';
+COMMENT ON COLUMN aispend.workspace_management.created IS 'Created: the provider''s creation date (UTC), where it gives one.';
+COMMENT ON COLUMN aispend.workspace_management.first_seen IS 'First Seen: the earlier of Created and the first day with usage or cost (UTC); the day a sync first saw it when neither is known.';
+COMMENT ON COLUMN aispend.workspace_management.last_seen IS 'Last Seen: the most recent day with usage or cost (UTC); NULL: never active in the synced data.';
+COMMENT ON COLUMN aispend.workspace_management.first_activity IS 'First UTC day with usage or cost.';
+COMMENT ON COLUMN aispend.workspace_management.last_activity IS 'Last UTC day with usage or cost.';
+COMMENT ON COLUMN aispend.workspace_management.name_changes IS 'Number of recorded name changes (aispend.workspace_history).';
+COMMENT ON COLUMN aispend.workspace_management.display_name IS 'The custom name (NULL: none). Editable.';
+COMMENT ON COLUMN aispend.workspace_management.provider_status IS 'The provider''s status as synced (active, archived, unlisted, ...).';
+COMMENT ON COLUMN aispend.workspace_management.account IS 'The account (aispend server).';
+COMMENT ON COLUMN aispend.workspace_management.created_at IS 'Creation time at the provider, where given.';
+COMMENT ON COLUMN aispend.workspace_management.archived_at IS 'Archival time at the provider, where given.';
+COMMENT ON COLUMN aispend.workspace_management.first_synced IS 'The day a sync first saw it (listed, or named by a fact).';
+COMMENT ON COLUMN aispend.workspace_management.last_listed IS 'The last day a sync saw it in the provider''s list.';
+COMMENT ON COLUMN aispend.workspace_management.provider_workspace_id IS 'The provider''s own id where workspace_id is a sentinel (the Anthropic default workspace''s real id).';
+
+CREATE OR REPLACE VIEW aispend.workspace_history WITH (security_invoker = true) AS
+SELECT h.id, h.account, h.workspace_id, w.provider, w.name AS current_name, h.source, h.old_name, h.new_name,
+       h.old_display_name, h.new_display_name, h.old_provider_name, h.new_provider_name, h.changed_at, h.changed_by,
+       h.action
+FROM aispend.workspace_name_history h
+LEFT JOIN aispend.workspaces w ON w.account = h.account AND w.workspace_id = h.workspace_id;
+COMMENT ON VIEW aispend.workspace_history IS
+    '"View History": every name change with the workspace''s current name; revert with '
+    'aispend.revert_workspace_name(account, id). Default order: changed_at DESC, id DESC.';
+COMMENT ON COLUMN aispend.workspace_history.id IS 'Change id (for aispend.revert_workspace_name).';
+COMMENT ON COLUMN aispend.workspace_history.account IS 'The account.';
+COMMENT ON COLUMN aispend.workspace_history.workspace_id IS 'Provider workspace id.';
+COMMENT ON COLUMN aispend.workspace_history.provider IS 'Provider.';
+COMMENT ON COLUMN aispend.workspace_history.current_name IS 'The name shown now.';
+COMMENT ON COLUMN aispend.workspace_history.source IS 'custom (a person) or provider (the sync saw a provider-side rename).';
+COMMENT ON COLUMN aispend.workspace_history.action IS 'rename (a custom name set), reset (custom name dropped), revert (aispend.revert_workspace_name), provider rename; NULL for a row added by hand.';
+COMMENT ON COLUMN aispend.workspace_history.old_name IS 'Previous name shown.';
+COMMENT ON COLUMN aispend.workspace_history.new_name IS 'Name shown after the change.';
+COMMENT ON COLUMN aispend.workspace_history.old_display_name IS 'Custom name before (NULL: none).';
+COMMENT ON COLUMN aispend.workspace_history.new_display_name IS 'Custom name after (NULL: none).';
+COMMENT ON COLUMN aispend.workspace_history.old_provider_name IS 'Provider''s name before.';
+COMMENT ON COLUMN aispend.workspace_history.new_provider_name IS 'Provider''s name after.';
+COMMENT ON COLUMN aispend.workspace_history.changed_at IS 'Change timestamp.';
+COMMENT ON COLUMN aispend.workspace_history.changed_by IS 'Role that made the change.';
+
+CREATE OR REPLACE FUNCTION aispend.workspace_management_csv(search text DEFAULT NULL, provider text DEFAULT 'all')
+RETURNS TABLE ("Workspace Name" text, "Provider" text, "Workspace ID" text, "Provider Name" text, "Status" text,
+               "Created" date, "First Seen" date, "Last Seen" date, "Name Changes" bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT aispend.csv_cell(m.workspace_name), m.provider, aispend.csv_cell(m.workspace_id),
+           aispend.csv_cell(m.provider_name), m.status, m.created, m.first_seen, m.last_seen, m.name_changes
+    FROM aispend.workspace_management_table(search, provider) m
+    ORDER BY m.workspace_name, m.account, m.workspace_id;
+END;
+COMMENT ON FUNCTION aispend.workspace_management_csv(text, text) IS
+    'Workspace Management table with the dashboard''s column titles: \copy (SELECT * FROM '
+    'aispend.workspace_management_csv()) TO ''workspaces.csv'' WITH (FORMAT csv, HEADER). Default order: name.';
+
+CREATE OR REPLACE VIEW aispend.workspace_management_csv WITH (security_invoker = true) AS
+SELECT * FROM aispend.workspace_management_csv();
+COMMENT ON VIEW aispend.workspace_management_csv IS
+    'aispend.workspace_management_csv() for every workspace, for \copy (SELECT * FROM ... ORDER BY "Workspace Name") TO ... CSV HEADER.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Workspace Name" IS 'See aispend.workspace_management.workspace_name.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Provider" IS 'See aispend.workspace_management.provider.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Workspace ID" IS 'See aispend.workspace_management.workspace_id.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Provider Name" IS 'See aispend.workspace_management.provider_name.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Status" IS 'See aispend.workspace_management.status.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Created" IS 'See aispend.workspace_management.created.';
+COMMENT ON COLUMN aispend.workspace_management_csv."First Seen" IS 'See aispend.workspace_management.first_seen.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Last Seen" IS 'See aispend.workspace_management.last_seen.';
+COMMENT ON COLUMN aispend.workspace_management_csv."Name Changes" IS 'See aispend.workspace_management.name_changes.';
+
+-- ---- from 58_entity_totals.sql
+-- 58_entity_totals.sql: what every tab shares: the period and filter checks, the period totals of any
+-- entity kind from the cumulative rollups (52_rollup.sql), and "% of Total".
+--
+-- Every tab function takes (period daterange, provider text, search text, min_cost numeric, max_cost numeric)
+-- with defaults (last 30 days, all providers, no search, no cost range), the API keys and models tabs also
+-- workspace and api_key (drill-down), and compares the period with aispend.previous_period(period). Each has an
+-- overload taking the period by name (text). Rows are every entity with cost, tokens or requests in the period
+-- or in the previous period (an entity whose spend stopped shows Cost 0 and Trend down 100%). "% of Total" is the share
+-- of the rows shown (after every filter), in percent with two decimals, rounded by the largest-remainder
+-- method so that the column sums to exactly 100.00 (when no cost is negative).
+-- The tab functions have SQL-standard bodies: bound to their objects when created (no search_path hijack) and
+-- inlined into the caller's query, which is planned with the actual period (as one query, ~2x faster than
+-- as nested function calls planned without their arguments).
+
+CREATE OR REPLACE FUNCTION aispend._check_period(period daterange)
+RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    PERFORM aispend.previous_period(period);   -- raises for NULL, empty and unbounded ranges
+    RETURN period;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
+
+-- The arguments every tab shares: the period and the provider filter, checked once per call (an InitPlan)...
+CREATE OR REPLACE FUNCTION aispend._check_filters(period daterange, provider text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    PERFORM aispend._check_period(period);
+    PERFORM aispend._provider_matches('openai', provider);   -- raises for an unknown filter
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_filters(daterange, text) IS
+    'Internal: validates the period and provider filter every tab shares (22023).';
+
+-- ... and the cost range, as a plain condition: with literal bounds it is evaluated while the query is planned,
+-- before the planner can prove "cost >= 5 AND cost <= 1" empty and skip every check of the query.
+CREATE OR REPLACE FUNCTION aispend._check_cost_range(min_cost numeric, max_cost numeric)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF min_cost > max_cost THEN
+        RAISE EXCEPTION 'aispend: min_cost % is greater than max_cost %', min_cost, max_cost
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give min_cost <= max_cost, or NULL for no bound.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_cost_range(numeric, numeric) IS
+    'Internal: 22023 when a tab''s min_cost is greater than its max_cost (which would silently show nothing).';
+
+-- The drill-down filters: a workspace by its shown name (case-insensitive: every workspace with that name, i.e.
+-- a combined row of the Workspaces tab) or its id; an API key by its name (case-insensitive) or its id.
+CREATE OR REPLACE FUNCTION aispend._workspace_is(workspace_name text, workspace_id text, filter text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN filter IS NULL OR pg_catalog.lower(coalesce(workspace_name, workspace_id)) = pg_catalog.lower(filter)
+    OR workspace_id = filter;
+COMMENT ON FUNCTION aispend._workspace_is(text, text, text) IS 'Internal: the workspace drill-down filter.';
+
+CREATE OR REPLACE FUNCTION aispend._api_key_is(key_name text, api_key_id text, filter text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN filter IS NULL OR pg_catalog.lower(coalesce(key_name, api_key_id)) = pg_catalog.lower(filter)
+    OR api_key_id = filter;
+COMMENT ON FUNCTION aispend._api_key_is(text, text, text) IS 'Internal: the API key drill-down filter.';
+
+-- The four cumulative boundaries of a period and of what it is compared with, per account (clamped to the
+-- account's last day with data: nothing happens after it). Slots: 1 the period's last day, 2 the day before
+-- it, 3 the previous period's last day, 4 the day before that.
+-- PL/pgSQL with ROWS 8 on purpose: not inlined, so the planner knows there are a handful of boundaries and
+-- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
+CREATE OR REPLACE FUNCTION aispend._boundaries(p_period daterange, p_provider text, p_compare daterange)
+RETURNS TABLE (account name, provider text, slot integer, day date, month date)
+LANGUAGE plpgsql STABLE ROWS 8
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    prev daterange := aispend._check_period(coalesce(p_compare, aispend.previous_period(p_period)));
+BEGIN
+    RETURN QUERY
+    SELECT s.account, ap.provider, p.slot, LEAST(p.b, s.last_day),
+           pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
+    FROM aispend._rollup_state s
+    JOIN aispend._account_providers() ap ON ap.account = s.account,
+         (VALUES (1, pg_catalog.upper(p_period) - 1), (2, pg_catalog.lower(p_period) - 1),
+                 (3, pg_catalog.upper(prev) - 1), (4, pg_catalog.lower(prev) - 1)) AS p(slot, b)
+    WHERE aispend._provider_matches(ap.provider, p_provider);
+END
+$$;
+COMMENT ON FUNCTION aispend._boundaries(daterange, text, daterange) IS
+    'Internal: boundary days of a period and of what it is compared with (default aispend.previous_period).';
+
+-- What _entity_totals returns from the daily rollup rather than the cumulative sums: for a team (its own rows,
+-- found by its workspaces and keys; row-level security keeps the others out) and for a drill-down to a
+-- workspace or an API key. Not inlined (SET): its plan stays out of the tabs' plans, which therefore stay cheap
+-- (no JIT).
+CREATE OR REPLACE FUNCTION aispend._rollup_entity_totals(kind "char", period daterange, provider text, workspace text,
+                                              api_key text, compare_with daterange)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, aispend, pg_temp SET jit = off
+AS $$
+    WITH b AS (
+        SELECT c.cur, c.prev, LEAST(pg_catalog.lower(c.cur), pg_catalog.lower(c.prev)) AS lo,
+               GREATEST(pg_catalog.upper(c.cur), pg_catalog.upper(c.prev)) AS hi
+        FROM (SELECT _rollup_entity_totals.period AS cur,
+                     coalesce(_rollup_entity_totals.compare_with,
+                              aispend.previous_period(_rollup_entity_totals.period)) AS prev) c),
+    r AS (
+        -- a team's rows, found by their workspaces (index daily_rollup_workspace_idx): those of its workspaces,
+        -- and those of its keys in other workspaces
+        SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
+        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
+        WHERE (SELECT aispend._team_restricted())
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        UNION ALL
+        SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
+        JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
+                                   AND r.api_key_id = k.api_key_id
+        WHERE (SELECT aispend._team_restricted())
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+          AND (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
+                                                  FROM aispend._team_workspaces(CURRENT_USER) w)
+        UNION ALL
+        -- anyone else's drill-down: the rows of the workspaces, else of the keys, that the filter names
+        SELECT r.* FROM aispend.workspaces w
+        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
+        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NOT NULL
+          AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace)
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        UNION ALL
+        SELECT r.* FROM aispend.api_keys k
+        JOIN aispend.daily_rollup r ON r.account = k.account AND r.api_key_id = k.api_key_id
+        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NULL
+          AND _rollup_entity_totals.api_key IS NOT NULL
+          AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key)
+          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)),
+    f AS (
+        SELECT r.account, ap.provider, r.workspace_id, r.api_key_id, r.model, r.cost, r.total_tokens, r.requests,
+               r.day <@ b.cur AS cur, r.day <@ b.prev AS prev
+        FROM r
+        CROSS JOIN b
+        JOIN aispend._account_providers() ap ON ap.account = r.account
+        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
+        WHERE (r.day <@ b.cur OR r.day <@ b.prev)
+          AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
+          AND aispend._workspace_is(w.name, r.workspace_id, _rollup_entity_totals.workspace)
+          AND aispend._api_key_is(k.name, r.api_key_id, _rollup_entity_totals.api_key))
+    SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
+           o.previous_cost, o.previous_tokens, o.previous_requests
+    FROM (SELECT f.account, f.provider,
+                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN '' ELSE f.workspace_id END AS workspace_id,
+                 CASE WHEN _rollup_entity_totals.kind = 'k' THEN f.api_key_id ELSE '' END AS api_key_id,
+                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN f.model ELSE '' END AS model,
+                 coalesce(sum(f.cost) FILTER (WHERE f.cur), 0) AS cost,
+                 coalesce(sum(f.total_tokens) FILTER (WHERE f.cur), 0)::bigint AS tokens,
+                 sum(f.requests) FILTER (WHERE f.cur)::bigint AS requests,
+                 coalesce(sum(f.cost) FILTER (WHERE f.prev), 0) AS previous_cost,
+                 coalesce(sum(f.total_tokens) FILTER (WHERE f.prev), 0)::bigint AS previous_tokens,
+                 sum(f.requests) FILTER (WHERE f.prev)::bigint AS previous_requests,
+                 -- as the cumulative path: left out when nothing moved in either period
+                 bool_or(f.cur) AND (sum(f.cost) FILTER (WHERE f.cur) <> 0
+                                     OR sum(f.total_tokens) FILTER (WHERE f.cur) <> 0
+                                     OR sum(f.requests) FILTER (WHERE f.cur) <> 0)
+                 OR bool_or(f.prev) AND (sum(f.cost) FILTER (WHERE f.prev) <> 0
+                                            OR sum(f.total_tokens) FILTER (WHERE f.prev) <> 0
+                                            OR sum(f.requests) FILTER (WHERE f.prev) <> 0) AS moved
+          FROM f
+          GROUP BY 1, 2, 3, 4, 5) o
+    WHERE o.moved
+$$;
+COMMENT ON FUNCTION aispend._rollup_entity_totals("char", daterange, text, text, text, daterange) IS
+    'Internal: _entity_totals from the daily rollup: for a team (57_teams.sql, its own rows) or a drill-down to a '
+    'workspace or an API key.';
+
+-- Cost, tokens and requests of every entity of one kind ('w' workspace, 'k' API key, 'm' model) in a period
+-- and in what it is compared with (compare_with; default aispend.previous_period(period)), optionally within one workspace or API key (the drill-down filters). Entities
+-- without anything in either period are left out. min_cost and max_cost are only checked here (each tab applies
+-- them to its own rows).
+CREATE OR REPLACE FUNCTION aispend._entity_totals(kind "char", period daterange, provider text, workspace text DEFAULT NULL,
+                                       api_key text DEFAULT NULL, min_cost numeric DEFAULT NULL,
+                                       max_cost numeric DEFAULT NULL, compare_with daterange DEFAULT NULL)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH v AS (
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'd' AND c.at = b.day
+                           AND c.kind = _entity_totals.kind
+        UNION ALL
+        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
+        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'm' AND c.at = b.month
+                           AND c.kind = _entity_totals.kind),
+    t AS (
+        SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id, v.model,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 2), 0) AS c2,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 3), 0) AS c3,
+               coalesce(sum(v.cost) FILTER (WHERE v.slot = 4), 0) AS c4,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 1), 0) AS t1,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 2), 0) AS t2,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 3), 0) AS t3,
+               coalesce(sum(v.tokens) FILTER (WHERE v.slot = 4), 0) AS t4,
+               sum(v.requests) FILTER (WHERE v.slot = 1) AS r1,
+               sum(v.requests) FILTER (WHERE v.slot = 2) AS r2,
+               sum(v.requests) FILTER (WHERE v.slot = 3) AS r3,
+               sum(v.requests) FILTER (WHERE v.slot = 4) AS r4
+        FROM v GROUP BY v.account, v.workspace_id, v.api_key_id, v.model)
+    -- Requests: a count (0 when none) for providers that report them, NULL for those that do not (Anthropic)
+    SELECT e.account, e.provider, e.workspace_id, e.api_key_id, e.model, e.cost, e.tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.requests, 0) END,
+           e.previous_cost, e.previous_tokens,
+           CASE WHEN aispend.reports_requests(e.provider) THEN coalesce(e.previous_requests, 0) END
+    FROM (
+        SELECT t.account, t.provider, t.workspace_id, t.api_key_id, t.model, t.c1 - t.c2 AS cost,
+               (t.t1 - t.t2)::bigint AS tokens, (t.r1 - coalesce(t.r2, 0))::bigint AS requests,
+               t.c3 - t.c4 AS previous_cost, (t.t3 - t.t4)::bigint AS previous_tokens,
+               (t.r3 - coalesce(t.r4, 0))::bigint AS previous_requests
+        FROM t
+        -- in either period: a change in one that the other cancels out still shows
+        WHERE (t.c1 <> t.c2 OR t.c3 <> t.c4 OR t.t1 <> t.t2 OR t.t3 <> t.t4
+               OR t.r1 IS DISTINCT FROM t.r2 OR t.r3 IS DISTINCT FROM t.r4)
+          AND NOT (SELECT aispend._team_restricted())
+          AND _entity_totals.workspace IS NULL AND _entity_totals.api_key IS NULL
+        UNION ALL
+        -- a team (57_teams.sql) cannot read the cumulative sums, and a drill-down has none: both add up rows
+        -- of the daily rollup
+        SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
+               o.previous_cost, o.previous_tokens, o.previous_requests
+        FROM aispend._rollup_entity_totals(_entity_totals.kind, _entity_totals.period, _entity_totals.provider,
+                                           _entity_totals.workspace, _entity_totals.api_key,
+                                           _entity_totals.compare_with) o
+        WHERE (SELECT aispend._team_restricted()) OR _entity_totals.workspace IS NOT NULL
+           OR _entity_totals.api_key IS NOT NULL) e
+    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider))
+      AND aispend._check_cost_range(_entity_totals.min_cost, _entity_totals.max_cost);
+END;
+COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text, text, text, numeric, numeric, daterange) IS
+    'Internal: cost, tokens, requests per entity of a kind (w workspace, k API key, m model) in a period and its '
+    'comparison period (compare_with, default aispend.previous_period), from the cumulative rollups (for a team or a drill-down to a '
+    'workspace or key: from the daily rollup); every tab reads it.';
+
+-- "% of Total" of a list of costs given in tie-break order: percent with two decimals, largest remainder first
+-- (ties: the earlier position), so that the shares add up to exactly 100.00 when no cost is negative; plain
+-- rounding otherwise. Returns the position (1-based) and the share.
+CREATE OR REPLACE FUNCTION aispend._pct_of_total(costs numeric[])
+RETURNS TABLE (ord bigint, pct numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp SET jit = off
+AS $$
+    WITH q AS (
+        SELECT u.ord, u.cost, sum(u.cost) OVER () AS total,
+               CASE WHEN sum(u.cost) OVER () > 0 AND min(u.cost) OVER () >= 0
+                    THEN 10000 * u.cost / sum(u.cost) OVER () END AS raw
+        FROM pg_catalog.unnest(costs) WITH ORDINALITY AS u(cost, ord)),
+    p AS (
+        SELECT q.*, 10000 - sum(pg_catalog.floor(q.raw)) OVER () AS units,
+               pg_catalog.row_number() OVER (ORDER BY q.raw - pg_catalog.floor(q.raw) DESC, q.ord) AS rk
+        FROM q)
+    SELECT p.ord,
+           CASE WHEN p.raw IS NOT NULL
+                THEN pg_catalog.round((pg_catalog.floor(p.raw) + CASE WHEN p.rk <= p.units THEN 1 ELSE 0 END) / 100, 2)
+                WHEN p.total <> 0 THEN pg_catalog.round(100 * p.cost / p.total, 2) END
+    FROM p
+$$;
+COMMENT ON FUNCTION aispend._pct_of_total(numeric[]) IS
+    'Internal: "% of Total" of every row of a table or pie (largest-remainder rounding to 2 decimals).';
+
+-- ---- from 60_tab_workspaces.sql
+-- 60_tab_workspaces.sql: the Workspaces tab. See docs/dashboard-workspaces.md; arguments and row rules in
+-- 58_entity_totals.sql.
+
+-- Per workspace, with the shown name, restricted to the names (combined rows) that pass search and cost range.
+CREATE OR REPLACE FUNCTION aispend._workspace_rows(period daterange, provider text, search text, min_cost numeric,
+                                        max_cost numeric,
+                                        compare_with daterange)
+RETURNS TABLE (name text, account name, provider text, workspace_id text, cost numeric, tokens bigint,
+               requests bigint, previous_cost numeric, previous_tokens bigint, previous_requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH e AS (
+        SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
+               t.requests, t.previous_cost, t.previous_tokens, t.previous_requests
+        FROM aispend._entity_totals('w', period, provider, NULL, NULL, min_cost, max_cost, compare_with) t
+        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id),
+    g AS (
+        SELECT e.name, sum(e.cost) AS cost FROM e GROUP BY e.name)
+    SELECT e.name, e.account, e.provider, e.workspace_id, e.cost, e.tokens, e.requests, e.previous_cost,
+           e.previous_tokens, e.previous_requests
+    FROM e JOIN g ON g.name = e.name
+    WHERE (search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(e.name), pg_catalog.lower(search)) > 0)
+      AND (min_cost IS NULL OR g.cost >= min_cost)
+      AND (max_cost IS NULL OR g.cost <= max_cost);
+END;
+COMMENT ON FUNCTION aispend._workspace_rows(daterange, text, text, numeric, numeric, daterange) IS
+    'Internal: workspace totals with names, filtered by search and cost range of the combined (same-name) row.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', search text DEFAULT NULL,
+                                         min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                         compare_with daterange DEFAULT NULL)
+RETURNS TABLE (name text, provider text, cost numeric, pct_of_total numeric, requests bigint, tokens bigint,
+               trend text, change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, workspaces integer, accounts name[], workspace_ids text[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH g AS (
+        SELECT r.name, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
+               sum(r.cost) AS cost, sum(r.requests)::bigint AS requests, sum(r.tokens)::bigint AS tokens,
+               sum(r.previous_cost) AS previous_cost, sum(r.previous_tokens)::bigint AS previous_tokens,
+               sum(r.previous_requests)::bigint AS previous_requests, count(*)::integer AS workspaces,
+               pg_catalog.array_agg(DISTINCT r.account) AS accounts,
+               pg_catalog.array_agg(r.workspace_id ORDER BY r.account, r.workspace_id) AS workspace_ids
+        FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost, compare_with) r
+        GROUP BY r.name),
+    o AS (
+        SELECT g.*, pg_catalog.row_number() OVER (ORDER BY g.cost DESC, g.name) AS ord FROM g)
+    SELECT o.name, o.provider, pg_catalog.round(o.cost, 2), pc.pct, o.requests, o.tokens, tr.indicator,
+           tr.change_pct, tr.label, pg_catalog.round(o.previous_cost, 2), o.previous_tokens, o.previous_requests,
+           o.workspaces, o.accounts, o.workspace_ids
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
+                              aispend._incomplete_from(workspaces_table.period, workspaces_table.provider,
+                                                       workspaces_table.compare_with)) tr
+    ORDER BY o.ord;
+END;
+COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric, daterange) IS
+    'Workspaces tab table: one row per workspace name (workspaces of any account and provider with the same '
+    'name are combined). Arguments: period, provider (all|openai|anthropic|other), search (case-insensitive '
+    'substring of the name), min_cost, max_cost (of the combined row, before rounding). Money is rounded to the cent '
+    '(exact figures: aispend.daily_facts). Rows come in the default order: cost DESC, name.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                           provider text DEFAULT 'all', search text DEFAULT NULL,
+                                           min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                           compare_with daterange DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, active_workspaces integer, openai_cost numeric, anthropic_cost numeric,
+               other_cost numeric, requests bigint, tokens bigint, previous_total_cost numeric, trend text,
+               change_pct numeric, trend_label text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH r AS (SELECT * FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost, compare_with)),
+    s AS (
+        SELECT coalesce(sum(r.cost), 0) AS total_cost,
+               (SELECT count(*) FROM (SELECT 1 FROM r r2 GROUP BY r2.name
+                                      HAVING sum(r2.cost) <> 0 OR sum(r2.tokens) <> 0
+                                          OR coalesce(sum(r2.requests), 0) <> 0) a)::integer AS active,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider = 'openai'), 0) AS openai_cost,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider = 'anthropic'), 0) AS anthropic_cost,
+               coalesce(sum(r.cost) FILTER (WHERE r.provider NOT IN ('openai', 'anthropic')), 0) AS other_cost,
+               sum(r.requests)::bigint AS requests, coalesce(sum(r.tokens), 0)::bigint AS tokens,
+               coalesce(sum(r.previous_cost), 0) AS previous_cost
+        FROM r)
+    SELECT pg_catalog.round(s.total_cost, 2), s.active, pg_catalog.round(s.openai_cost, 2),
+           pg_catalog.round(s.anthropic_cost, 2), pg_catalog.round(s.other_cost, 2), s.requests, s.tokens,
+           pg_catalog.round(s.previous_cost, 2), tr.indicator, tr.change_pct, tr.label
+    FROM s, aispend.trend(s.total_cost, s.previous_cost,
+                              aispend._incomplete_from(workspaces_summary.period, workspaces_summary.provider,
+                                                       workspaces_summary.compare_with)) tr;
+END;
+COMMENT ON FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric, daterange) IS
+    'Workspaces tab summary: Total Cost, Active Workspaces (names with cost, tokens or requests in the period), '
+    'cost per provider, and the total''s trend. Same arguments and filters as aispend.workspaces_table.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_by_provider(period daterange DEFAULT aispend.period('last_30_days'),
+                                               provider text DEFAULT 'all', search text DEFAULT NULL,
+                                               min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                               compare_with daterange DEFAULT NULL)
+RETURNS TABLE (provider text, cost numeric, pct_of_total numeric, previous_cost numeric, trend text,
+               change_pct numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH o AS (
+        SELECT r.provider, sum(r.cost) AS cost, sum(r.previous_cost) AS previous_cost,
+               pg_catalog.row_number() OVER (ORDER BY sum(r.cost) DESC, r.provider) AS ord
+        FROM aispend._workspace_rows(period, provider, search, min_cost, max_cost, compare_with) r
+        GROUP BY r.provider)
+    SELECT o.provider, pg_catalog.round(o.cost, 2), pc.pct, pg_catalog.round(o.previous_cost, 2), tr.indicator,
+           tr.change_pct
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
+                              aispend._incomplete_from(workspaces_by_provider.period, workspaces_by_provider.provider,
+                                                       workspaces_by_provider.compare_with)) tr
+    ORDER BY o.ord;
+END;
+COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric, daterange) IS
+    'Workspaces tab pie chart "Cost Distribution by Provider": cost and share per provider (largest-remainder "% of Total", as '
+    'the tables). Rows come in the default order: cost DESC.';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                               provider text DEFAULT 'all', search text DEFAULT NULL,
+                                               min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                               compare_with daterange DEFAULT NULL)
+RETURNS TABLE (name text, provider text, current_cost numeric, previous_cost numeric, change numeric,
+               change_pct numeric, trend text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.name, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost, compare_with) t
+    ORDER BY t.cost DESC, t.name;
+END;
+COMMENT ON FUNCTION aispend.workspaces_vs_previous(daterange, text, text, numeric, numeric, daterange) IS
+    'Workspaces tab bar chart "Current vs Previous Period" per workspace name. Default order: current_cost DESC '
+    '(or change DESC to find the workspaces that grew most).';
+
+CREATE OR REPLACE FUNCTION aispend.workspaces_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE ("Name" text, "Provider" text, "Cost" numeric, "% of Total" numeric, "Requests" bigint,
+               "Tokens" bigint, "Trend" text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT aispend.csv_cell(t.name), t.provider, t.cost, t.pct_of_total, t.requests, t.tokens, t.trend_label
+    FROM aispend.workspaces_table(period, provider, search, min_cost, max_cost, compare_with) t
+    ORDER BY t.cost DESC, t.name;
+END;
+COMMENT ON FUNCTION aispend.workspaces_csv(daterange, text, text, numeric, numeric, daterange) IS
+    'Workspaces table with the dashboard''s column titles (Cost in dollars to the cent): '
+    '\copy (SELECT * FROM aispend.workspaces_csv(''last_30_days'')) TO ''workspaces.csv'' WITH (FORMAT csv, HEADER). '
+    'Rows come in the default order: cost DESC, name.';
+
+-- ---- from 62_tab_api_keys.sql
+-- 62_tab_api_keys.sql: the API Key Analytics tab. See docs/dashboard-api-keys.md.
+-- A row is an API key within a workspace. Rows that are not keys keep their cost but sit apart, after the keys,
+-- with a kind saying what they are and no status: 'console' (Anthropic Console usage), 'no key' (OpenAI usage
+-- the provider attributes to no key), 'fees without a key' (billed lines no key can be given). Keys are not
+-- combined by name. Listed keys without anything in either period appear too, with cost 0 (include_unused).
+-- Drill-down filters: workspace (a workspace name, case-insensitive: every workspace with that name, or an id)
+-- and api_key (a key name, case-insensitive, or an id).
+-- Search matches the key name, its workspace name, key hint, id or owner (case-insensitive substring).
+
+-- STABLE, not IMMUTABLE: concat_ws is STABLE, and a function declared stricter than its body is never inlined.
+CREATE OR REPLACE FUNCTION aispend._key_matches(key_name text, workspace_name text, key_hint text, api_key_id text,
+                                     owner text, search text)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
+RETURN search IS NULL OR search = ''
+    OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', key_name, workspace_name, key_hint,
+                                                                api_key_id, owner)),
+                         pg_catalog.lower(search)) > 0;
+COMMENT ON FUNCTION aispend._key_matches(text, text, text, text, text, text) IS 'Internal: the API keys tab''s search.';
+
+CREATE OR REPLACE FUNCTION aispend.api_key_kind(api_key_id text, status text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN api_key_id = '(console)' THEN 'console'
+            WHEN api_key_id = '(none)' THEN 'no key'
+            WHEN api_key_id = '(unattributed)' THEN 'fees without a key'
+            WHEN api_key_id LIKE '(%' THEN 'not a key'
+            WHEN status = 'deleted' THEN 'deleted key'
+            WHEN status IS NULL OR status = 'unlisted' THEN 'unlisted key'
+            ELSE 'key' END;
+COMMENT ON FUNCTION aispend.api_key_kind(text, text) IS
+    'What a row of the API keys tab is, from its api_key_id and aispend.api_keys.status: key (listed by the '
+    'provider), deleted key (listed once, gone now), unlisted key (seen in usage or costs only), console '
+    '(Anthropic Console usage, no key), no key (usage the provider attributes to no key), fees without a key '
+    '(billed lines no key can be given).';
+
+-- The status shown: the provider's, summarised; none for rows that are not keys.
+CREATE OR REPLACE FUNCTION aispend._api_key_status(api_key_id text, status text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN api_key_id LIKE '(%' THEN NULL
+            WHEN status = 'active' THEN 'active'
+            WHEN status = 'deleted' THEN 'deleted'
+            WHEN status IS NULL OR status = 'unlisted' THEN 'unlisted'
+            ELSE 'inactive' END;
+COMMENT ON FUNCTION aispend._api_key_status(text, text) IS
+    'Internal: active, inactive (the provider''s inactive, archived, expired), deleted, unlisted; NULL for rows '
+    'that are not keys.';
+
+CREATE OR REPLACE FUNCTION aispend._api_key_label(api_key_id text, key_name text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(key_name, CASE api_key_id WHEN '(unattributed)' THEN '(fees without an API key)'
+                                          WHEN '(console)' THEN '(no API key: Console)'
+                                          WHEN '(none)' THEN '(no API key)'
+                                          ELSE api_key_id END);
+COMMENT ON FUNCTION aispend._api_key_label(text, text) IS 'Internal: the name shown for a key row.';
+
+-- The last UTC day with usage (tokens or requests) of a key, from the daily rollup.
+CREATE OR REPLACE FUNCTION aispend.api_key_last_active(account name, api_key_id text)
+RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT max(r.day) FROM aispend.daily_rollup r
+        WHERE r.account = api_key_last_active.account AND r.api_key_id = api_key_last_active.api_key_id
+          AND (r.total_tokens > 0 OR r.requests > 0));
+COMMENT ON FUNCTION aispend.api_key_last_active(name, text) IS
+    'The last UTC day with usage (tokens or requests) of an API key in the synced data; NULL: none.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                       include_unused boolean DEFAULT true,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE (api_key text, kind text, workspace text, key_hint text, provider text, status text, cost numeric,
+               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
+               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, last_active_day date, account name, workspace_id text, api_key_id text,
+               owner text, last_used_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH a AS (
+        SELECT * FROM aispend._entity_totals('k', period, provider, workspace, api_key, min_cost, max_cost, compare_with)),
+    t AS (
+        SELECT a.account, a.provider, a.workspace_id, a.api_key_id, a.cost, a.tokens, a.requests, a.previous_cost,
+               a.previous_tokens, a.previous_requests
+        FROM a
+        UNION ALL
+        -- listed keys with nothing in either period
+        SELECT k.account, k.provider, k.workspace_id, k.api_key_id, 0, 0,
+               CASE WHEN aispend.reports_requests(k.provider) THEN 0 END, 0, 0,
+               CASE WHEN aispend.reports_requests(k.provider) THEN 0 END
+        FROM aispend.api_keys k
+        LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+        WHERE include_unused AND k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
+          AND aispend._provider_matches(k.provider, api_keys_table.provider)
+          AND aispend._workspace_is(w.name, k.workspace_id, api_keys_table.workspace)
+          AND aispend._api_key_is(k.name, k.api_key_id, api_keys_table.api_key)
+          AND NOT EXISTS (SELECT 1 FROM a WHERE a.account = k.account AND a.api_key_id = k.api_key_id)),
+    e AS (
+        SELECT aispend._api_key_label(t.api_key_id, k.name) AS api_key, aispend.api_key_kind(t.api_key_id, k.status) AS kind,
+               coalesce(w.name, t.workspace_id) AS workspace, k.key_hint, t.provider,
+               aispend._api_key_status(t.api_key_id, k.status) AS status,
+               t.cost, t.tokens, t.requests, t.previous_cost, t.previous_tokens, t.previous_requests,
+               t.account, t.workspace_id, t.api_key_id, k.owner, k.last_used_at
+        FROM t
+        LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+        WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
+          AND (min_cost IS NULL OR t.cost >= min_cost)
+          AND (max_cost IS NULL OR t.cost <= max_cost)),
+    o AS (
+        -- keys first, then the rows that are not keys
+        SELECT e.*, pg_catalog.row_number() OVER (ORDER BY e.api_key_id LIKE '(%', e.cost DESC, e.api_key, e.account,
+                                                          e.workspace_id, e.api_key_id) AS ord
+        FROM e)
+    SELECT o.api_key, o.kind, o.workspace, o.key_hint, o.provider, o.status, pg_catalog.round(o.cost, 2), o.tokens,
+           o.requests, pg_catalog.round(1000000 * o.cost / NULLIF(o.tokens, 0), 4), pc.pct,
+           tr.indicator, tr.change_pct, tr.label, pg_catalog.round(o.previous_cost, 2), o.previous_tokens,
+           o.previous_requests, aispend.api_key_last_active(o.account, o.api_key_id), o.account, o.workspace_id,
+           o.api_key_id, o.owner, o.last_used_at
+    FROM o
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
+                              aispend._incomplete_from(api_keys_table.period, api_keys_table.provider,
+                                                       api_keys_table.compare_with)) tr
+    ORDER BY o.ord;
+END;
+COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
+    'API Key Analytics table: one row per API key and workspace, keys first, then the rows that are not keys '
+    '(kind: see aispend.api_key_kind; no status). Arguments: period, provider, search (key name, workspace name, '
+    'hint, id, owner), min_cost, max_cost, workspace (name or id: drill-down), api_key (name or id), '
+    'include_unused (listed keys with nothing in either period, cost 0). Money rounded to the cent, Cost/1M = '
+    'cost per million tokens (4 decimals). last_active_day: the key''s last day with usage. Rows come in the '
+    'default order: keys before other rows, then cost DESC, api_key.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', search text DEFAULT NULL,
+                                         min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                         workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                         compare_with daterange DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, active_keys integer, total_requests bigint, tokens bigint,
+               avg_cost_per_1m numeric, not_key_cost numeric, previous_total_cost numeric, trend text,
+               change_pct numeric, trend_label text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT pg_catalog.round(s.total, 2), s.active, s.requests, s.tokens,
+           pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4), pg_catalog.round(s.not_key, 2),
+           pg_catalog.round(s.previous, 2), tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.api_key_id NOT LIKE '(%'
+                                     AND (t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0)))::integer
+                     AS active,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 coalesce(sum(t.cost) FILTER (WHERE t.api_key_id LIKE '(%'), 0) AS not_key,
+                 coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend._entity_totals('k', period, provider, workspace, api_key, min_cost, max_cost, compare_with) t
+          LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+          LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+          WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
+            AND (min_cost IS NULL OR t.cost >= min_cost)
+            AND (max_cost IS NULL OR t.cost <= max_cost)) s
+    CROSS JOIN aispend.trend(s.total, s.previous,
+                              aispend._incomplete_from(api_keys_summary.period, api_keys_summary.provider,
+                                                       api_keys_summary.compare_with)) tr;
+END;
+COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'API Key Analytics summary: Total Cost (every row, keys or not), Active API Keys (keys with cost, tokens or '
+    'requests in the period; rows that are not keys never count), Total Requests (providers that report them), '
+    'Average Cost per 1M Tokens (total cost / total tokens), not_key_cost (the cost of rows that are not keys), trend.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_top(period daterange DEFAULT aispend.period('last_30_days'), top_n integer DEFAULT 10,
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                     compare_with daterange DEFAULT NULL)
+RETURNS TABLE (rank integer, label text, api_key text, workspace text, cost numeric, pct_of_total numeric,
+               keys integer)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH t AS (
+        SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
+                                                            x.api_key_id) AS rn
+        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        WHERE x.cost <> 0 AND x.api_key_id NOT LIKE '(%'),
+    slices AS (
+        SELECT LEAST(t.rn, top_n + 1) AS ord,
+               CASE WHEN t.rn <= top_n THEN t.api_key || ' (' || t.workspace || ')' ELSE 'Other keys' END AS label,
+               CASE WHEN t.rn <= top_n THEN min(t.api_key) END AS api_key,
+               CASE WHEN t.rn <= top_n THEN min(t.workspace) END AS workspace,
+               sum(t.cost) AS cost, count(*)::integer AS keys
+        FROM t
+        GROUP BY 1, 2, t.rn <= top_n
+        UNION ALL
+        -- what no key carries, as one slice, so that the pie adds up to the total
+        SELECT top_n + 2, 'Not an API key', NULL, NULL, sum(x.cost), 0
+        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        WHERE x.cost <> 0 AND x.api_key_id LIKE '(%'
+        HAVING count(*) > 0),
+    p AS (
+        SELECT s.*, pg_catalog.row_number() OVER (ORDER BY s.ord) AS pos FROM slices s)
+    SELECT p.pos::integer, p.label, p.api_key, p.workspace, p.cost, pc.pct, p.keys
+    FROM p
+    JOIN aispend._pct_of_total(ARRAY(SELECT p2.cost FROM p p2 ORDER BY p2.pos)) pc ON pc.ord = p.pos
+    ORDER BY p.pos;
+END;
+COMMENT ON FUNCTION aispend.api_keys_top(daterange, integer, text, text, numeric, numeric, text, text, daterange) IS
+    'API Key Analytics pie chart "Cost Distribution by API Key": the top_n keys by cost, then "Other keys" with '
+    'the rest (keys = how many), then "Not an API key" with the cost of rows that are not keys (console, usage '
+    'or fees without a key), so that the slices add up to the total; "% of Total" as in the tables. Rows come in '
+    'the default order: rank.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                             provider text DEFAULT 'all', search text DEFAULT NULL,
+                                             min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                             workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                             compare_with daterange DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, provider text, current_cost numeric, previous_cost numeric,
+               change numeric, change_pct numeric, trend text, account name, workspace_id text, api_key_id text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.api_key, t.workspace, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct,
+           t.trend, t.account, t.workspace_id, t.api_key_id
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) t
+    WHERE t.api_key_id NOT LIKE '(%'
+    ORDER BY t.cost DESC, t.api_key, t.account, t.workspace_id, t.api_key_id;
+END;
+COMMENT ON FUNCTION aispend.api_keys_vs_previous(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'API Key Analytics bar chart "API Key Cost Comparison": current vs previous period per key (keys only). '
+    'Default order: current_cost DESC (ORDER BY change DESC: the keys driving an increase).';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                     include_unused boolean DEFAULT true,
+                                     compare_with daterange DEFAULT NULL)
+RETURNS TABLE ("API Key" text, "Kind" text, "Workspace" text, "Key Hint" text, "Provider" text, "Status" text,
+               "Cost" numeric, "Tokens" bigint, "Requests" bigint, "Cost/1M" numeric, "Trend" text,
+               "Last Active" date)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT aispend.csv_cell(t.api_key), t.kind, aispend.csv_cell(t.workspace), aispend.csv_cell(t.key_hint),
+           t.provider, t.status, t.cost, t.tokens, t.requests, t.cost_per_1m, t.trend_label, t.last_active_day
+    FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, include_unused, compare_with) t
+    ORDER BY t.api_key_id LIKE '(%', t.cost DESC, t.api_key, t.account, t.workspace_id, t.api_key_id;
+END;
+COMMENT ON FUNCTION aispend.api_keys_csv(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
+    'API Key Analytics table with the dashboard''s column titles ("API Key" is the key name, "Workspace" its '
+    'workspace; listed keys without use included with cost 0): '
+    '\copy (SELECT * FROM aispend.api_keys_csv(''last_30_days'')) TO ''api_keys.csv'' WITH (FORMAT csv, HEADER). '
+    'Rows come in the order of aispend.api_keys_table.';
+
+-- Listed, enabled keys with nothing in the period.
+CREATE OR REPLACE FUNCTION aispend.api_keys_unused(period daterange DEFAULT aispend.period('last_30_days'),
+                                        provider text DEFAULT 'all', search text DEFAULT NULL,
+                                        workspace text DEFAULT NULL)
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, last_active_day date, days_since_last_use integer, previous_cost numeric,
+               account name, workspace_id text, api_key_id text, owner text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, k.created_at, t.last_used_at,
+           t.last_active_day,
+           (pg_catalog.upper(period) - 1
+            - GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day))::integer,
+           t.previous_cost, t.account, t.workspace_id, t.api_key_id, t.owner
+    FROM aispend.api_keys_table(period, provider, search, NULL, NULL, workspace, NULL, true) t
+    JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+    WHERE t.kind = 'key' AND t.status = 'active'
+      AND t.cost = 0 AND t.tokens = 0 AND coalesce(t.requests, 0) = 0
+    ORDER BY GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day) NULLS FIRST, t.api_key,
+             t.account, t.api_key_id;
+END;
+COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
+    'Unused API keys: keys the provider lists as active with 0 requests, no tokens and no cost in the period '
+    '(candidates for deactivation; deleted keys are not listed any more and never appear). last_active_day: the '
+    'last day with usage in the synced data; days_since_last_use counts from the later of it and the provider''s '
+    'last_used_at. Default order: last use NULLS FIRST, api_key.';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_idle(days integer DEFAULT 30, provider text DEFAULT 'all',
+                                      as_of date DEFAULT aispend.utc_today())
+RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, status text, created_at timestamptz,
+               last_used_at timestamptz, last_active_day date, days_since_last_use integer, account name,
+               workspace_id text, api_key_id text, owner text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT x.api_key, x.workspace, x.key_hint, x.provider, x.status, x.created_at, x.last_used_at, x.last_active_day,
+           (as_of - x.last_use)::integer, x.account, x.workspace_id, x.api_key_id, x.owner
+    FROM (SELECT aispend._api_key_label(k.api_key_id, k.name) AS api_key, coalesce(w.name, k.workspace_id) AS workspace,
+                 k.key_hint, k.provider, aispend._api_key_status(k.api_key_id, k.status) AS status, k.created_at,
+                 k.last_used_at, a.day AS last_active_day,
+                 GREATEST((k.last_used_at AT TIME ZONE 'UTC')::date, a.day) AS last_use,
+                 k.account, k.workspace_id, k.api_key_id, k.owner
+          FROM aispend.api_keys k
+          LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+          CROSS JOIN LATERAL (SELECT aispend.api_key_last_active(k.account, k.api_key_id) AS day) a
+          WHERE k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
+            AND aispend._provider_matches(k.provider, api_keys_idle.provider)) x
+    WHERE x.last_use IS NULL OR x.last_use <= as_of - api_keys_idle.days
+    ORDER BY x.last_use NULLS FIRST, x.api_key, x.account, x.api_key_id;
+END;
+COMMENT ON FUNCTION aispend.api_keys_idle(integer, text, date) IS
+    'Listed API keys (not deleted) whose last use is at least `days` days before as_of: the later of the '
+    'provider''s last_used_at and the last day with usage in the synced data (NULL: never used). Default order: '
+    'last use NULLS FIRST.';
+
+-- ---- from 64_tab_models.sql
+-- 64_tab_models.sql: the Model Efficiency tab. See docs/dashboard-models.md.
+-- A row is a model name (the same model in several accounts is one row). Cost/1M = cost per million tokens.
+-- Each model has a class (chat, embedding, audio, image, other: aispend.model_class). The star (⭐) marks the
+-- most cost-efficient model of each class among the rows shown: the lowest Cost/1M among the class's models
+-- with cost > 0 and tokens > 0 in the period (ties: the model with more tokens, then the name); comparing an
+-- embedding model with a chat model says nothing.
+-- '(no model: tool & service fees)' collects cost lines without a model (e.g. tool calls billed on their own).
+-- Drill-down filters: workspace (name or id) and api_key (name or id), as on the API keys tab.
+
+-- The class of a model, from its name: the providers' naming conventions, checked against the shipped price
+-- catalogue (embedding and audio models are priced by input only or by audio tokens).
+CREATE OR REPLACE FUNCTION aispend.model_class(model text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN model IS NULL OR model LIKE '(%' THEN 'other'
+            WHEN model ~* 'embed' THEN 'embedding'
+            WHEN model ~* '(whisper|tts|transcribe|speech|audio)' THEN 'audio'
+            WHEN model ~* '(dall-e|gpt-image|image|imagen|sora|video)' THEN 'image'
+            WHEN model ~* 'moderation' THEN 'other'
+            WHEN model ~* '^(gpt|chatgpt|o[0-9]|claude|codex|computer-use|text-davinci|davinci|babbage|gemini|gemma|llama|mistral|mixtral|command|deepseek|grok|qwen|phi)'
+                THEN 'chat'
+            ELSE 'other' END;
+COMMENT ON FUNCTION aispend.model_class(text) IS
+    'The class of a model, from its name: chat (chat and text generation), embedding, audio (speech, '
+    'transcription, audio models), image (image and video generation), other (moderation, unknown names, and the '
+    'tool & service fees row). The Model Efficiency star compares models of one class.';
+
+-- Per model name (all accounts combined), exact, restricted to the rows that pass search and cost range.
+CREATE OR REPLACE FUNCTION aispend._model_rows(period daterange, provider text, search text, min_cost numeric,
+                                    max_cost numeric, workspace text, api_key text,
+                                    compare_with daterange)
+RETURNS TABLE (model text, provider text, cost numeric, tokens bigint, requests bigint, previous_cost numeric,
+               previous_tokens bigint, previous_requests bigint, accounts name[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH g AS (
+        SELECT t.model, pg_catalog.string_agg(DISTINCT t.provider, ', ') AS provider, sum(t.cost) AS cost,
+               sum(t.tokens)::bigint AS tokens, sum(t.requests)::bigint AS requests,
+               sum(t.previous_cost) AS previous_cost, sum(t.previous_tokens)::bigint AS previous_tokens,
+               sum(t.previous_requests)::bigint AS previous_requests,
+               pg_catalog.array_agg(DISTINCT t.account ORDER BY t.account) AS accounts
+        FROM aispend._entity_totals('m', period, provider, workspace, api_key, min_cost, max_cost, compare_with) t
+        WHERE search IS NULL OR search = '' OR pg_catalog.strpos(pg_catalog.lower(t.model), pg_catalog.lower(search)) > 0
+        GROUP BY t.model)
+    SELECT g.model, g.provider, g.cost, g.tokens, g.requests, g.previous_cost, g.previous_tokens,
+           g.previous_requests, g.accounts
+    FROM g
+    WHERE (min_cost IS NULL OR g.cost >= min_cost) AND (max_cost IS NULL OR g.cost <= max_cost);
+END;
+COMMENT ON FUNCTION aispend._model_rows(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Internal: exact totals per model name, filtered by search and by the cost range of the combined row.';
+
+CREATE OR REPLACE FUNCTION aispend.models_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', search text DEFAULT NULL,
+                                     min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                     workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                     compare_with daterange DEFAULT NULL)
+RETURNS TABLE (model text, class text, most_efficient boolean, provider text, cost_per_1m numeric, cost numeric,
+               tokens bigint, requests bigint, pct_of_total numeric, trend text, change_pct numeric,
+               trend_label text, previous_cost numeric, previous_tokens bigint, previous_requests bigint,
+               accounts name[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH f AS (
+        SELECT * FROM aispend._model_rows(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with)),
+    o AS (
+        SELECT f.*, aispend.model_class(f.model) AS class,
+               CASE WHEN f.cost > 0 AND f.tokens > 0 THEN f.cost / f.tokens END AS eff,
+               pg_catalog.row_number() OVER (ORDER BY f.cost DESC, f.model) AS ord
+        FROM f),
+    e AS (
+        SELECT o.*, pg_catalog.row_number() OVER (PARTITION BY o.class ORDER BY o.eff NULLS LAST, o.tokens DESC,
+                                                                          o.model) AS erk
+        FROM o)
+    SELECT e.model, e.class, e.eff IS NOT NULL AND e.erk = 1 AND e.class <> 'other', e.provider,
+           pg_catalog.round(1000000 * e.cost / NULLIF(e.tokens, 0), 4), pg_catalog.round(e.cost, 2), e.tokens,
+           e.requests, pc.pct, tr.indicator, tr.change_pct, tr.label, pg_catalog.round(e.previous_cost, 2),
+           e.previous_tokens, e.previous_requests, e.accounts
+    FROM e
+    JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
+    CROSS JOIN aispend.trend(e.cost, e.previous_cost,
+                              aispend._incomplete_from(models_table.period, models_table.provider,
+                                                       models_table.compare_with)) tr
+    ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model;
+END;
+COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Model Efficiency table: one row per model, with its class (aispend.model_class). most_efficient is the star: '
+    'the lowest Cost/1M within the class among models with cost and tokens (none for class other). Arguments: '
+    'period, provider, search (model name substring), min_cost, max_cost, workspace (name or id), api_key (name or '
+    'id). Money rounded to the cent, Cost/1M to 4 places. Rows come in the default order: cost_per_1m NULLS LAST, '
+    'model.';
+
+CREATE OR REPLACE FUNCTION aispend.models_summary(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE (total_cost numeric, model_count integer, total_requests bigint, tokens bigint,
+               avg_cost_per_1m numeric, most_efficient_model text, previous_total_cost numeric, trend text,
+               change_pct numeric, trend_label text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT pg_catalog.round(s.total, 2), s.models, s.requests, s.tokens,
+           pg_catalog.round(1000000 * s.total / NULLIF(s.tokens, 0), 4),
+           (SELECT t.model FROM aispend.models_table(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t
+            WHERE t.most_efficient
+            ORDER BY t.class = 'chat' DESC, t.cost DESC, t.model LIMIT 1),
+           pg_catalog.round(s.previous, 2), tr.indicator, tr.change_pct, tr.label
+    FROM (SELECT coalesce(sum(t.cost), 0) AS total,
+                 (count(*) FILTER (WHERE t.cost <> 0 OR t.tokens <> 0 OR coalesce(t.requests, 0) <> 0))::integer AS models,
+                 sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
+                 coalesce(sum(t.previous_cost), 0) AS previous
+          FROM aispend._model_rows(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t) s
+    CROSS JOIN aispend.trend(s.total, s.previous,
+                              aispend._incomplete_from(models_summary.period, models_summary.provider,
+                                                       models_summary.compare_with)) tr;
+END;
+COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '
+    'Requests, Average Cost per 1M Tokens, the most efficient model (the chat class''s star; else the star of '
+    'the class with the most cost), trend.';
+
+CREATE OR REPLACE FUNCTION aispend.models_by_cost(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE (model text, class text, provider text, cost numeric, pct_of_total numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.model, t.class, t.provider, t.cost, t.pct_of_total
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t
+    WHERE t.cost <> 0
+    ORDER BY t.cost DESC, t.model;
+END;
+COMMENT ON FUNCTION aispend.models_by_cost(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Model Efficiency pie chart "Cost Distribution by Model". Default order: cost DESC, model.';
+
+CREATE OR REPLACE FUNCTION aispend.models_vs_previous(period daterange DEFAULT aispend.period('last_30_days'),
+                                           provider text DEFAULT 'all', search text DEFAULT NULL,
+                                           min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                           workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                           compare_with daterange DEFAULT NULL)
+RETURNS TABLE (model text, class text, provider text, current_cost numeric, previous_cost numeric, change numeric,
+               change_pct numeric, trend text, current_tokens bigint, previous_tokens bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.model, t.class, t.provider, t.cost, t.previous_cost, t.cost - t.previous_cost, t.change_pct, t.trend,
+           t.tokens, t.previous_tokens
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t
+    ORDER BY t.cost DESC, t.model;
+END;
+COMMENT ON FUNCTION aispend.models_vs_previous(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Model Efficiency bar chart "Model Cost Comparison": current vs previous period per model (tokens too, to see '
+    'a change of model mix; with workspace => ..., within one workspace). Default order: current_cost DESC, model.';
+
+CREATE OR REPLACE FUNCTION aispend.models_csv(period daterange DEFAULT aispend.period('last_30_days'),
+                                   provider text DEFAULT 'all', search text DEFAULT NULL,
+                                   min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                   workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                   compare_with daterange DEFAULT NULL)
+RETURNS TABLE ("Model" text, "Class" text, "Provider" text, "Cost/1M" numeric, "Cost" numeric, "Tokens" bigint,
+               "Requests" bigint, "Trend" text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT aispend.csv_cell(t.model || CASE WHEN t.most_efficient THEN ' ⭐' ELSE '' END), t.class, t.provider,
+           t.cost_per_1m, t.cost, t.tokens, t.requests, t.trend_label
+    FROM aispend.models_table(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t
+    ORDER BY t.cost_per_1m NULLS LAST, t.model;
+END;
+COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric, text, text, daterange) IS
+    'Model Efficiency table with the dashboard''s column titles (each class''s starred model ends with '' ⭐''): '
+    '\copy (SELECT * FROM aispend.models_csv(''previous_month'')) TO ''models.csv'' WITH (FORMAT csv, HEADER). '
+    'Rows come in the order of aispend.models_table.';
+
+-- Cost, tokens and requests per UTC day for any slice: every day of the period, 0 on days without anything.
+CREATE OR REPLACE FUNCTION aispend.daily_series(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', workspace text DEFAULT NULL,
+                                     api_key text DEFAULT NULL, model text DEFAULT NULL)
+RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH r AS (
+        SELECT r.day, r.cost, r.total_tokens, r.requests
+        FROM aispend.daily_rollup r
+        JOIN aispend._account_providers() ap ON ap.account = r.account
+        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
+        WHERE r.day >= pg_catalog.lower(aispend._check_period(daily_series.period))
+          AND r.day < pg_catalog.upper(daily_series.period)
+          AND aispend._provider_matches(ap.provider, daily_series.provider)
+          AND aispend._workspace_is(w.name, r.workspace_id, daily_series.workspace)
+          AND aispend._api_key_is(k.name, r.api_key_id, daily_series.api_key)
+          AND (daily_series.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(daily_series.model))),
+    -- requests: counted (0 on empty days) when some account in view reports them, else NULL (Anthropic only)
+    q AS (
+        SELECT bool_or(aispend.reports_requests(ap.provider)) AS counts
+        FROM aispend._account_providers() ap
+        WHERE aispend._provider_matches(ap.provider, daily_series.provider))
+    SELECT d.day::date, pg_catalog.round(coalesce(sum(r.cost), 0), 2), coalesce(sum(r.total_tokens), 0)::bigint,
+           CASE WHEN (SELECT q.counts FROM q) THEN coalesce(sum(r.requests), 0)::bigint END
+    FROM pg_catalog.generate_series(pg_catalog.lower(daily_series.period)::timestamp,
+                                    (pg_catalog.upper(daily_series.period) - 1)::timestamp, interval '1 day') AS d(day)
+    LEFT JOIN r ON r.day = d.day::date
+    GROUP BY d.day
+    ORDER BY d.day;
+END;
+COMMENT ON FUNCTION aispend.daily_series(daterange, text, text, text, text) IS
+    'Cost (to the cent), tokens and requests per UTC day of a period for any slice: provider, workspace (name or '
+    'id), api_key (name or id), model (name, case-insensitive); every day of the period, 0 on days without '
+    'anything. For line charts: model cost trends over time. Default order: day.';
+
+-- ---- from 66_coverage.sql
+CREATE OR REPLACE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
+                                            accounts name[] DEFAULT NULL, provider text DEFAULT 'all')
+RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
+               uncaptured_cost numeric, uncaptured_pct numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH b AS (
+        SELECT t.provider, sum(t.cost) AS billed
+        FROM aispend._entity_totals('w', middleware_coverage.period, middleware_coverage.provider) t
+        WHERE accounts IS NULL OR t.account = ANY (accounts)
+        GROUP BY t.provider),
+    m AS (
+        SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
+        FROM aispend.middleware_spend s
+        WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
+          AND (accounts IS NULL OR s.account IS NULL OR s.account = ANY (accounts))
+          AND aispend._provider_matches(pg_catalog.lower(s.provider), middleware_coverage.provider)
+        GROUP BY 1),
+    j AS (
+        SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
+               coalesce(m.captured, 0) AS captured
+        FROM b FULL JOIN m ON m.provider = b.provider),
+    a AS (
+        SELECT j.provider, j.billed, j.captured, 1 AS ord FROM j
+        UNION ALL
+        SELECT 'all', coalesce(sum(j.billed), 0), coalesce(sum(j.captured), 0), 2 FROM j)
+    SELECT a.provider, pg_catalog.round(a.billed, 2), pg_catalog.round(a.captured, 2),
+           pg_catalog.round(100 * a.captured / NULLIF(a.billed, 0), 2),
+           pg_catalog.round(GREATEST(a.billed - a.captured, 0), 2),
+           pg_catalog.round(100 * GREATEST(a.billed - a.captured, 0) / NULLIF(a.billed, 0), 2)
+    FROM a ORDER BY a.ord, a.provider;
+END;
+COMMENT ON FUNCTION aispend.middleware_coverage(daterange, name[], text) IS
+    'Share of the spend the dashboard shows (the Workspaces tab''s cost: billed, allocated or estimated) that your '
+    'middleware captured (aispend.middleware_spend) in a period, per provider and overall (provider ''all''); '
+    'accounts: only these accounts'' spend (middleware rows '
+    'without an account always count); provider: all, openai, anthropic, other, as on the tabs. Money rounded to the cent; billed_cost of provider ''all'' is the '
+    'Workspaces tab''s Total Cost for the same period. captured_pct can exceed 100 if the gateway over-counts.';
+
+CREATE OR REPLACE VIEW aispend.middleware_coverage_30d AS
+SELECT * FROM aispend.middleware_coverage(aispend.period('last_30_days'));
+COMMENT ON VIEW aispend.middleware_coverage_30d IS 'aispend.middleware_coverage for the last 30 days (for BI tools).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.provider IS 'Provider, or ''all'' for the overall row.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.billed_cost IS 'Spend the dashboard shows for the provider (the Workspaces tab''s cost).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_cost IS 'Spend your middleware captured (aispend.middleware_spend).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_pct IS 'captured / billed, percent, two decimals.';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_cost IS 'Billed spend not captured (other sources).';
+COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_pct IS 'Uncaptured share, percent.';
+
+-- ---- from 68_default_views.sql
+-- 68_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
+-- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
+
+CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary();
+CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider();
+CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous();
+CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table();
+CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary();
+CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top();
+CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous();
+CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table();
+CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused();
+CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary();
+CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost();
+CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous();
+CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table();
+
+COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
+COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
+COMMENT ON VIEW aispend.workspaces_vs_previous_30d IS 'Workspaces tab bars "Current vs Previous Period", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.workspaces_table_30d IS 'Workspaces tab table, last 30 days (aispend.workspaces_table()).';
+COMMENT ON VIEW aispend.api_keys_summary_30d IS 'API Key Analytics summary, last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.api_keys_top_30d IS 'API Key Analytics pie "Cost Distribution by API Key" (top 10 + Other), last 30 days.';
+COMMENT ON VIEW aispend.api_keys_vs_previous_30d IS 'API Key Analytics bars "API Key Cost Comparison", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.api_keys_table_30d IS 'API Key Analytics table, last 30 days (aispend.api_keys_table()).';
+COMMENT ON VIEW aispend.api_keys_unused_30d IS 'Listed, active API keys with 0 requests, tokens and cost in the last 30 days.';
+COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
+COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+
+CREATE OR REPLACE VIEW aispend.daily_facts WITH (security_invoker = true) AS
+SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
+       r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
+       r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
+       r.requests, r.unpriced
+FROM aispend.daily_rollup r
+LEFT JOIN aispend._account_providers() ap ON ap.account = r.account
+LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
+COMMENT ON VIEW aispend.daily_facts IS
+    'Tidy daily facts for ad-hoc BI: one row per UTC day, account, workspace, API key and model, with the current '
+    'names, cost and tokens. Filter on day (e.g. WHERE day >= current_date - 90) and group as you like.';
+COMMENT ON COLUMN aispend.daily_facts.cost IS
+    'Cost of the day and grain, US dollars, exact (the cost model''s cost: billed, allocated or estimated; the tabs '
+    'round their sums to the cent).';
+
+-- Column comments of every dashboard view, from one dictionary.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH dict(col, txt) AS (VALUES
+            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
+            ('provider', 'Provider (several, comma-separated, for a combined row).'),
+            ('cost', 'Cost in the period, US dollars rounded to the cent (the cost model''s cost: billed, allocated or estimated; exact in daily_facts).'),
+            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
+            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
+            ('tokens', 'Tokens in the period (input + output).'),
+            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0), incomplete (the previous period is older than the synced history).'),
+            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0 or the trend is incomplete.'),
+            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new'' or ''history from <day>''.'),
+            ('previous_cost', 'Cost in the period compared with (aispend.previous_period: the previous calendar period, or as many days before).'),
+            ('previous_tokens', 'Tokens in the previous period.'),
+            ('previous_requests', 'Requests in the previous period.'),
+            ('workspaces', 'Number of workspaces combined in this row.'),
+            ('accounts', 'Accounts (aispend servers) of the row.'),
+            ('workspace_ids', 'Provider workspace ids combined in this row.'),
+            ('total_cost', 'Total Cost of the rows.'),
+            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
+            ('openai_cost', 'Cost of OpenAI workspaces.'),
+            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
+            ('other_cost', 'Cost of other providers.'),
+            ('previous_total_cost', 'Total cost of the previous period.'),
+            ('current_cost', 'Cost in the period.'),
+            ('change', 'current_cost - previous_cost.'),
+            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
+            ('workspace', 'Workspace / project of the key (name shown).'),
+            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
+            ('status', 'Status: active, inactive, deleted (gone from the provider''s list), unlisted (seen in facts only); NULL for rows that are not keys.'),
+            ('kind', 'What the row is (aispend.api_key_kind): key, deleted key, unlisted key, console, no key, fees without a key.'),
+            ('class', 'Model class (aispend.model_class): chat, embedding, audio, image, other.'),
+            ('last_active_day', 'Last UTC day with usage (tokens or requests) in the synced data.'),
+            ('not_key_cost', 'Cost of the rows that are not keys (console, usage or fees without a key).'),
+            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
+            ('account', 'The account (aispend server).'),
+            ('workspace_id', 'Provider workspace id.'),
+            ('api_key_id', 'Provider API key id.'),
+            ('owner', 'Owner of the key, as the provider reports it.'),
+            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
+            ('active_keys', 'Active API Keys: keys (not console, usage or fees without a key) with cost, tokens or requests in the period.'),
+            ('total_requests', 'Total Requests.'),
+            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
+            ('rank', 'Pie slice order: the top keys, then Other keys, then Not an API key.'),
+            ('label', 'Slice label: key (workspace), Other keys, or Not an API key.'),
+            ('keys', 'Keys in the slice.'),
+            ('created_at', 'Creation time at the provider.'),
+            ('days_since_last_use', 'Days since the last use: the later of the provider''s last_used_at and last_active_day.'),
+            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
+            ('most_efficient', 'The star: lowest Cost/1M within the model''s class among models with cost and tokens.'),
+            ('model_count', 'Models with cost, tokens or requests in the period.'),
+            ('most_efficient_model', 'The starred chat model (else the star of the class with the most cost).'),
+            ('current_tokens', 'Tokens in the period.'),
+            ('day', 'UTC day.'),
+            ('billed_cost', 'Cost as billed by the provider at this grain.'),
+            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
+            ('estimated_cost', 'Cost estimated from list prices.'),
+            ('cost_basis', 'billed, allocated or estimated.'),
+            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
+            ('output_tokens', 'Output tokens.'),
+            ('total_tokens', 'Input + output tokens.'),
+            ('unpriced', 'Some usage had no price: cost incomplete.'))
+        SELECT cl.oid::regclass AS rel, a.attname, d.txt
+        FROM pg_catalog.pg_class cl
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN dict d ON d.col = a.attname
+        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
+          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
+    END LOOP;
+END
+$$;
+
+-- ---- from 69_data_freshness.sql
+-- 69_data_freshness.sql: how far each account's figures go, and how much of a period's cost is still an
+-- estimate: what a finance user must know before trusting a total (the report shows both).
+
+CREATE OR REPLACE VIEW aispend.data_freshness WITH (security_invoker = true) AS
+SELECT a.account, a.provider,
+       (SELECT (max(f.complete_through) AT TIME ZONE 'UTC')::date - 1 FROM aispend.freshness f
+         WHERE f.account = a.account AND f.endpoint = 'usage') AS usage_day,
+       (SELECT (max(f.complete_through) AT TIME ZONE 'UTC')::date - 1 FROM aispend.freshness f
+         WHERE f.account = a.account AND f.endpoint = 'costs') AS costs_day,
+       aispend.settled_before(a.account) - 1 AS settled_day,
+       (SELECT max(f.last_success_at) FROM aispend.freshness f WHERE f.account = a.account) AS last_sync,
+       (SELECT f.last_status FROM aispend.freshness f WHERE f.account = a.account
+         ORDER BY f.last_attempt_at DESC NULLS LAST LIMIT 1) AS status
+FROM aispend._account_providers() a;
+COMMENT ON VIEW aispend.data_freshness IS
+    'Per account: the last complete UTC day of its usage and of its costs, the last day whose bill is settled '
+    '(before it, costs are the bill; after it, estimates), the last successful sync and the latest status.';
+COMMENT ON COLUMN aispend.data_freshness.account IS 'The account (aispend server).';
+COMMENT ON COLUMN aispend.data_freshness.provider IS 'Its provider.';
+COMMENT ON COLUMN aispend.data_freshness.usage_day IS 'Last UTC day whose usage was fetched after it ended (NULL: never synced).';
+COMMENT ON COLUMN aispend.data_freshness.costs_day IS 'Last UTC day whose costs were fetched after it ended.';
+COMMENT ON COLUMN aispend.data_freshness.settled_day IS 'Last settled UTC day (aispend.settled_before - 1): the figures up to it are billed.';
+COMMENT ON COLUMN aispend.data_freshness.last_sync IS 'End of the last successful sync step.';
+COMMENT ON COLUMN aispend.data_freshness.status IS 'Status of the latest sync attempt: succeeded, failed, aborted or running.';
+
+-- The cost of a period by basis: billed (the provider's bill at the grain), allocated (a bill shared out by
+-- usage), estimated (list prices; the bill is not settled yet), mixed (a day and grain with several).
+CREATE OR REPLACE FUNCTION aispend.cost_basis_split(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all')
+RETURNS TABLE (cost_basis text, cost numeric, pct_of_cost numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH c AS (
+        SELECT coalesce(r.cost_basis, 'billed') AS cost_basis, sum(r.cost) AS cost
+        FROM aispend.daily_rollup r
+        JOIN aispend._account_providers() ap ON ap.account = r.account
+        WHERE r.day >= pg_catalog.lower(aispend._check_period(cost_basis_split.period))
+          AND r.day < pg_catalog.upper(cost_basis_split.period)
+          AND aispend._provider_matches(ap.provider, cost_basis_split.provider)
+        GROUP BY 1)
+    SELECT c.cost_basis, pg_catalog.round(c.cost, 2),
+           pg_catalog.round(100 * c.cost / NULLIF(sum(c.cost) OVER (), 0), 2)
+    FROM c
+    ORDER BY c.cost DESC, c.cost_basis;
+END;
+COMMENT ON FUNCTION aispend.cost_basis_split(daterange, text) IS
+    'The cost of a period by basis: billed, allocated (a bill shared out among keys by usage), estimated (from '
+    'list prices: the bill is not settled yet), mixed; cost to the cent and its share in percent. The '
+    'estimated share says how much of a total may still move. Default order: cost DESC.';
+
+-- ---- from 70_report.sql
+-- 70_report.sql: the chart report. aispend.report_html(period, provider) returns one self-contained HTML page
+-- (inline CSS and SVG; no JavaScript, no external assets) with the four tabs of the Provider Dashboard: summary
+-- cards, pie charts, current-vs-previous bar charts and tables with trend arrows and the efficiency star.
+-- Every figure is read from the tab functions (aispend.workspaces_summary, ..._table, api_keys_top, ...): the
+-- report formats, it does not compute. Every piece of user text goes through aispend.html_escape.
+-- Export:  psql -Atc "SELECT aispend.report_html()" > report.html          See docs/report.md.
+
+CREATE OR REPLACE FUNCTION aispend.html_escape(value text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+           coalesce(value, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
+COMMENT ON FUNCTION aispend.html_escape(text) IS
+    'Escapes text for HTML content and attribute values (& < > " and ''); NULL becomes the empty string.';
+
+-- Number formats of the report (the test's checker formats the tab functions' values the same way).
+CREATE OR REPLACE FUNCTION aispend._report_money(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—'
+            -- an absurd amount (a provider's error, a bad load) is shown as it is, never hidden or crashing
+            WHEN pg_catalog.abs(value) >= 1e15
+            THEN CASE WHEN value < 0 THEN '-' ELSE '' END || '$' || pg_catalog.btrim(pg_catalog.to_char(pg_catalog.abs(value), '9.99EEEE'))
+            WHEN pg_catalog.round(value, 2) < 0
+            THEN '-$' || pg_catalog.to_char(pg_catalog.abs(pg_catalog.round(value, 2)), 'FM999,999,999,999,990.00')
+            ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,999,999,999,990.00') END;
+COMMENT ON FUNCTION aispend._report_money(numeric) IS
+    'Internal (report): US dollars to the cent, $1,234.56; $1e15 and more in scientific notation ($1.00e+400); NULL is —.';
+
+CREATE OR REPLACE FUNCTION aispend._report_rate(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—'
+            ELSE '$' || pg_catalog.to_char(pg_catalog.round(value, 4), 'FM999,999,999,990.0000') END;
+COMMENT ON FUNCTION aispend._report_rate(numeric) IS 'Internal (report): Cost/1M with four decimals, $2.6095; NULL is —.';
+
+CREATE OR REPLACE FUNCTION aispend._report_int(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(value, 'FM999,999,999,999,999,990') END;
+COMMENT ON FUNCTION aispend._report_int(numeric) IS 'Internal (report): a count with thousands separators; NULL (not reported) is —.';
+
+CREATE OR REPLACE FUNCTION aispend._report_pct(value numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN '—' ELSE pg_catalog.to_char(pg_catalog.round(value, 2), 'FM999,990.00') || '%' END;
+COMMENT ON FUNCTION aispend._report_pct(numeric) IS 'Internal (report): a percentage with two decimals, 12.34%; NULL is —.';
+
+CREATE OR REPLACE FUNCTION aispend._report_clip(value text, max_chars integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN pg_catalog.length(coalesce(value, '')) <= max_chars THEN coalesce(value, '')
+            ELSE pg_catalog.left(value, max_chars - 1) || '…' END;
+COMMENT ON FUNCTION aispend._report_clip(text, integer) IS 'Internal (report): shortens a chart label (before escaping).';
+
+CREATE OR REPLACE FUNCTION aispend._report_color(i integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (ARRAY['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7',
+              '#9c755f', '#86bcb6'])[1 + (i - 1) % 10];
+COMMENT ON FUNCTION aispend._report_color(integer) IS 'Internal (report): the i-th chart colour (Other slices are grey).';
+
+-- The efficiency star as an inline SVG (renders without an emoji font); its accessible name is the ⭐ itself.
+CREATE OR REPLACE FUNCTION aispend._report_star()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<svg class="star" width="14" height="14" viewBox="0 0 24 24" role="img" aria-label="⭐">'
+       || '<title>⭐ most cost-efficient</title><path fill="#f5b301" stroke="#b8860b" stroke-width="1" '
+       || 'd="M12 1.8l3.1 6.6 7.2.9-5.3 5 1.4 7.1L12 17.9l-6.4 3.5 1.4-7.1-5.3-5 7.2-.9z"/></svg>';
+COMMENT ON FUNCTION aispend._report_star() IS 'Internal (report): the ⭐ efficiency star (inline SVG).';
+
+-- A summary card. check names the tab function column the figure comes from; raw is its exact value.
+CREATE OR REPLACE FUNCTION aispend._report_card(check_name text, title text, shown text, raw text, note text DEFAULT NULL)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<div class="card" data-check="' || aispend.html_escape(check_name) || '" data-value="'
+       || aispend.html_escape(raw) || '"><div class="card-title">' || aispend.html_escape(title)
+       || '</div><div class="card-value">' || aispend.html_escape(shown) || '</div>'
+       || CASE WHEN note IS NULL THEN '' ELSE '<div class="card-note">' || note || '</div>' END || '</div>';
+COMMENT ON FUNCTION aispend._report_card(text, text, text, text, text) IS
+    'Internal (report): a summary card (title, figure, optional note given as HTML).';
+
+-- The trend arrow as the tabs show it: red for an increase, green for a decrease.
+CREATE OR REPLACE FUNCTION aispend._report_trend(indicator text, label text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '<span class="trend ' || CASE WHEN indicator IN ('up', 'down', 'flat', 'new', 'incomplete') THEN indicator ELSE 'flat' END
+       || '">' || aispend.html_escape(label) || '</span>';
+COMMENT ON FUNCTION aispend._report_trend(text, text) IS
+    'Internal (report): a trend label (aispend.trend) as a coloured span: up red, down green, flat grey, new blue, '
+    'incomplete grey italic.';
+
+-- A pie chart with its legend. Slices of zero or negative cost are not drawn (they stay in the legend).
+CREATE OR REPLACE FUNCTION aispend._report_pie(title text, check_name text, labels text[], costs numeric[], pcts numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(labels, 1), 0);
+    total numeric := 0;
+    angle double precision := 0;
+    a2 double precision;
+    frac double precision;
+    cx constant integer := 110;
+    cy constant integer := 110;
+    r constant integer := 100;
+    h integer;
+    color text;
+    slices text := '';
+    legend text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        IF costs[i] > 0 THEN
+            total := total + costs[i];
+        END IF;
+    END LOOP;
+    h := GREATEST(230, 30 + 22 * n);
+    FOR i IN 1 .. n LOOP
+        color := CASE WHEN labels[i] LIKE 'Other%' THEN '#bab0ac' ELSE aispend._report_color(i) END;
+        IF total > 0 AND costs[i] > 0 THEN
+            -- rounded first: a share too small for a double (one slice beside an absurd one) is 0, not an error
+            frac := pg_catalog.round(costs[i] / total, 12)::double precision;
+            IF frac > 0.99999 THEN
+                slices := slices || format('<circle cx="%s" cy="%s" r="%s" fill="%s"><title>%s</title></circle>',
+                                           cx, cy, r, color, aispend.html_escape(labels[i]));
+            ELSE
+                a2 := angle + 2 * pi() * frac;
+                slices := slices || format(
+                    '<path d="M %s %s L %s %s A %s %s 0 %s 1 %s %s Z" fill="%s" stroke="#fff" stroke-width="1"><title>%s</title></path>',
+                    cx, cy, round((cx + r * sin(angle))::numeric, 2), round((cy - r * cos(angle))::numeric, 2), r, r,
+                    CASE WHEN frac > 0.5 THEN 1 ELSE 0 END,
+                    round((cx + r * sin(a2))::numeric, 2), round((cy - r * cos(a2))::numeric, 2), color,
+                    aispend.html_escape(labels[i]));
+                angle := a2;
+            END IF;
+        END IF;
+        legend := legend || format(
+            '<g class="legend-item" data-label="%s" data-value="%s" data-pct="%s">'
+            '<rect x="240" y="%s" width="12" height="12" fill="%s"/>'
+            '<text x="258" y="%s">%s</text><text x="530" y="%s" class="num">%s</text>'
+            '<text x="596" y="%s" class="num">%s</text></g>',
+            aispend.html_escape(labels[i]), costs[i], coalesce(pcts[i]::text, ''),
+            14 + 22 * (i - 1), color, 24 + 22 * (i - 1), aispend.html_escape(aispend._report_clip(labels[i], 30)),
+            24 + 22 * (i - 1), aispend._report_money(costs[i]), 24 + 22 * (i - 1), aispend._report_pct(pcts[i]));
+    END LOOP;
+    IF n = 0 OR total = 0 THEN
+        slices := format('<circle cx="%s" cy="%s" r="%s" fill="#eee"/><text x="%s" y="%s" text-anchor="middle">'
+                         'no cost</text>', cx, cy, r, cx, cy);
+    END IF;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="%s" viewBox="0 0 600 %s" role="img">'
+                  '<title>%s</title>%s%s</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), h, h, aispend.html_escape(title),
+                  slices, legend);
+END
+$$;
+COMMENT ON FUNCTION aispend._report_pie(text, text, text[], numeric[], numeric[]) IS
+    'Internal (report): an inline SVG pie chart with a legend (label, cost, % of total as given).';
+
+-- Current vs previous period: one pair of horizontal bars per label (current dark, previous light).
+CREATE OR REPLACE FUNCTION aispend._report_bars(title text, check_name text, labels text[], current_costs numeric[],
+                                     previous_costs numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(labels, 1), 0);
+    top numeric := 0;
+    x0 constant integer := 190;
+    w constant integer := 300;
+    h integer;
+    y integer;
+    bars text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        top := GREATEST(top, coalesce(current_costs[i], 0), coalesce(previous_costs[i], 0));
+    END LOOP;
+    h := 40 + 36 * GREATEST(n, 1);
+    FOR i IN 1 .. n LOOP
+        y := 30 + 36 * (i - 1);
+        bars := bars || format(
+            '<g class="bar-item" data-label="%s" data-current="%s" data-previous="%s">'
+            '<text x="%s" y="%s" text-anchor="end">%s</text>'
+            '<rect x="%s" y="%s" width="%s" height="13" fill="#4e79a7"><title>current %s</title></rect>'
+            '<rect x="%s" y="%s" width="%s" height="13" fill="#a0cbe8"><title>previous %s</title></rect>'
+            '<text x="%s" y="%s" class="small">%s</text><text x="%s" y="%s" class="small muted">%s</text></g>',
+            aispend.html_escape(labels[i]), current_costs[i], previous_costs[i],
+            x0 - 6, y + 17, aispend.html_escape(aispend._report_clip(labels[i], 25)),
+            x0, y, CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(current_costs[i], 0), 0) / top, 1) ELSE 0 END,
+            aispend._report_money(current_costs[i]),
+            x0, y + 15, CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(previous_costs[i], 0), 0) / top, 1) ELSE 0 END,
+            aispend._report_money(previous_costs[i]),
+            x0 + 4 + CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(current_costs[i], 0), 0) / top) ELSE 0 END,
+            y + 11, aispend._report_money(current_costs[i]),
+            x0 + 4 + CASE WHEN top > 0 THEN round(w * GREATEST(coalesce(previous_costs[i], 0), 0) / top) ELSE 0 END,
+            y + 26, aispend._report_money(previous_costs[i]));
+    END LOOP;
+    IF n = 0 THEN
+        bars := '<text x="20" y="40">no data in either period</text>';
+    END IF;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="%s" viewBox="0 0 600 %s" role="img">'
+                  '<title>%s</title>'
+                  '<rect x="%s" y="6" width="12" height="12" fill="#4e79a7"/><text x="%s" y="16" class="small">current period</text>'
+                  '<rect x="%s" y="6" width="12" height="12" fill="#a0cbe8"/><text x="%s" y="16" class="small">previous period</text>'
+                  '%s</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), h, h, aispend.html_escape(title),
+                  x0, x0 + 16, x0 + 130, x0 + 146, bars);
+END
+$$;
+COMMENT ON FUNCTION aispend._report_bars(text, text, text[], numeric[], numeric[]) IS
+    'Internal (report): an inline SVG bar chart, current vs previous period per label.';
+
+-- Daily cost as vertical bars, one per UTC day of the period (aispend.daily_series).
+CREATE OR REPLACE FUNCTION aispend._report_daily(title text, check_name text, days date[], costs numeric[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := coalesce(array_length(days, 1), 0);
+    top numeric := 0;
+    chart_h constant integer := 160;
+    step numeric;
+    bar numeric;
+    bars text := '';
+    i integer;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        top := GREATEST(top, coalesce(costs[i], 0));
+    END LOOP;
+    step := 560.0 / GREATEST(n, 1);
+    FOR i IN 1 .. n LOOP
+        bar := CASE WHEN top > 0 THEN round(chart_h * GREATEST(coalesce(costs[i], 0), 0) / top, 1) ELSE 0 END;
+        bars := bars || format(
+            '<g class="day-item" data-label="%s" data-value="%s"><rect x="%s" y="%s" width="%s" height="%s" '
+            'fill="#4e79a7"><title>%s: %s</title></rect></g>',
+            days[i], costs[i], round(30 + step * (i - 1), 1), 20 + chart_h - bar, round(GREATEST(step - 1, 1), 1),
+            bar, days[i], aispend._report_money(costs[i]));
+    END LOOP;
+    RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="220" viewBox="0 0 600 220" role="img">'
+                  '<title>%s</title><text x="30" y="14" class="small muted">max %s</text>%s'
+                  '<text x="30" y="210" class="small">%s</text><text x="590" y="210" class="small num">%s</text>'
+                  '</svg></figure>',
+                  aispend.html_escape(check_name), aispend.html_escape(title), aispend.html_escape(title),
+                  aispend._report_money(top), bars, coalesce(days[1]::text, ''), coalesce(days[n]::text, ''));
+END
+$$;
+COMMENT ON FUNCTION aispend._report_daily(text, text, date[], numeric[]) IS
+    'Internal (report): an inline SVG bar chart of the cost per UTC day.';
+
+CREATE OR REPLACE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
+                                    provider text DEFAULT 'all', compare_with daterange DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    max_rows constant integer := 50;   -- table rows shown per tab; the rest is counted below the table
+    prev daterange;
+    ws record;
+    ak record;
+    md record;
+    html text;
+    part text;
+    n integer;
+    labels text[];
+    a numeric[];
+    b numeric[];
+    c numeric[];
+    prov text := lower(coalesce(nullif(btrim(provider), ''), 'all'));
+    call_args text;
+    n_ws integer;
+    n_active integer;
+    n_renamed integer;
+    est_pct numeric;
+    days date[];
+BEGIN
+    prev := aispend._check_period(coalesce(compare_with, aispend.previous_period(aispend._check_period(period))));
+    PERFORM aispend._provider_matches('openai', prov);   -- raises for an unknown provider filter
+    call_args := format('%L::daterange, %L', period, prov)
+                 || CASE WHEN compare_with IS NOT NULL THEN format(', compare_with => %L::daterange', prev) ELSE '' END;
+
+    SELECT * INTO ws FROM aispend.workspaces_summary(period, prov, compare_with => prev);
+    SELECT * INTO ak FROM aispend.api_keys_summary(period, prov, compare_with => prev);
+    SELECT * INTO md FROM aispend.models_summary(period, prov, compare_with => prev);
+    SELECT b.pct_of_cost INTO est_pct FROM aispend.cost_basis_split(period, prov) b WHERE b.cost_basis = 'estimated';
+    est_pct := coalesce(est_pct, 0);
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        || '<title>aispend report ' || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</title><style>'
+        || 'body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;background:#f6f7f9}'
+        || 'h1{margin:0 0 4px;font-size:26px}h2{margin:0 0 12px;font-size:20px;border-bottom:2px solid #4e79a7;padding-bottom:4px}'
+        || 'header p{margin:2px 0;color:#555}section{background:#fff;border:1px solid #dde;border-radius:8px;padding:16px 20px;margin:18px 0}'
+        || '.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:14px}'
+        || '.card{border:1px solid #dde;border-radius:6px;padding:10px 14px;min-width:150px;background:#fbfcfe}'
+        || '.card-title{font-size:12px;color:#666;text-transform:uppercase;letter-spacing:.04em}'
+        || '.card-value{font-size:22px;font-weight:600;margin-top:4px}.card-note{font-size:12px;margin-top:4px;color:#555}'
+        || '.charts{display:flex;flex-wrap:wrap;gap:16px}figure.chart{margin:0 0 12px}figcaption{font-weight:600;margin-bottom:4px}'
+        || 'svg text{font-size:12px;fill:#222}svg text.num{text-anchor:end}svg text.small{font-size:11px}svg text.muted{fill:#777}'
+        || 'table{border-collapse:collapse;width:100%;font-size:13px;margin-top:6px}'
+        || 'th,td{border-bottom:1px solid #e4e6eb;padding:4px 8px;text-align:left}th{background:#f0f2f6}'
+        || 'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}'
+        || '.trend{font-weight:600;white-space:nowrap}.trend.up{color:#c62828}.trend.down{color:#2e7d32}'
+        || '.trend.flat{color:#777}.trend.new{color:#1565c0}.trend.incomplete{color:#777;font-style:italic;font-weight:400}'
+        || '.star{vertical-align:-2px}.muted{color:#777}'
+        || '.note{font-size:12px;color:#666}footer{font-size:12px;color:#666;margin-top:20px}code{font-size:12px}'
+        || '</style></head><body>'
+        || '<header><h1>aispend · Provider Dashboard</h1>'
+        || '<p data-check="period" data-value="' || aispend.html_escape(period::text) || '">Period: <b>'
+        || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</b> ('
+        || (upper(period) - lower(period)) || ' UTC days), compared with '
+        || aispend.html_escape(aispend.period_first_day(prev)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(prev)::text) || '</p>'
+        || '<p>Provider: <b>' || aispend.html_escape(prov) || '</b> · generated '
+        || aispend.html_escape(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC') || '</p></header>';
+
+    -- ---- Workspaces
+    html := html || '<section id="workspaces"><h2>Workspaces</h2><div class="cards">'
+        || aispend._report_card('workspaces_summary.total_cost', 'Total Cost', aispend._report_money(ws.total_cost),
+                                ws.total_cost::text,
+                                aispend._report_trend(ws.trend, ws.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ws.previous_total_cost)))
+        || aispend._report_card('workspaces_summary.active_workspaces', 'Active Workspaces',
+                                aispend._report_int(ws.active_workspaces), ws.active_workspaces::text)
+        -- a card per provider in view (none for a provider the filter leaves out; other only when it has cost)
+        || CASE WHEN prov IN ('all', 'openai')
+                THEN aispend._report_card('workspaces_summary.openai_cost', 'OpenAI',
+                                          aispend._report_money(ws.openai_cost), ws.openai_cost::text)
+                ELSE '' END
+        || CASE WHEN prov IN ('all', 'anthropic')
+                THEN aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
+                                          aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
+                ELSE '' END
+        || CASE WHEN prov = 'other' OR prov = 'all' AND ws.other_cost <> 0
+                THEN aispend._report_card('workspaces_summary.other_cost', 'Other providers',
+                                          aispend._report_money(ws.other_cost), ws.other_cost::text)
+                ELSE '' END
+        || aispend._report_card('cost_basis.estimated_pct', 'Estimated',
+                                aispend._report_pct(est_pct), coalesce(est_pct::text, ''),
+                                'of the cost is estimated from list prices (bill not settled yet)')
+        || aispend._report_card('workspaces_summary.requests', 'Requests', aispend._report_int(ws.requests),
+                                coalesce(ws.requests::text, ''))
+        || aispend._report_card('workspaces_summary.tokens', 'Tokens', aispend._report_int(ws.tokens), ws.tokens::text)
+        || '</div><div class="charts">';
+    SELECT array_agg(t.provider ORDER BY t.cost DESC, t.provider), array_agg(t.cost ORDER BY t.cost DESC, t.provider),
+           array_agg(t.pct_of_total ORDER BY t.cost DESC, t.provider)
+      INTO labels, a, c
+      FROM aispend.workspaces_by_provider(period, prov, compare_with => prev) t;
+    html := html || aispend._report_pie('Cost Distribution by Provider', 'workspaces_by_provider', labels, a, c);
+    SELECT array_agg(t.name ORDER BY t.current_cost DESC, t.name), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.name),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.name)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.workspaces_vs_previous(period, prov, compare_with => prev) v
+            ORDER BY v.current_cost DESC, v.name LIMIT 10) t;
+    html := html || aispend._report_bars('Current vs Previous Period (top 10 workspaces)', 'workspaces_vs_previous',
+                                         labels, a, b);
+    SELECT array_agg(d.day ORDER BY d.day), array_agg(d.cost ORDER BY d.day) INTO days, a
+      FROM aispend.daily_series(period, prov) d;
+    html := html || aispend._report_daily('Cost per Day', 'daily_series', days, a) || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.name) || '</td><td>' || aispend.html_escape(t.provider)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.cost DESC, t.name),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.workspaces_table(period, prov, compare_with => prev) x
+            ORDER BY x.cost DESC, x.name LIMIT max_rows) t;
+    html := html || '<table data-check="workspaces_table"><thead><tr><th>Name</th><th>Provider</th>'
+        || '<th class="num">Cost</th><th class="num">% of Total</th><th class="num">Requests</th>'
+        || '<th class="num">Tokens</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.workspaces_table(' || aispend.html_escape(call_args) || ') ORDER BY cost DESC, name;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- API keys
+    html := html || '<section id="api-keys"><h2>API Keys</h2><div class="cards">'
+        || aispend._report_card('api_keys_summary.total_cost', 'Total Cost', aispend._report_money(ak.total_cost),
+                                ak.total_cost::text,
+                                aispend._report_trend(ak.trend, ak.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ak.previous_total_cost)))
+        || aispend._report_card('api_keys_summary.active_keys', 'Active API Keys', aispend._report_int(ak.active_keys),
+                                ak.active_keys::text)
+        || aispend._report_card('api_keys_summary.total_requests', 'Total Requests',
+                                aispend._report_int(ak.total_requests), coalesce(ak.total_requests::text, ''))
+        || aispend._report_card('api_keys_summary.tokens', 'Tokens', aispend._report_int(ak.tokens), ak.tokens::text)
+        || aispend._report_card('api_keys_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(ak.avg_cost_per_1m), coalesce(ak.avg_cost_per_1m::text, ''))
+        || '</div><div class="charts">';
+    SELECT array_agg(CASE WHEN t.label = 'Other keys' THEN 'Other keys (' || t.keys || ')' ELSE t.label END ORDER BY t.rank),
+           array_agg(t.cost ORDER BY t.rank), array_agg(t.pct_of_total ORDER BY t.rank)
+      INTO labels, a, c
+      FROM aispend.api_keys_top(period, 10, prov, compare_with => prev) t;
+    html := html || aispend._report_pie('Cost Distribution by API Key (top 10)', 'api_keys_top', labels, a, c);
+    SELECT array_agg(t.api_key || ' (' || t.workspace || ')' ORDER BY t.rn), array_agg(t.current_cost ORDER BY t.rn),
+           array_agg(t.previous_cost ORDER BY t.rn)
+      INTO labels, a, b
+      FROM (SELECT v.*, row_number() OVER (ORDER BY v.current_cost DESC, v.api_key, v.account, v.workspace_id,
+                                                    v.api_key_id) AS rn
+            FROM aispend.api_keys_vs_previous(period, prov, compare_with => prev) v) t
+     WHERE t.rn <= 10;
+    html := html || aispend._report_bars('API Key Cost Comparison (top 10 keys)', 'api_keys_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.api_key) || '</td><td>' || aispend.html_escape(t.kind)
+                      || '</td><td>' || aispend.html_escape(t.workspace)
+                      || '</td><td><code>' || aispend.html_escape(t.key_hint) || '</code></td><td>'
+                      || aispend.html_escape(t.provider) || '</td><td>' || aispend.html_escape(t.status)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_int(t.tokens) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, row_number() OVER () AS rn, count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov, compare_with => prev) x) t
+     WHERE t.rn <= max_rows;
+    html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Kind</th><th>Workspace</th><th>Key Hint</th>'
+        || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
+        || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ');</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Models
+    html := html || '<section id="models"><h2>Models</h2><div class="cards">'
+        || aispend._report_card('models_summary.total_cost', 'Total Cost', aispend._report_money(md.total_cost),
+                                md.total_cost::text,
+                                aispend._report_trend(md.trend, md.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(md.previous_total_cost)))
+        || aispend._report_card('models_summary.model_count', 'Models', aispend._report_int(md.model_count),
+                                md.model_count::text)
+        || aispend._report_card('models_summary.total_requests', 'Total Requests',
+                                aispend._report_int(md.total_requests), coalesce(md.total_requests::text, ''))
+        || aispend._report_card('models_summary.tokens', 'Tokens', aispend._report_int(md.tokens), md.tokens::text)
+        || aispend._report_card('models_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(md.avg_cost_per_1m), coalesce(md.avg_cost_per_1m::text, ''))
+        || aispend._report_card('models_summary.most_efficient_model', 'Most Efficient',
+                                coalesce(md.most_efficient_model, '—'), coalesce(md.most_efficient_model, ''),
+                                aispend._report_star() || ' lowest cost per 1M tokens (chat models)')
+        || '</div><div class="charts">';
+    -- The pie shows the nine costliest models; the rest is one grey slice.
+    SELECT array_agg(t.label ORDER BY t.grp), array_agg(t.cost ORDER BY t.grp), array_agg(t.pct ORDER BY t.grp)
+      INTO labels, a, c
+      FROM (SELECT g.grp, CASE WHEN g.grp <= 9 OR count(*) = 1 THEN min(g.model)
+                               ELSE 'Other (' || count(*) || ' models)' END AS label,
+                   sum(g.cost) AS cost, sum(g.pct_of_total) AS pct
+              FROM (SELECT x.model, x.cost, x.pct_of_total,
+                           LEAST(row_number() OVER (ORDER BY x.cost DESC, x.model), 10) AS grp
+                      FROM aispend.models_by_cost(period, prov, compare_with => prev) x) g
+             GROUP BY g.grp) t;
+    html := html || aispend._report_pie('Cost Distribution by Model', 'models_by_cost', labels, a, c);
+    SELECT array_agg(t.model ORDER BY t.current_cost DESC, t.model), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.model),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.model)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.models_vs_previous(period, prov, compare_with => prev) v ORDER BY v.current_cost DESC, v.model LIMIT 10) t;
+    html := html || aispend._report_bars('Model Cost Comparison (top 10 models)', 'models_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.model)
+                      || CASE WHEN t.most_efficient THEN ' ' || aispend._report_star() ELSE '' END
+                      || '</td><td>' || aispend.html_escape(t.class)
+                      || '</td><td>' || aispend.html_escape(t.provider) || '</td><td class="num">'
+                      || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">' || aispend._report_money(t.cost)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td class="num">'
+                      || aispend._report_int(t.requests) || '</td><td class="num">' || aispend._report_pct(t.pct_of_total)
+                      || '</td><td>' || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', ''
+                      ORDER BY t.cost_per_1m NULLS LAST, t.model),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.models_table(period, prov, compare_with => prev) x
+            ORDER BY x.cost_per_1m NULLS LAST, x.model LIMIT max_rows) t;
+    html := html || '<table data-check="models_table"><thead><tr><th>Model</th><th>Class</th><th>Provider</th>'
+        || '<th class="num">Cost/1M</th><th class="num">Cost</th><th class="num">Tokens</th><th class="num">Requests</th>'
+        || '<th class="num">% of Total</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_star() || ' marks the most cost-efficient model of each class: the lowest cost per '
+        || 'million tokens among the class''s models with cost and tokens in the period.</p>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.models_table(' || aispend.html_escape(call_args) || ') ORDER BY cost_per_1m NULLS LAST, model;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Workspace management (the names; not period-dependent)
+    SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
+                      || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END
+                      || '</td><td>' || aispend.html_escape(m.provider) || '</td><td><code>'
+                      || aispend.html_escape(m.workspace_id) || '</code></td><td>' || aispend.html_escape(m.provider_name)
+                      || '</td><td>' || aispend.html_escape(m.status) || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.created, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.first_seen, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.last_seen, 'YYYY-MM-DD')), '—')
+                      || '</td><td class="num">' || m.name_changes || '</td></tr>', ''
+                      ORDER BY m.workspace_name, m.account, m.workspace_id),
+           count(*), count(*) FILTER (WHERE m.status = 'active'), count(*) FILTER (WHERE m.display_name IS NOT NULL)
+      INTO part, n_ws, n_active, n_renamed
+      FROM aispend.workspace_management_table(NULL, prov) m;
+    html := html || '<section id="workspace-management"><h2>Workspace Management</h2><div class="cards">'
+        || aispend._report_card('workspace_management.count', 'Workspaces', aispend._report_int(n_ws), n_ws::text)
+        || aispend._report_card('workspace_management.active', 'Active', aispend._report_int(n_active), n_active::text)
+        || aispend._report_card('workspace_management.renamed', 'Custom Names', aispend._report_int(n_renamed), n_renamed::text)
+        || '</div><table data-check="workspace_management"><thead><tr><th>Workspace Name</th><th>Provider</th>'
+        || '<th>Workspace ID</th><th>Provider Name</th><th>Status</th><th>Created</th><th>First Seen</th>'
+        || '<th>Last Seen</th><th class="num">Name Changes</th></tr></thead>'
+        || '<tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">Created: the provider''s creation date; First Seen: the earlier of Created and the first day '
+        || 'with usage or cost; Last Seen: the last day with usage or cost. Rename a workspace: <code>SELECT '
+        || 'aispend.rename_workspace(account, workspace_id, ''new name'');</code> (docs/workspace-management.md).</p></section>';
+
+    -- ---- Data freshness: how far each account in view is synced, and what is still an estimate
+    SELECT string_agg('<tr><td>' || aispend.html_escape(f.account) || '</td><td>' || aispend.html_escape(f.provider)
+                      || '</td><td>' || coalesce(to_char(f.usage_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.costs_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.settled_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(aispend.html_escape(to_char(f.last_sync AT TIME ZONE 'UTC',
+                                                                              'YYYY-MM-DD HH24:MI') || ' UTC'), '—')
+                      || '</td><td>' || aispend.html_escape(coalesce(f.status, '—')) || '</td></tr>', ''
+                      ORDER BY f.account)
+      INTO part
+      FROM aispend.data_freshness f
+     WHERE aispend._provider_matches(f.provider, prov);
+    html := html || '<section id="freshness"><h2>Data Freshness</h2>'
+        || '<table data-check="data_freshness"><thead><tr><th>Account</th><th>Provider</th><th>Usage complete through</th>'
+        || '<th>Costs complete through</th><th>Costs settled through</th><th>Last sync</th><th>Last status</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_pct(est_pct) || ' of the cost in this period is estimated from list prices '
+        || '(days whose bill is not settled yet: docs/costs.md). A trend marked "history from" compares with a period '
+        || 'older than the synced history.</p></section>';
+
+    html := html || '<footer>Figures from aispend.workspaces_summary / _table / _by_provider / _vs_previous, '
+        || 'aispend.api_keys_summary / _table / _top / _vs_previous, aispend.models_summary / _table / _by_cost / '
+        || '_vs_previous, aispend.workspace_management_table, aispend.data_freshness and aispend.cost_basis_split '
+        || 'for the period above; costs in US dollars, days in UTC. '
+        || 'Made with <code>psql -Atc "SELECT aispend.report_html(' || aispend.html_escape(call_args)
+        || ')" &gt; report.html</code>.</footer></body></html>' || E'\n';
+    RETURN html;
+END
+$$;
+COMMENT ON FUNCTION aispend.report_html(daterange, text, daterange) IS
+    'The chart report: one self-contained HTML page (inline SVG and CSS, no JavaScript, no external assets) with '
+    'the summary cards, pie charts, current-vs-previous bar charts and tables (trend arrows, efficiency star) of '
+    'the Workspaces, API Keys, Models and Workspace Management tabs for a period (default last 30 days, UTC) and a '
+    'provider filter (all, openai, anthropic, other), compared with compare_with (default '
+    'aispend.previous_period(period); by name: aispend.report_html(''month_to_date'')). Export: psql -Atc "SELECT aispend.report_html()" > report.html';
+
+-- ---- from 72_period_names.sql
+-- 72_period_names.sql: every dashboard function that takes a period (a daterange) also takes its name:
+-- aispend.workspaces_table('last_30_days') is aispend.workspaces_table(aispend.period('last_30_days')). The
+-- overloads are generated from the daterange functions (same arguments after the first, same defaults, same
+-- result), so that they can never drift apart. A call without a period still reads the daterange function's
+-- default; a quoted literal resolves to the text overload (PostgreSQL prefers text for an untyped literal).
+-- By name, a period is compared with aispend.previous_period(name): month_to_date with the same days of the
+-- previous month, year_to_date with the same days of the previous year.
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid, p.proname, p.proretset,
+               pg_catalog.pg_get_function_arguments(p.oid) AS args,
+               pg_catalog.pg_get_function_result(p.oid) AS result,
+               p.proargnames[2:pg_catalog.cardinality(p.proargtypes)] AS rest
+        FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'aispend'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
+          AND p.proargtypes[0] = 'daterange'::regtype AND p.proargnames[1] = 'period'
+          AND (p.proretset OR p.proname = 'report_html')
+        ORDER BY p.proname
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE FUNCTION aispend.%I(%s) RETURNS %s LANGUAGE sql STABLE BEGIN ATOMIC %s aispend.%I(%s); END',
+            f.proname,
+            'period text' || CASE WHEN pg_catalog.cardinality(f.rest) > 0
+                                  THEN pg_catalog.substr(f.args, pg_catalog.strpos(f.args, ', ' || f.rest[1] || ' '))
+                                  ELSE '' END,
+            f.result,
+            CASE WHEN f.proretset THEN 'SELECT * FROM' ELSE 'SELECT' END,
+            f.proname,
+            pg_catalog.array_to_string(ARRAY['aispend.period(period)']
+                                       || ARRAY(SELECT pg_catalog.quote_ident(a) || ' => '
+                                                       || CASE WHEN a = 'compare_with'
+                                                               THEN 'coalesce(compare_with, aispend.previous_period(period))'
+                                                               ELSE pg_catalog.quote_ident(a) END
+                                                FROM pg_catalog.unnest(f.rest) AS a), ', '));
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION aispend.%I(%s) IS %L', f.proname,
+            pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(f.oid), '^period daterange',
+                                      'period text'),
+            'aispend.' || f.proname || ' with the period given by name (aispend.period(period)): '
+            || 'last_7_days, last_30_days, month_to_date, previous_month, ... compared with '
+            || 'aispend.previous_period(period) unless compare_with says otherwise. See that function.');
+    END LOOP;
+END
+$$;
+
+-- ---- privileges as a fresh install sets them, and for the roles that had them
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole::name AS role_name,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+                       WHERE c.oid = 'aispend.usage'::regclass AND x.grantee = a.grantee
+                         AND x.privilege_type = 'INSERT') AS admin
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'aispend.trend(numeric, numeric)'::regprocedure
+          AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        IF r.admin THEN
+            PERFORM aispend.grant_admin(r.role_name);
+        ELSE
+            PERFORM aispend.grant_reader(r.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
