@@ -66,8 +66,8 @@ class FetchCall {
     }
     const std::string &account() const { return account_.name; }
 
-    // Appends one page: write(RowWriter&, const Row&) per row (false: the row is left out), in a memory context
-    // reset after the page.
+    // Appends one page: write(RowWriter&, const Row&) per row (false: the row is left out), in a memory
+    // context reset after the page.
     template <typename Row, typename WriteRow>
     void put_page(const std::vector<Row> &rows, WriteRow write) {
         if (pg::interrupt_pending()) throw pg::Interrupted();
@@ -118,7 +118,8 @@ void check_window(const core::Window &window, const std::string &account) {
                            "Use date_trunc('day', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' for 1d buckets.");
 }
 
-// Row layouts: one per SQL function, in the column order its RETURNS TABLE declares; false leaves the row out.
+// Row layouts: one per SQL function, in the column order its RETURNS TABLE declares; false leaves the row
+// out.
 bool write_workspace(pg::RowWriter &w, const core::Workspace &r) {
     // An install not updated yet (no is_default column) would store the default workspace twice, under its
     // real id beside the '(default)' of the reports: it gets the workspaces it always got.

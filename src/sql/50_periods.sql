@@ -34,6 +34,10 @@ BEGIN
     IF today IS NULL THEN
         RAISE EXCEPTION 'aispend: period: today must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- a range written as text ('[2026-09-01,2026-10-01)'): what a quoted range meant before periods had names
+    IF pg_catalog.btrim(name) ~ '^[\[\(]' THEN
+        RETURN aispend._check_period(pg_catalog.btrim(name)::daterange);
+    END IF;
     IF k ~ '^last_[0-9]+_days?$' THEN
         n := (pg_catalog.regexp_match(k, '[0-9]+'))[1]::integer;
         IF n < 1 THEN
@@ -66,7 +70,7 @@ $$;
 COMMENT ON FUNCTION aispend.period(text, date) IS
     'A named period of UTC days ending on today (included): last_7_days, last_30_days, last_90_days, last_<N>_days, '
     'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
-    '(''Last 30 days'').';
+    '(''Last 30 days''); a range written as text (''[2026-09-01,2026-10-01)'') is that range.';
 
 -- What a period is compared with, when the caller does not say (every tab takes compare_with):
 --   whole calendar months (a month, a quarter, a year) -> as many whole months just before it;
@@ -100,7 +104,9 @@ COMMENT ON FUNCTION aispend.previous_period(daterange) IS
     '(previous_month with the month before it), any other range with the same number of days just before it.';
 
 -- The comparison period of a named period: month to date with the same days of the previous month (clamped to
--- its end), year to date with the same days of the previous year; the others as aispend.previous_period(range).
+-- its end), year to date with the same days of the previous year, the rolling ones (last_<N>_days, today,
+-- yesterday) with as many days just before (last_30_days on September 30th is not "September"); the others
+-- (previous_month, previous_year, a range written as text) as aispend.previous_period(range).
 CREATE FUNCTION aispend.previous_period(name text, today date DEFAULT aispend.utc_today())
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
@@ -112,6 +118,10 @@ DECLARE
 BEGIN
     step := CASE WHEN k IN ('month_to_date', 'mtd', 'this_month') THEN interval '1 month'
                  WHEN k IN ('year_to_date', 'ytd', 'this_year') THEN interval '1 year' END;
+    IF k ~ '^(last_[0-9]+_days?|today|yesterday)$' THEN    -- rolling, even on a day it spans a whole month
+        RETURN pg_catalog.daterange(pg_catalog.lower(p) - (pg_catalog.upper(p) - pg_catalog.lower(p)),
+                                    pg_catalog.lower(p), '[)');
+    END IF;
     IF step IS NULL THEN
         RETURN aispend.previous_period(p);
     END IF;
@@ -120,8 +130,8 @@ END
 $$;
 COMMENT ON FUNCTION aispend.previous_period(text, date) IS
     'What the named period (aispend.period(name, today)) is compared with: month_to_date with the same days of the '
-    'previous month, year_to_date with the same days of the previous year, the others as '
-    'aispend.previous_period(daterange). The tabs called with a period name use it.';
+    'previous month, year_to_date with the same days of the previous year, last_<N>_days, today and yesterday with '
+    'as many days before, the others as aispend.previous_period(daterange). The tabs called with a period name use it.';
 
 CREATE FUNCTION aispend.period_first_day(period daterange)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE

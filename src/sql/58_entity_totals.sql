@@ -23,19 +23,23 @@ END
 $$;
 COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
 
--- The arguments every tab shares: the period and the provider filter, checked once per call (an InitPlan)...
-CREATE FUNCTION aispend._check_filters(period daterange, provider text)
+-- The arguments every tab shares: the period, what it is compared with and the provider filter, checked once per
+-- call (an InitPlan)...
+CREATE FUNCTION aispend._check_filters(period daterange, provider text, compare_with daterange)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend._check_period(period);
+    IF compare_with IS NOT NULL THEN
+        PERFORM aispend._check_period(compare_with);
+    END IF;
     PERFORM aispend._provider_matches('openai', provider);   -- raises for an unknown filter
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION aispend._check_filters(daterange, text) IS
-    'Internal: validates the period and provider filter every tab shares (22023).';
+COMMENT ON FUNCTION aispend._check_filters(daterange, text, daterange) IS
+    'Internal: validates the period, compare_with and the provider filter every tab shares (22023).';
 
 -- ... and the cost range, as a plain condition: with literal bounds it is evaluated while the query is planned,
 -- before the planner can prove "cost >= 5 AND cost <= 1" empty and skip every check of the query.
@@ -244,7 +248,7 @@ BEGIN ATOMIC
                                            _entity_totals.compare_with) o
         WHERE (SELECT aispend._team_restricted()) OR _entity_totals.workspace IS NOT NULL
            OR _entity_totals.api_key IS NOT NULL) e
-    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider))
+    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with))
       AND aispend._check_cost_range(_entity_totals.min_cost, _entity_totals.max_cost);
 END;
 COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text, text, text, numeric, numeric, daterange) IS

@@ -51,9 +51,10 @@ BEGIN ATOMIC
            o.workspaces, o.accounts, o.workspace_ids
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(workspaces_table.period, workspaces_table.provider,
-                                                       workspaces_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(workspaces_table.period, workspaces_table.provider,
+                                                 workspaces_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric, daterange) IS
@@ -86,9 +87,10 @@ BEGIN ATOMIC
     SELECT pg_catalog.round(s.total_cost, 2), s.active, pg_catalog.round(s.openai_cost, 2),
            pg_catalog.round(s.anthropic_cost, 2), pg_catalog.round(s.other_cost, 2), s.requests, s.tokens,
            pg_catalog.round(s.previous_cost, 2), tr.indicator, tr.change_pct, tr.label
-    FROM s, aispend.trend(s.total_cost, s.previous_cost,
-                              aispend._incomplete_from(workspaces_summary.period, workspaces_summary.provider,
-                                                       workspaces_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    FROM s CROSS JOIN (SELECT aispend._incomplete_from(workspaces_summary.period, workspaces_summary.provider,
+                                                 workspaces_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total_cost, s.previous_cost, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric, daterange) IS
     'Workspaces tab summary: Total Cost, Active Workspaces (names with cost, tokens or requests in the period), '
@@ -111,9 +113,10 @@ BEGIN ATOMIC
            tr.change_pct
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(workspaces_by_provider.period, workspaces_by_provider.provider,
-                                                       workspaces_by_provider.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(workspaces_by_provider.period, workspaces_by_provider.provider,
+                                                 workspaces_by_provider.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric, daterange) IS

@@ -61,17 +61,14 @@ RETURN (SELECT max(r.day) FROM aispend.daily_rollup r
 COMMENT ON FUNCTION aispend.api_key_last_active(name, text) IS
     'The last UTC day with usage (tokens or requests) of an API key in the synced data; NULL: none.';
 
-CREATE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
-                                       provider text DEFAULT 'all', search text DEFAULT NULL,
-                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
-                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
-                                       include_unused boolean DEFAULT true,
-                                       compare_with daterange DEFAULT NULL)
+-- Per key and workspace, exact, with the rows that are not keys and (include_unused) the listed keys without use.
+CREATE FUNCTION aispend._api_key_rows(period daterange, provider text, search text, min_cost numeric,
+                                      max_cost numeric, workspace text, api_key text, include_unused boolean,
+                                      compare_with daterange)
 RETURNS TABLE (api_key text, kind text, workspace text, key_hint text, provider text, status text, cost numeric,
-               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
-               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
-               previous_requests bigint, last_active_day date, account name, workspace_id text, api_key_id text,
-               owner text, last_used_at timestamptz)
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
+               last_used_at timestamptz)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH a AS (
@@ -88,9 +85,9 @@ BEGIN ATOMIC
         FROM aispend.api_keys k
         LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
         WHERE include_unused AND k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
-          AND aispend._provider_matches(k.provider, api_keys_table.provider)
-          AND aispend._workspace_is(w.name, k.workspace_id, api_keys_table.workspace)
-          AND aispend._api_key_is(k.name, k.api_key_id, api_keys_table.api_key)
+          AND aispend._provider_matches(k.provider, _api_key_rows.provider)
+          AND aispend._workspace_is(w.name, k.workspace_id, _api_key_rows.workspace)
+          AND aispend._api_key_is(k.name, k.api_key_id, _api_key_rows.api_key)
           AND NOT EXISTS (SELECT 1 FROM a WHERE a.account = k.account AND a.api_key_id = k.api_key_id)),
     e AS (
         SELECT aispend._api_key_label(t.api_key_id, k.name) AS api_key, aispend.api_key_kind(t.api_key_id, k.status) AS kind,
@@ -103,7 +100,32 @@ BEGIN ATOMIC
         LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
         WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
           AND (min_cost IS NULL OR t.cost >= min_cost)
-          AND (max_cost IS NULL OR t.cost <= max_cost)),
+          AND (max_cost IS NULL OR t.cost <= max_cost))
+    SELECT e.api_key, e.kind, e.workspace, e.key_hint, e.provider, e.status, e.cost, e.tokens, e.requests,
+           e.previous_cost, e.previous_tokens, e.previous_requests, e.account, e.workspace_id, e.api_key_id,
+           e.owner, e.last_used_at
+    FROM e;
+END;
+COMMENT ON FUNCTION aispend._api_key_rows(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
+    'Internal: the API keys tab''s rows with exact figures (the tab rounds them; its pie, unused keys and sums '
+    'read these).';
+
+CREATE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                       include_unused boolean DEFAULT true,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE (api_key text, kind text, workspace text, key_hint text, provider text, status text, cost numeric,
+               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
+               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, last_active_day date, account name, workspace_id text, api_key_id text,
+               owner text, last_used_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH e AS (
+        SELECT * FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key,
+                                            include_unused, compare_with)),
     o AS (
         -- keys first, then the rows that are not keys
         SELECT e.*, pg_catalog.row_number() OVER (ORDER BY e.api_key_id LIKE '(%', e.cost DESC, e.api_key, e.account,
@@ -116,9 +138,10 @@ BEGIN ATOMIC
            o.api_key_id, o.owner, o.last_used_at
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(api_keys_table.period, api_keys_table.provider,
-                                                       api_keys_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(api_keys_table.period, api_keys_table.provider,
+                                                 api_keys_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
@@ -155,9 +178,10 @@ BEGIN ATOMIC
           WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
             AND (min_cost IS NULL OR t.cost >= min_cost)
             AND (max_cost IS NULL OR t.cost <= max_cost)) s
-    CROSS JOIN aispend.trend(s.total, s.previous,
-                              aispend._incomplete_from(api_keys_summary.period, api_keys_summary.provider,
-                                                       api_keys_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(api_keys_summary.period, api_keys_summary.provider,
+                                                 api_keys_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total, s.previous, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
     'API Key Analytics summary: Total Cost (every row, keys or not), Active API Keys (keys with cost, tokens or '
@@ -176,7 +200,8 @@ BEGIN ATOMIC
     WITH t AS (
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
                                                             x.api_key_id) AS rn
-        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key, false,
+                                   compare_with) x
         WHERE x.cost <> 0 AND x.api_key_id NOT LIKE '(%'),
     slices AS (
         SELECT LEAST(t.rn, top_n + 1) AS ord,
@@ -189,12 +214,13 @@ BEGIN ATOMIC
         UNION ALL
         -- what no key carries, as one slice, so that the pie adds up to the total
         SELECT top_n + 2, 'Not an API key', NULL, NULL, sum(x.cost), 0
-        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key, false,
+                                   compare_with) x
         WHERE x.cost <> 0 AND x.api_key_id LIKE '(%'
         HAVING count(*) > 0),
     p AS (
         SELECT s.*, pg_catalog.row_number() OVER (ORDER BY s.ord) AS pos FROM slices s)
-    SELECT p.pos::integer, p.label, p.api_key, p.workspace, p.cost, pc.pct, p.keys
+    SELECT p.pos::integer, p.label, p.api_key, p.workspace, pg_catalog.round(p.cost, 2), pc.pct, p.keys
     FROM p
     JOIN aispend._pct_of_total(ARRAY(SELECT p2.cost FROM p p2 ORDER BY p2.pos)) pc ON pc.ord = p.pos
     ORDER BY p.pos;
@@ -255,23 +281,24 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                account name, workspace_id text, api_key_id text, owner text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, k.created_at, t.last_used_at,
-           t.last_active_day,
-           (pg_catalog.upper(period) - 1
-            - GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day))::integer,
-           t.previous_cost, t.account, t.workspace_id, t.api_key_id, t.owner
-    FROM aispend.api_keys_table(period, provider, search, NULL, NULL, workspace, NULL, true) t
+    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, k.created_at, t.last_used_at, t.last_active_day,
+           -- from the end of the period: 0 when the key was used after it
+           GREATEST(pg_catalog.upper(period) - 1 - t.last_use, 0)::integer,
+           pg_catalog.round(t.previous_cost, 2), t.account, t.workspace_id, t.api_key_id, t.owner
+    FROM (SELECT r.*, a.day AS last_active_day, GREATEST((r.last_used_at AT TIME ZONE 'UTC')::date, a.day) AS last_use
+          FROM aispend._api_key_rows(period, provider, search, NULL, NULL, workspace, NULL, true, NULL) r
+          CROSS JOIN LATERAL (SELECT aispend.api_key_last_active(r.account, r.api_key_id) AS day) a) t
     JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
     WHERE t.kind = 'key' AND t.status = 'active'
       AND t.cost = 0 AND t.tokens = 0 AND coalesce(t.requests, 0) = 0
-    ORDER BY GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day) NULLS FIRST, t.api_key,
-             t.account, t.api_key_id;
+    ORDER BY t.last_use NULLS FIRST, t.api_key, t.account, t.api_key_id;
 END;
 COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
     'Unused API keys: keys the provider lists as active with 0 requests, no tokens and no cost in the period '
-    '(candidates for deactivation; deleted keys are not listed any more and never appear). last_active_day: the '
-    'last day with usage in the synced data; days_since_last_use counts from the later of it and the provider''s '
-    'last_used_at. Default order: last use NULLS FIRST, api_key.';
+    '(candidates for deactivation; deleted keys are not listed any more and never appear; tokens and cost are '
+    'checked too, as Anthropic reports no requests). last_active_day: the last day with usage in the synced data; '
+    'days_since_last_use counts from the later of it and the provider''s last_used_at to the end of the period. '
+    'Default order: last use NULLS FIRST, api_key.';
 
 CREATE FUNCTION aispend.api_keys_idle(days integer DEFAULT 30, provider text DEFAULT 'all',
                                       as_of date DEFAULT aispend.utc_today())

@@ -77,9 +77,10 @@ BEGIN ATOMIC
            e.previous_tokens, e.previous_requests, e.accounts
     FROM e
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
-    CROSS JOIN aispend.trend(e.cost, e.previous_cost,
-                              aispend._incomplete_from(models_table.period, models_table.provider,
-                                                       models_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(models_table.period, models_table.provider,
+                                                 models_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(e.cost, e.previous_cost, inc.since) tr
     ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model;
 END;
 COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric, text, text, daterange) IS
@@ -110,9 +111,10 @@ BEGIN ATOMIC
                  sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
                  coalesce(sum(t.previous_cost), 0) AS previous
           FROM aispend._model_rows(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t) s
-    CROSS JOIN aispend.trend(s.total, s.previous,
-                              aispend._incomplete_from(models_summary.period, models_summary.provider,
-                                                       models_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(models_summary.period, models_summary.provider,
+                                                 models_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total, s.previous, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
     'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '

@@ -405,15 +405,18 @@ BEGIN
                       || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
            max(t.total)
       INTO part, n
-      FROM (SELECT x.*, row_number() OVER () AS rn, count(*) OVER () AS total
-            FROM aispend.api_keys_table(period, prov, compare_with => prev) x) t
+      -- the tab's own order (WITH ORDINALITY); keys without use are left out, so that 50 rows always reach
+      -- the rows that are not keys
+      FROM (SELECT x.*, x.ordinality AS rn, count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov, include_unused => false, compare_with => prev)
+                 WITH ORDINALITY AS x) t
      WHERE t.rn <= max_rows;
     html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Kind</th><th>Workspace</th><th>Key Hint</th>'
         || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
         || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
         || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
         || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
-                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ');</p>'
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ', include_unused => false);</p>'
                 ELSE '' END
         || '</section>';
 

@@ -3,7 +3,7 @@
 -- (it must not take the chat models' star), a workspace with a creation date. Hand-computed figures.
 -- Period: 2026-09-01..07 (rolling: compared with 08-25..31). Rolled back.
 BEGIN;
-SELECT plan(45);
+SELECT plan(50);
 \ir include/dashboard_fixture.psql
 CREATE TEMP TABLE p AS SELECT aispend.custom_period('2026-09-01', '2026-09-07') AS period;
 
@@ -48,9 +48,9 @@ SELECT results_eq($$ SELECT total_cost, active_keys, total_requests, tokens, not
     'Active API Keys counts keys with activity, never console or fee rows');
 SELECT results_eq($$ SELECT rank, label, cost, pct_of_total, keys FROM aispend.api_keys_top((SELECT period FROM p), 3) $$,
     $$ VALUES (1, 'prod-key (proj_abc123xyz)', 10.00, 42.03, 1), (2, 'support-key (Support Bot)', 6.00, 25.22, 1),
-              (3, 'batch-key (Batch Jobs)', 5.04, 21.19, 1), (4, 'Other keys', 2.10, 8.83, 2),
-              (5, 'Not an API key', 0.65, 2.73, 0) $$,
-    'the pie shows keys, then Other keys, then one slice for what no key carries (adds up to the total)');
+              (3, 'batch-key (Batch Jobs)', 5.04, 21.18, 1), (4, 'Other keys', 2.10, 8.83, 2),
+              (5, 'Not an API key', 0.65, 2.74, 0) $$,
+    'the pie shows keys, then Other keys, then one slice for what no key carries (adds up to the total; shares of the exact costs)');
 SELECT results_eq($$ SELECT api_key FROM aispend.api_keys_vs_previous((SELECT period FROM p)) $$,
     $$ VALUES ('prod-key'), ('support-key'), ('batch-key'), ('gone-key'), ('dev-key') $$,
     'the bars show keys only (those with cost or tokens in either period), by cost');
@@ -103,6 +103,17 @@ SELECT is(aispend.previous_period('month_to_date', '2026-03-31'), daterange('202
 SELECT is(aispend.previous_period('year_to_date', '2026-09-07'), daterange('2025-01-01', '2025-09-08'), 'year to date: same days of last year');
 SELECT is(aispend.previous_period('previous_year', '2026-09-07'), daterange('2024-01-01', '2025-01-01'), 'previous year: the year before');
 SELECT is(aispend.previous_period('last_30_days', '2026-09-07'), daterange('2026-07-10', '2026-08-09'), 'last 30 days: the 30 days before');
+SELECT is(aispend.previous_period('last_30_days', '2026-09-30'), daterange('2026-08-02', '2026-09-01'),
+    'last 30 days on September 30th stays rolling (by name), though its days are a whole month');
+SELECT is(aispend.period('[2026-09-01,2026-09-08)'), daterange('2026-09-01', '2026-09-08'),
+    'a range written as text is that range (a quoted range still works as a tab''s period)');
+SELECT results_eq($$ SELECT name, cost FROM aispend.workspaces_table('[2026-09-01,2026-09-08)') $$,
+    $$ SELECT name, cost FROM aispend.workspaces_table((SELECT period FROM p)) $$, 'the same tab by range text');
+SELECT throws_ok($$ SELECT * FROM aispend.workspaces_table((SELECT period FROM p), compare_with => 'empty') $$, '22023',
+    NULL, 'an empty comparison period is refused');
+SELECT throws_ok($$ SELECT * FROM aispend.models_table((SELECT period FROM p), workspace => 'Batch Jobs',
+                                                       compare_with => '[2026-01-01,)') $$, '22023',
+    NULL, 'on the drill-down path too');
 SELECT results_eq($$ SELECT name, cost, previous_cost, trend FROM aispend.workspaces_table((SELECT period FROM p),
                                                                  compare_with => aispend.custom_period('2026-08-28', '2026-08-30')) $$,
     $$ VALUES ('proj_abc123xyz', 10.85, 0.00, 'new'), ('Batch Jobs', 6.54, 5.00, 'up'), ('Support Bot', 6.00, 12.00, 'down'),

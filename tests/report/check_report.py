@@ -267,7 +267,8 @@ def main(argv):
     table("workspaces_table", f"SELECT * FROM aispend.workspaces_table({args}) ORDER BY cost DESC, name",
           [("name", txt), ("provider", txt), ("cost", money), ("pct_of_total", pct), ("requests", integer),
            ("tokens", integer), ("trend_label", txt)])
-    keys = table("api_keys_table", f"SELECT * FROM aispend.api_keys_table({args})",
+    keys = table("api_keys_table", f"SELECT * FROM aispend.api_keys_table({args}, include_unused => false) "
+                                   "WITH ORDINALITY ORDER BY ordinality",
                  [("api_key", txt), ("kind", txt), ("workspace", txt), ("key_hint", txt), ("provider", txt), ("status", txt),
                   ("cost", money), ("tokens", integer), ("requests", integer), ("cost_per_1m", rate),
                   ("pct_of_total", pct), ("trend_label", txt)])

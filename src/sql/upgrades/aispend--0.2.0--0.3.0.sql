@@ -842,6 +842,10 @@ BEGIN
     IF today IS NULL THEN
         RAISE EXCEPTION 'aispend: period: today must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- a range written as text ('[2026-09-01,2026-10-01)'): what a quoted range meant before periods had names
+    IF pg_catalog.btrim(name) ~ '^[\[\(]' THEN
+        RETURN aispend._check_period(pg_catalog.btrim(name)::daterange);
+    END IF;
     IF k ~ '^last_[0-9]+_days?$' THEN
         n := (pg_catalog.regexp_match(k, '[0-9]+'))[1]::integer;
         IF n < 1 THEN
@@ -874,7 +878,7 @@ $$;
 COMMENT ON FUNCTION aispend.period(text, date) IS
     'A named period of UTC days ending on today (included): last_7_days, last_30_days, last_90_days, last_<N>_days, '
     'month_to_date, previous_month, year_to_date, previous_year, today, yesterday. Spaces and dashes work too '
-    '(''Last 30 days'').';
+    '(''Last 30 days''); a range written as text (''[2026-09-01,2026-10-01)'') is that range.';
 
 -- What a period is compared with, when the caller does not say (every tab takes compare_with):
 --   whole calendar months (a month, a quarter, a year) -> as many whole months just before it;
@@ -908,7 +912,9 @@ COMMENT ON FUNCTION aispend.previous_period(daterange) IS
     '(previous_month with the month before it), any other range with the same number of days just before it.';
 
 -- The comparison period of a named period: month to date with the same days of the previous month (clamped to
--- its end), year to date with the same days of the previous year; the others as aispend.previous_period(range).
+-- its end), year to date with the same days of the previous year, the rolling ones (last_<N>_days, today,
+-- yesterday) with as many days just before (last_30_days on September 30th is not "September"); the others
+-- (previous_month, previous_year, a range written as text) as aispend.previous_period(range).
 CREATE OR REPLACE FUNCTION aispend.previous_period(name text, today date DEFAULT aispend.utc_today())
 RETURNS daterange LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
@@ -920,6 +926,10 @@ DECLARE
 BEGIN
     step := CASE WHEN k IN ('month_to_date', 'mtd', 'this_month') THEN interval '1 month'
                  WHEN k IN ('year_to_date', 'ytd', 'this_year') THEN interval '1 year' END;
+    IF k ~ '^(last_[0-9]+_days?|today|yesterday)$' THEN    -- rolling, even on a day it spans a whole month
+        RETURN pg_catalog.daterange(pg_catalog.lower(p) - (pg_catalog.upper(p) - pg_catalog.lower(p)),
+                                    pg_catalog.lower(p), '[)');
+    END IF;
     IF step IS NULL THEN
         RETURN aispend.previous_period(p);
     END IF;
@@ -928,8 +938,8 @@ END
 $$;
 COMMENT ON FUNCTION aispend.previous_period(text, date) IS
     'What the named period (aispend.period(name, today)) is compared with: month_to_date with the same days of the '
-    'previous month, year_to_date with the same days of the previous year, the others as '
-    'aispend.previous_period(daterange). The tabs called with a period name use it.';
+    'previous month, year_to_date with the same days of the previous year, last_<N>_days, today and yesterday with '
+    'as many days before, the others as aispend.previous_period(daterange). The tabs called with a period name use it.';
 
 CREATE OR REPLACE FUNCTION aispend.period_first_day(period daterange)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1247,19 +1257,23 @@ END
 $$;
 COMMENT ON FUNCTION aispend._check_period(daterange) IS 'Internal: validates a period.';
 
--- The arguments every tab shares: the period and the provider filter, checked once per call (an InitPlan)...
-CREATE OR REPLACE FUNCTION aispend._check_filters(period daterange, provider text)
+-- The arguments every tab shares: the period, what it is compared with and the provider filter, checked once per
+-- call (an InitPlan)...
+CREATE OR REPLACE FUNCTION aispend._check_filters(period daterange, provider text, compare_with daterange)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
     PERFORM aispend._check_period(period);
+    IF compare_with IS NOT NULL THEN
+        PERFORM aispend._check_period(compare_with);
+    END IF;
     PERFORM aispend._provider_matches('openai', provider);   -- raises for an unknown filter
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION aispend._check_filters(daterange, text) IS
-    'Internal: validates the period and provider filter every tab shares (22023).';
+COMMENT ON FUNCTION aispend._check_filters(daterange, text, daterange) IS
+    'Internal: validates the period, compare_with and the provider filter every tab shares (22023).';
 
 -- ... and the cost range, as a plain condition: with literal bounds it is evaluated while the query is planned,
 -- before the planner can prove "cost >= 5 AND cost <= 1" empty and skip every check of the query.
@@ -1468,7 +1482,7 @@ BEGIN ATOMIC
                                            _entity_totals.compare_with) o
         WHERE (SELECT aispend._team_restricted()) OR _entity_totals.workspace IS NOT NULL
            OR _entity_totals.api_key IS NOT NULL) e
-    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider))
+    WHERE (SELECT aispend._check_filters(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with))
       AND aispend._check_cost_range(_entity_totals.min_cost, _entity_totals.max_cost);
 END;
 COMMENT ON FUNCTION aispend._entity_totals("char", daterange, text, text, text, numeric, numeric, daterange) IS
@@ -1556,9 +1570,10 @@ BEGIN ATOMIC
            o.workspaces, o.accounts, o.workspace_ids
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(workspaces_table.period, workspaces_table.provider,
-                                                       workspaces_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(workspaces_table.period, workspaces_table.provider,
+                                                 workspaces_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.workspaces_table(daterange, text, text, numeric, numeric, daterange) IS
@@ -1591,9 +1606,10 @@ BEGIN ATOMIC
     SELECT pg_catalog.round(s.total_cost, 2), s.active, pg_catalog.round(s.openai_cost, 2),
            pg_catalog.round(s.anthropic_cost, 2), pg_catalog.round(s.other_cost, 2), s.requests, s.tokens,
            pg_catalog.round(s.previous_cost, 2), tr.indicator, tr.change_pct, tr.label
-    FROM s, aispend.trend(s.total_cost, s.previous_cost,
-                              aispend._incomplete_from(workspaces_summary.period, workspaces_summary.provider,
-                                                       workspaces_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    FROM s CROSS JOIN (SELECT aispend._incomplete_from(workspaces_summary.period, workspaces_summary.provider,
+                                                 workspaces_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total_cost, s.previous_cost, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.workspaces_summary(daterange, text, text, numeric, numeric, daterange) IS
     'Workspaces tab summary: Total Cost, Active Workspaces (names with cost, tokens or requests in the period), '
@@ -1616,9 +1632,10 @@ BEGIN ATOMIC
            tr.change_pct
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(workspaces_by_provider.period, workspaces_by_provider.provider,
-                                                       workspaces_by_provider.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(workspaces_by_provider.period, workspaces_by_provider.provider,
+                                                 workspaces_by_provider.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.workspaces_by_provider(daterange, text, text, numeric, numeric, daterange) IS
@@ -1722,17 +1739,14 @@ RETURN (SELECT max(r.day) FROM aispend.daily_rollup r
 COMMENT ON FUNCTION aispend.api_key_last_active(name, text) IS
     'The last UTC day with usage (tokens or requests) of an API key in the synced data; NULL: none.';
 
-CREATE OR REPLACE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
-                                       provider text DEFAULT 'all', search text DEFAULT NULL,
-                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
-                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
-                                       include_unused boolean DEFAULT true,
-                                       compare_with daterange DEFAULT NULL)
+-- Per key and workspace, exact, with the rows that are not keys and (include_unused) the listed keys without use.
+CREATE OR REPLACE FUNCTION aispend._api_key_rows(period daterange, provider text, search text, min_cost numeric,
+                                      max_cost numeric, workspace text, api_key text, include_unused boolean,
+                                      compare_with daterange)
 RETURNS TABLE (api_key text, kind text, workspace text, key_hint text, provider text, status text, cost numeric,
-               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
-               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
-               previous_requests bigint, last_active_day date, account name, workspace_id text, api_key_id text,
-               owner text, last_used_at timestamptz)
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, account name, workspace_id text, api_key_id text, owner text,
+               last_used_at timestamptz)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH a AS (
@@ -1749,9 +1763,9 @@ BEGIN ATOMIC
         FROM aispend.api_keys k
         LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
         WHERE include_unused AND k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
-          AND aispend._provider_matches(k.provider, api_keys_table.provider)
-          AND aispend._workspace_is(w.name, k.workspace_id, api_keys_table.workspace)
-          AND aispend._api_key_is(k.name, k.api_key_id, api_keys_table.api_key)
+          AND aispend._provider_matches(k.provider, _api_key_rows.provider)
+          AND aispend._workspace_is(w.name, k.workspace_id, _api_key_rows.workspace)
+          AND aispend._api_key_is(k.name, k.api_key_id, _api_key_rows.api_key)
           AND NOT EXISTS (SELECT 1 FROM a WHERE a.account = k.account AND a.api_key_id = k.api_key_id)),
     e AS (
         SELECT aispend._api_key_label(t.api_key_id, k.name) AS api_key, aispend.api_key_kind(t.api_key_id, k.status) AS kind,
@@ -1764,7 +1778,32 @@ BEGIN ATOMIC
         LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
         WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
           AND (min_cost IS NULL OR t.cost >= min_cost)
-          AND (max_cost IS NULL OR t.cost <= max_cost)),
+          AND (max_cost IS NULL OR t.cost <= max_cost))
+    SELECT e.api_key, e.kind, e.workspace, e.key_hint, e.provider, e.status, e.cost, e.tokens, e.requests,
+           e.previous_cost, e.previous_tokens, e.previous_requests, e.account, e.workspace_id, e.api_key_id,
+           e.owner, e.last_used_at
+    FROM e;
+END;
+COMMENT ON FUNCTION aispend._api_key_rows(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
+    'Internal: the API keys tab''s rows with exact figures (the tab rounds them; its pie, unused keys and sums '
+    'read these).';
+
+CREATE OR REPLACE FUNCTION aispend.api_keys_table(period daterange DEFAULT aispend.period('last_30_days'),
+                                       provider text DEFAULT 'all', search text DEFAULT NULL,
+                                       min_cost numeric DEFAULT NULL, max_cost numeric DEFAULT NULL,
+                                       workspace text DEFAULT NULL, api_key text DEFAULT NULL,
+                                       include_unused boolean DEFAULT true,
+                                       compare_with daterange DEFAULT NULL)
+RETURNS TABLE (api_key text, kind text, workspace text, key_hint text, provider text, status text, cost numeric,
+               tokens bigint, requests bigint, cost_per_1m numeric, pct_of_total numeric, trend text,
+               change_pct numeric, trend_label text, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint, last_active_day date, account name, workspace_id text, api_key_id text,
+               owner text, last_used_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH e AS (
+        SELECT * FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key,
+                                            include_unused, compare_with)),
     o AS (
         -- keys first, then the rows that are not keys
         SELECT e.*, pg_catalog.row_number() OVER (ORDER BY e.api_key_id LIKE '(%', e.cost DESC, e.api_key, e.account,
@@ -1777,9 +1816,10 @@ BEGIN ATOMIC
            o.api_key_id, o.owner, o.last_used_at
     FROM o
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = o.ord
-    CROSS JOIN aispend.trend(o.cost, o.previous_cost,
-                              aispend._incomplete_from(api_keys_table.period, api_keys_table.provider,
-                                                       api_keys_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(api_keys_table.period, api_keys_table.provider,
+                                                 api_keys_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(o.cost, o.previous_cost, inc.since) tr
     ORDER BY o.ord;
 END;
 COMMENT ON FUNCTION aispend.api_keys_table(daterange, text, text, numeric, numeric, text, text, boolean, daterange) IS
@@ -1816,9 +1856,10 @@ BEGIN ATOMIC
           WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
             AND (min_cost IS NULL OR t.cost >= min_cost)
             AND (max_cost IS NULL OR t.cost <= max_cost)) s
-    CROSS JOIN aispend.trend(s.total, s.previous,
-                              aispend._incomplete_from(api_keys_summary.period, api_keys_summary.provider,
-                                                       api_keys_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(api_keys_summary.period, api_keys_summary.provider,
+                                                 api_keys_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total, s.previous, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.api_keys_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
     'API Key Analytics summary: Total Cost (every row, keys or not), Active API Keys (keys with cost, tokens or '
@@ -1837,7 +1878,8 @@ BEGIN ATOMIC
     WITH t AS (
         SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.cost DESC, x.api_key, x.account, x.workspace_id,
                                                             x.api_key_id) AS rn
-        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key, false,
+                                   compare_with) x
         WHERE x.cost <> 0 AND x.api_key_id NOT LIKE '(%'),
     slices AS (
         SELECT LEAST(t.rn, top_n + 1) AS ord,
@@ -1850,12 +1892,13 @@ BEGIN ATOMIC
         UNION ALL
         -- what no key carries, as one slice, so that the pie adds up to the total
         SELECT top_n + 2, 'Not an API key', NULL, NULL, sum(x.cost), 0
-        FROM aispend.api_keys_table(period, provider, search, min_cost, max_cost, workspace, api_key, false, compare_with) x
+        FROM aispend._api_key_rows(period, provider, search, min_cost, max_cost, workspace, api_key, false,
+                                   compare_with) x
         WHERE x.cost <> 0 AND x.api_key_id LIKE '(%'
         HAVING count(*) > 0),
     p AS (
         SELECT s.*, pg_catalog.row_number() OVER (ORDER BY s.ord) AS pos FROM slices s)
-    SELECT p.pos::integer, p.label, p.api_key, p.workspace, p.cost, pc.pct, p.keys
+    SELECT p.pos::integer, p.label, p.api_key, p.workspace, pg_catalog.round(p.cost, 2), pc.pct, p.keys
     FROM p
     JOIN aispend._pct_of_total(ARRAY(SELECT p2.cost FROM p p2 ORDER BY p2.pos)) pc ON pc.ord = p.pos
     ORDER BY p.pos;
@@ -1916,23 +1959,24 @@ RETURNS TABLE (api_key text, workspace text, key_hint text, provider text, statu
                account name, workspace_id text, api_key_id text, owner text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, k.created_at, t.last_used_at,
-           t.last_active_day,
-           (pg_catalog.upper(period) - 1
-            - GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day))::integer,
-           t.previous_cost, t.account, t.workspace_id, t.api_key_id, t.owner
-    FROM aispend.api_keys_table(period, provider, search, NULL, NULL, workspace, NULL, true) t
+    SELECT t.api_key, t.workspace, t.key_hint, t.provider, t.status, k.created_at, t.last_used_at, t.last_active_day,
+           -- from the end of the period: 0 when the key was used after it
+           GREATEST(pg_catalog.upper(period) - 1 - t.last_use, 0)::integer,
+           pg_catalog.round(t.previous_cost, 2), t.account, t.workspace_id, t.api_key_id, t.owner
+    FROM (SELECT r.*, a.day AS last_active_day, GREATEST((r.last_used_at AT TIME ZONE 'UTC')::date, a.day) AS last_use
+          FROM aispend._api_key_rows(period, provider, search, NULL, NULL, workspace, NULL, true, NULL) r
+          CROSS JOIN LATERAL (SELECT aispend.api_key_last_active(r.account, r.api_key_id) AS day) a) t
     JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
     WHERE t.kind = 'key' AND t.status = 'active'
       AND t.cost = 0 AND t.tokens = 0 AND coalesce(t.requests, 0) = 0
-    ORDER BY GREATEST((t.last_used_at AT TIME ZONE 'UTC')::date, t.last_active_day) NULLS FIRST, t.api_key,
-             t.account, t.api_key_id;
+    ORDER BY t.last_use NULLS FIRST, t.api_key, t.account, t.api_key_id;
 END;
 COMMENT ON FUNCTION aispend.api_keys_unused(daterange, text, text, text) IS
     'Unused API keys: keys the provider lists as active with 0 requests, no tokens and no cost in the period '
-    '(candidates for deactivation; deleted keys are not listed any more and never appear). last_active_day: the '
-    'last day with usage in the synced data; days_since_last_use counts from the later of it and the provider''s '
-    'last_used_at. Default order: last use NULLS FIRST, api_key.';
+    '(candidates for deactivation; deleted keys are not listed any more and never appear; tokens and cost are '
+    'checked too, as Anthropic reports no requests). last_active_day: the last day with usage in the synced data; '
+    'days_since_last_use counts from the later of it and the provider''s last_used_at to the end of the period. '
+    'Default order: last use NULLS FIRST, api_key.';
 
 CREATE OR REPLACE FUNCTION aispend.api_keys_idle(days integer DEFAULT 30, provider text DEFAULT 'all',
                                       as_of date DEFAULT aispend.utc_today())
@@ -2041,9 +2085,10 @@ BEGIN ATOMIC
            e.previous_tokens, e.previous_requests, e.accounts
     FROM e
     JOIN aispend._pct_of_total(ARRAY(SELECT o2.cost FROM o o2 ORDER BY o2.ord)) pc ON pc.ord = e.ord
-    CROSS JOIN aispend.trend(e.cost, e.previous_cost,
-                              aispend._incomplete_from(models_table.period, models_table.provider,
-                                                       models_table.compare_with)) tr
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(models_table.period, models_table.provider,
+                                                 models_table.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(e.cost, e.previous_cost, inc.since) tr
     ORDER BY 1000000 * e.cost / NULLIF(e.tokens, 0) NULLS LAST, e.model;
 END;
 COMMENT ON FUNCTION aispend.models_table(daterange, text, text, numeric, numeric, text, text, daterange) IS
@@ -2074,9 +2119,10 @@ BEGIN ATOMIC
                  sum(t.requests)::bigint AS requests, coalesce(sum(t.tokens), 0)::bigint AS tokens,
                  coalesce(sum(t.previous_cost), 0) AS previous
           FROM aispend._model_rows(period, provider, search, min_cost, max_cost, workspace, api_key, compare_with) t) s
-    CROSS JOIN aispend.trend(s.total, s.previous,
-                              aispend._incomplete_from(models_summary.period, models_summary.provider,
-                                                       models_summary.compare_with)) tr;
+    -- the history check once per query (inlined into trend() it would run per row and column)
+    CROSS JOIN (SELECT aispend._incomplete_from(models_summary.period, models_summary.provider,
+                                                 models_summary.compare_with) AS since OFFSET 0) inc
+    CROSS JOIN aispend.trend(s.total, s.previous, inc.since) tr;
 END;
 COMMENT ON FUNCTION aispend.models_summary(daterange, text, text, numeric, numeric, text, text, daterange) IS
     'Model Efficiency summary: Total Cost, Model count (models with cost, tokens or requests in the period), Total '
@@ -2222,132 +2268,6 @@ COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_cost IS 'Spend your m
 COMMENT ON COLUMN aispend.middleware_coverage_30d.captured_pct IS 'captured / billed, percent, two decimals.';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_cost IS 'Billed spend not captured (other sources).';
 COMMENT ON COLUMN aispend.middleware_coverage_30d.uncaptured_pct IS 'Uncaptured share, percent.';
-
--- ---- from 68_default_views.sql
--- 68_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
--- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
-
-CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary();
-CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider();
-CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous();
-CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table();
-CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary();
-CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top();
-CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous();
-CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table();
-CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused();
-CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary();
-CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost();
-CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous();
-CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table();
-
-COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
-COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
-COMMENT ON VIEW aispend.workspaces_vs_previous_30d IS 'Workspaces tab bars "Current vs Previous Period", last 30 days vs the 30 days before.';
-COMMENT ON VIEW aispend.workspaces_table_30d IS 'Workspaces tab table, last 30 days (aispend.workspaces_table()).';
-COMMENT ON VIEW aispend.api_keys_summary_30d IS 'API Key Analytics summary, last 30 days vs the 30 days before.';
-COMMENT ON VIEW aispend.api_keys_top_30d IS 'API Key Analytics pie "Cost Distribution by API Key" (top 10 + Other), last 30 days.';
-COMMENT ON VIEW aispend.api_keys_vs_previous_30d IS 'API Key Analytics bars "API Key Cost Comparison", last 30 days vs the 30 days before.';
-COMMENT ON VIEW aispend.api_keys_table_30d IS 'API Key Analytics table, last 30 days (aispend.api_keys_table()).';
-COMMENT ON VIEW aispend.api_keys_unused_30d IS 'Listed, active API keys with 0 requests, tokens and cost in the last 30 days.';
-COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30 days vs the 30 days before.';
-COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
-COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 days before.';
-COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
-
-CREATE OR REPLACE VIEW aispend.daily_facts WITH (security_invoker = true) AS
-SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
-       r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
-       r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
-       r.requests, r.unpriced
-FROM aispend.daily_rollup r
-LEFT JOIN aispend._account_providers() ap ON ap.account = r.account
-LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
-LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
-COMMENT ON VIEW aispend.daily_facts IS
-    'Tidy daily facts for ad-hoc BI: one row per UTC day, account, workspace, API key and model, with the current '
-    'names, cost and tokens. Filter on day (e.g. WHERE day >= current_date - 90) and group as you like.';
-COMMENT ON COLUMN aispend.daily_facts.cost IS
-    'Cost of the day and grain, US dollars, exact (the cost model''s cost: billed, allocated or estimated; the tabs '
-    'round their sums to the cent).';
-
--- Column comments of every dashboard view, from one dictionary.
-DO $$
-DECLARE
-    c record;
-BEGIN
-    FOR c IN
-        WITH dict(col, txt) AS (VALUES
-            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
-            ('provider', 'Provider (several, comma-separated, for a combined row).'),
-            ('cost', 'Cost in the period, US dollars rounded to the cent (the cost model''s cost: billed, allocated or estimated; exact in daily_facts).'),
-            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
-            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
-            ('tokens', 'Tokens in the period (input + output).'),
-            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0), incomplete (the previous period is older than the synced history).'),
-            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0 or the trend is incomplete.'),
-            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new'' or ''history from <day>''.'),
-            ('previous_cost', 'Cost in the period compared with (aispend.previous_period: the previous calendar period, or as many days before).'),
-            ('previous_tokens', 'Tokens in the previous period.'),
-            ('previous_requests', 'Requests in the previous period.'),
-            ('workspaces', 'Number of workspaces combined in this row.'),
-            ('accounts', 'Accounts (aispend servers) of the row.'),
-            ('workspace_ids', 'Provider workspace ids combined in this row.'),
-            ('total_cost', 'Total Cost of the rows.'),
-            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
-            ('openai_cost', 'Cost of OpenAI workspaces.'),
-            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
-            ('other_cost', 'Cost of other providers.'),
-            ('previous_total_cost', 'Total cost of the previous period.'),
-            ('current_cost', 'Cost in the period.'),
-            ('change', 'current_cost - previous_cost.'),
-            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
-            ('workspace', 'Workspace / project of the key (name shown).'),
-            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
-            ('status', 'Status: active, inactive, deleted (gone from the provider''s list), unlisted (seen in facts only); NULL for rows that are not keys.'),
-            ('kind', 'What the row is (aispend.api_key_kind): key, deleted key, unlisted key, console, no key, fees without a key.'),
-            ('class', 'Model class (aispend.model_class): chat, embedding, audio, image, other.'),
-            ('last_active_day', 'Last UTC day with usage (tokens or requests) in the synced data.'),
-            ('not_key_cost', 'Cost of the rows that are not keys (console, usage or fees without a key).'),
-            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
-            ('account', 'The account (aispend server).'),
-            ('workspace_id', 'Provider workspace id.'),
-            ('api_key_id', 'Provider API key id.'),
-            ('owner', 'Owner of the key, as the provider reports it.'),
-            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
-            ('active_keys', 'Active API Keys: keys (not console, usage or fees without a key) with cost, tokens or requests in the period.'),
-            ('total_requests', 'Total Requests.'),
-            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
-            ('rank', 'Pie slice order: the top keys, then Other keys, then Not an API key.'),
-            ('label', 'Slice label: key (workspace), Other keys, or Not an API key.'),
-            ('keys', 'Keys in the slice.'),
-            ('created_at', 'Creation time at the provider.'),
-            ('days_since_last_use', 'Days since the last use: the later of the provider''s last_used_at and last_active_day.'),
-            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
-            ('most_efficient', 'The star: lowest Cost/1M within the model''s class among models with cost and tokens.'),
-            ('model_count', 'Models with cost, tokens or requests in the period.'),
-            ('most_efficient_model', 'The starred chat model (else the star of the class with the most cost).'),
-            ('current_tokens', 'Tokens in the period.'),
-            ('day', 'UTC day.'),
-            ('billed_cost', 'Cost as billed by the provider at this grain.'),
-            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
-            ('estimated_cost', 'Cost estimated from list prices.'),
-            ('cost_basis', 'billed, allocated or estimated.'),
-            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
-            ('output_tokens', 'Output tokens.'),
-            ('total_tokens', 'Input + output tokens.'),
-            ('unpriced', 'Some usage had no price: cost incomplete.'))
-        SELECT cl.oid::regclass AS rel, a.attname, d.txt
-        FROM pg_catalog.pg_class cl
-        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
-        JOIN dict d ON d.col = a.attname
-        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
-          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
-    LOOP
-        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
-    END LOOP;
-END
-$$;
 
 -- ---- from 69_data_freshness.sql
 -- 69_data_freshness.sql: how far each account's figures go, and how much of a period's cost is still an
@@ -2808,15 +2728,18 @@ BEGIN
                       || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
            max(t.total)
       INTO part, n
-      FROM (SELECT x.*, row_number() OVER () AS rn, count(*) OVER () AS total
-            FROM aispend.api_keys_table(period, prov, compare_with => prev) x) t
+      -- the tab's own order (WITH ORDINALITY); keys without use are left out, so that 50 rows always reach
+      -- the rows that are not keys
+      FROM (SELECT x.*, x.ordinality AS rn, count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov, include_unused => false, compare_with => prev)
+                 WITH ORDINALITY AS x) t
      WHERE t.rn <= max_rows;
     html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Kind</th><th>Workspace</th><th>Key Hint</th>'
         || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
         || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
         || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
         || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
-                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ');</p>'
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ', include_unused => false);</p>'
                 ELSE '' END
         || '</section>';
 
@@ -2987,6 +2910,132 @@ BEGIN
 END
 $$;
 
+-- ---- from 74_default_views.sql
+-- 74_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
+-- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
+
+CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary('last_30_days');
+CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider('last_30_days');
+CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous('last_30_days');
+CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table('last_30_days');
+CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary('last_30_days');
+CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top('last_30_days');
+CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous('last_30_days');
+CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table('last_30_days');
+CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused('last_30_days');
+CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary('last_30_days');
+CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost('last_30_days');
+CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous('last_30_days');
+CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table('last_30_days');
+
+COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
+COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
+COMMENT ON VIEW aispend.workspaces_vs_previous_30d IS 'Workspaces tab bars "Current vs Previous Period", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.workspaces_table_30d IS 'Workspaces tab table, last 30 days (aispend.workspaces_table()).';
+COMMENT ON VIEW aispend.api_keys_summary_30d IS 'API Key Analytics summary, last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.api_keys_top_30d IS 'API Key Analytics pie "Cost Distribution by API Key" (top 10 + Other), last 30 days.';
+COMMENT ON VIEW aispend.api_keys_vs_previous_30d IS 'API Key Analytics bars "API Key Cost Comparison", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.api_keys_table_30d IS 'API Key Analytics table, last 30 days (aispend.api_keys_table()).';
+COMMENT ON VIEW aispend.api_keys_unused_30d IS 'Listed, active API keys with 0 requests, tokens and cost in the last 30 days.';
+COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
+COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 days before.';
+COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+
+CREATE OR REPLACE VIEW aispend.daily_facts WITH (security_invoker = true) AS
+SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
+       r.api_key_id, coalesce(k.name, r.api_key_id) AS api_key, k.key_hint, r.model, r.cost, r.cost_basis,
+       r.billed_cost, r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.total_tokens,
+       r.requests, r.unpriced
+FROM aispend.daily_rollup r
+LEFT JOIN aispend._account_providers() ap ON ap.account = r.account
+LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id;
+COMMENT ON VIEW aispend.daily_facts IS
+    'Tidy daily facts for ad-hoc BI: one row per UTC day, account, workspace, API key and model, with the current '
+    'names, cost and tokens. Filter on day (e.g. WHERE day >= current_date - 90) and group as you like.';
+COMMENT ON COLUMN aispend.daily_facts.cost IS
+    'Cost of the day and grain, US dollars, exact (the cost model''s cost: billed, allocated or estimated; the tabs '
+    'round their sums to the cent).';
+
+-- Column comments of every dashboard view, from one dictionary.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH dict(col, txt) AS (VALUES
+            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
+            ('provider', 'Provider (several, comma-separated, for a combined row).'),
+            ('cost', 'Cost in the period, US dollars rounded to the cent (the cost model''s cost: billed, allocated or estimated; exact in daily_facts).'),
+            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
+            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
+            ('tokens', 'Tokens in the period (input + output).'),
+            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0), incomplete (the previous period is older than the synced history).'),
+            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0 or the trend is incomplete.'),
+            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new'' or ''history from <day>''.'),
+            ('previous_cost', 'Cost in the period compared with (aispend.previous_period: the previous calendar period, or as many days before).'),
+            ('previous_tokens', 'Tokens in the previous period.'),
+            ('previous_requests', 'Requests in the previous period.'),
+            ('workspaces', 'Number of workspaces combined in this row.'),
+            ('accounts', 'Accounts (aispend servers) of the row.'),
+            ('workspace_ids', 'Provider workspace ids combined in this row.'),
+            ('total_cost', 'Total Cost of the rows.'),
+            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
+            ('openai_cost', 'Cost of OpenAI workspaces.'),
+            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
+            ('other_cost', 'Cost of other providers.'),
+            ('previous_total_cost', 'Total cost of the previous period.'),
+            ('current_cost', 'Cost in the period.'),
+            ('change', 'current_cost - previous_cost.'),
+            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
+            ('workspace', 'Workspace / project of the key (name shown).'),
+            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
+            ('status', 'Status: active, inactive, deleted (gone from the provider''s list), unlisted (seen in facts only); NULL for rows that are not keys.'),
+            ('kind', 'What the row is (aispend.api_key_kind): key, deleted key, unlisted key, console, no key, fees without a key.'),
+            ('class', 'Model class (aispend.model_class): chat, embedding, audio, image, other.'),
+            ('last_active_day', 'Last UTC day with usage (tokens or requests) in the synced data.'),
+            ('not_key_cost', 'Cost of the rows that are not keys (console, usage or fees without a key).'),
+            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
+            ('account', 'The account (aispend server).'),
+            ('workspace_id', 'Provider workspace id.'),
+            ('api_key_id', 'Provider API key id.'),
+            ('owner', 'Owner of the key, as the provider reports it.'),
+            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
+            ('active_keys', 'Active API Keys: keys (not console, usage or fees without a key) with cost, tokens or requests in the period.'),
+            ('total_requests', 'Total Requests.'),
+            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
+            ('rank', 'Pie slice order: the top keys, then Other keys, then Not an API key.'),
+            ('label', 'Slice label: key (workspace), Other keys, or Not an API key.'),
+            ('keys', 'Keys in the slice.'),
+            ('created_at', 'Creation time at the provider.'),
+            ('days_since_last_use', 'Days since the last use: the later of the provider''s last_used_at and last_active_day.'),
+            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
+            ('most_efficient', 'The star: lowest Cost/1M within the model''s class among models with cost and tokens.'),
+            ('model_count', 'Models with cost, tokens or requests in the period.'),
+            ('most_efficient_model', 'The starred chat model (else the star of the class with the most cost).'),
+            ('current_tokens', 'Tokens in the period.'),
+            ('day', 'UTC day.'),
+            ('billed_cost', 'Cost as billed by the provider at this grain.'),
+            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
+            ('estimated_cost', 'Cost estimated from list prices.'),
+            ('cost_basis', 'billed, allocated or estimated.'),
+            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
+            ('output_tokens', 'Output tokens.'),
+            ('total_tokens', 'Input + output tokens.'),
+            ('unpriced', 'Some usage had no price: cost incomplete.'))
+        SELECT cl.oid::regclass AS rel, a.attname, d.txt
+        FROM pg_catalog.pg_class cl
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN dict d ON d.col = a.attname
+        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
+          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
+    END LOOP;
+END
+$$;
+
 -- ---- privileges as a fresh install sets them, and for the roles that had them
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
@@ -3006,6 +3055,8 @@ BEGIN
     LOOP
         IF r.admin THEN
             PERFORM aispend.grant_admin(r.role_name);
+        ELSIF EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team = r.role_name) THEN
+            PERFORM aispend.grant_team(r.role_name);   -- a reader's grants less the live cost model, as before
         ELSE
             PERFORM aispend.grant_reader(r.role_name);
         END IF;

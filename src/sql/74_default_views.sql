@@ -1,19 +1,19 @@
--- 68_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
+-- 74_default_views.sql: default-period views (last 30 days vs the 30 days before, today UTC included) for BI
 -- tools that cannot pass parameters, and the tidy daily fact view for ad-hoc questions.
 
-CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary();
-CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider();
-CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous();
-CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table();
-CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary();
-CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top();
-CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous();
-CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table();
-CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused();
-CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary();
-CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost();
-CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous();
-CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table();
+CREATE VIEW aispend.workspaces_summary_30d AS SELECT * FROM aispend.workspaces_summary('last_30_days');
+CREATE VIEW aispend.workspaces_by_provider_30d AS SELECT * FROM aispend.workspaces_by_provider('last_30_days');
+CREATE VIEW aispend.workspaces_vs_previous_30d AS SELECT * FROM aispend.workspaces_vs_previous('last_30_days');
+CREATE VIEW aispend.workspaces_table_30d AS SELECT * FROM aispend.workspaces_table('last_30_days');
+CREATE VIEW aispend.api_keys_summary_30d AS SELECT * FROM aispend.api_keys_summary('last_30_days');
+CREATE VIEW aispend.api_keys_top_30d AS SELECT * FROM aispend.api_keys_top('last_30_days');
+CREATE VIEW aispend.api_keys_vs_previous_30d AS SELECT * FROM aispend.api_keys_vs_previous('last_30_days');
+CREATE VIEW aispend.api_keys_table_30d AS SELECT * FROM aispend.api_keys_table('last_30_days');
+CREATE VIEW aispend.api_keys_unused_30d AS SELECT * FROM aispend.api_keys_unused('last_30_days');
+CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary('last_30_days');
+CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost('last_30_days');
+CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous('last_30_days');
+CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table('last_30_days');
 
 COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
 COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
