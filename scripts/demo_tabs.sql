@@ -24,6 +24,11 @@ SELECT total_cost AS "Total Cost", model_count AS "Models", total_requests AS "T
   FROM aispend.models_summary('last_30_days');
 SELECT * FROM aispend.models_csv('last_30_days');
 
+\echo '━━ Savings advisor ━━ top 3: the same tokens at a cheaper model''s list prices (a re-pricing, not a judgement of quality)'
+SELECT api_key AS "API Key", model AS "Model", alternative AS "Alternative", list_cost AS "List cost",
+       repriced_cost AS "Re-priced", saving AS "Saving", saving_pct AS "%"
+  FROM aispend.savings_opportunities('last_30_days') LIMIT 3;
+
 \echo '━━ 4. Workspace Management ━━ rename with: SELECT aispend.rename_workspace(account, workspace_id, new_name)'
 SELECT * FROM aispend.workspace_management_csv();
 

@@ -78,6 +78,12 @@ COMMENT ON COLUMN aispend.model_prices.note IS 'Free text (caveats, confidence).
 SELECT pg_catalog.pg_extension_config_dump('aispend.model_prices', 'WHERE origin <> ''shipped''');
 SELECT pg_catalog.pg_extension_config_dump('aispend.model_prices_id_seq', '');
 
+-- Whether a usage row's context window is priced at the long-context rates (Anthropic: above 200K input tokens).
+CREATE FUNCTION aispend._long_context(context_window text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN context_window IS NOT NULL AND context_window NOT IN ('0-200k', '');
+COMMENT ON FUNCTION aispend._long_context(text) IS 'Internal: a usage row priced at the long-context rates.';
+
 -- True when a rule matches a model id (not STRICT: a STRICT function with a CASE is never inlined).
 CREATE FUNCTION aispend._price_rule_matches(match_kind text, pattern text, model text)
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE

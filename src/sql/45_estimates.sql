@@ -20,7 +20,7 @@ WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
            coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
            + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
-           u.context_window IS NOT NULL AND u.context_window NOT IN ('0-200k', '') AS long_context
+           aispend._long_context(u.context_window) AS long_context
     FROM aispend.usage u
     WHERE u.account = _usage_costed_between.account
       AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi

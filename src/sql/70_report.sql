@@ -477,6 +477,38 @@ BEGIN
                 ELSE '' END
         || '</section>';
 
+    -- ---- Savings: what the same tokens would have cost on cheaper models of the same class, and caching
+    SELECT string_agg('<tr><td>' || aispend.html_escape(o.api_key) || '</td><td>' || aispend.html_escape(o.workspace)
+                      || '</td><td>' || aispend.html_escape(o.model) || '</td><td>' || aispend.html_escape(o.alternative)
+                      || '</td><td class="num">' || aispend._report_money(o.list_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.repriced_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.saving) || '</td><td class="num">' || aispend._report_pct(o.saving_pct)
+                      || '</td></tr>', '' ORDER BY o.ordinality)
+      INTO part
+      FROM aispend.savings_opportunities(period, prov) WITH ORDINALITY AS o
+     WHERE o.ordinality <= 10;
+    html := html || '<section id="savings"><h2>Savings Opportunities</h2>'
+        || '<p class="note">What each key''s own token mix would have cost at the list prices of a cheaper model of the '
+        || 'same class that the organisation uses: a re-pricing of token counts, not a judgement of quality.</p>'
+        || '<table data-check="savings_opportunities"><thead><tr><th>API Key</th><th>Workspace</th><th>Model</th>'
+        || '<th>Alternative</th><th class="num">List cost</th><th class="num">Re-priced</th><th class="num">Saving</th>'
+        || '<th class="num">Saving %</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(c.api_key) || '</td><td>' || aispend.html_escape(c.model)
+                      || '</td><td class="num">' || aispend._report_int(c.input_tokens) || '</td><td class="num">'
+                      || aispend._report_pct(c.cached_pct) || '</td><td class="num">'
+                      || aispend._report_money(c.caching_saved) || '</td><td class="num">'
+                      || aispend._report_money(c.saving_at_hit_rate) || '</td><td>'
+                      || CASE WHEN c.uncached_heavy THEN 'no caching' ELSE '' END || '</td></tr>', ''
+                      ORDER BY c.ordinality)
+      INTO part
+      FROM aispend.cache_efficiency(period, prov) WITH ORDINALITY AS c
+     WHERE c.ordinality <= 10;
+    html := html || '<table data-check="cache_efficiency"><thead><tr><th>API Key</th><th>Model</th>'
+        || '<th class="num">Input tokens</th><th class="num">Cached</th><th class="num">Caching saved</th>'
+        || '<th class="num">At a 50% hit rate</th><th>Flag</th></tr></thead><tbody>' || coalesce(part, '')
+        || '</tbody></table><p class="note">aispend.savings_opportunities and aispend.cache_efficiency have the rest '
+        || '(docs/savings.md).</p></section>';
+
     -- ---- Workspace management (the names; not period-dependent)
     SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
                       || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END

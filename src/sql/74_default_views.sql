@@ -14,6 +14,8 @@ CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary('
 CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost('last_30_days');
 CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous('last_30_days');
 CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table('last_30_days');
+CREATE VIEW aispend.savings_opportunities_30d AS SELECT * FROM aispend.savings_opportunities('last_30_days');
+CREATE VIEW aispend.cache_efficiency_30d AS SELECT * FROM aispend.cache_efficiency('last_30_days');
 
 COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
 COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
@@ -28,6 +30,11 @@ COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30
 COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
 COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 days before.';
 COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+COMMENT ON VIEW aispend.savings_opportunities_30d IS
+    'Savings advisor, last 30 days: cheaper models of the same class per key (aispend.savings_opportunities; same '
+    'provider, saving of at least $0.01). A re-pricing of token counts, not a judgement of quality.';
+COMMENT ON VIEW aispend.cache_efficiency_30d IS
+    'Prompt caching per key and model, last 30 days, at a 50% hit rate (aispend.cache_efficiency).';
 
 CREATE VIEW aispend.daily_facts WITH (security_invoker = true) AS
 SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
@@ -110,7 +117,21 @@ BEGIN
             ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
             ('output_tokens', 'Output tokens.'),
             ('total_tokens', 'Input + output tokens.'),
-            ('unpriced', 'Some usage had no price: cost incomplete.'))
+            ('unpriced', 'Some usage had no price: cost incomplete.'),
+            ('alternative', 'A cheaper model of the same class the organisation uses.'),
+            ('alternative_provider', 'The provider whose list prices the alternative is re-priced at.'),
+            ('list_cost', 'The usage at its own model''s list prices (as aispend estimates it), US dollars.'),
+            ('repriced_cost', 'The same usage re-priced at the alternative''s list prices, day by day, US dollars.'),
+            ('saving', 'list_cost - repriced_cost, US dollars.'),
+            ('saving_pct', 'The saving in percent of list_cost.'),
+            ('share_of_key_pct', 'The share of the key''s list cost this model has, percent.'),
+            ('assumptions', 'Token kinds the alternative has no price of its own for, priced by a stated default.'),
+            ('note', 'What the figures are: a re-pricing of token counts at list prices, not a judgement of quality.'),
+            ('cache_read_tokens', 'Input tokens read from the prompt cache.'),
+            ('cached_pct', 'Cache reads in percent of all input tokens.'),
+            ('caching_saved', 'What the cache reads saved against the uncached input price, US dollars.'),
+            ('saving_at_hit_rate', 'What reaching the stated cache-hit rate would save on top, US dollars.'),
+            ('uncached_heavy', 'Much input, no cache read, on a model that offers caching.'))
         SELECT cl.oid::regclass AS rel, a.attname, d.txt
         FROM pg_catalog.pg_class cl
         JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped

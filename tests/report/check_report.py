@@ -276,6 +276,13 @@ def main(argv):
                    [("model", txt), ("class", txt), ("provider", txt), ("cost_per_1m", rate), ("cost", money), ("tokens", integer),
                     ("requests", integer), ("pct_of_total", pct), ("trend_label", txt)])
     day = lambda v: v if v is not None else "—"  # noqa: E731
+    table("savings_opportunities", f"SELECT * FROM aispend.savings_opportunities({args}) LIMIT 10",
+          [("api_key", txt), ("workspace", txt), ("model", txt), ("alternative", txt), ("list_cost", money),
+           ("repriced_cost", money), ("saving", money), ("saving_pct", pct)])
+    table("cache_efficiency", f"SELECT *, CASE WHEN uncached_heavy = 't' THEN 'no caching' ELSE '' END AS flag "
+                              f"FROM aispend.cache_efficiency({args}) LIMIT 10",
+          [("api_key", txt), ("model", txt), ("input_tokens", integer), ("cached_pct", pct),
+           ("caching_saved", money), ("saving_at_hit_rate", money), ("flag", txt)])
     table("workspace_management", "SELECT m.*, workspace_name || CASE WHEN display_name IS NOT NULL THEN ' (renamed)' "
                                   "ELSE '' END AS shown "
                                   f"FROM aispend.workspace_management_table(NULL, '{provider}') m",

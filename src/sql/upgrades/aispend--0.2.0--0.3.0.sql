@@ -1059,6 +1059,126 @@ COMMENT ON FUNCTION aispend.trend(numeric, numeric, date) IS
     'Trend as aispend.trend(current, previous), or, when history_from is given (the comparison period starts '
     'before the synced history), indicator ''incomplete'' with no change_pct and the label ''history from <day>''.';
 
+-- ---- from 40_prices.sql
+-- Whether a usage row's context window is priced at the long-context rates (Anthropic: above 200K input tokens).
+CREATE FUNCTION aispend._long_context(context_window text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN context_window IS NOT NULL AND context_window NOT IN ('0-200k', '');
+COMMENT ON FUNCTION aispend._long_context(text) IS 'Internal: a usage row priced at the long-context rates.';
+
+-- ---- from 45_estimates.sql
+-- 45_estimates.sql: estimated cost of every usage row (aispend.usage_costed) and the models without a price
+-- (aispend.unpriced_models). See docs/costs.md "Estimated cost" and "Unpriced".
+
+-- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
+-- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
+-- hundreds of thousands of rows but only a few hundred such keys.
+CREATE OR REPLACE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
+RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
+               workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
+               context_window text, inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
+               cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
+               input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
+               output_image_tokens bigint, requests bigint, web_search_requests bigint, input_tokens bigint,
+               total_tokens bigint, price_id bigint, price_match_kind text, price_pattern text, price_origin text,
+               estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
+               priced boolean)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+WITH base AS (
+    SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
+           coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
+           + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
+           aispend._long_context(u.context_window) AS long_context
+    FROM aispend.usage u
+    WHERE u.account = _usage_costed_between.account
+      AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
+),
+rows AS (
+    SELECT b.*, pv.provider
+    FROM base b, (SELECT aispend.account_provider(_usage_costed_between.account) AS provider OFFSET 0) pv
+),
+prices AS MATERIALIZED (
+    SELECT k.provider, k.model, k.day, k.long_context, p AS price
+    FROM (SELECT DISTINCT r.provider, r.model, r.day, r.long_context FROM rows r) k
+    LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true
+)
+SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
+       r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
+       r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
+       r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+       r.requests, r.web_search_requests,
+       r.input_tokens,
+       r.input_tokens + coalesce(r.output_tokens, 0) AS total_tokens,
+       (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
+       pg_catalog.trim_scale(c.token_cost),
+       pg_catalog.trim_scale(c.web_search_cost),
+       pg_catalog.trim_scale(c.token_cost + c.web_search_cost),
+       (c.token_cost + c.web_search_cost) IS NOT NULL
+FROM rows r
+JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
+              AND coalesce(pr.model, '') = coalesce(r.model, '')
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN (pr.price).id IS NOT NULL THEN
+               aispend._token_cost(pr.price, r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens,
+                                   r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens,
+                                   r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+                                   r.batch, r.service_tier, r.inference_geo) END AS token_cost,
+           CASE WHEN (pr.price).id IS NULL THEN NULL
+                WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
+                ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
+) c;
+END;
+COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
+    'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
+
+CREATE OR REPLACE VIEW aispend.usage_costed WITH (security_invoker = true) AS
+SELECT uc.*
+FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
+CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
+COMMENT ON VIEW aispend.usage_costed IS
+    'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '
+    '(aispend.price_for), batch / service-tier / inference_geo multipliers applied. Unpriced rows have '
+    'estimated_cost NULL and priced false, never 0.';
+COMMENT ON COLUMN aispend.usage_costed.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
+COMMENT ON COLUMN aispend.usage_costed.day IS 'UTC day of the bucket.';
+COMMENT ON COLUMN aispend.usage_costed.input_tokens IS 'All input: uncached + cache read + cache write 5m + cache write 1h.';
+COMMENT ON COLUMN aispend.usage_costed.total_tokens IS 'input_tokens + output tokens (design.md section 7).';
+COMMENT ON COLUMN aispend.usage_costed.price_id IS 'aispend.model_prices.id of the price row used; NULL = unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.price_match_kind IS 'exact, prefix or regex: how the price row matched.';
+COMMENT ON COLUMN aispend.usage_costed.price_pattern IS 'The pattern of the price row used.';
+COMMENT ON COLUMN aispend.usage_costed.price_origin IS 'shipped, import or manual.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_token_cost IS 'USD for the tokens (multipliers applied); NULL when unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_web_search_cost IS 'USD for server-side web searches (per 1,000 price); NULL when unpriced.';
+COMMENT ON COLUMN aispend.usage_costed.estimated_cost IS
+    'estimated_token_cost + estimated_web_search_cost, exact numeric USD; NULL (never 0) when the model or a '
+    'needed price is missing.';
+COMMENT ON COLUMN aispend.usage_costed.priced IS 'false: no price row, or a price for a token kind the row uses is missing.';
+
+CREATE OR REPLACE VIEW aispend.unpriced_models WITH (security_invoker = true) AS
+SELECT uc.provider, uc.account, uc.model, min(uc.day) AS first_day, max(uc.day) AS last_day,
+       count(*) AS usage_rows,
+       sum(uc.input_tokens)::bigint AS input_tokens, sum(uc.output_tokens)::bigint AS output_tokens,
+       sum(uc.total_tokens)::bigint AS total_tokens,
+       sum(uc.cache_read_tokens)::bigint AS cache_read_tokens,
+       sum(uc.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
+       sum(uc.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+       sum(uc.requests)::bigint AS requests, sum(uc.web_search_requests)::bigint AS web_search_requests,
+       bool_or(uc.price_id IS NOT NULL) AS has_price_row
+FROM aispend.usage_costed uc
+WHERE NOT uc.priced
+GROUP BY uc.provider, uc.account, uc.model;
+COMMENT ON VIEW aispend.unpriced_models IS
+    'Models whose usage could not be priced (no matching price row on the day, or a missing price for a token '
+    'kind used), with their volumes: they are excluded from estimates, never counted as $0. Add a row to '
+    'aispend.model_prices (origin manual) or import the feed to price them.';
+COMMENT ON COLUMN aispend.unpriced_models.model IS 'Model id as the provider reports it (NULL: usage not grouped by model).';
+COMMENT ON COLUMN aispend.unpriced_models.first_day IS 'First UTC day with unpriced usage of the model.';
+COMMENT ON COLUMN aispend.unpriced_models.last_day IS 'Last UTC day with unpriced usage of the model.';
+COMMENT ON COLUMN aispend.unpriced_models.requests IS 'Model requests (OpenAI); NULL for Anthropic.';
+COMMENT ON COLUMN aispend.unpriced_models.has_price_row IS
+    'true: a price row matched but lacks a price for a token kind used (e.g. web searches, cache writes).';
+
 -- ---- from 54_workspace_management.sql
 CREATE OR REPLACE FUNCTION aispend._workspace_name_changed()
 RETURNS trigger LANGUAGE plpgsql
@@ -1386,12 +1506,19 @@ AS $$
         FROM r
         CROSS JOIN b
         JOIN aispend._account_providers() ap ON ap.account = r.account
-        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
-        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
         WHERE (r.day <@ b.cur OR r.day <@ b.prev)
           AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
-          AND aispend._workspace_is(w.name, r.workspace_id, _rollup_entity_totals.workspace)
-          AND aispend._api_key_is(k.name, r.api_key_id, _rollup_entity_totals.api_key))
+          -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
+          AND (_rollup_entity_totals.workspace IS NULL
+               OR EXISTS (SELECT 1 FROM aispend.workspaces w
+                          WHERE w.account = r.account AND w.workspace_id = r.workspace_id
+                            AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace))
+               OR r.workspace_id = _rollup_entity_totals.workspace)
+          AND (_rollup_entity_totals.api_key IS NULL
+               OR EXISTS (SELECT 1 FROM aispend.api_keys k
+                          WHERE k.account = r.account AND k.api_key_id = r.api_key_id
+                            AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key))
+               OR r.api_key_id = _rollup_entity_totals.api_key))
     SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
            o.previous_cost, o.previous_tokens, o.previous_requests
     FROM (SELECT f.account, f.provider,
@@ -2219,6 +2346,318 @@ COMMENT ON FUNCTION aispend.daily_series(daterange, text, text, text, text) IS
     'id), api_key (name or id), model (name, case-insensitive); every day of the period, 0 on days without '
     'anything. For line charts: model cost trends over time. Default order: day.';
 
+-- ---- from 65_savings.sql
+-- 65_savings.sql: the savings advisor. What a scope's actual usage would have cost at another model's list
+-- prices on the same days, each token kind priced as that model prices it; the cheaper models of the same class
+-- per key; what prompt caching saves and could save. A re-pricing of token counts, never a judgement of quality.
+-- See docs/savings.md.
+
+-- The tokens a scope sent in a period, per day, model and what sets their price (batch, service tier, inference
+-- geography, long context), by kind. Usage rows only: billed lines without usage cannot be re-priced.
+CREATE OR REPLACE FUNCTION aispend._token_mix(period daterange, provider text, workspace text, api_key text, model text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, day date,
+               batch boolean, service_tier text, inference_geo text, long_context boolean, uncached bigint,
+               cache_read bigint, cache_write_5m bigint, cache_write_1h bigint, output bigint, input_audio bigint,
+               output_audio bigint, input_image bigint, output_image bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT u.account, ap.provider, u.workspace_id, u.api_key_id, u.model, (u.bucket_start AT TIME ZONE 'UTC')::date,
+           coalesce(u.batch, false), u.service_tier, u.inference_geo, aispend._long_context(u.context_window),
+           sum(u.uncached_input_tokens)::bigint, sum(u.cache_read_tokens)::bigint,
+           sum(u.cache_write_5m_tokens)::bigint, sum(u.cache_write_1h_tokens)::bigint, sum(u.output_tokens)::bigint,
+           sum(u.input_audio_tokens)::bigint, sum(u.output_audio_tokens)::bigint,
+           sum(u.input_image_tokens)::bigint, sum(u.output_image_tokens)::bigint
+    FROM aispend.usage u
+    JOIN aispend._account_providers() ap ON ap.account = u.account
+    LEFT JOIN aispend.workspaces w ON w.account = u.account AND w.workspace_id = u.workspace_id
+    LEFT JOIN aispend.api_keys k ON k.account = u.account AND k.api_key_id = u.api_key_id
+    WHERE u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
+      AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
+      AND u.model IS NOT NULL
+      AND aispend._provider_matches(ap.provider, _token_mix.provider)
+      AND aispend._workspace_is(w.name, u.workspace_id, _token_mix.workspace)
+      AND aispend._api_key_is(k.name, u.api_key_id, _token_mix.api_key)
+      AND (_token_mix.model IS NULL OR u.model = _token_mix.model)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
+END;
+COMMENT ON FUNCTION aispend._token_mix(daterange, text, text, text, text) IS
+    'Internal (savings): the tokens of a scope per day, model and price modifiers, by kind.';
+
+-- The kinds of tokens a price row cannot price as the model would: none of its own price for a kind the usage
+-- has. 'input' or 'output' leave the cost unknown; the others are priced by aispend's stated defaults (cache
+-- reads at the input price, cache writes at 1.25 x / 2 x input, audio and image at the text price, an unknown
+-- service tier at 1 x) and named so that nobody takes them for the model's own price.
+CREATE OR REPLACE FUNCTION aispend._missing_prices(p aispend.model_prices, uncached bigint, cache_read bigint,
+                                        cache_write_5m bigint, cache_write_1h bigint, output bigint,
+                                        input_audio bigint, output_audio bigint, input_image bigint,
+                                        output_image bigint, batch boolean, service_tier text)
+RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN p.id IS NULL THEN ARRAY['no price']
+       ELSE pg_catalog.array_remove(ARRAY[
+           CASE WHEN p.input_per_mtok IS NULL AND coalesce(uncached, 0) + coalesce(cache_read, 0)
+                     + coalesce(cache_write_5m, 0) + coalesce(cache_write_1h, 0) > 0 THEN 'input' END,
+           CASE WHEN p.output_per_mtok IS NULL AND output > 0 THEN 'output' END,
+           CASE WHEN p.cache_read_per_mtok IS NULL AND cache_read > 0 THEN 'cache read (priced as input)' END,
+           CASE WHEN p.cache_write_5m_per_mtok IS NULL AND cache_write_5m > 0
+                THEN 'cache write 5m (priced at 1.25 x input)' END,
+           CASE WHEN p.cache_write_1h_per_mtok IS NULL AND cache_write_1h > 0
+                THEN 'cache write 1h (priced at 2 x input)' END,
+           CASE WHEN p.input_audio_per_mtok IS NULL AND input_audio > 0 THEN 'audio input (priced as text)' END,
+           CASE WHEN p.output_audio_per_mtok IS NULL AND output_audio > 0 THEN 'audio output (priced as text)' END,
+           CASE WHEN p.input_image_per_mtok IS NULL AND input_image > 0 THEN 'image input (priced as text)' END,
+           CASE WHEN p.output_image_per_mtok IS NULL AND output_image > 0 THEN 'image output (priced as text)' END,
+           CASE WHEN NOT coalesce(batch, false) AND service_tier IS NOT NULL AND service_tier <> 'batch'
+                     AND NOT p.tier_multipliers ? service_tier
+                     AND service_tier NOT IN ('default', 'standard', 'standard_only', 'auto')
+                THEN 'service tier ' || service_tier || ' (priced at 1 x)' END], NULL) END;
+COMMENT ON FUNCTION aispend._missing_prices(aispend.model_prices, bigint, bigint, bigint, bigint, bigint, bigint,
+                                            bigint, bigint, bigint, boolean, text) IS
+    'Internal (savings): the token kinds a price row has no price of its own for (input or output: the cost is '
+    'unknown; the others: priced by a stated default).';
+
+-- The missing prices that leave a re-priced cost unknown (the others are stated defaults).
+CREATE OR REPLACE FUNCTION aispend._unknown_cost()
+RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY['input', 'output', 'no price'];
+COMMENT ON FUNCTION aispend._unknown_cost() IS 'Internal (savings): the missing prices that leave a cost unknown.';
+
+-- The models of the same class a model could be swapped for: those the organisation uses (so its accounts can
+-- call them), of the same provider unless across_providers. Class 'other' (unknown names, fees) has none.
+CREATE OR REPLACE FUNCTION aispend._alternatives(provider text, model text, across_providers boolean)
+RETURNS TABLE (provider text, model text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT DISTINCT m.provider, m.model FROM aispend.models m
+    WHERE m.model <> _alternatives.model AND aispend.model_class(_alternatives.model) <> 'other'
+      AND aispend.model_class(m.model) = aispend.model_class(_alternatives.model)
+      AND (_alternatives.across_providers OR m.provider = _alternatives.provider);
+END;
+COMMENT ON FUNCTION aispend._alternatives(text, text, boolean) IS
+    'Internal (savings): the models of the same class a model could be swapped for (used by the organisation).';
+
+-- Every row of a token mix priced at list prices: at target_model's (target NULL: each row at its own model's,
+-- what aispend estimates), and with alternatives also at every alternative of its model. The price rule is
+-- looked up once per (provider, model, day, long context).
+CREATE OR REPLACE FUNCTION aispend._priced_mix(period daterange, provider text, workspace text, api_key text, model text,
+                                    target_provider text, target_model text, alternatives boolean DEFAULT false,
+                                    across_providers boolean DEFAULT false)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, day date,
+               price_provider text, price_model text, tokens bigint, input_tokens bigint, cache_read bigint,
+               cost numeric, missing text[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH x AS MATERIALIZED (
+        SELECT * FROM aispend._token_mix(_priced_mix.period, _priced_mix.provider, _priced_mix.workspace,
+                                         _priced_mix.api_key, _priced_mix.model)),
+    m AS MATERIALIZED (
+        SELECT x.*, coalesce(_priced_mix.target_provider, x.provider) AS price_provider,
+               coalesce(_priced_mix.target_model, x.model) AS price_model
+        FROM x
+        UNION ALL
+        SELECT x.*, a.provider, a.model
+        FROM (SELECT DISTINCT x.provider, x.model FROM x) s
+        CROSS JOIN LATERAL aispend._alternatives(s.provider, s.model, _priced_mix.across_providers) a
+        JOIN x ON x.provider = s.provider AND x.model = s.model
+        WHERE _priced_mix.alternatives),
+    prices AS MATERIALIZED (
+        SELECT k.price_provider, k.price_model, k.day, k.long_context, p AS price
+        FROM (SELECT DISTINCT m.price_provider, m.price_model, m.day, m.long_context FROM m) k
+        LEFT JOIN LATERAL aispend.price_for(k.price_provider, k.price_model, k.day, k.long_context) p ON true)
+    SELECT m.account, m.provider, m.workspace_id, m.api_key_id, m.model, m.day, m.price_provider, m.price_model,
+           coalesce(m.uncached, 0) + coalesce(m.cache_read, 0) + coalesce(m.cache_write_5m, 0)
+           + coalesce(m.cache_write_1h, 0) + coalesce(m.output, 0),
+           coalesce(m.uncached, 0) + coalesce(m.cache_read, 0) + coalesce(m.cache_write_5m, 0)
+           + coalesce(m.cache_write_1h, 0),
+           coalesce(m.cache_read, 0),
+           CASE WHEN (pr.price).id IS NOT NULL
+                THEN aispend._token_cost(pr.price, m.uncached, m.cache_read, m.cache_write_5m, m.cache_write_1h,
+                                         m.output, m.input_audio, m.output_audio, m.input_image, m.output_image,
+                                         m.batch, m.service_tier, m.inference_geo) END,
+           aispend._missing_prices(pr.price, m.uncached, m.cache_read, m.cache_write_5m, m.cache_write_1h, m.output,
+                                   m.input_audio, m.output_audio, m.input_image, m.output_image, m.batch,
+                                   m.service_tier)
+    FROM m
+    JOIN prices pr ON pr.price_provider = m.price_provider AND pr.price_model = m.price_model AND pr.day = m.day
+                  AND pr.long_context = m.long_context;
+END;
+COMMENT ON FUNCTION aispend._priced_mix(daterange, text, text, text, text, text, text, boolean, boolean) IS
+    'Internal (savings): a scope''s token mix priced at list prices day by day: at a target model''s (NULL: each '
+    'row at its own model''s), and with alternatives at every alternative of its model too.';
+
+-- The provider whose price list a model is re-priced at: the one it is used with here, else the one whose
+-- catalogue prices it.
+CREATE OR REPLACE FUNCTION aispend._model_provider(model text)
+RETURNS text LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT coalesce((SELECT min(m.provider) FROM aispend.models m WHERE m.model = _model_provider.model),
+                    (SELECT min(p.provider) FROM aispend.model_prices p
+                     WHERE aispend._price_rule_matches(p.match_kind, p.pattern, _model_provider.model)));
+END;
+COMMENT ON FUNCTION aispend._model_provider(text) IS
+    'Internal (savings): the provider a model belongs to (where it is used, else whose price list has it).';
+
+CREATE OR REPLACE FUNCTION aispend.reprice(period daterange DEFAULT aispend.period('last_30_days'),
+                                target_model text DEFAULT NULL, provider text DEFAULT 'all',
+                                workspace text DEFAULT NULL, api_key text DEFAULT NULL, model text DEFAULT NULL,
+                                target_provider text DEFAULT NULL)
+RETURNS TABLE (target_model text, target_provider text, models text[], tokens bigint, list_cost numeric,
+               repriced_cost numeric, saving numeric, saving_pct numeric, missing_prices text[],
+               unpriced_list boolean, note text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH t AS (
+        SELECT reprice.target_model AS model,
+               coalesce(reprice.target_provider, aispend._model_provider(reprice.target_model)) AS provider),
+    own AS (
+        SELECT sum(o.cost) AS cost, bool_or(o.cost IS NULL) AS unpriced, sum(o.tokens)::bigint AS tokens,
+               pg_catalog.array_agg(DISTINCT o.model ORDER BY o.model) AS models
+        FROM aispend._priced_mix(reprice.period, reprice.provider, reprice.workspace, reprice.api_key,
+                                 reprice.model, NULL, NULL) o),
+    tx AS MATERIALIZED (
+        SELECT x.* FROM t, aispend._priced_mix(reprice.period, reprice.provider, reprice.workspace,
+                                               reprice.api_key, reprice.model, t.provider, t.model) x),
+    tgt AS (
+        SELECT sum(tx.cost) AS cost, bool_or(tx.cost IS NULL) AS unpriced,
+               (SELECT pg_catalog.array_agg(DISTINCT k.kind ORDER BY k.kind)
+                FROM tx tx2, pg_catalog.unnest(tx2.missing) AS k(kind)) AS missing
+        FROM tx)
+    SELECT t.model, t.provider, own.models, coalesce(own.tokens, 0), pg_catalog.round(coalesce(own.cost, 0), 2),
+           CASE WHEN NOT coalesce(tgt.unpriced, false) AND NOT coalesce(tgt.missing && aispend._unknown_cost(), false)
+                THEN pg_catalog.round(coalesce(tgt.cost, 0), 2) END,
+           CASE WHEN NOT coalesce(tgt.unpriced, false) AND NOT coalesce(own.unpriced, false)
+                     AND NOT coalesce(tgt.missing && aispend._unknown_cost(), false)
+                THEN pg_catalog.round(coalesce(own.cost, 0) - coalesce(tgt.cost, 0), 2) END,
+           CASE WHEN NOT coalesce(tgt.unpriced, false) AND NOT coalesce(own.unpriced, false) AND own.cost > 0
+                     AND NOT coalesce(tgt.missing && aispend._unknown_cost(), false)
+                THEN pg_catalog.round(100 * (own.cost - tgt.cost) / own.cost, 1) END,
+           coalesce(tgt.missing, '{}'), coalesce(own.unpriced, false),
+           'a re-pricing of the token counts at list prices, not a judgement of quality'
+    FROM t, own, tgt
+    WHERE aispend._check_period(reprice.period) IS NOT NULL;
+END;
+COMMENT ON FUNCTION aispend.reprice(daterange, text, text, text, text, text, text) IS
+    'What the usage of a scope (provider, workspace, api_key, model: the usage of that model only; all of it by '
+    'default) in a period would have cost at '
+    'target_model''s list prices on the same days: every token kind (uncached input, cache reads, cache writes of '
+    '5 minutes and 1 hour, output, audio, image), batch and service-tier multipliers, long-context rates, as that '
+    'model prices them; dated price changes apply day by day. list_cost is the same usage at its own models'' '
+    'list prices (as aispend estimates it); saving = list_cost - repriced_cost. missing_prices names the kinds the '
+    'target has no price of its own for: input or output (then repriced_cost is NULL, not a guess), or a stated '
+    'default (cache reads as input, ...). A re-pricing of token counts, not a judgement of quality.';
+
+-- Per key and workspace and model used: the cheaper models of the same class, each the same usage re-priced.
+CREATE OR REPLACE FUNCTION aispend.savings_opportunities(period daterange DEFAULT aispend.period('last_30_days'),
+                                              provider text DEFAULT 'all', workspace text DEFAULT NULL,
+                                              api_key text DEFAULT NULL, across_providers boolean DEFAULT false,
+                                              min_saving numeric DEFAULT 0.01)
+RETURNS TABLE (account name, workspace text, api_key text, model text, class text, alternative text,
+               alternative_provider text, list_cost numeric, repriced_cost numeric, saving numeric,
+               saving_pct numeric, share_of_key_pct numeric, assumptions text[], workspace_id text,
+               api_key_id text, note text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH px AS MATERIALIZED (
+        SELECT * FROM aispend._priced_mix(savings_opportunities.period, savings_opportunities.provider,
+                                          savings_opportunities.workspace, savings_opportunities.api_key, NULL, NULL,
+                                          NULL, true, savings_opportunities.across_providers)),
+    p AS (
+        SELECT x.account, x.workspace_id, x.api_key_id, x.provider, x.model, x.price_provider, x.price_model,
+               sum(x.cost) AS cost, bool_or(x.cost IS NULL OR x.missing && aispend._unknown_cost()) AS unknown,
+               (SELECT coalesce(pg_catalog.array_agg(DISTINCT k.kind ORDER BY k.kind), '{}')
+                FROM px y, pg_catalog.unnest(y.missing) AS k(kind)
+                WHERE y.account = x.account AND y.workspace_id = x.workspace_id AND y.api_key_id = x.api_key_id
+                  AND y.model = x.model AND y.price_model = x.price_model
+                  AND y.price_provider = x.price_provider) AS assumptions
+        FROM px x
+        GROUP BY 1, 2, 3, 4, 5, 6, 7),
+    own AS (
+        SELECT p.*, sum(p.cost) OVER (PARTITION BY p.account, p.workspace_id, p.api_key_id) AS key_cost
+        FROM p WHERE p.price_model = p.model AND p.price_provider = p.provider),
+    o AS (
+        SELECT a.account, a.workspace_id, a.api_key_id, a.model, a.price_model, a.price_provider, own.cost AS list_cost,
+               a.cost AS repriced, own.key_cost, a.assumptions
+        FROM p a
+        JOIN own ON own.account = a.account AND own.workspace_id = a.workspace_id AND own.api_key_id = a.api_key_id
+                AND own.model = a.model
+        WHERE NOT (a.price_model = a.model AND a.price_provider = a.provider)
+          AND NOT a.unknown AND NOT own.unknown
+          AND own.cost - a.cost >= coalesce(savings_opportunities.min_saving, 0))
+    SELECT o.account, coalesce(w.name, o.workspace_id), aispend._api_key_label(o.api_key_id, k.name), o.model,
+           aispend.model_class(o.model), o.price_model, o.price_provider, pg_catalog.round(o.list_cost, 2),
+           pg_catalog.round(o.repriced, 2), pg_catalog.round(o.list_cost - o.repriced, 2),
+           pg_catalog.round(100 * (o.list_cost - o.repriced) / NULLIF(o.list_cost, 0), 1),
+           pg_catalog.round(100 * o.list_cost / NULLIF(o.key_cost, 0), 1), o.assumptions, o.workspace_id,
+           o.api_key_id, 'a re-pricing of the token counts at list prices, not a judgement of quality'
+    FROM o
+    LEFT JOIN aispend.workspaces w ON w.account = o.account AND w.workspace_id = o.workspace_id
+    LEFT JOIN aispend.api_keys k ON k.account = o.account AND k.api_key_id = o.api_key_id
+    ORDER BY o.list_cost - o.repriced DESC, o.account, o.workspace_id, o.api_key_id, o.model, o.price_model;
+END;
+COMMENT ON FUNCTION aispend.savings_opportunities(daterange, text, text, text, boolean, numeric) IS
+    'Per API key (and workspace) and model used in a period: every cheaper model of the same class '
+    '(aispend.model_class) that the organisation uses, of the same provider unless across_providers, with the '
+    'key''s usage of that model at its own list prices (list_cost) and re-priced at the alternative''s '
+    '(repriced_cost), the saving in dollars and percent, and the share of the key''s list cost the model has. '
+    'Alternatives without a price of their own for input or output are left out; stated defaults are named in '
+    'assumptions. Sorted by saving. A re-pricing of token counts, not a judgement of quality.';
+
+-- Prompt caching per key and model: how much of the input was read from the cache, what that saved against the
+-- model's uncached input price, and what a stated cache-hit rate would save on top.
+CREATE OR REPLACE FUNCTION aispend.cache_efficiency(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all', workspace text DEFAULT NULL,
+                                         api_key text DEFAULT NULL, hit_rate numeric DEFAULT 0.5,
+                                         min_input_tokens bigint DEFAULT 1000000)
+RETURNS TABLE (account name, workspace text, api_key text, model text, input_tokens bigint, cache_read_tokens bigint,
+               cached_pct numeric, caching_saved numeric, saving_at_hit_rate numeric, uncached_heavy boolean,
+               workspace_id text, api_key_id text, note text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH x AS MATERIALIZED (
+        SELECT * FROM aispend._token_mix(cache_efficiency.period, cache_efficiency.provider,
+                                         cache_efficiency.workspace, cache_efficiency.api_key, NULL)),
+    prices AS MATERIALIZED (
+        SELECT k.provider, k.model, k.day, k.long_context, p AS price
+        FROM (SELECT DISTINCT x.provider, x.model, x.day, x.long_context FROM x) k
+        LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true),
+    -- a cache read costs (input - cache read price) less than the same token uncached, times the row's multipliers
+    r AS (
+        SELECT x.account, x.workspace_id, x.api_key_id, x.model,
+               coalesce(x.uncached, 0) + coalesce(x.cache_read, 0) + coalesce(x.cache_write_5m, 0)
+               + coalesce(x.cache_write_1h, 0) AS input,
+               coalesce(x.cache_read, 0) AS cache_read,
+               (pr.price).cache_read_per_mtok IS NOT NULL AS caches,
+               aispend._token_cost(pr.price, 1000000, 0, 0, 0, 0, 0, 0, 0, 0, x.batch, x.service_tier, x.inference_geo)
+               - aispend._token_cost(pr.price, 0, 1000000, 0, 0, 0, 0, 0, 0, 0, x.batch, x.service_tier,
+                                     x.inference_geo) AS per_mtok_saved
+        FROM x
+        JOIN prices pr ON pr.provider = x.provider AND pr.model = x.model AND pr.day = x.day
+                      AND pr.long_context = x.long_context),
+    g AS (
+        SELECT r.account, r.workspace_id, r.api_key_id, r.model, sum(r.input)::bigint AS input,
+               sum(r.cache_read)::bigint AS cache_read, bool_or(r.caches) AS caches,
+               sum(r.cache_read * r.per_mtok_saved) / 1000000 AS saved,
+               -- uncached input moved to the cache until the stated hit rate is reached (priced day by day)
+               sum(GREATEST(cache_efficiency.hit_rate * r.input - r.cache_read, 0) * r.per_mtok_saved) / 1000000
+                   AS would_save
+        FROM r GROUP BY 1, 2, 3, 4)
+    SELECT g.account, coalesce(w.name, g.workspace_id), aispend._api_key_label(g.api_key_id, k.name), g.model, g.input,
+           g.cache_read, pg_catalog.round(100.0 * g.cache_read / NULLIF(g.input, 0), 1),
+           pg_catalog.round(g.saved, 2), pg_catalog.round(g.would_save, 2),
+           coalesce(g.caches, false) AND g.cache_read = 0 AND g.input >= cache_efficiency.min_input_tokens,
+           g.workspace_id, g.api_key_id, 'a re-pricing of the token counts at list prices, not a judgement of quality'
+    FROM g
+    LEFT JOIN aispend.workspaces w ON w.account = g.account AND w.workspace_id = g.workspace_id
+    LEFT JOIN aispend.api_keys k ON k.account = g.account AND k.api_key_id = g.api_key_id
+    WHERE g.input > 0
+    ORDER BY g.would_save DESC NULLS LAST, g.account, g.workspace_id, g.api_key_id, g.model;
+END;
+COMMENT ON FUNCTION aispend.cache_efficiency(daterange, text, text, text, numeric, bigint) IS
+    'Prompt caching per API key and model in a period: input tokens, those read from the cache (cached_pct), what '
+    'the cache reads saved against the model''s uncached input price (caching_saved, list prices with the row''s '
+    'batch / tier / geography multipliers), what reaching hit_rate (share of input read from the cache) would save '
+    'on top (saving_at_hit_rate, 0 where it is reached), and uncached_heavy: at least min_input_tokens of input, '
+    'no cache read, on a model with a cache price. A re-pricing of token counts, not a judgement of quality.';
+
 -- ---- from 66_coverage.sql
 CREATE OR REPLACE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
                                             accounts name[] DEFAULT NULL, provider text DEFAULT 'all')
@@ -2800,6 +3239,38 @@ BEGIN
                 ELSE '' END
         || '</section>';
 
+    -- ---- Savings: what the same tokens would have cost on cheaper models of the same class, and caching
+    SELECT string_agg('<tr><td>' || aispend.html_escape(o.api_key) || '</td><td>' || aispend.html_escape(o.workspace)
+                      || '</td><td>' || aispend.html_escape(o.model) || '</td><td>' || aispend.html_escape(o.alternative)
+                      || '</td><td class="num">' || aispend._report_money(o.list_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.repriced_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.saving) || '</td><td class="num">' || aispend._report_pct(o.saving_pct)
+                      || '</td></tr>', '' ORDER BY o.ordinality)
+      INTO part
+      FROM aispend.savings_opportunities(period, prov) WITH ORDINALITY AS o
+     WHERE o.ordinality <= 10;
+    html := html || '<section id="savings"><h2>Savings Opportunities</h2>'
+        || '<p class="note">What each key''s own token mix would have cost at the list prices of a cheaper model of the '
+        || 'same class that the organisation uses: a re-pricing of token counts, not a judgement of quality.</p>'
+        || '<table data-check="savings_opportunities"><thead><tr><th>API Key</th><th>Workspace</th><th>Model</th>'
+        || '<th>Alternative</th><th class="num">List cost</th><th class="num">Re-priced</th><th class="num">Saving</th>'
+        || '<th class="num">Saving %</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(c.api_key) || '</td><td>' || aispend.html_escape(c.model)
+                      || '</td><td class="num">' || aispend._report_int(c.input_tokens) || '</td><td class="num">'
+                      || aispend._report_pct(c.cached_pct) || '</td><td class="num">'
+                      || aispend._report_money(c.caching_saved) || '</td><td class="num">'
+                      || aispend._report_money(c.saving_at_hit_rate) || '</td><td>'
+                      || CASE WHEN c.uncached_heavy THEN 'no caching' ELSE '' END || '</td></tr>', ''
+                      ORDER BY c.ordinality)
+      INTO part
+      FROM aispend.cache_efficiency(period, prov) WITH ORDINALITY AS c
+     WHERE c.ordinality <= 10;
+    html := html || '<table data-check="cache_efficiency"><thead><tr><th>API Key</th><th>Model</th>'
+        || '<th class="num">Input tokens</th><th class="num">Cached</th><th class="num">Caching saved</th>'
+        || '<th class="num">At a 50% hit rate</th><th>Flag</th></tr></thead><tbody>' || coalesce(part, '')
+        || '</tbody></table><p class="note">aispend.savings_opportunities and aispend.cache_efficiency have the rest '
+        || '(docs/savings.md).</p></section>';
+
     -- ---- Workspace management (the names; not period-dependent)
     SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
                       || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END
@@ -2927,6 +3398,8 @@ CREATE VIEW aispend.models_summary_30d AS SELECT * FROM aispend.models_summary('
 CREATE VIEW aispend.models_by_cost_30d AS SELECT * FROM aispend.models_by_cost('last_30_days');
 CREATE VIEW aispend.models_vs_previous_30d AS SELECT * FROM aispend.models_vs_previous('last_30_days');
 CREATE VIEW aispend.models_table_30d AS SELECT * FROM aispend.models_table('last_30_days');
+CREATE VIEW aispend.savings_opportunities_30d AS SELECT * FROM aispend.savings_opportunities('last_30_days');
+CREATE VIEW aispend.cache_efficiency_30d AS SELECT * FROM aispend.cache_efficiency('last_30_days');
 
 COMMENT ON VIEW aispend.workspaces_summary_30d IS 'Workspaces tab summary, last 30 days vs the 30 days before (aispend.workspaces_summary()).';
 COMMENT ON VIEW aispend.workspaces_by_provider_30d IS 'Workspaces tab pie "Cost Distribution by Provider", last 30 days.';
@@ -2941,6 +3414,11 @@ COMMENT ON VIEW aispend.models_summary_30d IS 'Model Efficiency summary, last 30
 COMMENT ON VIEW aispend.models_by_cost_30d IS 'Model Efficiency pie "Cost Distribution by Model", last 30 days.';
 COMMENT ON VIEW aispend.models_vs_previous_30d IS 'Model Efficiency bars "Model Cost Comparison", last 30 days vs the 30 days before.';
 COMMENT ON VIEW aispend.models_table_30d IS 'Model Efficiency table, last 30 days (aispend.models_table()).';
+COMMENT ON VIEW aispend.savings_opportunities_30d IS
+    'Savings advisor, last 30 days: cheaper models of the same class per key (aispend.savings_opportunities; same '
+    'provider, saving of at least $0.01). A re-pricing of token counts, not a judgement of quality.';
+COMMENT ON VIEW aispend.cache_efficiency_30d IS
+    'Prompt caching per key and model, last 30 days, at a 50% hit rate (aispend.cache_efficiency).';
 
 CREATE OR REPLACE VIEW aispend.daily_facts WITH (security_invoker = true) AS
 SELECT r.day, r.account, ap.provider, r.workspace_id, coalesce(w.name, r.workspace_id) AS workspace,
@@ -3023,7 +3501,21 @@ BEGIN
             ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
             ('output_tokens', 'Output tokens.'),
             ('total_tokens', 'Input + output tokens.'),
-            ('unpriced', 'Some usage had no price: cost incomplete.'))
+            ('unpriced', 'Some usage had no price: cost incomplete.'),
+            ('alternative', 'A cheaper model of the same class the organisation uses.'),
+            ('alternative_provider', 'The provider whose list prices the alternative is re-priced at.'),
+            ('list_cost', 'The usage at its own model''s list prices (as aispend estimates it), US dollars.'),
+            ('repriced_cost', 'The same usage re-priced at the alternative''s list prices, day by day, US dollars.'),
+            ('saving', 'list_cost - repriced_cost, US dollars.'),
+            ('saving_pct', 'The saving in percent of list_cost.'),
+            ('share_of_key_pct', 'The share of the key''s list cost this model has, percent.'),
+            ('assumptions', 'Token kinds the alternative has no price of its own for, priced by a stated default.'),
+            ('note', 'What the figures are: a re-pricing of token counts at list prices, not a judgement of quality.'),
+            ('cache_read_tokens', 'Input tokens read from the prompt cache.'),
+            ('cached_pct', 'Cache reads in percent of all input tokens.'),
+            ('caching_saved', 'What the cache reads saved against the uncached input price, US dollars.'),
+            ('saving_at_hit_rate', 'What reaching the stated cache-hit rate would save on top, US dollars.'),
+            ('uncached_heavy', 'Much input, no cache read, on a model that offers caching.'))
         SELECT cl.oid::regclass AS rel, a.attname, d.txt
         FROM pg_catalog.pg_class cl
         JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
