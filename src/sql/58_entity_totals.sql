@@ -152,12 +152,19 @@ AS $$
         FROM r
         CROSS JOIN b
         JOIN aispend._account_providers() ap ON ap.account = r.account
-        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
-        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
         WHERE (r.day <@ b.cur OR r.day <@ b.prev)
           AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
-          AND aispend._workspace_is(w.name, r.workspace_id, _rollup_entity_totals.workspace)
-          AND aispend._api_key_is(k.name, r.api_key_id, _rollup_entity_totals.api_key))
+          -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
+          AND (_rollup_entity_totals.workspace IS NULL
+               OR EXISTS (SELECT 1 FROM aispend.workspaces w
+                          WHERE w.account = r.account AND w.workspace_id = r.workspace_id
+                            AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace))
+               OR r.workspace_id = _rollup_entity_totals.workspace)
+          AND (_rollup_entity_totals.api_key IS NULL
+               OR EXISTS (SELECT 1 FROM aispend.api_keys k
+                          WHERE k.account = r.account AND k.api_key_id = r.api_key_id
+                            AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key))
+               OR r.api_key_id = _rollup_entity_totals.api_key))
     SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
            o.previous_cost, o.previous_tokens, o.previous_requests
     FROM (SELECT f.account, f.provider,
