@@ -111,8 +111,11 @@ RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, 
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, aispend, pg_temp SET jit = off
 AS $$
+    -- the bounds as dates: compared with every row, a date is cheaper than a range
     WITH b AS (
-        SELECT c.cur, c.prev, LEAST(pg_catalog.lower(c.cur), pg_catalog.lower(c.prev)) AS lo,
+        SELECT pg_catalog.lower(c.cur) AS cur_lo, pg_catalog.upper(c.cur) AS cur_hi,
+               pg_catalog.lower(c.prev) AS prev_lo, pg_catalog.upper(c.prev) AS prev_hi,
+               LEAST(pg_catalog.lower(c.cur), pg_catalog.lower(c.prev)) AS lo,
                GREATEST(pg_catalog.upper(c.cur), pg_catalog.upper(c.prev)) AS hi
         FROM (SELECT _rollup_entity_totals.period AS cur,
                      coalesce(_rollup_entity_totals.compare_with,
@@ -148,11 +151,11 @@ AS $$
           AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)),
     f AS (
         SELECT r.account, ap.provider, r.workspace_id, r.api_key_id, r.model, r.cost, r.total_tokens, r.requests,
-               r.day <@ b.cur AS cur, r.day <@ b.prev AS prev
+               r.day >= b.cur_lo AND r.day < b.cur_hi AS cur, r.day >= b.prev_lo AND r.day < b.prev_hi AS prev
         FROM r
         CROSS JOIN b
         JOIN aispend._account_providers() ap ON ap.account = r.account
-        WHERE (r.day <@ b.cur OR r.day <@ b.prev)
+        WHERE (r.day >= b.cur_lo AND r.day < b.cur_hi OR r.day >= b.prev_lo AND r.day < b.prev_hi)
           AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
           -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
           AND (_rollup_entity_totals.workspace IS NULL

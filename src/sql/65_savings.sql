@@ -18,16 +18,33 @@ BEGIN ATOMIC
            sum(u.cache_write_5m_tokens)::bigint, sum(u.cache_write_1h_tokens)::bigint, sum(u.output_tokens)::bigint,
            sum(u.input_audio_tokens)::bigint, sum(u.output_audio_tokens)::bigint,
            sum(u.input_image_tokens)::bigint, sum(u.output_image_tokens)::bigint
-    FROM aispend.usage u
+    FROM (-- everything in the period
+          SELECT u.* FROM aispend.usage u
+          WHERE _token_mix.workspace IS NULL AND _token_mix.api_key IS NULL
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
+          UNION ALL
+          -- a key's rows, found by the (account, api_key_id, bucket_start) index (in one workspace, if given)
+          SELECT u.* FROM aispend.api_keys k
+          JOIN aispend.usage u ON u.account = k.account AND u.api_key_id = k.api_key_id
+          WHERE _token_mix.api_key IS NOT NULL AND aispend._api_key_is(k.name, k.api_key_id, _token_mix.api_key)
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
+            AND (_token_mix.workspace IS NULL OR u.workspace_id = _token_mix.workspace
+                 OR EXISTS (SELECT 1 FROM aispend.workspaces w WHERE w.account = u.account
+                              AND w.workspace_id = u.workspace_id
+                              AND aispend._workspace_is(w.name, w.workspace_id, _token_mix.workspace)))
+          UNION ALL
+          -- a workspace's rows, found by the (account, workspace_id, bucket_start) index
+          SELECT u.* FROM aispend.workspaces w
+          JOIN aispend.usage u ON u.account = w.account AND u.workspace_id = w.workspace_id
+          WHERE _token_mix.api_key IS NULL AND _token_mix.workspace IS NOT NULL
+            AND aispend._workspace_is(w.name, w.workspace_id, _token_mix.workspace)
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))) u
     JOIN aispend._account_providers() ap ON ap.account = u.account
-    LEFT JOIN aispend.workspaces w ON w.account = u.account AND w.workspace_id = u.workspace_id
-    LEFT JOIN aispend.api_keys k ON k.account = u.account AND k.api_key_id = u.api_key_id
-    WHERE u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
-      AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
-      AND u.model IS NOT NULL
+    WHERE u.model IS NOT NULL
       AND aispend._provider_matches(ap.provider, _token_mix.provider)
-      AND aispend._workspace_is(w.name, u.workspace_id, _token_mix.workspace)
-      AND aispend._api_key_is(k.name, u.api_key_id, _token_mix.api_key)
       AND (_token_mix.model IS NULL OR u.model = _token_mix.model)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
 END;
@@ -155,6 +172,8 @@ RETURNS TABLE (target_model text, target_provider text, models text[], tokens bi
                repriced_cost numeric, saving numeric, saving_pct numeric, missing_prices text[],
                unpriced_list boolean, note text)
 LANGUAGE sql STABLE
+-- not inlined: planned on its own, without JIT (its plan's cost counts branches that never run)
+SET jit = off
 BEGIN ATOMIC
     WITH t AS (
         SELECT reprice.target_model AS model,
@@ -206,6 +225,8 @@ RETURNS TABLE (account name, workspace text, api_key text, model text, class tex
                saving_pct numeric, share_of_key_pct numeric, assumptions text[], workspace_id text,
                api_key_id text, note text)
 LANGUAGE sql STABLE
+-- not inlined: planned on its own, without JIT (its plan's cost counts branches that never run)
+SET jit = off
 BEGIN ATOMIC
     WITH px AS MATERIALIZED (
         SELECT * FROM aispend._priced_mix(savings_opportunities.period, savings_opportunities.provider,
@@ -262,6 +283,8 @@ RETURNS TABLE (account name, workspace text, api_key text, model text, input_tok
                cached_pct numeric, caching_saved numeric, saving_at_hit_rate numeric, uncached_heavy boolean,
                workspace_id text, api_key_id text, note text)
 LANGUAGE sql STABLE
+-- not inlined: planned on its own, without JIT (its plan's cost counts branches that never run)
+SET jit = off
 BEGIN ATOMIC
     WITH x AS MATERIALIZED (
         SELECT * FROM aispend._token_mix(cache_efficiency.period, cache_efficiency.provider,
