@@ -36,11 +36,13 @@ key=$(psql_ -At -v anchor="$anchor" -c "SELECT u.api_key_id FROM aispend.usage u
         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
 PGOPTIONS="-c bench.key=$key" psql_ -v anchor="$anchor" -v scale="$scale" -v key="$key" <<'SQL' | tee "$out"
 \pset footer off
+\t on
 SELECT format('savings bench, scale %s: key %s of bench_anthropic, %s usage rows over 365 days; 2 cores; %s',
               :'scale', :'key', (SELECT count(*) FROM aispend.usage u WHERE u.account = 'bench_anthropic'
                                   AND u.api_key_id = :'key'
                                   AND u.bucket_start >= (:'anchor'::date - 364)::timestamp AT TIME ZONE 'UTC'),
-              to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')) AS " ";
+              to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"'));
+\t off
 CREATE TEMP TABLE per AS SELECT aispend.custom_period(:'anchor'::date - 364, :'anchor'::date) AS p;
 CREATE TEMP TABLE t (what text, run int, ms numeric);
 DO $$
