@@ -10,16 +10,9 @@
 #        connection from PGHOST / PGPORT / PGUSER (a superuser) / PGDATABASE (default aispend_test); KEEP=1 keeps the data.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-scale=${1:-medium}
-case "$scale" in
-    small)  ws=10;  keys=100;  days=90 ;;
-    medium) ws=50;  keys=1000; days=365 ;;
-    large)  ws=200; keys=5000; days=730 ;;
-    *) echo "usage: $0 [small|medium|large]" >&2; exit 2 ;;
-esac
-anchor=${ANCHOR:-2026-09-30}
-db=${PGDATABASE:-aispend_test}
-psql_() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+default_scale=medium
+# shellcheck source=tests/bench/scale.sh
+source "$here/scale.sh"
 t0=$(date +%s.%N)
 echo "loading $scale org: $ws workspaces, $keys keys, $days days ..."
 # the facts alone: aispend's triggers off (session_replication_role = replica), as pg_restore --disable-triggers

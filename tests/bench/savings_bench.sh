@@ -10,16 +10,9 @@
 #        SKIP_LOAD=1 reuses the data a previous run (or dashboard_bench.sh with KEEP=1) left.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-scale=${1:-large}
-case "$scale" in
-    small)  ws=10;  keys=100;  days=90 ;;
-    medium) ws=50;  keys=1000; days=365 ;;
-    large)  ws=200; keys=5000; days=730 ;;
-    *) echo "usage: $0 [small|medium|large]" >&2; exit 2 ;;
-esac
-anchor=${ANCHOR:-2026-09-30}
-db=${PGDATABASE:-aispend_test}
-psql_() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+default_scale=large
+# shellcheck source=tests/bench/scale.sh
+source "$here/scale.sh"
 if [ -z "${SKIP_LOAD:-}" ]; then
     echo "loading $scale org: $ws workspaces, $keys keys, $days days ..."
     PGOPTIONS="-c session_replication_role=replica" \
