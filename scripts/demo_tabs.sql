@@ -29,6 +29,12 @@ SELECT api_key AS "API Key", model AS "Model", alternative AS "Alternative", lis
        repriced_cost AS "Re-priced", saving AS "Saving", saving_pct AS "%"
   FROM aispend.savings_opportunities('last_30_days') LIMIT 3;
 
+\echo '━━ Budgets ━━ one of $1,500 for this month, against the month-end forecast (docs/budgets.md)'
+SELECT aispend.set_budget('Demo: all AI spend', 1500) \g /dev/null
+SELECT name AS "Budget", amount_usd AS "Amount", spent AS "Spent", forecast AS "Forecast",
+       forecast_low AS "Low", forecast_high AS "High", will_exceed AS "Will exceed", days_left AS "Days left"
+  FROM aispend.budgets_status();
+
 \echo '━━ 4. Workspace Management ━━ rename with: SELECT aispend.rename_workspace(account, workspace_id, new_name)'
 SELECT * FROM aispend.workspace_management_csv();
 
