@@ -1,4 +1,4 @@
--- 76_budgets.sql: budgets as rows, the spend of any scope per day, the month-end (period-end) forecast and the
+-- 71_budgets.sql: budgets as rows, the spend of any scope per day, the month-end (period-end) forecast and the
 -- budgets' status. See docs/budgets.md. Alerts, anomaly detection and their delivery are not built yet.
 --
 -- aispend.budgets has no account column: a budget may span accounts (the organisation, a provider, a workspace
