@@ -174,10 +174,10 @@ COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric, 
     '\copy (SELECT * FROM aispend.models_csv(''previous_month'')) TO ''models.csv'' WITH (FORMAT csv, HEADER). '
     'Rows come in the order of aispend.models_table.';
 
--- Cost, tokens and requests per UTC day for any slice: every day of the period, 0 on days without anything.
-CREATE FUNCTION aispend.daily_series(period daterange DEFAULT aispend.period('last_30_days'),
-                                     provider text DEFAULT 'all', workspace text DEFAULT NULL,
-                                     api_key text DEFAULT NULL, model text DEFAULT NULL)
+-- Exact cost, tokens and requests per UTC day of any slice (provider, account, workspace, key, model): every day
+-- of the period, 0 on days without anything. What the daily series and the budgets' forecasts read.
+CREATE FUNCTION aispend._slice_daily(period daterange, provider text, account name, workspace text, api_key text,
+                                     model text)
 RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -187,24 +187,40 @@ BEGIN ATOMIC
         JOIN aispend._account_providers() ap ON ap.account = r.account
         LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
         LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        WHERE r.day >= pg_catalog.lower(aispend._check_period(daily_series.period))
-          AND r.day < pg_catalog.upper(daily_series.period)
-          AND aispend._provider_matches(ap.provider, daily_series.provider)
-          AND aispend._workspace_is(w.name, r.workspace_id, daily_series.workspace)
-          AND aispend._api_key_is(k.name, r.api_key_id, daily_series.api_key)
-          AND (daily_series.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(daily_series.model))),
+        WHERE r.day >= pg_catalog.lower(aispend._check_period(_slice_daily.period))
+          AND r.day < pg_catalog.upper(_slice_daily.period)
+          AND aispend._provider_matches(ap.provider, _slice_daily.provider)
+          AND (_slice_daily.account IS NULL OR r.account = _slice_daily.account)
+          AND aispend._workspace_is(w.name, r.workspace_id, _slice_daily.workspace)
+          AND aispend._api_key_is(k.name, r.api_key_id, _slice_daily.api_key)
+          AND (_slice_daily.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(_slice_daily.model))),
     -- requests: counted (0 on empty days) when some account in view reports them, else NULL (Anthropic only)
     q AS (
         SELECT bool_or(aispend.reports_requests(ap.provider)) AS counts
         FROM aispend._account_providers() ap
-        WHERE aispend._provider_matches(ap.provider, daily_series.provider))
-    SELECT d.day::date, pg_catalog.round(coalesce(sum(r.cost), 0), 2), coalesce(sum(r.total_tokens), 0)::bigint,
+        WHERE aispend._provider_matches(ap.provider, _slice_daily.provider))
+    SELECT d.day::date, coalesce(sum(r.cost), 0), coalesce(sum(r.total_tokens), 0)::bigint,
            CASE WHEN (SELECT q.counts FROM q) THEN coalesce(sum(r.requests), 0)::bigint END
-    FROM pg_catalog.generate_series(pg_catalog.lower(daily_series.period)::timestamp,
-                                    (pg_catalog.upper(daily_series.period) - 1)::timestamp, interval '1 day') AS d(day)
+    FROM pg_catalog.generate_series(pg_catalog.lower(_slice_daily.period)::timestamp,
+                                    (pg_catalog.upper(_slice_daily.period) - 1)::timestamp, interval '1 day') AS d(day)
     LEFT JOIN r ON r.day = d.day::date
     GROUP BY d.day
     ORDER BY d.day;
+END;
+COMMENT ON FUNCTION aispend._slice_daily(daterange, text, name, text, text, text) IS
+    'Internal: exact cost, tokens and requests per UTC day of a slice (daily_series rounds it; budgets read it).';
+
+-- Cost, tokens and requests per UTC day for any slice: every day of the period, 0 on days without anything.
+CREATE FUNCTION aispend.daily_series(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', workspace text DEFAULT NULL,
+                                     api_key text DEFAULT NULL, model text DEFAULT NULL)
+RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT x.day, pg_catalog.round(x.cost, 2), x.tokens, x.requests
+    FROM aispend._slice_daily(daily_series.period, daily_series.provider, NULL, daily_series.workspace,
+                              daily_series.api_key, daily_series.model) x
+    ORDER BY x.day;
 END;
 COMMENT ON FUNCTION aispend.daily_series(daterange, text, text, text, text) IS
     'Cost (to the cent), tokens and requests per UTC day of a period for any slice: provider, workspace (name or '

@@ -152,6 +152,21 @@ COMMENT ON FUNCTION aispend._priced_mix(daterange, text, text, text, text, text,
     'Internal (savings): a scope''s token mix priced at list prices day by day: at a target model''s (NULL: each '
     'row at its own model''s), and with alternatives at every alternative of its model too.';
 
+-- A re-pricing needs a model to re-price at.
+CREATE FUNCTION aispend._check_target_model(target_model text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF target_model IS NULL OR pg_catalog.btrim(target_model) = '' THEN
+        RAISE EXCEPTION 'aispend: reprice needs a target_model' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'e.g. aispend.reprice(''last_30_days'', ''claude-haiku-4-5'', api_key => ''my-key'').';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_target_model(text) IS 'Internal: 22023 when reprice is given no target model.';
+
 -- The provider whose price list a model is re-priced at: the one it is used with here, else the one whose
 -- catalogue prices it.
 CREATE FUNCTION aispend._model_provider(model text)
@@ -164,8 +179,8 @@ END;
 COMMENT ON FUNCTION aispend._model_provider(text) IS
     'Internal (savings): the provider a model belongs to (where it is used, else whose price list has it).';
 
-CREATE FUNCTION aispend.reprice(period daterange DEFAULT aispend.period('last_30_days'),
-                                target_model text DEFAULT NULL, provider text DEFAULT 'all',
+CREATE FUNCTION aispend.reprice(target_model text, period daterange DEFAULT aispend.period('last_30_days'),
+                                provider text DEFAULT 'all',
                                 workspace text DEFAULT NULL, api_key text DEFAULT NULL, model text DEFAULT NULL,
                                 target_provider text DEFAULT NULL)
 RETURNS TABLE (target_model text, target_provider text, models text[], tokens bigint, list_cost numeric,
@@ -203,9 +218,9 @@ BEGIN ATOMIC
            coalesce(tgt.missing, '{}'), coalesce(own.unpriced, false),
            'a re-pricing of the token counts at list prices, not a judgement of quality'
     FROM t, own, tgt
-    WHERE aispend._check_period(reprice.period) IS NOT NULL;
+    WHERE aispend._check_period(reprice.period) IS NOT NULL AND aispend._check_target_model(reprice.target_model);
 END;
-COMMENT ON FUNCTION aispend.reprice(daterange, text, text, text, text, text, text) IS
+COMMENT ON FUNCTION aispend.reprice(text, daterange, text, text, text, text, text) IS
     'What the usage of a scope (provider, workspace, api_key, model: the usage of that model only; all of it by '
     'default) in a period would have cost at '
     'target_model''s list prices on the same days: every token kind (uncached input, cache reads, cache writes of '

@@ -67,32 +67,40 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION aispend.drop_budget(text) IS 'Removes a budget; false when there was none of that name.';
 
+-- A budget scope, checked: a kind aispend knows, and a value where the kind needs one.
+CREATE FUNCTION aispend._check_scope(scope_kind text, scope text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('organisation', 'provider', 'account', 'workspace', 'api_key', 'model')
+       OR (scope_kind = 'organisation') <> (scope IS NULL) THEN
+        RAISE EXCEPTION 'aispend: invalid budget scope % %', coalesce(scope_kind, 'NULL'), coalesce(scope, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use organisation (with no scope), or provider, account, workspace, api_key, model with '
+                         'its name or id.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_scope(text, text) IS 'Internal: 22023 for an unknown or incomplete budget scope.';
+
 -- The cost of a scope per UTC day, every day of [from_day, to_day] (0 on days without anything), from the
 -- daily rollup (row-level security applies: a team sees its own spend).
 CREATE FUNCTION aispend.scope_daily_cost(scope_kind text, scope text, from_day date, to_day date)
 RETURNS TABLE (day date, cost numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT d.day::date, coalesce(sum(r.cost), 0)
-    FROM pg_catalog.generate_series(scope_daily_cost.from_day::timestamp, scope_daily_cost.to_day::timestamp,
-                                    interval '1 day') AS d(day)
-    LEFT JOIN (
-        SELECT r.day, r.cost
-        FROM aispend.daily_rollup r
-        JOIN aispend._account_providers() ap ON ap.account = r.account
-        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
-        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        WHERE r.day >= scope_daily_cost.from_day AND r.day <= scope_daily_cost.to_day
-          AND CASE scope_daily_cost.scope_kind
-                  WHEN 'organisation' THEN true
-                  WHEN 'provider' THEN aispend._provider_matches(ap.provider, scope_daily_cost.scope)
-                  WHEN 'account' THEN r.account = scope_daily_cost.scope
-                  WHEN 'workspace' THEN aispend._workspace_is(w.name, r.workspace_id, scope_daily_cost.scope)
-                  WHEN 'api_key' THEN aispend._api_key_is(k.name, r.api_key_id, scope_daily_cost.scope)
-                  WHEN 'model' THEN r.model = scope_daily_cost.scope
-              END) r ON r.day = d.day::date
-    GROUP BY d.day
-    ORDER BY d.day;
+    SELECT x.day, x.cost
+    FROM aispend._slice_daily(pg_catalog.daterange(scope_daily_cost.from_day, scope_daily_cost.to_day, '[]'),
+                              CASE WHEN scope_daily_cost.scope_kind = 'provider' THEN scope_daily_cost.scope
+                                   ELSE 'all' END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'account' THEN scope_daily_cost.scope::name END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'workspace' THEN scope_daily_cost.scope END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'api_key' THEN scope_daily_cost.scope END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'model' THEN scope_daily_cost.scope END) x
+    WHERE aispend._check_scope(scope_daily_cost.scope_kind, scope_daily_cost.scope)
+    ORDER BY x.day;
 END;
 COMMENT ON FUNCTION aispend.scope_daily_cost(text, text, date, date) IS
     'The cost of a budget scope (organisation, provider, account, workspace, api_key, model) per UTC day of '

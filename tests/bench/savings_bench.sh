@@ -45,7 +45,7 @@ DECLARE
 BEGIN
     FOR i IN 1 .. 7 LOOP
         t0 := clock_timestamp();
-        PERFORM * FROM aispend.reprice((SELECT p FROM per), 'claude-haiku-4-5', api_key => current_setting('bench.key'));
+        PERFORM * FROM aispend.reprice('claude-haiku-4-5', (SELECT p FROM per), api_key => current_setting('bench.key'));
         INSERT INTO t VALUES ('reprice (one key, 365 days, at another model)', i,
                               extract(epoch FROM clock_timestamp() - t0) * 1000);
         t0 := clock_timestamp();

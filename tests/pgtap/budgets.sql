@@ -2,7 +2,7 @@
 -- every Saturday and Sunday from 2026-10-01 to 2026-11-14 (bills loaded by hand: every day is settled). November
 -- 2026 has 21 weekdays and 9 weekend days: 246 USD if the pattern holds. Rolled back.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SET LOCAL client_min_messages = warning;
 CREATE SERVER bg_oa FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status)
@@ -50,6 +50,10 @@ SET LOCAL ROLE bg_reader;
 SELECT is((SELECT count(*)::integer FROM aispend.budgets_status('2026-11-15')), 2, 'a reader reads the budgets'' status');
 SELECT throws_ok($$ SELECT aispend.set_budget('mine', 1) $$, '42501', NULL, 'but cannot set one');
 RESET ROLE;
+SELECT throws_ok($$ SELECT * FROM aispend.forecast(aispend.custom_period('2026-11-01', '2026-11-30'), 'team', 'x') $$,
+    '22023', NULL, 'an unknown scope kind is an error, not a forecast of zero');
+SELECT throws_ok($$ SELECT * FROM aispend.scope_daily_cost('workspace', NULL, '2026-11-01', '2026-11-02') $$,
+    '22023', NULL, 'a scope kind without its value too');
 SELECT is(aispend.drop_budget('Org weekly'), true, 'drop a budget');
 SELECT is(aispend.drop_budget('Org weekly'), false, 'dropping it again says there was none');
 

@@ -169,11 +169,12 @@ SELECT throws_ok($$ SELECT * FROM aispend.models_summary((SELECT period FROM p),
 SELECT lives_ok($$ SELECT * FROM aispend.workspaces_table('last_30_days') $$, 'a period by name (0.2.0: malformed range literal)');
 SELECT is_empty($$
     SELECT p.proname, pg_catalog.pg_get_function_result(p.oid) FROM pg_catalog.pg_proc p
-    WHERE p.pronamespace = 'aispend'::regnamespace AND p.proname !~ '^_' AND p.proargtypes[0] = 'daterange'::regtype
-      AND p.proargnames[1] = 'period' AND (p.proretset OR p.proname = 'report_html')
+    WHERE p.pronamespace = 'aispend'::regnamespace AND p.proname !~ '^_' AND (p.proretset OR p.proname = 'report_html')
+      AND p.proargtypes[pg_catalog.array_position(p.proargnames[1:p.pronargs], 'period') - 1] = 'daterange'::regtype
     EXCEPT
     SELECT p.proname, pg_catalog.pg_get_function_result(p.oid) FROM pg_catalog.pg_proc p
-    WHERE p.pronamespace = 'aispend'::regnamespace AND p.proargtypes[0] = 'text'::regtype AND p.proargnames[1] = 'period' $$,
+    WHERE p.pronamespace = 'aispend'::regnamespace
+      AND p.proargtypes[pg_catalog.array_position(p.proargnames[1:p.pronargs], 'period') - 1] = 'text'::regtype $$,
     'every tab function takes its period by name too, with the same result');
 SELECT is_empty($$
     SELECT p.proname FROM pg_catalog.pg_proc p

@@ -3,7 +3,7 @@
 -- (Claude Sonnet 5.5's cache hit 0.20 -> 0.10 on 2026-10-07), a target without an output price, and the shipped
 -- defaults named as assumptions. Rolled back.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL client_min_messages = warning;
 CREATE SERVER sv_an FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic');
 INSERT INTO aispend.api_keys (account, provider, api_key_id, name, status, workspace_id) VALUES
@@ -25,32 +25,32 @@ CREATE TEMP TABLE p AS SELECT aispend.custom_period('2026-09-01', '2026-10-31') 
 -- batch 0.5 x (3 + 15) = 9.00 on 09-03. Haiku 4.5 (1, 1.25, 2, 0.10, 5): 1 + 0.20 + 0.50 + 0.20 + 2.50 = 4.40 and
 -- 0.5 x (1 + 5) = 3.00.
 SELECT results_eq($$ SELECT list_cost, repriced_cost, saving, saving_pct, missing_prices, unpriced_list
-                     FROM aispend.reprice((SELECT period FROM p), 'claude-haiku-4-5', api_key => 'writer') $$,
+                     FROM aispend.reprice('claude-haiku-4-5', (SELECT period FROM p), api_key => 'writer') $$,
     $$ VALUES (22.20, 7.40, 14.80, 66.7, '{}'::text[], false) $$,
     'every token kind and batch re-priced: 22.20 at Sonnet 4.5, 7.40 at Haiku 4.5');
-SELECT results_eq($$ SELECT list_cost, repriced_cost, saving FROM aispend.reprice((SELECT period FROM p), 'claude-sonnet-4-5',
+SELECT results_eq($$ SELECT list_cost, repriced_cost, saving FROM aispend.reprice('claude-sonnet-4-5', (SELECT period FROM p),
                                                                                   api_key => 'writer') $$,
     $$ VALUES (22.20, 22.20, 0.00) $$, 'at its own model the re-pricing is the list cost');
-SELECT is((SELECT list_cost FROM aispend.reprice((SELECT period FROM p), 'claude-haiku-4-5', api_key => 'writer')),
+SELECT is((SELECT list_cost FROM aispend.reprice('claude-haiku-4-5', (SELECT period FROM p), api_key => 'writer')),
           (SELECT round(sum(estimated_cost), 2) FROM aispend.usage_costed WHERE account = 'sv_an' AND api_key_id = 'k1'),
           'the list cost is aispend''s estimate of the same usage');
 -- Sonnet 5.5: cache hit 0.20 until 2026-10-06, 0.10 from 2026-10-07; Haiku 4.5: 0.10
-SELECT results_eq($$ SELECT list_cost, repriced_cost, saving FROM aispend.reprice((SELECT period FROM p), 'claude-sonnet-5-5',
+SELECT results_eq($$ SELECT list_cost, repriced_cost, saving FROM aispend.reprice('claude-sonnet-5-5', (SELECT period FROM p),
                                                                                   api_key => 'reader') $$,
     $$ VALUES (0.20, 0.30, -0.10) $$, 'a price change inside the period applies day by day (0.20 then 0.10)');
 -- GPT-4o (2.50 in, 1.25 hit, 10 out, no cache write price): 2.50 + 2.50 + 0.4 x 3.125 + 0.1 x 5 + 5 = 11.75,
 -- batch 0.5 x (2.50 + 10) = 6.25
 SELECT results_eq($$ SELECT target_provider, repriced_cost, missing_prices
-                     FROM aispend.reprice((SELECT period FROM p), 'gpt-4o', api_key => 'writer') $$,
+                     FROM aispend.reprice('gpt-4o', (SELECT period FROM p), api_key => 'writer') $$,
     $$ VALUES ('openai', 18.00, ARRAY['cache write 1h (priced at 2 x input)', 'cache write 5m (priced at 1.25 x input)']) $$,
     'across providers: the defaults for prices the target lacks are named');
 SELECT results_eq($$ SELECT repriced_cost, saving, missing_prices
-                     FROM aispend.reprice((SELECT period FROM p), 'text-embedding-3-small', api_key => 'writer') $$,
+                     FROM aispend.reprice('text-embedding-3-small', (SELECT period FROM p), api_key => 'writer') $$,
     $$ VALUES (NULL::numeric, NULL::numeric,
                ARRAY['cache read (priced as input)', 'cache write 1h (priced at 2 x input)',
                      'cache write 5m (priced at 1.25 x input)', 'output']) $$,
     'a target without an output price: no figure, and it says why');
-SELECT results_eq($$ SELECT repriced_cost, missing_prices FROM aispend.reprice((SELECT period FROM p), 'no-such-model-7',
+SELECT results_eq($$ SELECT repriced_cost, missing_prices FROM aispend.reprice('no-such-model-7', (SELECT period FROM p),
                                                                              api_key => 'writer', target_provider => 'anthropic') $$,
     $$ VALUES (NULL::numeric, ARRAY['no price']) $$, 'a target without any price: no figure');
 
@@ -73,9 +73,11 @@ UPDATE aispend.usage SET cache_read_tokens = 0, uncached_input_tokens = 3000000
  WHERE account = 'sv_an' AND api_key_id = 'k1' AND bucket_start = '2026-09-02 00:00+00';
 SELECT results_eq($$ SELECT uncached_heavy FROM aispend.cache_efficiency((SELECT period FROM p)) WHERE account = 'sv_an' AND api_key = 'writer' $$,
     $$ VALUES (true) $$, 'a key sending much input without caching is flagged');
-SELECT throws_ok($$ SELECT * FROM aispend.reprice('empty'::daterange, 'claude-haiku-4-5') $$, '22023', NULL,
+SELECT throws_ok($$ SELECT * FROM aispend.reprice('claude-haiku-4-5', 'empty'::daterange) $$, '22023', NULL,
     'an empty period is refused');
-SELECT is((SELECT count(*)::integer FROM aispend.reprice('last_30_days', 'claude-haiku-4-5')), 1, 'reprice takes its period by name too');
+SELECT throws_ok($$ SELECT * FROM aispend.reprice('', (SELECT period FROM p)) $$, '22023',
+    'aispend: reprice needs a target_model', 'a re-pricing without a target model is refused');
+SELECT is((SELECT count(*)::integer FROM aispend.reprice('claude-haiku-4-5', 'last_30_days')), 1, 'reprice takes its period by name too');
 
 SELECT * FROM finish();
 ROLLBACK;

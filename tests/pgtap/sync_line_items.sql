@@ -5,7 +5,7 @@
 -- default workspace shows its own name and id. Autocommit (aispend.sync COMMITs), as sync_e2e.sql.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(15);
+SELECT plan(17);
 
 CREATE SERVER li_plain FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'mock_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER li_plain OPTIONS (admin_key 'sk-admin-test-openai');
@@ -78,6 +78,23 @@ SELECT is((SELECT count(*)::integer FROM aispend.workspaces WHERE account = 'li_
     'and is not listed twice (under its real id too)');
 SELECT ok((SELECT count(*) > 0 FROM aispend.usage WHERE account = 'li_anthropic' AND workspace_id = '(default)'),
     'its usage is the default workspace''s');
+
+-- ---- the library serves an install whose ALTER EXTENSION UPDATE has not run yet (0.2.0's declarations)
+CREATE FUNCTION pg_temp.old_fetch_workspaces(account name)
+    RETURNS TABLE(workspace_id text, name text, status text, created_at timestamptz, archived_at timestamptz)
+    AS '$libdir/aispend', 'aispend_fetch_workspaces' LANGUAGE C STRICT;
+CREATE FUNCTION pg_temp.old_fetch_costs(account name, since timestamptz, until timestamptz)
+    RETURNS TABLE(bucket_start timestamptz, bucket_end timestamptz, workspace_id text, api_key_id text,
+                  line_item text, model text, token_type text, service_tier text, context_window text,
+                  cost_type text, inference_geo text, amount_usd numeric, currency text, quantity numeric,
+                  quantity_unit text)
+    AS '$libdir/aispend', 'aispend_fetch_costs' LANGUAGE C STRICT;
+SELECT is((SELECT count(*)::integer FROM pg_temp.old_fetch_workspaces('li_anthropic')),
+          (SELECT count(*)::integer FROM aispend._fetch_workspaces('li_anthropic') WHERE NOT is_default),
+    'the old declaration gets the workspaces it always got: the default one is left out, not listed twice');
+SELECT is((SELECT sum(amount_usd) FROM pg_temp.old_fetch_costs('li_plain', '2026-09-01', '2026-09-03')),
+          (SELECT sum(amount_usd) FROM aispend._fetch_costs('li_plain', '2026-09-01', '2026-09-03')),
+    'the old costs declaration gets every line (without the class column)');
 
 -- ---- a base URL written as the SDKs write it
 \set v1 :mock_url/v1

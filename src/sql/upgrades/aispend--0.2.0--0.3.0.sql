@@ -146,56 +146,7 @@ UPDATE aispend.costs c
    AND (c.model, c.token_type, c.cost_type, c.service_tier)
        IS DISTINCT FROM (p.model, p.kind, p.surface, coalesce(c.service_tier, p.tier));
 
--- ---- from 30_sync.sql
--- 30_sync.sql: the sync procedure (aispend.sync, aispend.refresh), its steps, and aispend.freshness.
--- See docs/sync.md. The only callers of aispend._fetch_* are the _sync_* functions below.
---
--- Shape: aispend.sync (PROCEDURE) loops over accounts; per account it takes the account's advisory lock, marks
--- runs left 'running' by a dead sync as 'aborted', then CALLs aispend._sync_step once per endpoint and window
--- chunk. _sync_step inserts the sync_runs row and COMMITs it, does the work in a block with an exception handler
--- (a subtransaction: on error the chunk's changes are rolled back), records success or failure and COMMITs.
--- Procedures that COMMIT must be CALLed outside a transaction block; they cannot carry a SET clause, so every
--- name is schema-qualified instead of pinning search_path.
-
--- ---------------------------------------------------------------- formatting
-
--- '2026-09-01..2026-10-01' (UTC days) or '2026-09-01 05:00..2026-09-01 09:00' (hours).
-CREATE OR REPLACE FUNCTION aispend._fmt_window(since timestamptz, until timestamptz)
-RETURNS text LANGUAGE sql STABLE
-RETURN CASE WHEN since IS NULL THEN ''
-            WHEN aispend._bucket_floor(since, '1d') = since AND aispend._bucket_floor(until, '1d') = until
-            THEN ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '..'
-                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-            ELSE ' ' || pg_catalog.to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || '..'
-                     || pg_catalog.to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') END;
-
--- ---------------------------------------------------------------- dimensions named by facts
-
--- Workspaces and keys named by usage or costs but never listed get a row ('unlisted'; sentinels 'active'),
--- so that every fact joins to a dimension row. Existing rows are left untouched.
-CREATE OR REPLACE FUNCTION aispend._note_fact_dimensions(p_account name, p_provider text, p_now timestamptz,
-                                              p_workspaces text[], p_keys text[])
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
-    INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, first_seen, last_seen)
-    SELECT p_account, p_provider, w,
-           CASE WHEN w = '(default)' THEN CASE p_provider WHEN 'anthropic' THEN '(default workspace)'
-                                                          ELSE '(no project)' END END,
-           CASE WHEN w LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
-    FROM pg_catalog.unnest(p_workspaces) AS w
-    WHERE w IS NOT NULL
-    ON CONFLICT (account, workspace_id) DO NOTHING;
-    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, status, first_seen, last_seen)
-    SELECT p_account, p_provider, k,
-           CASE k WHEN '(console)' THEN '(no API key: Console)' WHEN '(none)' THEN '(no API key)' END,
-           CASE WHEN k LIKE '(%' THEN 'active' ELSE 'unlisted' END, p_now, p_now
-    FROM pg_catalog.unnest(p_keys) AS k
-    WHERE k IS NOT NULL
-    ON CONFLICT (account, api_key_id) DO NOTHING;
-END;
-
--- ---------------------------------------------------------------- one endpoint, one window (no COMMIT)
-
+-- ---- from 30_sync.sql (the two steps that changed)
 CREATE OR REPLACE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
@@ -248,142 +199,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION aispend._sync_api_keys(p_account name, p_provider text, p_now timestamptz,
-    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    CREATE TEMP TABLE aispend_stage_api_keys ON COMMIT DROP AS
-    SELECT DISTINCT ON (f.api_key_id)
-           f.api_key_id, f.name, f.key_hint, coalesce(f.status, 'active') AS status,
-           coalesce(f.workspace_id, '(default)') AS workspace_id, f.owner, f.created_at, f.last_used_at
-    FROM aispend._fetch_api_keys(p_account) f
-    WHERE f.api_key_id IS NOT NULL
-    ORDER BY f.api_key_id, f.last_used_at DESC NULLS LAST;
-    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_api_keys;
-
-    UPDATE aispend.api_keys k
-       SET provider = p_provider, name = s.name, key_hint = s.key_hint, status = s.status,
-           workspace_id = s.workspace_id, owner = s.owner, created_at = s.created_at,
-           last_used_at = s.last_used_at, last_seen = p_now
-      FROM pg_temp.aispend_stage_api_keys s
-     WHERE k.account = p_account AND k.api_key_id = s.api_key_id
-       AND (k.provider, k.name, k.key_hint, k.status, k.workspace_id, k.owner, k.created_at, k.last_used_at)
-           IS DISTINCT FROM (p_provider, s.name, s.key_hint, s.status, s.workspace_id, s.owner, s.created_at,
-                             s.last_used_at);
-    GET DIAGNOSTICS updated = ROW_COUNT;
-    UPDATE aispend.api_keys k SET last_seen = p_now
-      FROM pg_temp.aispend_stage_api_keys s
-     WHERE k.account = p_account AND k.api_key_id = s.api_key_id AND k.last_seen <> p_now;
-
-    INSERT INTO aispend.api_keys (account, provider, api_key_id, name, key_hint, status, workspace_id, owner,
-                                  created_at, last_used_at, first_seen, last_seen)
-    SELECT p_account, p_provider, s.api_key_id, s.name, s.key_hint, s.status, s.workspace_id, s.owner,
-           s.created_at, s.last_used_at, p_now, p_now
-    FROM pg_temp.aispend_stage_api_keys s
-    ON CONFLICT (account, api_key_id) DO NOTHING;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-
-    -- Vanished upstream (OpenAI lists only live keys): kept, marked deleted.
-    UPDATE aispend.api_keys k SET status = 'deleted'
-     WHERE k.account = p_account AND k.status NOT IN ('deleted', 'unlisted') AND k.api_key_id NOT LIKE '(%'
-       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_api_keys s WHERE s.api_key_id = k.api_key_id);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    updated := updated + n;
-    deleted := 0;
-
-    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
-        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_api_keys s), NULL);
-    DROP TABLE pg_temp.aispend_stage_api_keys;
-END
-$$;
-
--- Replaces the usage of [p_since, p_until) with what the provider returns now, touching only rows that differ:
--- rows gone upstream are deleted, changed rows updated, new rows inserted, identical rows left alone.
-CREATE OR REPLACE FUNCTION aispend._sync_usage(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
-                                    p_width text, p_now timestamptz,
-    OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
-BEGIN
-    -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
-    CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
-    SELECT f.endpoint, f.bucket_start,
-           coalesce(f.workspace_id, '(default)') AS workspace_id,
-           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
-           f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
-           sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
-           sum(f.cache_read_tokens)::bigint AS cache_read_tokens,
-           sum(f.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
-           sum(f.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
-           sum(f.output_tokens)::bigint AS output_tokens,
-           sum(f.input_audio_tokens)::bigint AS input_audio_tokens,
-           sum(f.output_audio_tokens)::bigint AS output_audio_tokens,
-           sum(f.input_image_tokens)::bigint AS input_image_tokens,
-           sum(f.output_image_tokens)::bigint AS output_image_tokens,
-           sum(f.requests)::bigint AS requests,
-           sum(f.web_search_requests)::bigint AS web_search_requests
-    FROM aispend._fetch_usage(p_account, p_since, p_until, p_width) f
-    WHERE f.bucket_start >= p_since AND f.bucket_start < p_until
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
-    SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_usage;
-
-    DELETE FROM aispend.usage u
-     WHERE u.account = p_account AND u.bucket_start >= p_since AND u.bucket_start < p_until
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_temp.aispend_stage_usage s
-           WHERE ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
-                     s.batch, s.context_window, s.inference_geo)::text
-               = ROW(u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model,
-                     u.service_tier, u.batch, u.context_window, u.inference_geo)::text);
-    GET DIAGNOSTICS deleted = ROW_COUNT;
-
-    WITH up AS (
-        INSERT INTO aispend.usage AS u
-            (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model, service_tier, batch,
-             context_window, inference_geo, uncached_input_tokens, cache_read_tokens, cache_write_5m_tokens,
-             cache_write_1h_tokens, output_tokens, input_audio_tokens, output_audio_tokens, input_image_tokens,
-             output_image_tokens, requests, web_search_requests)
-        SELECT p_account, s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
-               s.batch, s.context_window, s.inference_geo, s.uncached_input_tokens, s.cache_read_tokens,
-               s.cache_write_5m_tokens, s.cache_write_1h_tokens, s.output_tokens, s.input_audio_tokens,
-               s.output_audio_tokens, s.input_image_tokens, s.output_image_tokens, s.requests, s.web_search_requests
-        FROM pg_temp.aispend_stage_usage s
-        ON CONFLICT ON CONSTRAINT usage_natural_key DO UPDATE
-           SET uncached_input_tokens = excluded.uncached_input_tokens,
-               cache_read_tokens = excluded.cache_read_tokens,
-               cache_write_5m_tokens = excluded.cache_write_5m_tokens,
-               cache_write_1h_tokens = excluded.cache_write_1h_tokens,
-               output_tokens = excluded.output_tokens,
-               input_audio_tokens = excluded.input_audio_tokens,
-               output_audio_tokens = excluded.output_audio_tokens,
-               input_image_tokens = excluded.input_image_tokens,
-               output_image_tokens = excluded.output_image_tokens,
-               requests = excluded.requests,
-               web_search_requests = excluded.web_search_requests
-         WHERE (u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
-                u.output_tokens, u.input_audio_tokens, u.output_audio_tokens, u.input_image_tokens,
-                u.output_image_tokens, u.requests, u.web_search_requests)
-               IS DISTINCT FROM
-               (excluded.uncached_input_tokens, excluded.cache_read_tokens, excluded.cache_write_5m_tokens,
-                excluded.cache_write_1h_tokens, excluded.output_tokens, excluded.input_audio_tokens,
-                excluded.output_audio_tokens, excluded.input_image_tokens, excluded.output_image_tokens,
-                excluded.requests, excluded.web_search_requests)
-        RETURNING u.xmax = 0 AS is_new)
-    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
-
-    PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
-        (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
-        (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_usage s));
-    DROP TABLE pg_temp.aispend_stage_usage;
-END
-$$;
-
--- Same for the billed costs of the UTC days [p_since, p_until).
 CREATE OR REPLACE FUNCTION aispend._sync_costs(p_account name, p_provider text, p_since timestamptz, p_until timestamptz,
                                     p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
@@ -436,374 +251,6 @@ BEGIN
     DROP TABLE pg_temp.aispend_stage_costs;
 END
 $$;
-
--- ---------------------------------------------------------------- windows
-
--- The window a sync without since/until fetches for one endpoint: the first sync backfills backfill_days
--- (before today, UTC); later ones re-fetch from the earlier of (the end of the last complete bucket) and
--- (today - resync_days). The end is the end of the still-open bucket (it is fetched, not counted as complete).
--- Explicit since/until are aligned down/up to the bucket width; until never goes beyond the open bucket.
-CREATE OR REPLACE FUNCTION aispend._sync_window(p_account name, p_endpoint text, p_width text, p_backfill_days integer,
-                                     p_resync_days integer, p_since timestamptz, p_until timestamptz,
-                                     p_now timestamptz,
-    OUT w_start timestamptz, OUT w_end timestamptz)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
-DECLARE
-    w text := CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END;
-    v_open_end timestamptz := aispend._utc_add(aispend._bucket_floor(p_now, w), aispend._bucket_step(w));
-    v_today timestamptz := aispend._bucket_floor(p_now, '1d');
-    v_resume timestamptz;
-BEGIN
-    w_end := CASE WHEN p_until IS NULL THEN v_open_end ELSE LEAST(aispend._bucket_ceil(p_until, w), v_open_end) END;
-    IF p_since IS NOT NULL THEN
-        w_start := aispend._bucket_floor(p_since, w);
-        RETURN;
-    END IF;
-    SELECT max(r.complete_through) INTO v_resume
-    FROM aispend.sync_runs r
-    WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
-    IF v_resume IS NULL AND p_endpoint = 'usage' THEN
-        SELECT max(u.bucket_start) INTO v_resume FROM aispend.usage u WHERE u.account = p_account;
-    ELSIF v_resume IS NULL AND p_endpoint = 'costs' THEN
-        SELECT max(c.bucket_start) INTO v_resume FROM aispend.costs c WHERE c.account = p_account;
-    END IF;
-    IF v_resume IS NULL THEN
-        w_start := aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_backfill_days));
-    ELSE
-        w_start := LEAST(aispend._bucket_floor(v_resume, w),
-                         aispend._utc_add(v_today, pg_catalog.make_interval(days => -p_resync_days)));
-    END IF;
-END
-$$;
-
--- ---------------------------------------------------------------- one step (COMMITs)
-
--- Runs one endpoint for one window chunk: a committed 'running' row first, then the work in a subtransaction,
--- then 'succeeded' (with counts) or 'failed' / 'aborted' (with the error), committed. An error is not raised
--- here but handed back in the INOUT parameters, so the caller can release the account lock before raising it.
-CREATE OR REPLACE PROCEDURE aispend._sync_step(p_account name, p_provider text, p_endpoint text,
-                                    p_since timestamptz, p_until timestamptz, p_width text,
-                                    INOUT o_sqlstate text, INOUT o_message text,
-                                    INOUT o_detail text, INOUT o_hint text)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_run bigint;
-    v_t0 timestamptz := pg_catalog.clock_timestamp();
-    v_res record;
-    v_http bigint;
-    v_retries bigint;
-    v_bytes bigint;
-    v_resume timestamptz;
-    v_complete timestamptz;
-BEGIN
-    o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
-    INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
-    VALUES (p_account, p_endpoint, p_since, p_until,
-            CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
-    RETURNING id INTO v_run;
-    COMMIT;
-
-    BEGIN
-        CASE p_endpoint
-            WHEN 'workspaces' THEN
-                SELECT * INTO v_res FROM aispend._sync_workspaces(p_account, p_provider, v_t0);
-            WHEN 'api_keys' THEN
-                SELECT * INTO v_res FROM aispend._sync_api_keys(p_account, p_provider, v_t0);
-            WHEN 'usage' THEN
-                SELECT * INTO v_res FROM aispend._sync_usage(p_account, p_provider, p_since, p_until, p_width, v_t0);
-            WHEN 'costs' THEN
-                SELECT * INTO v_res FROM aispend._sync_costs(p_account, p_provider, p_since, p_until, v_t0);
-        END CASE;
-        SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes FROM aispend._last_fetch_stats() s;
-        -- The dashboard's rollups of these days change in the same transaction as the facts. A large change
-        -- is analyzed first: with the statistics of a much smaller table, the cost model's joins are planned
-        -- as nested loops, and a backfill month of a large organisation then takes minutes instead of seconds.
-
-        -- Complete through the last closed bucket, if this window continues the complete history (a window
-        -- that starts after it would leave a gap, which the next sync must still fetch).
-        IF p_endpoint IN ('usage', 'costs') THEN
-            SELECT pg_catalog.max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
-            WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
-            IF v_resume IS NULL OR p_since <= v_resume THEN
-                v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,
-                                  CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END)));
-            END IF;
-        END IF;
-
-        UPDATE aispend.sync_runs r
-           SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), complete_through = v_complete,
-               rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
-               rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
-         WHERE r.account = p_account AND r.id = v_run;
-        -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
-        -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
-        -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a
-        -- backfill month of a large organisation then takes minutes instead of seconds.
-        IF p_endpoint IN ('usage', 'costs') THEN
-            IF v_res.inserted + v_res.deleted >= 10000 THEN
-                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
-            END IF;
-            PERFORM aispend._reroll(p_account);
-        END IF;
-    EXCEPTION WHEN OTHERS OR query_canceled THEN
-        GET STACKED DIAGNOSTICS o_sqlstate = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
-                                o_detail = PG_EXCEPTION_DETAIL, o_hint = PG_EXCEPTION_HINT;
-    END;
-
-    IF o_sqlstate IS NOT NULL THEN
-        BEGIN
-            SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes
-            FROM aispend._last_fetch_stats() s;
-        EXCEPTION WHEN OTHERS THEN
-            v_http := NULL;
-        END;
-        UPDATE aispend.sync_runs r
-           SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
-               finished_at = pg_catalog.clock_timestamp(), http_requests = v_http, retries = v_retries,
-               bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
-               error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
-         WHERE r.account = p_account AND r.id = v_run;
-        COMMIT;
-        o_detail := pg_catalog.concat_ws(E'\n', NULLIF(o_detail, ''),
-            pg_catalog.format('aispend: account %s, %s%s (aispend.sync_runs id %s); nothing of this chunk was stored.',
-                              p_account, p_endpoint, aispend._fmt_window(p_since, p_until), v_run));
-        RETURN;
-    END IF;
-    COMMIT;
-    RAISE NOTICE '%', pg_catalog.format('aispend: %s %s%s: %s rows (+%s ~%s -%s) in %s s', p_account, p_endpoint,
-        aispend._fmt_window(p_since, p_until), v_res.fetched, v_res.inserted, v_res.updated, v_res.deleted,
-        pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - v_t0)::numeric, 2));
-END
-$$;
-
--- ---------------------------------------------------------------- the procedure
-
-CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
-                              until timestamptz DEFAULT NULL)
-LANGUAGE plpgsql
-AS $$
-#variable_conflict use_column
-DECLARE
-    v_only name := account;
-    v_since timestamptz := since;
-    v_until timestamptz := until;
-    v_accounts name[];
-    v_acct name;
-    v_cfg record;
-    v_now timestamptz;
-    v_win record;
-    v_from timestamptz;
-    v_to timestamptz;
-    v_ep text;
-    v_state text; v_msg text; v_detail text; v_hint text;
-    v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
-    v_failed name[] := '{}';
-    v_mine boolean;
-BEGIN
-    IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
-        RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_only IS NULL THEN
-        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
-        IF v_accounts IS NULL THEN
-            RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
-            RETURN;
-        END IF;
-    ELSE
-        PERFORM aispend._account_settings(v_only);   -- raises 42704 for an unknown account
-        v_accounts := ARRAY[v_only];
-    END IF;
-
-    FOREACH v_acct IN ARRAY v_accounts LOOP
-        <<one_account>>
-        DECLARE
-            v_cfg_ok boolean := true;
-        BEGIN
-            BEGIN
-                SELECT * INTO v_cfg FROM aispend._account_settings(v_acct);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-                v_cfg_ok := false;
-            END;
-            IF NOT v_cfg_ok THEN
-                IF v_only IS NOT NULL THEN
-                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
-                END IF;
-                RAISE WARNING 'aispend: account % skipped: %', v_acct, v_msg;
-                v_failed := v_failed || v_acct;
-                IF v_first_state IS NULL THEN
-                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
-                END IF;
-                EXIT one_account;
-            END IF;
-
-            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
-
-            -- One sync per account at a time (a session-level lock: it survives our COMMITs).
-            v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                              WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid()
-                                AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(v_acct)::oid
-                                AND l.objsubid = 2);
-            IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(1634300784, aispend._lock_key(v_acct)) THEN
-                IF v_only IS NOT NULL THEN
-                    RAISE EXCEPTION 'aispend: a sync of account % is already running', v_acct
-                        USING ERRCODE = 'lock_not_available',
-                              HINT = 'Wait for it to finish (SELECT * FROM aispend.freshness), or cancel it: '
-                                     'SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = ''advisory'' '
-                                     'AND classid = 1634300784 AND objid = aispend._lock_key(' ||
-                                     pg_catalog.quote_literal(v_acct) || ')::oid;';
-                END IF;
-                RAISE WARNING 'aispend: account % skipped: a sync of it is already running', v_acct;
-                EXIT one_account;
-            END IF;
-
-            -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
-            UPDATE aispend.sync_runs r
-               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
-                   error_message = coalesce(r.error_message,
-                                            'interrupted: the sync was cancelled or its session ended before it finished')
-             WHERE r.account = v_acct AND r.status = 'running';
-            COMMIT;
-
-            v_now := pg_catalog.clock_timestamp();
-            FOREACH v_ep IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
-                IF v_ep IN ('workspaces', 'api_keys') THEN
-                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, NULL, NULL, NULL,
-                                            v_state, v_msg, v_detail, v_hint);
-                    EXIT WHEN v_state IS NOT NULL;
-                    CONTINUE;
-                END IF;
-                SELECT * INTO v_win FROM aispend._sync_window(v_acct, v_ep, v_cfg.bucket_width, v_cfg.backfill_days,
-                                                              v_cfg.resync_days, v_since, v_until, v_now);
-                IF v_win.w_start >= v_win.w_end THEN
-                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_ep,
-                        aispend._fmt_window(v_win.w_start, v_win.w_end);
-                    CONTINUE;
-                END IF;
-                -- Chunks of at most one calendar month (UTC), each committed on its own.
-                v_from := v_win.w_start;
-                WHILE v_from < v_win.w_end LOOP
-                    v_to := LEAST(v_win.w_end,
-                                  aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
-                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, v_from, v_to, v_cfg.bucket_width,
-                                            v_state, v_msg, v_detail, v_hint);
-                    EXIT WHEN v_state IS NOT NULL;
-                    v_from := v_to;
-                END LOOP;
-                EXIT WHEN v_state IS NOT NULL;
-            END LOOP;
-
-            PERFORM pg_catalog.pg_advisory_unlock(1634300784, aispend._lock_key(v_acct));
-
-            IF v_state IS NOT NULL THEN
-                IF v_only IS NOT NULL OR v_state = '57014' THEN
-                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
-                                          HINT = coalesce(NULLIF(v_hint, ''),
-                                                          'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
-                END IF;
-                RAISE WARNING 'aispend: sync of account % failed: %', v_acct, v_msg;
-                v_failed := v_failed || v_acct;
-                IF v_first_state IS NULL THEN
-                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
-                END IF;
-                v_state := NULL;
-            END IF;
-        END one_account;
-    END LOOP;
-
-    IF v_first_state IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
-            DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
-                pg_catalog.format('aispend: %s of %s accounts failed: %s; the others were synced.',
-                                  pg_catalog.cardinality(v_failed), pg_catalog.cardinality(v_accounts),
-                                  pg_catalog.array_to_string(v_failed, ', '))),
-            HINT = coalesce(NULLIF(v_first_hint, ''), 'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
-    END IF;
-END
-$$;
-COMMENT ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) IS
-    'Syncs workspaces, API keys, usage and costs of one account (default: every aispend server) for a window '
-    '(default: backfill on the first sync, then resync_days plus everything since the last complete bucket). '
-    'COMMITs per endpoint and month chunk; CALL it outside a transaction block. See docs/sync.md.';
-
-CREATE OR REPLACE PROCEDURE aispend.refresh()
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    CALL aispend.sync();
-END
-$$;
-COMMENT ON PROCEDURE aispend.refresh() IS
-    'The dashboard''s "Refresh Data": CALL aispend.sync() for every account, now.';
-
--- ---------------------------------------------------------------- freshness
-
-CREATE OR REPLACE VIEW aispend.freshness AS
-WITH accounts AS (
-    SELECT s.srvname AS account,
-           aispend._option(s.srvoptions, 'provider') AS provider,
-           true AS server_exists
-    FROM aispend._servers() s
-    UNION ALL
-    SELECT DISTINCT r.account, NULL, false
-    FROM aispend.sync_runs r
-    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = r.account)
-)
-SELECT a.account, a.provider, e.endpoint,
-       ok.complete_through,
-       ok.last_success_at,
-       last.status AS last_status,
-       last.started_at AS last_attempt_at,
-       err.finished_at AS last_error_at,
-       err.error_sqlstate AS last_error_sqlstate,
-       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
-       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
-            THEN err.error_message END AS last_error_message,
-       (run.started_at IS NOT NULL) AS running,
-       run.started_at AS running_since,
-       a.server_exists
-FROM accounts a
-CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
-LEFT JOIN LATERAL (
-    SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
-    FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'succeeded') ok ON true
-LEFT JOIN LATERAL (
-    SELECT r.status, r.started_at FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint
-    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
-LEFT JOIN LATERAL (
-    SELECT r.finished_at, r.error_sqlstate, r.error_message FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status IN ('failed', 'aborted')
-    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
-LEFT JOIN LATERAL (
-    SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
-      AND aispend._sync_lock_held(a.account)) run ON true
-ORDER BY a.account, e.ord;
-COMMENT ON VIEW aispend.freshness IS
-    'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
-COMMENT ON COLUMN aispend.freshness.complete_through IS
-    'End of the last closed bucket fetched (usage, costs); later buckets may be partial. Costs settle for days after.';
-COMMENT ON COLUMN aispend.freshness.last_status IS 'Status of the latest attempt: succeeded, failed, aborted or running.';
-COMMENT ON COLUMN aispend.freshness.last_error_message IS 'Message of the latest failed or aborted attempt (it may be older than the last success).';
-COMMENT ON COLUMN aispend.freshness.running IS 'A sync of this account holds its lock and is working on this endpoint.';
-COMMENT ON COLUMN aispend.freshness.server_exists IS 'false: the server was dropped; aispend.forget_account removes its data.';
-
-REVOKE ALL ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) FROM PUBLIC;
-REVOKE ALL ON PROCEDURE aispend.refresh() FROM PUBLIC;
-REVOKE ALL ON PROCEDURE aispend._sync_step(name, text, text, timestamptz, timestamptz, text, text, text, text, text)
-    FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._sync_workspaces(name, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._sync_api_keys(name, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._sync_usage(name, text, timestamptz, timestamptz, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._sync_costs(name, text, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._note_fact_dimensions(name, text, timestamptz, text[], text[]) FROM PUBLIC;
 
 -- ---- from 50_periods.sql
 -- 50_periods.sql: the dashboard's periods. A period is a daterange of UTC days, '[first, last]' inclusive
@@ -1066,13 +513,7 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN context_window IS NOT NULL AND context_window NOT IN ('0-200k', '');
 COMMENT ON FUNCTION aispend._long_context(text) IS 'Internal: a usage row priced at the long-context rates.';
 
--- ---- from 45_estimates.sql
--- 45_estimates.sql: estimated cost of every usage row (aispend.usage_costed) and the models without a price
--- (aispend.unpriced_models). See docs/costs.md "Estimated cost" and "Unpriced".
-
--- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
--- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
--- hundreds of thousands of rows but only a few hundred such keys.
+-- ---- from 45_estimates.sql (the estimate function)
 CREATE OR REPLACE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
 RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
                workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
@@ -1131,53 +572,6 @@ CROSS JOIN LATERAL (
 END;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
-
-CREATE OR REPLACE VIEW aispend.usage_costed WITH (security_invoker = true) AS
-SELECT uc.*
-FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
-CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
-COMMENT ON VIEW aispend.usage_costed IS
-    'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '
-    '(aispend.price_for), batch / service-tier / inference_geo multipliers applied. Unpriced rows have '
-    'estimated_cost NULL and priced false, never 0.';
-COMMENT ON COLUMN aispend.usage_costed.provider IS 'openai or anthropic: the account''s provider (aispend.account_provider).';
-COMMENT ON COLUMN aispend.usage_costed.day IS 'UTC day of the bucket.';
-COMMENT ON COLUMN aispend.usage_costed.input_tokens IS 'All input: uncached + cache read + cache write 5m + cache write 1h.';
-COMMENT ON COLUMN aispend.usage_costed.total_tokens IS 'input_tokens + output tokens (design.md section 7).';
-COMMENT ON COLUMN aispend.usage_costed.price_id IS 'aispend.model_prices.id of the price row used; NULL = unpriced.';
-COMMENT ON COLUMN aispend.usage_costed.price_match_kind IS 'exact, prefix or regex: how the price row matched.';
-COMMENT ON COLUMN aispend.usage_costed.price_pattern IS 'The pattern of the price row used.';
-COMMENT ON COLUMN aispend.usage_costed.price_origin IS 'shipped, import or manual.';
-COMMENT ON COLUMN aispend.usage_costed.estimated_token_cost IS 'USD for the tokens (multipliers applied); NULL when unpriced.';
-COMMENT ON COLUMN aispend.usage_costed.estimated_web_search_cost IS 'USD for server-side web searches (per 1,000 price); NULL when unpriced.';
-COMMENT ON COLUMN aispend.usage_costed.estimated_cost IS
-    'estimated_token_cost + estimated_web_search_cost, exact numeric USD; NULL (never 0) when the model or a '
-    'needed price is missing.';
-COMMENT ON COLUMN aispend.usage_costed.priced IS 'false: no price row, or a price for a token kind the row uses is missing.';
-
-CREATE OR REPLACE VIEW aispend.unpriced_models WITH (security_invoker = true) AS
-SELECT uc.provider, uc.account, uc.model, min(uc.day) AS first_day, max(uc.day) AS last_day,
-       count(*) AS usage_rows,
-       sum(uc.input_tokens)::bigint AS input_tokens, sum(uc.output_tokens)::bigint AS output_tokens,
-       sum(uc.total_tokens)::bigint AS total_tokens,
-       sum(uc.cache_read_tokens)::bigint AS cache_read_tokens,
-       sum(uc.cache_write_5m_tokens)::bigint AS cache_write_5m_tokens,
-       sum(uc.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
-       sum(uc.requests)::bigint AS requests, sum(uc.web_search_requests)::bigint AS web_search_requests,
-       bool_or(uc.price_id IS NOT NULL) AS has_price_row
-FROM aispend.usage_costed uc
-WHERE NOT uc.priced
-GROUP BY uc.provider, uc.account, uc.model;
-COMMENT ON VIEW aispend.unpriced_models IS
-    'Models whose usage could not be priced (no matching price row on the day, or a missing price for a token '
-    'kind used), with their volumes: they are excluded from estimates, never counted as $0. Add a row to '
-    'aispend.model_prices (origin manual) or import the feed to price them.';
-COMMENT ON COLUMN aispend.unpriced_models.model IS 'Model id as the provider reports it (NULL: usage not grouped by model).';
-COMMENT ON COLUMN aispend.unpriced_models.first_day IS 'First UTC day with unpriced usage of the model.';
-COMMENT ON COLUMN aispend.unpriced_models.last_day IS 'Last UTC day with unpriced usage of the model.';
-COMMENT ON COLUMN aispend.unpriced_models.requests IS 'Model requests (OpenAI); NULL for Anthropic.';
-COMMENT ON COLUMN aispend.unpriced_models.has_price_row IS
-    'true: a price row matched but lacks a price for a token kind used (e.g. web searches, cache writes).';
 
 -- ---- from 54_workspace_management.sql
 CREATE OR REPLACE FUNCTION aispend._workspace_name_changed()
@@ -2312,10 +1706,10 @@ COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric, 
     '\copy (SELECT * FROM aispend.models_csv(''previous_month'')) TO ''models.csv'' WITH (FORMAT csv, HEADER). '
     'Rows come in the order of aispend.models_table.';
 
--- Cost, tokens and requests per UTC day for any slice: every day of the period, 0 on days without anything.
-CREATE OR REPLACE FUNCTION aispend.daily_series(period daterange DEFAULT aispend.period('last_30_days'),
-                                     provider text DEFAULT 'all', workspace text DEFAULT NULL,
-                                     api_key text DEFAULT NULL, model text DEFAULT NULL)
+-- Exact cost, tokens and requests per UTC day of any slice (provider, account, workspace, key, model): every day
+-- of the period, 0 on days without anything. What the daily series and the budgets' forecasts read.
+CREATE OR REPLACE FUNCTION aispend._slice_daily(period daterange, provider text, account name, workspace text, api_key text,
+                                     model text)
 RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -2325,24 +1719,40 @@ BEGIN ATOMIC
         JOIN aispend._account_providers() ap ON ap.account = r.account
         LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
         LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        WHERE r.day >= pg_catalog.lower(aispend._check_period(daily_series.period))
-          AND r.day < pg_catalog.upper(daily_series.period)
-          AND aispend._provider_matches(ap.provider, daily_series.provider)
-          AND aispend._workspace_is(w.name, r.workspace_id, daily_series.workspace)
-          AND aispend._api_key_is(k.name, r.api_key_id, daily_series.api_key)
-          AND (daily_series.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(daily_series.model))),
+        WHERE r.day >= pg_catalog.lower(aispend._check_period(_slice_daily.period))
+          AND r.day < pg_catalog.upper(_slice_daily.period)
+          AND aispend._provider_matches(ap.provider, _slice_daily.provider)
+          AND (_slice_daily.account IS NULL OR r.account = _slice_daily.account)
+          AND aispend._workspace_is(w.name, r.workspace_id, _slice_daily.workspace)
+          AND aispend._api_key_is(k.name, r.api_key_id, _slice_daily.api_key)
+          AND (_slice_daily.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(_slice_daily.model))),
     -- requests: counted (0 on empty days) when some account in view reports them, else NULL (Anthropic only)
     q AS (
         SELECT bool_or(aispend.reports_requests(ap.provider)) AS counts
         FROM aispend._account_providers() ap
-        WHERE aispend._provider_matches(ap.provider, daily_series.provider))
-    SELECT d.day::date, pg_catalog.round(coalesce(sum(r.cost), 0), 2), coalesce(sum(r.total_tokens), 0)::bigint,
+        WHERE aispend._provider_matches(ap.provider, _slice_daily.provider))
+    SELECT d.day::date, coalesce(sum(r.cost), 0), coalesce(sum(r.total_tokens), 0)::bigint,
            CASE WHEN (SELECT q.counts FROM q) THEN coalesce(sum(r.requests), 0)::bigint END
-    FROM pg_catalog.generate_series(pg_catalog.lower(daily_series.period)::timestamp,
-                                    (pg_catalog.upper(daily_series.period) - 1)::timestamp, interval '1 day') AS d(day)
+    FROM pg_catalog.generate_series(pg_catalog.lower(_slice_daily.period)::timestamp,
+                                    (pg_catalog.upper(_slice_daily.period) - 1)::timestamp, interval '1 day') AS d(day)
     LEFT JOIN r ON r.day = d.day::date
     GROUP BY d.day
     ORDER BY d.day;
+END;
+COMMENT ON FUNCTION aispend._slice_daily(daterange, text, name, text, text, text) IS
+    'Internal: exact cost, tokens and requests per UTC day of a slice (daily_series rounds it; budgets read it).';
+
+-- Cost, tokens and requests per UTC day for any slice: every day of the period, 0 on days without anything.
+CREATE OR REPLACE FUNCTION aispend.daily_series(period daterange DEFAULT aispend.period('last_30_days'),
+                                     provider text DEFAULT 'all', workspace text DEFAULT NULL,
+                                     api_key text DEFAULT NULL, model text DEFAULT NULL)
+RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT x.day, pg_catalog.round(x.cost, 2), x.tokens, x.requests
+    FROM aispend._slice_daily(daily_series.period, daily_series.provider, NULL, daily_series.workspace,
+                              daily_series.api_key, daily_series.model) x
+    ORDER BY x.day;
 END;
 COMMENT ON FUNCTION aispend.daily_series(daterange, text, text, text, text) IS
     'Cost (to the cent), tokens and requests per UTC day of a period for any slice: provider, workspace (name or '
@@ -2504,6 +1914,21 @@ COMMENT ON FUNCTION aispend._priced_mix(daterange, text, text, text, text, text,
     'Internal (savings): a scope''s token mix priced at list prices day by day: at a target model''s (NULL: each '
     'row at its own model''s), and with alternatives at every alternative of its model too.';
 
+-- A re-pricing needs a model to re-price at.
+CREATE OR REPLACE FUNCTION aispend._check_target_model(target_model text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF target_model IS NULL OR pg_catalog.btrim(target_model) = '' THEN
+        RAISE EXCEPTION 'aispend: reprice needs a target_model' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'e.g. aispend.reprice(''last_30_days'', ''claude-haiku-4-5'', api_key => ''my-key'').';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_target_model(text) IS 'Internal: 22023 when reprice is given no target model.';
+
 -- The provider whose price list a model is re-priced at: the one it is used with here, else the one whose
 -- catalogue prices it.
 CREATE OR REPLACE FUNCTION aispend._model_provider(model text)
@@ -2516,8 +1941,8 @@ END;
 COMMENT ON FUNCTION aispend._model_provider(text) IS
     'Internal (savings): the provider a model belongs to (where it is used, else whose price list has it).';
 
-CREATE OR REPLACE FUNCTION aispend.reprice(period daterange DEFAULT aispend.period('last_30_days'),
-                                target_model text DEFAULT NULL, provider text DEFAULT 'all',
+CREATE OR REPLACE FUNCTION aispend.reprice(target_model text, period daterange DEFAULT aispend.period('last_30_days'),
+                                provider text DEFAULT 'all',
                                 workspace text DEFAULT NULL, api_key text DEFAULT NULL, model text DEFAULT NULL,
                                 target_provider text DEFAULT NULL)
 RETURNS TABLE (target_model text, target_provider text, models text[], tokens bigint, list_cost numeric,
@@ -2555,9 +1980,9 @@ BEGIN ATOMIC
            coalesce(tgt.missing, '{}'), coalesce(own.unpriced, false),
            'a re-pricing of the token counts at list prices, not a judgement of quality'
     FROM t, own, tgt
-    WHERE aispend._check_period(reprice.period) IS NOT NULL;
+    WHERE aispend._check_period(reprice.period) IS NOT NULL AND aispend._check_target_model(reprice.target_model);
 END;
-COMMENT ON FUNCTION aispend.reprice(daterange, text, text, text, text, text, text) IS
+COMMENT ON FUNCTION aispend.reprice(text, daterange, text, text, text, text, text) IS
     'What the usage of a scope (provider, workspace, api_key, model: the usage of that model only; all of it by '
     'default) in a period would have cost at '
     'target_model''s list prices on the same days: every token kind (uncached input, cache reads, cache writes of '
@@ -3429,32 +2854,40 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION aispend.drop_budget(text) IS 'Removes a budget; false when there was none of that name.';
 
+-- A budget scope, checked: a kind aispend knows, and a value where the kind needs one.
+CREATE FUNCTION aispend._check_scope(scope_kind text, scope text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('organisation', 'provider', 'account', 'workspace', 'api_key', 'model')
+       OR (scope_kind = 'organisation') <> (scope IS NULL) THEN
+        RAISE EXCEPTION 'aispend: invalid budget scope % %', coalesce(scope_kind, 'NULL'), coalesce(scope, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use organisation (with no scope), or provider, account, workspace, api_key, model with '
+                         'its name or id.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_scope(text, text) IS 'Internal: 22023 for an unknown or incomplete budget scope.';
+
 -- The cost of a scope per UTC day, every day of [from_day, to_day] (0 on days without anything), from the
 -- daily rollup (row-level security applies: a team sees its own spend).
 CREATE FUNCTION aispend.scope_daily_cost(scope_kind text, scope text, from_day date, to_day date)
 RETURNS TABLE (day date, cost numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT d.day::date, coalesce(sum(r.cost), 0)
-    FROM pg_catalog.generate_series(scope_daily_cost.from_day::timestamp, scope_daily_cost.to_day::timestamp,
-                                    interval '1 day') AS d(day)
-    LEFT JOIN (
-        SELECT r.day, r.cost
-        FROM aispend.daily_rollup r
-        JOIN aispend._account_providers() ap ON ap.account = r.account
-        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
-        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        WHERE r.day >= scope_daily_cost.from_day AND r.day <= scope_daily_cost.to_day
-          AND CASE scope_daily_cost.scope_kind
-                  WHEN 'organisation' THEN true
-                  WHEN 'provider' THEN aispend._provider_matches(ap.provider, scope_daily_cost.scope)
-                  WHEN 'account' THEN r.account = scope_daily_cost.scope
-                  WHEN 'workspace' THEN aispend._workspace_is(w.name, r.workspace_id, scope_daily_cost.scope)
-                  WHEN 'api_key' THEN aispend._api_key_is(k.name, r.api_key_id, scope_daily_cost.scope)
-                  WHEN 'model' THEN r.model = scope_daily_cost.scope
-              END) r ON r.day = d.day::date
-    GROUP BY d.day
-    ORDER BY d.day;
+    SELECT x.day, x.cost
+    FROM aispend._slice_daily(pg_catalog.daterange(scope_daily_cost.from_day, scope_daily_cost.to_day, '[]'),
+                              CASE WHEN scope_daily_cost.scope_kind = 'provider' THEN scope_daily_cost.scope
+                                   ELSE 'all' END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'account' THEN scope_daily_cost.scope::name END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'workspace' THEN scope_daily_cost.scope END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'api_key' THEN scope_daily_cost.scope END,
+                              CASE WHEN scope_daily_cost.scope_kind = 'model' THEN scope_daily_cost.scope END) x
+    WHERE aispend._check_scope(scope_daily_cost.scope_kind, scope_daily_cost.scope)
+    ORDER BY x.day;
 END;
 COMMENT ON FUNCTION aispend.scope_daily_cost(text, text, date, date) IS
     'The cost of a budget scope (organisation, provider, account, workspace, api_key, model) per UTC day of '
@@ -3577,7 +3010,8 @@ REVOKE ALL ON FUNCTION aispend.set_budget(text, numeric, text, text, text, numer
 REVOKE ALL ON FUNCTION aispend.drop_budget(text) FROM PUBLIC;
 
 -- ---- from 72_period_names.sql
--- 72_period_names.sql: every dashboard function that takes a period (a daterange) also takes its name:
+-- 72_period_names.sql: every dashboard function that takes a period (a daterange argument named period, first
+-- or after the arguments it needs, as aispend.reprice's target_model) also takes its name:
 -- aispend.workspaces_table('last_30_days') is aispend.workspaces_table(aispend.period('last_30_days')). The
 -- overloads are generated from the daterange functions (same arguments after the first, same defaults, same
 -- result), so that they can never drift apart. A call without a period still reads the daterange function's
@@ -3592,31 +3026,37 @@ BEGIN
         SELECT p.oid, p.proname, p.proretset,
                pg_catalog.pg_get_function_arguments(p.oid) AS args,
                pg_catalog.pg_get_function_result(p.oid) AS result,
-               p.proargnames[2:pg_catalog.cardinality(p.proargtypes)] AS rest
+               p.proargnames[1:x.k - 1] AS before, p.proargnames[x.k + 1:p.pronargs] AS rest
         FROM pg_catalog.pg_proc p
+        CROSS JOIN LATERAL (SELECT pg_catalog.array_position(p.proargnames[1:p.pronargs], 'period') AS k) x
         WHERE p.pronamespace = 'aispend'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
-          AND p.proargtypes[0] = 'daterange'::regtype AND p.proargnames[1] = 'period'
+          AND x.k IS NOT NULL AND p.proargtypes[x.k - 1] = 'daterange'::regtype
           AND (p.proretset OR p.proname = 'report_html')
         ORDER BY p.proname
     LOOP
         EXECUTE pg_catalog.format(
             'CREATE FUNCTION aispend.%I(%s) RETURNS %s LANGUAGE sql STABLE BEGIN ATOMIC %s aispend.%I(%s); END',
             f.proname,
-            'period text' || CASE WHEN pg_catalog.cardinality(f.rest) > 0
-                                  THEN pg_catalog.substr(f.args, pg_catalog.strpos(f.args, ', ' || f.rest[1] || ' '))
-                                  ELSE '' END,
+            -- the arguments before period as declared, period as text (no default), those after as declared
+            pg_catalog.substr(f.args, 1, pg_catalog.strpos(f.args, 'period daterange') - 1) || 'period text'
+            || CASE WHEN pg_catalog.cardinality(f.rest) > 0
+                    THEN pg_catalog.substr(f.args, pg_catalog.strpos(f.args, ', ' || f.rest[1] || ' '))
+                    ELSE '' END,
             f.result,
             CASE WHEN f.proretset THEN 'SELECT * FROM' ELSE 'SELECT' END,
             f.proname,
-            pg_catalog.array_to_string(ARRAY['aispend.period(period)']
-                                       || ARRAY(SELECT pg_catalog.quote_ident(a) || ' => '
-                                                       || CASE WHEN a = 'compare_with'
-                                                               THEN 'coalesce(compare_with, aispend.previous_period(period))'
-                                                               ELSE pg_catalog.quote_ident(a) END
-                                                FROM pg_catalog.unnest(f.rest) AS a), ', '));
+            pg_catalog.array_to_string(
+                ARRAY(SELECT pg_catalog.quote_ident(a) || ' => ' || pg_catalog.quote_ident(a)
+                      FROM pg_catalog.unnest(f.before) AS a)
+                || ARRAY['period => aispend.period(period)']
+                || ARRAY(SELECT pg_catalog.quote_ident(a) || ' => '
+                                || CASE WHEN a = 'compare_with'
+                                        THEN 'coalesce(compare_with, aispend.previous_period(period))'
+                                        ELSE pg_catalog.quote_ident(a) END
+                         FROM pg_catalog.unnest(f.rest) AS a), ', '));
         EXECUTE pg_catalog.format('COMMENT ON FUNCTION aispend.%I(%s) IS %L', f.proname,
-            pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(f.oid), '^period daterange',
-                                      'period text'),
+            pg_catalog.replace(pg_catalog.pg_get_function_identity_arguments(f.oid), 'period daterange',
+                               'period text'),
             'aispend.' || f.proname || ' with the period given by name (aispend.period(period)): '
             || 'last_7_days, last_30_days, month_to_date, previous_month, ... compared with '
             || 'aispend.previous_period(period) unless compare_with says otherwise. See that function.');
