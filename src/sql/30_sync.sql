@@ -329,6 +329,38 @@ BEGIN
 END
 $$;
 
+-- ---------------------------------------------------------------- after the accounts (COMMITs)
+
+-- The alert rules see the new figures: evaluated, committed, then the webhooks posted (73_alerts.sql). Nothing
+-- here fails the sync: an error becomes a warning. A role that cannot write alerts (not an admin) skips it.
+CREATE PROCEDURE aispend._after_sync()
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_msg text;
+BEGIN
+    IF NOT pg_catalog.has_table_privilege('aispend.alerts', 'INSERT') THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM aispend.evaluate_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert rules not evaluated: %', v_msg;
+    END;
+    COMMIT;
+    BEGIN
+        PERFORM aispend.deliver_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert webhooks not posted: %', v_msg;
+    END;
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE aispend._after_sync() IS
+    'Internal: the end of a sync: evaluate the alert rules and post their webhooks, warning (never failing) on error.';
+
 -- ---------------------------------------------------------------- one step (COMMITs)
 
 -- Runs one endpoint for one window chunk: a committed 'running' row first, then the work in a subtransaction,
@@ -553,6 +585,9 @@ BEGIN
 
             IF v_state IS NOT NULL THEN
                 IF v_only IS NOT NULL OR v_state = '57014' THEN
+                    IF v_state <> '57014' THEN
+                        CALL aispend._after_sync();
+                    END IF;
                     RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
                                           HINT = coalesce(NULLIF(v_hint, ''),
                                                           'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
@@ -567,6 +602,7 @@ BEGIN
         END one_account;
     END LOOP;
 
+    CALL aispend._after_sync();
     IF v_first_state IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
             DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
@@ -648,6 +684,7 @@ COMMENT ON COLUMN aispend.freshness.server_exists IS 'false: the server was drop
 
 REVOKE ALL ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE aispend.refresh() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend._after_sync() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE aispend._sync_step(name, text, text, timestamptz, timestamptz, text, text, text, text, text)
     FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._sync_workspaces(name, text, timestamptz) FROM PUBLIC;

@@ -2,7 +2,7 @@
 -- dynamic SQL, so the extension installs (and aispend.sync works) without it. See docs/scheduling.md.
 
 -- Raises a clear error when pg_cron cannot be used from this database.
-CREATE FUNCTION aispend._require_cron(job_name text, cron_expression text)
+CREATE FUNCTION aispend._require_cron(job_name text, cron_expression text, command text)
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
@@ -31,29 +31,27 @@ BEGIN
                           THEN 'CREATE EXTENSION pg_cron; (as a superuser), then call this again.'
                           ELSE pg_catalog.format(
                               'Connect to database %s and run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
-                              v_cron_db, job_name, cron_expression, 'CALL aispend.sync()',
+                              v_cron_db, job_name, cron_expression, command,
                               pg_catalog.current_database()) END;
 END
 $$;
 
-CREATE FUNCTION aispend.schedule_sync(cron_expression text DEFAULT '0 * * * *',
-                                      job_name text DEFAULT 'aispend-sync',
-                                      database name DEFAULT NULL,
-                                      username name DEFAULT NULL)
+-- A pg_cron job running command (created or replaced); schedule_sync and schedule_alerts name theirs.
+CREATE FUNCTION aispend._schedule(job_name text, cron_expression text, command text, database name, username name)
 RETURNS bigint LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
-    v_db name := coalesce(schedule_sync.database, pg_catalog.current_database());
-    v_user name := coalesce(schedule_sync.username, CURRENT_USER);
-    v_cmd text := 'CALL aispend.sync()';
+    v_db name := coalesce(_schedule.database, pg_catalog.current_database());
+    v_user name := coalesce(_schedule.username, CURRENT_USER);
+    v_cmd text := command;
     v_job bigint;
     v_exists boolean;
 BEGIN
     IF cron_expression IS NULL OR job_name IS NULL THEN
         RAISE EXCEPTION 'aispend: cron_expression and job_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM aispend._require_cron(job_name, cron_expression);
+    PERFORM aispend._require_cron(job_name, cron_expression, command);
     -- pg_cron before 1.6.3 cannot move an existing job name to another database: unschedule, then schedule.
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = $2)'
         INTO v_exists USING job_name, v_user::text;
@@ -71,6 +69,18 @@ BEGIN
     RETURN v_job;
 END
 $$;
+COMMENT ON FUNCTION aispend._schedule(text, text, text, name, name) IS
+    'Internal: creates (or replaces) a pg_cron job running a command in a database as a role; returns the job id.';
+
+CREATE FUNCTION aispend.schedule_sync(cron_expression text DEFAULT '0 * * * *',
+                                      job_name text DEFAULT 'aispend-sync',
+                                      database name DEFAULT NULL,
+                                      username name DEFAULT NULL)
+RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC
+    SELECT aispend._schedule(schedule_sync.job_name, schedule_sync.cron_expression, 'CALL aispend.sync()',
+                             schedule_sync.database, schedule_sync.username);
+END;
 COMMENT ON FUNCTION aispend.schedule_sync(text, text, name, name) IS
     'Creates (or replaces) the pg_cron job that runs CALL aispend.sync(); database/username default to the current '
     'ones (another database: call it from pg_cron''s database, where cron.schedule_in_database is used). Returns the job id.';
@@ -83,7 +93,7 @@ DECLARE
     v_user name := coalesce(unschedule_sync.username, CURRENT_USER);
     v_job bigint;
 BEGIN
-    PERFORM aispend._require_cron(job_name, '0 * * * *');
+    PERFORM aispend._require_cron(job_name, '0 * * * *', 'CALL aispend.sync()');
     EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1 AND username = $2 ORDER BY jobid LIMIT 1'
         INTO v_job USING job_name, v_user::text;
     IF v_job IS NULL THEN
@@ -97,6 +107,7 @@ $$;
 COMMENT ON FUNCTION aispend.unschedule_sync(text, name) IS
     'Removes the pg_cron job created by aispend.schedule_sync; false (with a notice) when there is none.';
 
-REVOKE ALL ON FUNCTION aispend._require_cron(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._require_cron(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._schedule(text, text, text, name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.schedule_sync(text, text, name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.unschedule_sync(text, name) FROM PUBLIC;

@@ -22,7 +22,7 @@ BEGIN
     FOR obj IN SELECT c.oid::regclass AS rel
                  FROM pg_class AS c
                 WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
-                  AND c.relname NOT IN ('accounts', 'sync_runs')
+                  AND c.relname NOT IN ('accounts', 'sync_runs', 'webhooks')
     LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
     END LOOP;
@@ -38,7 +38,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, and the providers'' error texts in sync_runs), EXECUTE on read-only functions; no sync, no renames, no keys.';
+COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs), EXECUTE on read-only functions; no sync, no renames, no keys.';
 
 CREATE FUNCTION aispend.grant_admin(role_name name) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$

@@ -39,6 +39,9 @@ class MockServer(ThreadingHTTPServer):
         self.org_name, self.seed, self.anchor, self.latency_ms = org, seed, anchor, latency_ms
         self.verbose = verbose
         self.tracker = faults.Tracker()
+        self.webhooks = []          # bodies posted to /mock/webhook/<name>, in order
+        self.webhook_failures = {}  # name -> failures still to answer
+        self.lock = threading.Lock()
 
     def org_for(self, opts):
         """The organisation a request addresses: server defaults overridden by prefix options."""
@@ -79,9 +82,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_json(200, {"ok": True})
             if url.path == "/mock/reset":
                 self.server.tracker.reset()
+                with self.server.lock:
+                    self.server.webhooks.clear()
+                    self.server.webhook_failures.clear()
                 return self._send_json(200, {"ok": True})
             if url.path == "/mock/totals":
                 return self._totals(query)
+            if url.path == "/mock/webhooks":
+                with self.server.lock:
+                    return self._send_json(200, list(self.server.webhooks))
             path, options_text, opts = "/" + url.path.lstrip("/"), "", {}
             if path.startswith("/mock/"):
                 options_text, _, api_path = path[len("/mock/"):].partition("/")
@@ -95,6 +104,29 @@ class Handler(BaseHTTPRequestHandler):
         if provider is None:
             return self._send_json(404, {"mock_error": f"no such endpoint: {path}"})
         self._api(provider, path, query, org, options_text, opts)
+
+    def do_POST(self):
+        """The webhook receiver of the alert tests: POST /mock/webhook/<name>[?fail=N] records the JSON body
+        (GET /mock/webhooks lists them); with fail=N the first N posts to that name are answered 500."""
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not url.path.startswith("/mock/webhook/"):
+            return self._send_json(404, {"mock_error": f"no such endpoint: {url.path}"})
+        name = url.path[len("/mock/webhook/"):]
+        fail = int(parse_qs(url.query).get("fail", ["0"])[0])
+        with self.server.lock:
+            left = self.server.webhook_failures.setdefault(name, fail)
+            if left > 0:
+                self.server.webhook_failures[name] = left - 1
+                return self._send_json(500, {"mock_error": "webhook failure on request"})
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return self._send_json(400, {"mock_error": "not JSON"})
+            self.server.webhooks.append({"name": name, "content_type": self.headers.get("Content-Type"),
+                                         "body": body})
+        self._send_json(200, {"ok": True})
 
     def _api(self, provider, path, query, org, options_text, opts):
         module = PROVIDERS[provider]

@@ -1,3 +1,1082 @@
--- aispend 0.3.0 -> 0.4.0: budgets' alerts, spike detection and their delivery (docs/upgrading.md).
+-- aispend 0.3.0 -> 0.4.0: alerts (budget thresholds and forecasts, spikes, failed or stale syncs) evaluated by
+-- the sync and pg_cron, delivered by NOTIFY and webhooks (docs/upgrading.md, docs/alerts.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.4.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.4.0'" to load this file. \quit
+
+-- ---- what changes shape
+DROP FUNCTION aispend._require_cron(text, text);
+
+-- ---- from 30_sync.sql (the end of a sync, and the sync that calls it)
+-- The alert rules see the new figures: evaluated, committed, then the webhooks posted (73_alerts.sql). Nothing
+-- here fails the sync: an error becomes a warning. A role that cannot write alerts (not an admin) skips it.
+CREATE PROCEDURE aispend._after_sync()
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_msg text;
+BEGIN
+    IF NOT pg_catalog.has_table_privilege('aispend.alerts', 'INSERT') THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM aispend.evaluate_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert rules not evaluated: %', v_msg;
+    END;
+    COMMIT;
+    BEGIN
+        PERFORM aispend.deliver_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert webhooks not posted: %', v_msg;
+    END;
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE aispend._after_sync() IS
+    'Internal: the end of a sync: evaluate the alert rules and post their webhooks, warning (never failing) on error.';
+
+CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
+                              until timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_only name := account;
+    v_since timestamptz := since;
+    v_until timestamptz := until;
+    v_accounts name[];
+    v_acct name;
+    v_cfg record;
+    v_now timestamptz;
+    v_win record;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_ep text;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
+    v_failed name[] := '{}';
+    v_mine boolean;
+BEGIN
+    IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
+        RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_only IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        IF v_accounts IS NULL THEN
+            RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM aispend._account_settings(v_only);   -- raises 42704 for an unknown account
+        v_accounts := ARRAY[v_only];
+    END IF;
+
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        <<one_account>>
+        DECLARE
+            v_cfg_ok boolean := true;
+        BEGIN
+            BEGIN
+                SELECT * INTO v_cfg FROM aispend._account_settings(v_acct);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_cfg_ok := false;
+            END;
+            IF NOT v_cfg_ok THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                EXIT one_account;
+            END IF;
+
+            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
+
+            -- One sync per account at a time (a session-level lock: it survives our COMMITs).
+            v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                              WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid()
+                                AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(v_acct)::oid
+                                AND l.objsubid = 2);
+            IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(1634300784, aispend._lock_key(v_acct)) THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION 'aispend: a sync of account % is already running', v_acct
+                        USING ERRCODE = 'lock_not_available',
+                              HINT = 'Wait for it to finish (SELECT * FROM aispend.freshness), or cancel it: '
+                                     'SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = ''advisory'' '
+                                     'AND classid = 1634300784 AND objid = aispend._lock_key(' ||
+                                     pg_catalog.quote_literal(v_acct) || ')::oid;';
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: a sync of it is already running', v_acct;
+                EXIT one_account;
+            END IF;
+
+            -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
+            UPDATE aispend.sync_runs r
+               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
+                   error_message = coalesce(r.error_message,
+                                            'interrupted: the sync was cancelled or its session ended before it finished')
+             WHERE r.account = v_acct AND r.status = 'running';
+            COMMIT;
+
+            v_now := pg_catalog.clock_timestamp();
+            FOREACH v_ep IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
+                IF v_ep IN ('workspaces', 'api_keys') THEN
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, NULL, NULL, NULL,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    CONTINUE;
+                END IF;
+                SELECT * INTO v_win FROM aispend._sync_window(v_acct, v_ep, v_cfg.bucket_width, v_cfg.backfill_days,
+                                                              v_cfg.resync_days, v_since, v_until, v_now);
+                IF v_win.w_start >= v_win.w_end THEN
+                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_ep,
+                        aispend._fmt_window(v_win.w_start, v_win.w_end);
+                    CONTINUE;
+                END IF;
+                -- Chunks of at most one calendar month (UTC), each committed on its own.
+                v_from := v_win.w_start;
+                WHILE v_from < v_win.w_end LOOP
+                    v_to := LEAST(v_win.w_end,
+                                  aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
+                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, v_from, v_to, v_cfg.bucket_width,
+                                            v_state, v_msg, v_detail, v_hint);
+                    EXIT WHEN v_state IS NOT NULL;
+                    v_from := v_to;
+                END LOOP;
+                EXIT WHEN v_state IS NOT NULL;
+            END LOOP;
+
+            PERFORM pg_catalog.pg_advisory_unlock(1634300784, aispend._lock_key(v_acct));
+
+            IF v_state IS NOT NULL THEN
+                IF v_only IS NOT NULL OR v_state = '57014' THEN
+                    IF v_state <> '57014' THEN
+                        CALL aispend._after_sync();
+                    END IF;
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
+                                          HINT = coalesce(NULLIF(v_hint, ''),
+                                                          'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+                END IF;
+                RAISE WARNING 'aispend: sync of account % failed: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                v_state := NULL;
+            END IF;
+        END one_account;
+    END LOOP;
+
+    CALL aispend._after_sync();
+    IF v_first_state IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
+            DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
+                pg_catalog.format('aispend: %s of %s accounts failed: %s; the others were synced.',
+                                  pg_catalog.cardinality(v_failed), pg_catalog.cardinality(v_accounts),
+                                  pg_catalog.array_to_string(v_failed, ', '))),
+            HINT = coalesce(NULLIF(v_first_hint, ''), 'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) IS
+    'Syncs workspaces, API keys, usage and costs of one account (default: every aispend server) for a window '
+    '(default: backfill on the first sync, then resync_days plus everything since the last complete bucket). '
+    'COMMITs per endpoint and month chunk; CALL it outside a transaction block. See docs/sync.md.';
+
+-- ---- from 35_schedule.sql
+-- Raises a clear error when pg_cron cannot be used from this database.
+CREATE OR REPLACE FUNCTION aispend._require_cron(job_name text, cron_expression text, command text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_cron_db text;
+BEGIN
+    IF pg_catalog.to_regnamespace('cron') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        v_cron_db := pg_catalog.current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        v_cron_db := NULL;
+    END;
+    IF v_cron_db IS NULL OR v_cron_db = '' THEN
+        RAISE EXCEPTION 'aispend: pg_cron is not available'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Install pg_cron (Debian: postgresql-15-cron), add it to shared_preload_libraries, set '
+                         'cron.database_name, restart PostgreSQL, then CREATE EXTENSION pg_cron in that database. '
+                         'See docs/scheduling.md.';
+    END IF;
+    RAISE EXCEPTION 'aispend: pg_cron is not installed in database %', pg_catalog.current_database()
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = pg_catalog.format('pg_cron runs in database %s (cron.database_name).', v_cron_db),
+              HINT = CASE WHEN v_cron_db = pg_catalog.current_database()
+                          THEN 'CREATE EXTENSION pg_cron; (as a superuser), then call this again.'
+                          ELSE pg_catalog.format(
+                              'Connect to database %s and run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                              v_cron_db, job_name, cron_expression, command,
+                              pg_catalog.current_database()) END;
+END
+$$;
+
+-- A pg_cron job running command (created or replaced); schedule_sync and schedule_alerts name theirs.
+CREATE OR REPLACE FUNCTION aispend._schedule(job_name text, cron_expression text, command text, database name, username name)
+RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_db name := coalesce(_schedule.database, pg_catalog.current_database());
+    v_user name := coalesce(_schedule.username, CURRENT_USER);
+    v_cmd text := command;
+    v_job bigint;
+    v_exists boolean;
+BEGIN
+    IF cron_expression IS NULL OR job_name IS NULL THEN
+        RAISE EXCEPTION 'aispend: cron_expression and job_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM aispend._require_cron(job_name, cron_expression, command);
+    -- pg_cron before 1.6.3 cannot move an existing job name to another database: unschedule, then schedule.
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = $2)'
+        INTO v_exists USING job_name, v_user::text;
+    IF v_exists THEN
+        PERFORM aispend.unschedule_sync(job_name, v_user);
+    END IF;
+    IF v_db = pg_catalog.current_database() AND v_user = CURRENT_USER THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO v_job USING job_name, cron_expression, v_cmd;
+    ELSE
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
+            USING job_name, cron_expression, v_cmd, v_db::text, v_user::text;
+    END IF;
+    RAISE NOTICE 'aispend: pg_cron job % (id %) runs "%" in database % as % at "%" (UTC)',
+        job_name, v_job, v_cmd, v_db, v_user, cron_expression;
+    RETURN v_job;
+END
+$$;
+COMMENT ON FUNCTION aispend._schedule(text, text, text, name, name) IS
+    'Internal: creates (or replaces) a pg_cron job running a command in a database as a role; returns the job id.';
+
+CREATE OR REPLACE FUNCTION aispend.schedule_sync(cron_expression text DEFAULT '0 * * * *',
+                                      job_name text DEFAULT 'aispend-sync',
+                                      database name DEFAULT NULL,
+                                      username name DEFAULT NULL)
+RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC
+    SELECT aispend._schedule(schedule_sync.job_name, schedule_sync.cron_expression, 'CALL aispend.sync()',
+                             schedule_sync.database, schedule_sync.username);
+END;
+COMMENT ON FUNCTION aispend.schedule_sync(text, text, name, name) IS
+    'Creates (or replaces) the pg_cron job that runs CALL aispend.sync(); database/username default to the current '
+    'ones (another database: call it from pg_cron''s database, where cron.schedule_in_database is used). Returns the job id.';
+
+CREATE OR REPLACE FUNCTION aispend.unschedule_sync(job_name text DEFAULT 'aispend-sync', username name DEFAULT NULL)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_user name := coalesce(unschedule_sync.username, CURRENT_USER);
+    v_job bigint;
+BEGIN
+    PERFORM aispend._require_cron(job_name, '0 * * * *', 'CALL aispend.sync()');
+    EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1 AND username = $2 ORDER BY jobid LIMIT 1'
+        INTO v_job USING job_name, v_user::text;
+    IF v_job IS NULL THEN
+        RAISE NOTICE 'aispend: no pg_cron job named % for role %', job_name, v_user;
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1::bigint)' USING v_job;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend.unschedule_sync(text, name) IS
+    'Removes the pg_cron job created by aispend.schedule_sync; false (with a notice) when there is none.';
+
+REVOKE ALL ON FUNCTION aispend._require_cron(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._schedule(text, text, text, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.schedule_sync(text, text, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.unschedule_sync(text, name) FROM PUBLIC;
+
+-- ---- from 71_anomalies.sql
+-- 71_anomalies.sql: spike detection. The cost of every API key, workspace (by the name shown) and model per UTC
+-- day against a robust baseline of its own recent history. See docs/alerts.md "Spikes".
+--
+-- For a day d of an entity:
+--   window     the 28 days before d;
+--   expected   the median of the window's days of d's type (weekdays, or Saturdays and Sundays), or of all 28 when
+--              fewer than 6 of them have spend (a weekend-only key, a young key);
+--   scale      1.4826 x the median absolute deviation from it (the standard deviation of normal noise), at least
+--              a tenth of expected and a cent;
+--   score      (observed - expected) / scale;
+--   spike      score >= min_score, observed - expected >= min_cost and observed >= min_ratio x expected;
+--   new        fewer than 7 days with spend in the window and observed >= min_cost (and min_ratio x expected):
+--              a key or workspace that starts spending heavily, or comes back after weeks;
+--   recurring  (not listed) a spike on a day of the month whose cost was over both cost thresholds (min_ratio x
+--              expected, min_cost over it) on that day of each of the two months before: a monthly job is a
+--              pattern, not an anomaly.
+
+-- The baselines of days idx (indexes into costs; costs[1] is first_day's cost), set-based. The exact median of
+-- a group is the mean of percentile_disc(0.5) read upwards and downwards (percentile_cont computes in floats).
+CREATE FUNCTION aispend._baselines(costs numeric[], first_day date, idx integer[])
+RETURNS TABLE (i integer, expected numeric, scale numeric, active_days integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH w AS (
+        SELECT x.i, costs[j] AS c,
+               (pg_catalog.date_part('isodow', first_day + j - 1) >= 6)
+                   = (pg_catalog.date_part('isodow', first_day + x.i - 1) >= 6) AS same_type
+        FROM pg_catalog.unnest(idx) AS x(i)
+        CROSS JOIN LATERAL pg_catalog.generate_series(GREATEST(1, x.i - 28), x.i - 1) AS j),
+    g AS (
+        SELECT w.i, count(*) FILTER (WHERE w.same_type AND w.c <> 0) >= 6 AS by_type,
+               (count(*) FILTER (WHERE w.c <> 0))::integer AS active
+        FROM w GROUP BY w.i),
+    s AS (
+        SELECT w.i, w.c FROM w JOIN g ON g.i = w.i WHERE w.same_type OR NOT g.by_type),
+    m AS (
+        SELECT s.i, (pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY s.c)
+                     + pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY s.c DESC)) / 2 AS med
+        FROM s GROUP BY s.i),
+    d AS (
+        SELECT s.i, (pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY pg_catalog.abs(s.c - m.med))
+                     + pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY pg_catalog.abs(s.c - m.med) DESC)) / 2 AS mad
+        FROM s JOIN m ON m.i = s.i GROUP BY s.i)
+    SELECT m.i, m.med, GREATEST(1.4826 * d.mad, m.med / 10, 0.01), g.active
+    FROM m JOIN d ON d.i = m.i JOIN g ON g.i = m.i;
+END;
+COMMENT ON FUNCTION aispend._baselines(numeric[], date, integer[]) IS
+    'Internal: for days idx of a daily series (costs[1] is first_day), the expected cost (the exact median of the '
+    '28 days before, of the day''s type: weekday or weekend, all 28 when fewer than 6 of that type have spend), the '
+    'scale (1.4826 x MAD, at least a tenth of expected and a cent) and the days with spend in the 28.';
+
+-- Whether day i of a series is flagged against its baseline (the rule of this file's header).
+CREATE FUNCTION aispend._is_flagged(observed numeric, expected numeric, scale numeric, active_days integer,
+                                    min_score numeric, min_cost numeric, min_ratio numeric)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN observed - expected >= min_cost AND observed >= min_ratio * expected
+       AND (active_days < 7 OR (observed - expected) / scale >= min_score);
+COMMENT ON FUNCTION aispend._is_flagged(numeric, numeric, numeric, integer, numeric, numeric, numeric) IS
+    'Internal: a day is a spike (or new spending, with fewer than 7 days of spend before) above the thresholds.';
+
+-- The flagged days (from index from_i on) of one entity's daily series starting on first_day.
+CREATE FUNCTION aispend._anomaly_points(costs numeric[], first_day date, from_i integer, min_score numeric,
+                                        min_cost numeric, min_ratio numeric)
+RETURNS TABLE (day date, observed numeric, expected numeric, ratio numeric, score numeric, flag text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH f AS (
+        SELECT b.i, first_day + b.i - 1 AS day, costs[b.i] AS observed, b.expected, b.scale,
+               CASE WHEN b.active_days < 7 THEN 'new' ELSE 'spike' END AS flag
+        FROM aispend._baselines(costs, first_day,
+                                ARRAY(SELECT pg_catalog.generate_series(GREATEST(2, from_i),
+                                                                        pg_catalog.cardinality(costs)))) b
+        WHERE aispend._is_flagged(costs[b.i], b.expected, b.scale, b.active_days, min_score, min_cost, min_ratio)),
+    -- the same day of the month, one and two months before each spike: over both cost thresholds in both, a pattern
+    before AS (
+        SELECT f.i, ((f.day - pg_catalog.make_interval(months => m.n))::date - first_day + 1) AS j
+        FROM f CROSS JOIN (VALUES (1), (2)) AS m(n)
+        WHERE f.flag = 'spike'),
+    recurring AS (
+        SELECT before.i
+        FROM before
+        JOIN aispend._baselines(costs, first_day, ARRAY(SELECT before.j FROM before WHERE before.j >= 2)) b
+          ON b.i = before.j
+        WHERE costs[b.i] >= min_ratio * b.expected AND costs[b.i] - b.expected >= min_cost AND b.active_days >= 7
+        GROUP BY before.i HAVING count(*) = 2)
+    SELECT f.day, f.observed, f.expected,
+           CASE WHEN f.expected > 0 THEN pg_catalog.round(f.observed / f.expected, 2) END,
+           CASE WHEN f.flag = 'spike' THEN pg_catalog.round((f.observed - f.expected) / f.scale, 1) END,
+           f.flag
+    FROM f
+    WHERE f.i NOT IN (SELECT recurring.i FROM recurring)
+    ORDER BY f.day;
+END;
+COMMENT ON FUNCTION aispend._anomaly_points(numeric[], date, integer, numeric, numeric, numeric) IS
+    'Internal: the spikes and new spending of one daily cost series (costs[1] is first_day) on the days from index '
+    'from_i on, by the method of docs/alerts.md; a spike whose day of the month was over both cost thresholds in each '
+    'of the two months before is a monthly pattern and is left out.';
+
+-- The cost per UTC day of every API key, workspace name and model in [from_day, to_day], zero-filled, one array
+-- per entity (row-level security applies: a team sees its own).
+CREATE FUNCTION aispend._entity_series(from_day date, to_day date, kind text, provider text)
+RETURNS TABLE (kind text, entity text, account name, provider text, history_from date, costs numeric[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH r AS (
+        SELECT e.kind, e.entity, e.account, ap.provider, r.account AS source, r.day, r.cost
+        FROM aispend.daily_rollup r
+        JOIN aispend._account_providers() ap ON ap.account = r.account
+        LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
+        LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
+        -- a key is one per account (two keys of one name stay apart by their ids); a workspace name and a model
+        -- combine across accounts, as on the dashboard
+        CROSS JOIN LATERAL (VALUES ('api_key', coalesce(k.name, r.api_key_id), r.account, r.api_key_id),
+                                   ('workspace', coalesce(w.name, r.workspace_id), NULL::name, NULL),
+                                   ('model', r.model, NULL::name, NULL)) AS e(kind, entity, account, id)
+        WHERE r.day >= _entity_series.from_day AND r.day <= _entity_series.to_day
+          AND aispend._provider_matches(ap.provider, _entity_series.provider)
+          AND (_entity_series.kind IS NULL OR e.kind = _entity_series.kind)),
+    per_day AS (
+        SELECT r.kind, r.entity, r.account, r.day, sum(r.cost) AS cost,
+               pg_catalog.concat_ws('/', r.kind, r.account, r.entity) AS ekey
+        FROM r GROUP BY r.kind, r.entity, r.account, r.day),
+    -- an account's history starts on its first day of spend (a first sync's backfill)
+    starts AS (
+        SELECT a.account, (SELECT min(x.day) FROM aispend.daily_rollup x WHERE x.account = a.account) AS first_day
+        FROM (SELECT DISTINCT r.source AS account FROM r) a),
+    ents AS (
+        SELECT r.kind, r.entity, r.account, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
+               max(starts.first_day) AS history_from, pg_catalog.concat_ws('/', r.kind, r.account, r.entity) AS ekey
+        FROM r JOIN starts ON starts.account = r.source GROUP BY r.kind, r.entity, r.account)
+    SELECT ents.kind, ents.entity, ents.account, ents.provider, ents.history_from,
+           pg_catalog.array_agg(coalesce(per_day.cost, 0) ORDER BY d.day)
+    FROM ents
+    CROSS JOIN pg_catalog.generate_series(_entity_series.from_day::timestamp, _entity_series.to_day::timestamp,
+                                          interval '1 day') AS d(day)
+    LEFT JOIN per_day ON per_day.ekey = ents.ekey AND per_day.day = d.day::date
+    GROUP BY ents.kind, ents.entity, ents.account, ents.provider, ents.history_from;
+END;
+COMMENT ON FUNCTION aispend._entity_series(date, date, text, text) IS
+    'Internal: the exact cost per UTC day of [from_day, to_day] of every API key (per account), workspace name and '
+    'model, zero-filled, as one array per entity, and the first day of data of its accounts (the latest of them).';
+
+CREATE FUNCTION aispend._check_anomaly_kind(kind text)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF kind IS NOT NULL AND kind NOT IN ('api_key', 'workspace', 'model') THEN
+        RAISE EXCEPTION 'aispend: unknown kind "%"', kind USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use api_key, workspace, model, or NULL for all three.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION aispend._check_anomaly_kind(text) IS 'Internal: 22023 unless kind is api_key, workspace, model or NULL.';
+
+-- Spikes and new spending on the complete days of a period (today, still being billed, is left out).
+CREATE FUNCTION aispend.anomalies(period daterange DEFAULT aispend.period('last_30_days'), kind text DEFAULT NULL,
+                                  provider text DEFAULT 'all', min_score numeric DEFAULT 3.5,
+                                  min_cost numeric DEFAULT 10, min_ratio numeric DEFAULT 1.5)
+RETURNS TABLE (day date, kind text, entity text, account name, provider text, observed numeric, expected numeric,
+               ratio numeric, score numeric, flag text)
+LANGUAGE sql STABLE
+SET jit = off
+BEGIN ATOMIC
+    WITH p AS (
+        SELECT pg_catalog.lower(aispend._check_period(anomalies.period)) AS f,
+               LEAST(pg_catalog.upper(anomalies.period), aispend.utc_today()) - 1 AS t
+        WHERE aispend._check_anomaly_kind(anomalies.kind)
+          AND aispend._check_filters(anomalies.period, anomalies.provider, NULL)),
+    -- 28 days of baseline before the period, and two months more for the monthly pattern
+    s AS (
+        SELECT s.*, p.f - 90 AS first_day, p.f
+        FROM p, aispend._entity_series(p.f - 90, p.t, anomalies.kind, anomalies.provider) s
+        WHERE p.t >= p.f)
+    SELECT a.day, s.kind, s.entity, s.account, s.provider, pg_catalog.round(a.observed, 2),
+           pg_catalog.round(a.expected, 2), a.ratio, a.score, a.flag
+    FROM s
+    -- a day is judged only with 28 days of its accounts' history before it
+    CROSS JOIN LATERAL aispend._anomaly_points(s.costs, s.first_day, GREATEST(s.f, s.history_from + 28) - s.first_day + 1,
+                                               anomalies.min_score, anomalies.min_cost,
+                                               anomalies.min_ratio) a
+    ORDER BY a.day DESC, a.observed - a.expected DESC, s.kind, s.entity;
+END;
+COMMENT ON FUNCTION aispend.anomalies(daterange, text, text, numeric, numeric, numeric) IS
+    'Spikes and new spending per UTC day of a period (complete days) for every API key, workspace name and model '
+    '(kind narrows it): observed cost, expected (the median of the 28 days before, of the same day type: weekday or '
+    'weekend), ratio, score (robust z-score: excess over 1.4826 x MAD), flag spike or new. Flagged only above '
+    'min_score, min_cost dollars over expected and min_ratio x expected. See docs/alerts.md. Default order: day DESC, '
+    'excess DESC.';
+
+-- ---- from 72_period_names.sql (the new function's twin)
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid, p.proname, p.proretset,
+               pg_catalog.pg_get_function_arguments(p.oid) AS args,
+               pg_catalog.pg_get_function_result(p.oid) AS result,
+               p.proargnames[1:x.k - 1] AS before, p.proargnames[x.k + 1:p.pronargs] AS rest
+        FROM pg_catalog.pg_proc p
+        CROSS JOIN LATERAL (SELECT pg_catalog.array_position(p.proargnames[1:p.pronargs], 'period') AS k) x
+        WHERE p.pronamespace = 'aispend'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
+          AND x.k IS NOT NULL AND p.proargtypes[x.k - 1] = 'daterange'::regtype
+          AND p.proname = 'anomalies'   -- the one new function taking a period
+        ORDER BY p.proname
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE FUNCTION aispend.%I(%s) RETURNS %s LANGUAGE sql STABLE BEGIN ATOMIC %s aispend.%I(%s); END',
+            f.proname,
+            -- the arguments before period as declared, period as text (no default), those after as declared
+            pg_catalog.substr(f.args, 1, pg_catalog.strpos(f.args, 'period daterange') - 1) || 'period text'
+            || CASE WHEN pg_catalog.cardinality(f.rest) > 0
+                    THEN pg_catalog.substr(f.args, pg_catalog.strpos(f.args, ', ' || f.rest[1] || ' '))
+                    ELSE '' END,
+            f.result,
+            CASE WHEN f.proretset THEN 'SELECT * FROM' ELSE 'SELECT' END,
+            f.proname,
+            pg_catalog.array_to_string(
+                ARRAY(SELECT pg_catalog.quote_ident(a) || ' => ' || pg_catalog.quote_ident(a)
+                      FROM pg_catalog.unnest(f.before) AS a)
+                || ARRAY['period => aispend.period(period)']
+                || ARRAY(SELECT pg_catalog.quote_ident(a) || ' => '
+                                || CASE WHEN a = 'compare_with'
+                                        THEN 'coalesce(compare_with, aispend.previous_period(period))'
+                                        ELSE pg_catalog.quote_ident(a) END
+                         FROM pg_catalog.unnest(f.rest) AS a), ', '));
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION aispend.%I(%s) IS %L', f.proname,
+            pg_catalog.replace(pg_catalog.pg_get_function_identity_arguments(f.oid), 'period daterange',
+                               'period text'),
+            'aispend.' || f.proname || ' with the period given by name (aispend.period(period)): '
+            || 'last_7_days, last_30_days, month_to_date, previous_month, ... compared with '
+            || 'aispend.previous_period(period) unless compare_with says otherwise. See that function.');
+    END LOOP;
+END
+$$;
+
+-- ---- from 73_alerts.sql
+-- 73_alerts.sql: alert rules, the alerts they raise and their delivery. See docs/alerts.md.
+--
+-- aispend.evaluate_alerts() computes every rule's conditions now and moves aispend.alerts through its states:
+-- a new condition fires (one row, state firing), a condition that holds keeps its row quiet (last_fired moves),
+-- a condition that clears resolves it; acknowledge_alert() silences a firing alert until it resolves. Each
+-- change is a NOTIFY on channel aispend_alerts and, for a rule with a webhook, a row in alert_deliveries that
+-- aispend.deliver_alerts() posts. The sync evaluates and delivers at its end; aispend.schedule_alerts() adds a
+-- pg_cron job for the conditions a sync cannot see (a sync that no longer runs).
+--
+-- Like budgets these tables have no account column: a rule may span accounts (Citus reference tables).
+
+-- ---------------------------------------------------------------- webhooks (secret: admins only)
+
+CREATE TABLE aispend.webhooks (
+    name       text        NOT NULL,
+    url        text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by name        NOT NULL DEFAULT CURRENT_USER,
+    CONSTRAINT webhooks_pkey PRIMARY KEY (name)
+);
+COMMENT ON TABLE aispend.webhooks IS
+    'Where alerts are posted (a Slack-compatible JSON body). The URL is a secret: readers cannot select this '
+    'table, and no error or log line shows it. Set with aispend.set_webhook().';
+COMMENT ON COLUMN aispend.webhooks.name IS 'The webhook''s name, as alert_rules.webhook names it.';
+COMMENT ON COLUMN aispend.webhooks.url IS
+    'The URL posted to (secret): https, on a host in aispend.webhook_hosts; plain http to loopback only with '
+    'aispend.allow_loopback.';
+COMMENT ON COLUMN aispend.webhooks.created_at IS 'When it was set.';
+COMMENT ON COLUMN aispend.webhooks.created_by IS 'The role that set it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.webhooks', '');
+
+CREATE FUNCTION aispend.set_webhook(name text, url text)
+RETURNS text LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    -- the URL is never echoed: a refusal names the rule it broke
+    IF url IS NULL OR url !~ '^https?://[^/?#@[:space:]]+(/[^[:space:]]*)?$' THEN
+        RAISE EXCEPTION 'aispend: webhook % has no valid URL', coalesce(name, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a URL such as https://hooks.slack.com/services/...; it is stored as a secret.';
+    END IF;
+    IF url ~ '^http://' AND url !~ '^http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?(/|$)' THEN
+        RAISE EXCEPTION 'aispend: webhook % must use https', name USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Plain http is allowed to loopback only (and only with aispend.allow_loopback).';
+    END IF;
+    INSERT INTO aispend.webhooks AS w (name, url) VALUES (set_webhook.name, set_webhook.url)
+    ON CONFLICT ON CONSTRAINT webhooks_pkey DO UPDATE SET url = excluded.url;
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION aispend.set_webhook(text, text) IS
+    'Sets (or replaces) a webhook alerts are posted to; the URL is stored as a secret (readers cannot see it). '
+    'Give it to a rule: aispend.set_alert_rule(..., webhook => name).';
+
+-- ---------------------------------------------------------------- rules
+
+CREATE TABLE aispend.alert_rules (
+    name          text        NOT NULL,
+    kind          text        NOT NULL CHECK (kind IN ('budget_threshold', 'budget_forecast', 'anomaly',
+                                                       'sync_failure', 'stale_data')),
+    budget        text,
+    anomaly_kind  text        CHECK (anomaly_kind IN ('api_key', 'workspace', 'model')),
+    min_score     numeric     NOT NULL DEFAULT 3.5 CHECK (min_score > 0),
+    min_cost      numeric     NOT NULL DEFAULT 10 CHECK (min_cost >= 0),
+    max_age_hours numeric     NOT NULL DEFAULT 36 CHECK (max_age_hours > 0),
+    webhook       text,
+    enabled       boolean     NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by    name        NOT NULL DEFAULT CURRENT_USER,
+    CONSTRAINT alert_rules_pkey PRIMARY KEY (name),
+    CONSTRAINT alert_rules_budget_fkey FOREIGN KEY (budget) REFERENCES aispend.budgets (name)
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    CONSTRAINT alert_rules_webhook_fkey FOREIGN KEY (webhook) REFERENCES aispend.webhooks (name)
+        ON UPDATE CASCADE ON DELETE SET NULL,
+    CONSTRAINT alert_rules_budget_kind CHECK (budget IS NULL OR kind IN ('budget_threshold', 'budget_forecast')),
+    CONSTRAINT alert_rules_anomaly_kind CHECK (anomaly_kind IS NULL OR kind = 'anomaly')
+);
+COMMENT ON TABLE aispend.alert_rules IS
+    'What raises an alert: budget_threshold (a budget''s spend reached one of its thresholds), budget_forecast (its '
+    'forecast exceeds the amount), anomaly (a spike or new spending on the last two complete days, '
+    'aispend.anomalies), sync_failure (an account''s latest sync of an endpoint failed), stale_data (no successful '
+    'sync for max_age_hours). Managed with aispend.set_alert_rule / drop_alert_rule or plain SQL.';
+COMMENT ON COLUMN aispend.alert_rules.name IS 'The rule''s name (unique).';
+COMMENT ON COLUMN aispend.alert_rules.kind IS 'budget_threshold, budget_forecast, anomaly, sync_failure or stale_data.';
+COMMENT ON COLUMN aispend.alert_rules.budget IS 'For budget rules: the budget watched; NULL watches every budget.';
+COMMENT ON COLUMN aispend.alert_rules.anomaly_kind IS 'For anomaly rules: api_key, workspace or model; NULL: all three.';
+COMMENT ON COLUMN aispend.alert_rules.min_score IS 'For anomaly rules: the least score (robust z-score) that alerts.';
+COMMENT ON COLUMN aispend.alert_rules.min_cost IS 'For anomaly rules: the least excess over expected, US dollars.';
+COMMENT ON COLUMN aispend.alert_rules.max_age_hours IS 'For stale_data rules: hours without a successful sync.';
+COMMENT ON COLUMN aispend.alert_rules.webhook IS 'The webhook its alerts are posted to (aispend.webhooks); NULL: NOTIFY only.';
+COMMENT ON COLUMN aispend.alert_rules.enabled IS 'false: not evaluated (its open alerts resolve).';
+COMMENT ON COLUMN aispend.alert_rules.created_at IS 'When the rule was set.';
+COMMENT ON COLUMN aispend.alert_rules.created_by IS 'The role that set it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.alert_rules', '');
+
+CREATE FUNCTION aispend.set_alert_rule(name text, kind text, budget text DEFAULT NULL, webhook text DEFAULT NULL,
+                                       anomaly_kind text DEFAULT NULL, min_score numeric DEFAULT 3.5,
+                                       min_cost numeric DEFAULT 10, max_age_hours numeric DEFAULT 36,
+                                       enabled boolean DEFAULT true)
+RETURNS aispend.alert_rules LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO aispend.alert_rules AS r (name, kind, budget, webhook, anomaly_kind, min_score, min_cost,
+                                          max_age_hours, enabled)
+    VALUES (set_alert_rule.name, set_alert_rule.kind, set_alert_rule.budget, set_alert_rule.webhook,
+            set_alert_rule.anomaly_kind, set_alert_rule.min_score, set_alert_rule.min_cost,
+            set_alert_rule.max_age_hours, set_alert_rule.enabled)
+    ON CONFLICT ON CONSTRAINT alert_rules_pkey DO UPDATE
+       SET kind = excluded.kind, budget = excluded.budget, webhook = excluded.webhook,
+           anomaly_kind = excluded.anomaly_kind, min_score = excluded.min_score, min_cost = excluded.min_cost,
+           max_age_hours = excluded.max_age_hours, enabled = excluded.enabled
+    RETURNING r.*;
+END;
+COMMENT ON FUNCTION aispend.set_alert_rule(text, text, text, text, text, numeric, numeric, numeric, boolean) IS
+    'Sets (or replaces) an alert rule: SELECT aispend.set_alert_rule(''budgets'', ''budget_threshold'') watches '
+    'every budget''s thresholds; kinds: budget_threshold, budget_forecast, anomaly, sync_failure, stale_data.';
+
+CREATE FUNCTION aispend.drop_alert_rule(name text)
+RETURNS boolean LANGUAGE sql
+BEGIN ATOMIC
+    WITH d AS (DELETE FROM aispend.alert_rules r WHERE r.name = drop_alert_rule.name RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM d);
+END;
+COMMENT ON FUNCTION aispend.drop_alert_rule(text) IS
+    'Removes an alert rule; its open alerts resolve at the next evaluation. false when there was none.';
+
+-- ---------------------------------------------------------------- alerts and their deliveries
+
+CREATE TABLE aispend.alerts (
+    id              bigint      GENERATED ALWAYS AS IDENTITY,
+    rule            text        NOT NULL,
+    kind            text        NOT NULL,
+    alert_key       text        NOT NULL,
+    scope           text        NOT NULL,
+    observed        numeric,
+    threshold       numeric,
+    message         text        NOT NULL,
+    details         jsonb,
+    state           text        NOT NULL DEFAULT 'firing' CHECK (state IN ('firing', 'acknowledged', 'resolved')),
+    first_fired     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_fired      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    resolved_at     timestamptz,
+    acknowledged_at timestamptz,
+    acknowledged_by name,
+    CONSTRAINT alerts_pkey PRIMARY KEY (id)
+);
+-- one open alert per rule and condition
+CREATE UNIQUE INDEX alerts_open_idx ON aispend.alerts (rule, alert_key) WHERE state <> 'resolved';
+COMMENT ON TABLE aispend.alerts IS
+    'Every alert raised by aispend.alert_rules: firing (the condition holds), acknowledged (it holds, someone has '
+    'seen it) or resolved (it cleared). A condition that holds keeps one row; one that clears and comes back is a '
+    'new row. Written by aispend.evaluate_alerts().';
+COMMENT ON COLUMN aispend.alerts.id IS 'The alert''s id (aispend.acknowledge_alert takes it).';
+COMMENT ON COLUMN aispend.alerts.rule IS 'The rule that raised it (aispend.alert_rules.name).';
+COMMENT ON COLUMN aispend.alerts.kind IS 'The rule''s kind when it fired.';
+COMMENT ON COLUMN aispend.alerts.alert_key IS 'What the condition is about, stable while it holds (budget|period|threshold, kind|account|entity, account|endpoint).';
+COMMENT ON COLUMN aispend.alerts.scope IS 'What it is about, for people: a budget, an API key, a workspace, a model, an account.';
+COMMENT ON COLUMN aispend.alerts.observed IS 'The value that fired it, last seen: spent or forecast (US dollars), a day''s cost, hours since a sync.';
+COMMENT ON COLUMN aispend.alerts.threshold IS 'What it was compared with: the threshold in US dollars, the expected cost, the hours allowed.';
+COMMENT ON COLUMN aispend.alerts.message IS 'One line saying what happened.';
+COMMENT ON COLUMN aispend.alerts.details IS 'The figures behind it (JSON).';
+COMMENT ON COLUMN aispend.alerts.state IS 'firing, acknowledged or resolved.';
+COMMENT ON COLUMN aispend.alerts.first_fired IS 'When the condition was first seen.';
+COMMENT ON COLUMN aispend.alerts.last_fired IS 'When it was last seen holding.';
+COMMENT ON COLUMN aispend.alerts.resolved_at IS 'When it was seen cleared.';
+COMMENT ON COLUMN aispend.alerts.acknowledged_at IS 'When it was acknowledged.';
+COMMENT ON COLUMN aispend.alerts.acknowledged_by IS 'Who acknowledged it.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.alerts_id_seq', '');
+
+CREATE TABLE aispend.alert_deliveries (
+    id              bigint      GENERATED ALWAYS AS IDENTITY,
+    alert_id        bigint      NOT NULL,
+    event           text        NOT NULL CHECK (event IN ('firing', 'acknowledged', 'resolved')),
+    webhook         text        NOT NULL,
+    body            jsonb       NOT NULL,
+    state           text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts        integer     NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_status     integer,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    delivered_at    timestamptz,
+    CONSTRAINT alert_deliveries_pkey PRIMARY KEY (id),
+    CONSTRAINT alert_deliveries_alert_fkey FOREIGN KEY (alert_id) REFERENCES aispend.alerts (id) ON DELETE CASCADE
+);
+CREATE INDEX alert_deliveries_pending_idx ON aispend.alert_deliveries (next_attempt_at) WHERE state = 'pending';
+COMMENT ON TABLE aispend.alert_deliveries IS
+    'The delivery log of webhooks: one row per alert state change and webhook, posted by aispend.deliver_alerts() '
+    'with retries (each run tries a few times; a failed run is tried again later, 6 runs at most).';
+COMMENT ON COLUMN aispend.alert_deliveries.id IS 'The delivery''s id.';
+COMMENT ON COLUMN aispend.alert_deliveries.alert_id IS 'The alert (aispend.alerts.id).';
+COMMENT ON COLUMN aispend.alert_deliveries.event IS 'The state the alert moved to: firing, acknowledged or resolved.';
+COMMENT ON COLUMN aispend.alert_deliveries.webhook IS 'The webhook''s name (its URL is never shown).';
+COMMENT ON COLUMN aispend.alert_deliveries.body IS 'The JSON posted (Slack-compatible: text, and the alert).';
+COMMENT ON COLUMN aispend.alert_deliveries.state IS 'pending, delivered (a 2xx answer) or failed (given up).';
+COMMENT ON COLUMN aispend.alert_deliveries.attempts IS 'Delivery runs so far.';
+COMMENT ON COLUMN aispend.alert_deliveries.next_attempt_at IS 'When a pending delivery is tried next.';
+COMMENT ON COLUMN aispend.alert_deliveries.last_status IS 'The HTTP status of the last attempt (NULL: no answer).';
+COMMENT ON COLUMN aispend.alert_deliveries.last_error IS 'Why the last attempt failed (never the URL).';
+COMMENT ON COLUMN aispend.alert_deliveries.created_at IS 'When the state change was recorded.';
+COMMENT ON COLUMN aispend.alert_deliveries.delivered_at IS 'When it was delivered.';
+SELECT pg_catalog.pg_extension_config_dump('aispend.alert_deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.alert_deliveries_id_seq', '');
+
+-- ---------------------------------------------------------------- conditions
+
+-- Every condition that holds now, per enabled rule (row-level security applies: evaluate as an admin).
+CREATE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rule text, kind text, alert_key text, scope text, observed numeric, threshold numeric, message text,
+               details jsonb)
+LANGUAGE sql STABLE
+SET jit = off
+BEGIN ATOMIC
+    WITH r AS (SELECT * FROM aispend.alert_rules r WHERE r.enabled),
+    budget AS MATERIALIZED (
+        SELECT s.*, b.thresholds
+        FROM aispend.budgets_status(alert_conditions.as_of) s JOIN aispend.budgets b ON b.name = s.name
+        WHERE EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
+    spikes AS MATERIALIZED (
+        SELECT a.*, r.name AS rule
+        FROM r CROSS JOIN LATERAL aispend.anomalies(pg_catalog.daterange(alert_conditions.as_of - 2, alert_conditions.as_of),
+                                                    r.anomaly_kind, 'all', r.min_score, r.min_cost) a
+        WHERE r.kind = 'anomaly'),
+    fresh AS MATERIALIZED (
+        SELECT f.* FROM aispend.freshness f
+        WHERE f.server_exists AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
+    -- a threshold of a budget reached in its current period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period), t.pct),
+           'budget ' || b.name, b.spent, pg_catalog.round(b.amount_usd * t.pct / 100, 2),
+           pg_catalog.format('Budget "%s" has used %s%% of $%s (threshold %s%%): $%s spent, %s days left',
+                             b.name, b.pct_used, b.amount_usd, t.pct, b.spent, b.days_left),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'pct_used', b.pct_used, 'threshold_pct', t.pct)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    CROSS JOIN LATERAL pg_catalog.unnest(b.thresholds) AS t(pct)
+    WHERE r.kind = 'budget_threshold' AND 100 * b.spent >= b.amount_usd * t.pct
+    UNION ALL
+    -- a budget forecast to exceed its amount by the end of its period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period)),
+           'budget ' || b.name, b.forecast, b.amount_usd,
+           pg_catalog.format('Budget "%s" is forecast to reach $%s (band $%s to $%s) of $%s by %s',
+                             b.name, b.forecast, b.forecast_low, b.forecast_high, b.amount_usd,
+                             pg_catalog.upper(b.period) - 1),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'forecast', b.forecast, 'forecast_low', b.forecast_low,
+                                         'forecast_high', b.forecast_high, 'days_left', b.days_left)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    WHERE r.kind = 'budget_forecast' AND b.will_exceed
+    UNION ALL
+    -- a spike (or new spending) of a key, workspace or model on one of the last two complete days
+    SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity)
+           s.rule, 'anomaly', pg_catalog.concat_ws('|', s.kind, s.account, s.entity),
+           pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+               || coalesce(' (' || s.account || ')', ''),
+           s.observed, s.expected,
+           pg_catalog.format('%s %s: $%s on %s, expected $%s (%s)',
+                             CASE s.flag WHEN 'new' THEN 'New spending of' ELSE 'Spike of' END,
+                             pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+                                 || coalesce(' (' || s.account || ')', ''),
+                             s.observed, s.day, s.expected,
+                             CASE WHEN s.ratio IS NULL THEN 'new' ELSE s.ratio || 'x, score ' || coalesce(s.score::text, '-') END),
+           pg_catalog.jsonb_build_object('day', s.day, 'kind', s.kind, 'entity', s.entity, 'account', s.account,
+                                         'provider', s.provider, 'observed', s.observed, 'expected', s.expected,
+                                         'ratio', s.ratio, 'score', s.score, 'flag', s.flag)
+    FROM spikes s
+    UNION ALL
+    -- the latest sync of an account's endpoint failed
+    SELECT DISTINCT ON (r.name, f.account, f.endpoint)
+           r.name, r.kind, pg_catalog.concat_ws('|', f.account, f.endpoint), 'account ' || f.account, NULL, NULL,
+           pg_catalog.format('Sync of %s %s failed (SQLSTATE %s)', f.account, f.endpoint,
+                             coalesce(f.last_error_sqlstate, '-')),
+           pg_catalog.jsonb_build_object('account', f.account, 'endpoint', f.endpoint,
+                                         'sqlstate', f.last_error_sqlstate, 'at', f.last_error_at)
+    FROM r, fresh f
+    WHERE r.kind = 'sync_failure' AND f.last_status IN ('failed', 'aborted')
+    UNION ALL
+    -- no successful sync of an account for too long (or never)
+    SELECT r.name, r.kind, x.account, 'account ' || x.account, x.hours, r.max_age_hours,
+           pg_catalog.format('No successful sync of %s for %s', x.account,
+                             coalesce(x.hours || ' hours', 'ever')),
+           pg_catalog.jsonb_build_object('account', x.account, 'last_success_at', x.last_success_at,
+                                         'max_age_hours', r.max_age_hours)
+    FROM r, (SELECT f.account, max(f.last_success_at) AS last_success_at,
+                    pg_catalog.round((pg_catalog.date_part('epoch', alert_conditions.at_time - max(f.last_success_at))
+                                      / 3600)::numeric, 1) AS hours
+             FROM fresh f GROUP BY f.account) x
+    WHERE r.kind = 'stale_data' AND (x.hours IS NULL OR x.hours > r.max_age_hours);
+END;
+COMMENT ON FUNCTION aispend.alert_conditions(date, timestamptz) IS
+    'Every condition of the enabled alert rules that holds now: what aispend.evaluate_alerts() would fire or keep '
+    'firing. A dry run: it changes nothing.';
+
+-- ---------------------------------------------------------------- the state machine
+
+-- An alert's JSON, as NOTIFY and the webhooks carry it (a Slack-compatible body: text, and the alert).
+CREATE FUNCTION aispend._alert_payload(a aispend.alerts, event text)
+RETURNS jsonb LANGUAGE sql STABLE
+RETURN pg_catalog.jsonb_build_object(
+    'text', pg_catalog.format('[aispend] %s: %s', pg_catalog.upper(event), a.message),
+    'alert', pg_catalog.jsonb_build_object('id', a.id, 'event', event, 'rule', a.rule, 'kind', a.kind,
+                                           'scope', a.scope, 'observed', a.observed, 'threshold', a.threshold,
+                                           'state', a.state, 'first_fired', a.first_fired,
+                                           'last_fired', a.last_fired, 'details', a.details,
+                                           'database', pg_catalog.current_database()));
+COMMENT ON FUNCTION aispend._alert_payload(aispend.alerts, text) IS
+    'Internal: the JSON of an alert''s state change: {"text": "[aispend] FIRING: ...", "alert": {...}}.';
+
+-- Tells the listeners and queues the webhook of one state change.
+CREATE FUNCTION aispend._alert_changed(alert_id bigint, event text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    a aispend.alerts;
+    v_body jsonb;
+BEGIN
+    SELECT * INTO a FROM aispend.alerts x WHERE x.id = alert_id;
+    v_body := aispend._alert_payload(a, event);
+    -- NOTIFY carries at most 8000 bytes: the alert without its details when it is larger
+    PERFORM pg_catalog.pg_notify('aispend_alerts',
+        CASE WHEN pg_catalog.octet_length(v_body::text) < 7900 THEN v_body::text
+             ELSE (v_body #- '{alert,details}')::text END);
+    INSERT INTO aispend.alert_deliveries (alert_id, event, webhook, body)
+    SELECT a.id, event, r.webhook, v_body
+    FROM aispend.alert_rules r WHERE r.name = a.rule AND r.webhook IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._alert_changed(bigint, text) IS
+    'Internal: NOTIFY aispend_alerts with the alert''s JSON and queue its webhook delivery.';
+
+CREATE FUNCTION aispend.evaluate_alerts(as_of date DEFAULT aispend.utc_today())
+RETURNS TABLE (alert_id bigint, event text, rule text, scope text, message text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    c record;
+BEGIN
+    -- one evaluation at a time (two syncs ending together would both fire the same condition)
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aispend.evaluate_alerts'));
+    FOR c IN
+        WITH cond AS MATERIALIZED (SELECT * FROM aispend.alert_conditions(as_of)),
+        kept AS (
+            UPDATE aispend.alerts a
+               SET last_fired = pg_catalog.now(), observed = cond.observed, threshold = cond.threshold,
+                   message = cond.message, details = cond.details
+              FROM cond
+             WHERE a.state <> 'resolved' AND a.rule = cond.rule AND a.alert_key = cond.alert_key
+            RETURNING a.id),
+        fired AS (
+            INSERT INTO aispend.alerts (rule, kind, alert_key, scope, observed, threshold, message, details)
+            SELECT cond.rule, cond.kind, cond.alert_key, cond.scope, cond.observed, cond.threshold, cond.message,
+                   cond.details
+            FROM cond
+            WHERE NOT EXISTS (SELECT 1 FROM aispend.alerts a
+                              WHERE a.state <> 'resolved' AND a.rule = cond.rule AND a.alert_key = cond.alert_key)
+            RETURNING aispend.alerts.id, 'firing'::text AS event),
+        cleared AS (
+            UPDATE aispend.alerts a SET state = 'resolved', resolved_at = pg_catalog.now()
+             WHERE a.state <> 'resolved'
+               AND NOT EXISTS (SELECT 1 FROM cond WHERE cond.rule = a.rule AND cond.alert_key = a.alert_key)
+            RETURNING a.id, 'resolved'::text AS event)
+        -- (kept runs too: a data-modifying WITH always runs to completion)
+        SELECT x.id, x.event FROM (SELECT * FROM fired UNION ALL SELECT * FROM cleared) x ORDER BY x.id
+    LOOP
+        PERFORM aispend._alert_changed(c.id, c.event);
+        RETURN QUERY SELECT a.id, c.event, a.rule, a.scope, a.message FROM aispend.alerts a WHERE a.id = c.id;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.evaluate_alerts(date) IS
+    'Evaluates every enabled alert rule now: fires new conditions, keeps firing alerts quiet (last_fired moves), '
+    'resolves those that cleared; NOTIFY aispend_alerts and queues webhooks for each change, which it returns. '
+    'The sync calls it at its end; aispend.check_alerts() evaluates and delivers.';
+
+CREATE FUNCTION aispend.acknowledge_alert(id bigint)
+RETURNS aispend.alerts LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    a aispend.alerts;
+BEGIN
+    UPDATE aispend.alerts x SET state = 'acknowledged', acknowledged_at = pg_catalog.now(), acknowledged_by = CURRENT_USER
+     WHERE x.id = acknowledge_alert.id AND x.state = 'firing'
+    RETURNING x.* INTO a;
+    IF a.id IS NULL THEN
+        RAISE EXCEPTION 'aispend: no firing alert %', acknowledge_alert.id USING ERRCODE = 'no_data_found',
+            HINT = 'SELECT id, state, message FROM aispend.alerts WHERE state = ''firing''';
+    END IF;
+    PERFORM aispend._alert_changed(a.id, 'acknowledged');
+    RETURN a;
+END
+$$;
+COMMENT ON FUNCTION aispend.acknowledge_alert(bigint) IS
+    'Acknowledges a firing alert: it stays open, quietly, until its condition clears (then it resolves).';
+
+-- ---------------------------------------------------------------- delivery
+
+-- Posts the pending webhook deliveries that are due. A failure is recorded and tried again by a later run
+-- (5 minutes, then 10, 20, ...; 6 runs at most), never raised: a sync never fails for a webhook.
+CREATE FUNCTION aispend.deliver_alerts(max_deliveries integer DEFAULT 100)
+RETURNS TABLE (delivery_id bigint, alert_id bigint, webhook text, state text, http_status integer, error text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    d record;
+    v_url text;
+    p record;
+    v_state text;
+BEGIN
+    FOR d IN
+        SELECT x.id, x.alert_id, x.webhook, x.body, x.attempts FROM aispend.alert_deliveries x
+        WHERE x.state = 'pending' AND x.next_attempt_at <= pg_catalog.now()
+        ORDER BY x.id LIMIT max_deliveries
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        SELECT w.url INTO v_url FROM aispend.webhooks w WHERE w.name = d.webhook;
+        IF v_url IS NULL THEN
+            p := ROW(NULL::integer, 0, 'the webhook was dropped');
+        ELSE
+            SELECT r.http_status, r.attempts, r.error INTO p FROM aispend._post_webhook(v_url, d.body::text) r;
+        END IF;
+        v_state := CASE WHEN p.http_status BETWEEN 200 AND 299 THEN 'delivered'
+                        WHEN v_url IS NULL OR d.attempts + 1 >= 6 THEN 'failed' ELSE 'pending' END;
+        UPDATE aispend.alert_deliveries x
+           SET attempts = x.attempts + 1, last_status = p.http_status, last_error = p.error, state = v_state,
+               delivered_at = CASE WHEN v_state = 'delivered' THEN pg_catalog.now() END,
+               next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(mins => 5 * (2 ^ x.attempts)::integer)
+         WHERE x.id = d.id;
+        RETURN QUERY SELECT d.id, d.alert_id, d.webhook, v_state, p.http_status, p.error;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.deliver_alerts(integer) IS
+    'Posts the due webhook deliveries (aispend.alert_deliveries) and records each outcome; a failure is tried '
+    'again by a later run (after 5, 10, 20, ... minutes; 6 runs at most) and never raises.';
+
+CREATE PROCEDURE aispend.check_alerts()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM aispend.evaluate_alerts();
+    COMMIT;   -- the alerts and their NOTIFY stand whatever the webhooks do
+    PERFORM aispend.deliver_alerts();
+END
+$$;
+COMMENT ON PROCEDURE aispend.check_alerts() IS
+    'Evaluates the alert rules, COMMITs, then posts the due webhooks: what the pg_cron job of '
+    'aispend.schedule_alerts() runs. CALL it outside a transaction block.';
+
+CREATE FUNCTION aispend.schedule_alerts(cron_expression text DEFAULT '*/15 * * * *',
+                                        job_name text DEFAULT 'aispend-alerts',
+                                        database name DEFAULT NULL, username name DEFAULT NULL)
+RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC
+    SELECT aispend._schedule(schedule_alerts.job_name, schedule_alerts.cron_expression, 'CALL aispend.check_alerts()',
+                             schedule_alerts.database, schedule_alerts.username);
+END;
+COMMENT ON FUNCTION aispend.schedule_alerts(text, text, name, name) IS
+    'Creates (or replaces) the pg_cron job that runs CALL aispend.check_alerts() (default every 15 minutes): '
+    'stale data and failed syncs alert even when no sync runs. Remove it with aispend.unschedule_sync(''aispend-alerts'').';
+
+-- Alerts are the organisation's: a team sees none (aispend.grant_team).
+ALTER TABLE aispend.alerts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY team_scope ON aispend.alerts USING ((SELECT NOT aispend._team_restricted()));
+COMMENT ON POLICY team_scope ON aispend.alerts IS 'A team (aispend.teams) reads no alerts; other roles read every row.';
+ALTER TABLE aispend.alert_deliveries ENABLE ROW LEVEL SECURITY;
+CREATE POLICY team_scope ON aispend.alert_deliveries USING ((SELECT NOT aispend._team_restricted()));
+COMMENT ON POLICY team_scope ON aispend.alert_deliveries IS 'A team reads no deliveries; other roles read every row.';
+
+REVOKE ALL ON FUNCTION aispend.set_webhook(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.set_alert_rule(text, text, text, text, text, numeric, numeric, numeric, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.drop_alert_rule(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.evaluate_alerts(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.acknowledge_alert(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.deliver_alerts(integer) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend.check_alerts() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.schedule_alerts(text, text, name, name) FROM PUBLIC;
+
+-- ---- from 90_roles.sql (readers do not see webhooks)
+CREATE OR REPLACE FUNCTION aispend.grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    obj record;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
+    FOR obj IN SELECT c.oid::regclass AS rel
+                 FROM pg_class AS c
+                WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+                  AND c.relname NOT IN ('accounts', 'sync_runs', 'webhooks')
+    LOOP
+        EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
+    END LOOP;
+    -- The run log without the providers' error texts (readers see the SQLSTATE; aispend.freshness likewise).
+    EXECUTE format('GRANT SELECT (%s) ON aispend.sync_runs TO %I',
+                   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                      FROM pg_attribute AS a
+                     WHERE a.attrelid = 'aispend.sync_runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                       AND a.attname NOT IN ('error_message', 'error_detail', 'error_hint')),
+                   role_name);
+    FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs), EXECUTE on read-only functions; no sync, no renames, no keys.';
+
+-- ---- privileges as a fresh install sets them, and for the roles that had them
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole::name AS role_name,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+                       WHERE c.oid = 'aispend.usage'::regclass AND x.grantee = a.grantee
+                         AND x.privilege_type = 'INSERT') AS admin
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'aispend.trend(numeric, numeric)'::regprocedure
+          AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        IF r.admin THEN
+            PERFORM aispend.grant_admin(r.role_name);
+        ELSIF EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team = r.role_name) THEN
+            PERFORM aispend.grant_team(r.role_name);   -- a reader's grants less the live cost model, as before
+        ELSE
+            PERFORM aispend.grant_reader(r.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
