@@ -35,6 +35,16 @@ SELECT name AS "Budget", amount_usd AS "Amount", spent AS "Spent", forecast AS "
        forecast_low AS "Low", forecast_high AS "High", will_exceed AS "Will exceed", days_left AS "Days left"
   FROM aispend.budgets_status();
 
+\echo '━━ Spikes ━━ the first day each key, workspace or model spiked in the last 30 days (docs/alerts.md)'
+SELECT DISTINCT ON (kind, entity) day AS "First day", kind AS "Kind", entity AS "Entity", observed AS "Cost",
+       expected AS "Expected", ratio AS "x", score AS "Score"
+  FROM aispend.anomalies('last_30_days') ORDER BY kind, entity, day;
+
+\echo '━━ Alerts ━━ rules on the budget''s forecast and on spikes, evaluated now (every sync does it at its end)'
+SELECT aispend.set_alert_rule('Demo: over budget', 'budget_forecast') \g /dev/null
+SELECT aispend.set_alert_rule('Demo: spikes', 'anomaly') \g /dev/null
+SELECT event AS "Event", rule AS "Rule", message AS "Alert" FROM aispend.evaluate_alerts();
+
 \echo '━━ 4. Workspace Management ━━ rename with: SELECT aispend.rename_workspace(account, workspace_id, new_name)'
 SELECT * FROM aispend.workspace_management_csv();
 

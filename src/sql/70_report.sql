@@ -201,8 +201,30 @@ $$;
 COMMENT ON FUNCTION aispend._report_bars(text, text, text[], numeric[], numeric[]) IS
     'Internal (report): an inline SVG bar chart, current vs previous period per label.';
 
+-- A budget as a horizontal bar: spent (blue), the forecast band (grey) and the forecast (dark tick) on a scale
+-- that holds the amount (the black line) and the band.
+CREATE FUNCTION aispend._report_budget_bar(amount numeric, spent numeric, forecast numeric, low numeric, high numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH s AS (SELECT 200.0 / GREATEST(amount, high, spent, 0.01) AS k)
+    SELECT format('<svg class="budget" data-spent="%s" data-forecast="%s" data-amount="%s" width="210" height="16" '
+                  'viewBox="0 0 210 16" role="img"><title>spent %s, forecast %s (%s to %s), amount %s</title>'
+                  '<rect x="0" y="4" width="%s" height="8" fill="#ddd"/>'
+                  '<rect x="%s" y="3" width="%s" height="10" fill="#bbb"/>'
+                  '<rect x="0" y="4" width="%s" height="8" fill="#4e79a7"/>'
+                  '<rect x="%s" y="1" width="2" height="14" fill="#555"/>'
+                  '<rect x="%s" y="0" width="1.5" height="16" fill="#000"/></svg>',
+                  spent, forecast, amount, aispend._report_money(spent), aispend._report_money(forecast),
+                  aispend._report_money(low), aispend._report_money(high), aispend._report_money(amount),
+                  round(200.0, 1), round(s.k * low, 1), round(GREATEST(s.k * (high - low), 1), 1),
+                  round(s.k * spent, 1), round(s.k * forecast, 1), round(s.k * amount, 1))
+    FROM s;
+END;
+COMMENT ON FUNCTION aispend._report_budget_bar(numeric, numeric, numeric, numeric, numeric) IS
+    'Internal (report): an inline SVG bar of a budget: spent, the forecast band and tick, the amount.';
+
 -- Daily cost as vertical bars, one per UTC day of the period (aispend.daily_series).
-CREATE FUNCTION aispend._report_daily(title text, check_name text, days date[], costs numeric[])
+CREATE FUNCTION aispend._report_daily(title text, check_name text, days date[], costs numeric[], marked date[])
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -225,6 +247,12 @@ BEGIN
             'fill="#4e79a7"><title>%s: %s</title></rect></g>',
             days[i], costs[i], round(30 + step * (i - 1), 1), 20 + chart_h - bar, round(GREATEST(step - 1, 1), 1),
             bar, days[i], aispend._report_money(costs[i]));
+        -- a spike that day (aispend.anomalies): a red marker above the bar
+        IF days[i] = ANY (marked) THEN
+            bars := bars || format('<circle class="anomaly" data-label="%s" cx="%s" cy="%s" r="3" fill="#c62828">'
+                                   '<title>%s: spike (aispend.anomalies)</title></circle>',
+                                   days[i], round(30 + step * (i - 0.5), 1), 20 + chart_h - bar - 5, days[i]);
+        END IF;
     END LOOP;
     RETURN format('<figure class="chart" data-check="%s"><figcaption>%s</figcaption>'
                   '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="220" viewBox="0 0 600 220" role="img">'
@@ -235,8 +263,8 @@ BEGIN
                   aispend._report_money(top), bars, coalesce(days[1]::text, ''), coalesce(days[n]::text, ''));
 END
 $$;
-COMMENT ON FUNCTION aispend._report_daily(text, text, date[], numeric[]) IS
-    'Internal (report): an inline SVG bar chart of the cost per UTC day.';
+COMMENT ON FUNCTION aispend._report_daily(text, text, date[], numeric[], date[]) IS
+    'Internal (report): an inline SVG bar chart of the cost per UTC day, a red marker on the days in marked.';
 
 CREATE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
                                     provider text DEFAULT 'all', compare_with daterange DEFAULT NULL)
@@ -348,7 +376,9 @@ BEGIN
                                          labels, a, b);
     SELECT array_agg(d.day ORDER BY d.day), array_agg(d.cost ORDER BY d.day) INTO days, a
       FROM aispend.daily_series(period, prov) d;
-    html := html || aispend._report_daily('Cost per Day', 'daily_series', days, a) || '</div>';
+    html := html || aispend._report_daily('Cost per Day (red: a spike, aispend.anomalies)', 'daily_series', days, a,
+                                          ARRAY(SELECT DISTINCT x.day FROM aispend.anomalies(period, NULL, prov) x))
+                 || '</div>';
     SELECT string_agg('<tr><td>' || aispend.html_escape(t.name) || '</td><td>' || aispend.html_escape(t.provider)
                       || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
                       || aispend._report_pct(t.pct_of_total) || '</td><td class="num">' || aispend._report_int(t.requests)
@@ -509,6 +539,32 @@ BEGIN
         || '</tbody></table><p class="note">aispend.savings_opportunities and aispend.cache_efficiency have the rest '
         || '(docs/savings.md).</p></section>';
 
+    -- ---- Budgets (their current period, not the report's) and the open alerts
+    SELECT string_agg('<tr><td>' || aispend.html_escape(b.name) || '</td><td>' || aispend.html_escape(b.period::text)
+                      || '</td><td class="num">' || aispend._report_money(b.amount_usd) || '</td><td class="num">'
+                      || aispend._report_money(b.spent) || '</td><td class="num">' || aispend._report_pct(b.pct_used)
+                      || '</td><td class="num">' || aispend._report_money(b.forecast) || '</td><td class="num">'
+                      || aispend._report_money(b.forecast_low) || ' – ' || aispend._report_money(b.forecast_high)
+                      || '</td><td>' || aispend._report_budget_bar(b.amount_usd, b.spent, b.forecast, b.forecast_low,
+                                                                    b.forecast_high) || '</td></tr>', '' ORDER BY b.ordinality)
+      INTO part
+      FROM aispend.budgets_status() WITH ORDINALITY AS b;
+    html := html || '<section id="budgets"><h2>Budgets and Alerts</h2>'
+        || '<table data-check="budgets_status"><thead><tr><th>Budget</th><th>Period</th><th class="num">Amount</th>'
+        || '<th class="num">Spent</th><th class="num">Used</th><th class="num">Forecast</th><th class="num">Band</th>'
+        || '<th>Spent (blue), forecast band (grey), amount (line)</th></tr></thead><tbody>' || coalesce(part, '')
+        || '</tbody></table>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(x.state) || '</td><td>' || aispend.html_escape(x.rule)
+                      || '</td><td>' || aispend.html_escape(x.message) || '</td><td>'
+                      || aispend.html_escape(to_char(x.first_fired AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')) || ' UTC'
+                      || '</td></tr>', '' ORDER BY x.first_fired, x.id)
+      INTO part
+      FROM aispend.alerts x WHERE x.state <> 'resolved';
+    html := html || '<table data-check="alerts"><thead><tr><th>State</th><th>Rule</th><th>Alert</th><th>Since</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table><p class="note">Budgets in their current '
+        || 'period (aispend.budgets_status, docs/budgets.md); alerts firing or acknowledged (aispend.alerts, '
+        || 'docs/alerts.md).</p></section>';
+
     -- ---- Workspace management (the names; not period-dependent)
     SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
                       || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END
@@ -557,7 +613,8 @@ BEGIN
 
     html := html || '<footer>Figures from aispend.workspaces_summary / _table / _by_provider / _vs_previous, '
         || 'aispend.api_keys_summary / _table / _top / _vs_previous, aispend.models_summary / _table / _by_cost / '
-        || '_vs_previous, aispend.workspace_management_table, aispend.data_freshness and aispend.cost_basis_split '
+        || '_vs_previous, aispend.anomalies, aispend.budgets_status, aispend.alerts, '
+        || 'aispend.workspace_management_table, aispend.data_freshness and aispend.cost_basis_split '
         || 'for the period above; costs in US dollars, days in UTC. '
         || 'Made with <code>psql -Atc "SELECT aispend.report_html(' || aispend.html_escape(call_args)
         || ')" &gt; report.html</code>.</footer></body></html>' || E'\n';

@@ -294,6 +294,28 @@ def main(argv):
           [("account", txt), ("provider", txt), ("usage_day", day), ("costs_day", day), ("settled_day", day),
            ("synced", day), ("status", day)])
 
+    band = lambda r: f"{money(r['forecast_low'])} – {money(r['forecast_high'])}"  # noqa: E731
+    budgets = psql(db, "SELECT *, '' AS bar FROM aispend.budgets_status()")
+    for r in budgets:
+        r["band"] = band(r)
+    shown = page.tables.get("budgets_status")
+    want = [[r["name"], r["period"], money(r["amount_usd"]), money(r["spent"]), pct(r["pct_used"]),
+             money(r["forecast"]), r["band"], ""] for r in budgets]
+    check(shown is not None and [row[:7] for row in shown] == [w[:7] for w in want],
+          f"{what}: table budgets_status ({len(want)} rows) equals aispend.budgets_status()", f"{shown} vs {want}")
+    bars = [(a.get("data-spent"), a.get("data-forecast"), a.get("data-amount")) for t, a in page.attrs_seen
+            if t == "svg" and a.get("class") == "budget"]
+    check(bars == [(r["spent"], r["forecast"], r["amount_usd"]) for r in budgets],
+          f"{what}: a budget bar per budget (spent, forecast, amount)", f"{bars}")
+    table("alerts", "SELECT *, to_char(first_fired AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' AS since "
+                    "FROM aispend.alerts WHERE state <> 'resolved' ORDER BY first_fired, id",
+          [("state", txt), ("rule", txt), ("message", txt), ("since", txt)])
+    marked = sorted({a.get("data-label") for t, a in page.attrs_seen if t == "circle" and a.get("class") == "anomaly"})
+    spikes = sorted({r["day"] for r in psql(db, f"SELECT DISTINCT day::text FROM aispend.anomalies({period}, NULL, "
+                                                 f"'{provider}')")})
+    check(marked == spikes, f"{what}: the daily chart marks the {len(spikes)} days with a spike (aispend.anomalies)",
+          f"{marked} vs {spikes}")
+
     # Trend arrows: class per row = the tab's indicator (up red, down green), and the colours themselves.
     for name, rows in (("workspaces_table", psql(db, f"SELECT trend FROM aispend.workspaces_table({args}) "
                                                      "ORDER BY cost DESC, name")[:50]),
