@@ -37,8 +37,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object is rebuilt when any header changes (a struct's layout
-# seen differently by two objects corrupts memory silently).
-$(OBJS): $(wildcard src/*/*.hpp)
+# seen differently by two objects corrupts memory silently), and when the version (compiled in) changes.
+$(OBJS): $(wildcard src/*/*.hpp) $(EXTENSION).control
 
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	{ printf -- "-- aispend %s: generated from src/sql/ by make; edit those files.\n" "$(EXTVERSION)"; \

@@ -1,5 +1,5 @@
 -- 71_budgets.sql: budgets as rows, the spend of any scope per day, the month-end (period-end) forecast and the
--- budgets' status. See docs/budgets.md. Alerts, anomaly detection and their delivery are not built yet.
+-- budgets' status. See docs/budgets.md; their alerts are in 73_alerts.sql.
 --
 -- aispend.budgets has no account column: a budget may span accounts (the organisation, a provider, a workspace
 -- name shown in several accounts). Like aispend.model_prices it is a shared table (a Citus reference table).

@@ -6,7 +6,7 @@
 --   key_new      nothing, then 25 on 2026-11-13 and 2026-11-14 (new spending).
 -- Rolled back.
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 SET LOCAL client_min_messages = warning;
 CREATE SERVER al_oa FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status)
@@ -61,7 +61,8 @@ SELECT results_eq($$ SELECT expected, scale, active_days FROM aispend._baselines
 SELECT aispend.set_budget('Steady key', 200, 'api_key', 'key_steady');
 SELECT lives_ok($$ SELECT aispend.set_alert_rule('al budget', 'budget_threshold', budget => 'Steady key');
                    SELECT aispend.set_alert_rule('al forecast', 'budget_forecast', budget => 'Steady key');
-                   SELECT aispend.set_alert_rule('al spikes', 'anomaly', anomaly_kind => 'api_key');
+                   SELECT aispend.set_webhook('al hook', 'http://127.0.0.1:9/secret-token-path');
+                   SELECT aispend.set_alert_rule('al spikes', 'anomaly', anomaly_kind => 'api_key', webhook => 'al hook');
                    SELECT aispend.set_alert_rule('al sync', 'sync_failure');
                    SELECT aispend.set_alert_rule('al stale', 'stale_data', max_age_hours => 24) $$,
     'rules as rows');
@@ -81,6 +82,14 @@ SELECT results_eq($$ SELECT observed, threshold, message FROM aispend.alerts WHE
     'the threshold alert: spent, the threshold in dollars, one line');
 SELECT is((SELECT observed > threshold AND threshold = 200 FROM aispend.alerts WHERE rule = 'al forecast'), true,
     'the forecast alert: the forecast over the amount');
+SELECT results_eq($$ SELECT d.event, d.webhook, d.state, d.body->>'text' FROM aispend.alert_deliveries d
+                     JOIN aispend.alerts a ON a.id = d.alert_id WHERE a.rule = 'al spikes' $$,
+    $$ VALUES ('firing', 'al hook', 'pending', '[aispend] FIRING: Spike of api key key_steady (al_oa): $60.00 on 2026-11-12, expected $10.00 (6.00x, score 50.0)') $$,
+    'a rule with a webhook queues its body (Slack-compatible text)');
+SELECT throws_ok($$ SELECT aispend.set_webhook('bad', 'http://hooks.example.com/secret-token-path') $$, '22023',
+    'aispend: webhook bad must use https', 'plain http only to loopback, and the refusal does not echo the URL');
+SELECT throws_ok($$ SELECT aispend.set_webhook('bad', 'not a url secret-token-path') $$, '22023',
+    'aispend: webhook bad has no valid URL', 'a malformed URL is refused without echoing it');
 SELECT is((SELECT message FROM ev1 WHERE rule = 'al stale' AND scope = 'account al_oa'),
     'No successful sync of al_oa for ever', 'an account never synced is stale');
 

@@ -3,12 +3,13 @@ BEGIN;
 SELECT plan(13);
 
 -- Every primary key and unique constraint of every aispend table includes account (Citus: distribute by
--- account), except the global tables (Citus reference tables): the price catalogue and the teams.
+-- account), except the global tables (Citus reference tables): the price catalogue, the teams, the budgets and
+-- the alerts (rules, webhooks, alerts and their deliveries span accounts).
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text || ' ' || c.conname
     FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
     WHERE t.relnamespace = 'aispend'::regnamespace AND c.contype IN ('p', 'u')
-      AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets')
+      AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets', 'alert_rules', 'webhooks', 'alerts', 'alert_deliveries')
       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                       WHERE a.attrelid = c.conrelid AND a.attname = 'account' AND a.attnum = ANY (c.conkey))
 $$, 'every PK / unique constraint of an aispend table includes account');
@@ -16,14 +17,14 @@ $$, 'every PK / unique constraint of an aispend table includes account');
 SELECT is_empty($$
     SELECT i.indexrelid::regclass::text
     FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
-    WHERE t.relnamespace = 'aispend'::regnamespace AND i.indisunique AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets')
+    WHERE t.relnamespace = 'aispend'::regnamespace AND i.indisunique AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets', 'alert_rules', 'webhooks', 'alerts', 'alert_deliveries')
       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                       WHERE a.attrelid = i.indrelid AND a.attname = 'account' AND a.attnum = ANY (i.indkey))
 $$, 'every unique index of an aispend table includes account');
 
 SELECT is_empty($$
     SELECT t.relname::text FROM pg_class t
-    WHERE t.relnamespace = 'aispend'::regnamespace AND t.relkind IN ('r', 'p') AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets')
+    WHERE t.relnamespace = 'aispend'::regnamespace AND t.relkind IN ('r', 'p') AND t.relname NOT IN ('model_prices', 'teams', 'team_scopes', 'budgets', 'alert_rules', 'webhooks', 'alerts', 'alert_deliveries')
       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'account')
 $$, 'every aispend table carries account');
 
