@@ -307,6 +307,28 @@ class TestCostsAndTotals(MockTestCase):
         self.assertEqual(Decimal(body["data"][0]["results"][0]["amount"]) / 100, Decimal(after[1]["cost_usd"]))
 
 
+class TestWebhookReceiver(MockTestCase):
+    def post(self, path, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.c.port, timeout=10)
+        try:
+            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def test_records_bodies_after_the_failures_asked_for(self):
+        self.c.raw("/mock/reset")
+        self.assertEqual(self.post("/mock/webhook/ops?fail=1", {"text": "a"})[0], 500)
+        self.assertEqual(self.post("/mock/webhook/ops?fail=1", {"text": "a"})[0], 200)
+        self.assertEqual(self.post("/mock/webhook/other", {"text": "b"})[0], 200)
+        status, got, _ = self.c.get("/mock/webhooks", {})
+        self.assertEqual(status, 200)
+        self.assertEqual(got, [{"name": "ops", "content_type": "application/json", "body": {"text": "a"}},
+                               {"name": "other", "content_type": "application/json", "body": {"text": "b"}}])
+        self.assertEqual(self.post("/v1/organization/projects", {})[0], 404)
+
+
 class TestFaults(MockTestCase):
     def api(self, options, provider="openai", timeout=10):
         if provider == "openai":

@@ -5,7 +5,7 @@
 -- default workspace shows its own name and id. Autocommit (aispend.sync COMMITs), as sync_e2e.sql.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(17);
+SELECT plan(18);
 
 CREATE SERVER li_plain FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', base_url :'mock_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER li_plain OPTIONS (admin_key 'sk-admin-test-openai');
@@ -15,6 +15,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER li_new OPTIONS (admin_key 'sk-admin-
 CREATE SERVER li_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER li_anthropic OPTIONS (admin_key 'sk-ant-admin01-test');
 
+-- every sync evaluates the alert rules at its end: li_anthropic is stale after the first sync, synced after the last
+SELECT aispend.set_alert_rule('li stale', 'stale_data') \gset
 CALL aispend.sync('li_plain', '2026-09-01', '2026-10-01');
 CALL aispend.sync('li_new', '2026-09-01', '2026-10-01');
 CALL aispend.sync('li_anthropic', '2026-09-01', '2026-10-01');
@@ -103,9 +105,15 @@ CALL aispend.sync('li_plain', '2026-09-01', '2026-09-02');
 SELECT is((SELECT status FROM aispend.sync_runs WHERE account = 'li_plain' ORDER BY id DESC LIMIT 1), 'succeeded',
     'a base_url ending in /v1 works');
 
+SELECT results_eq($$ SELECT state, message FROM aispend.alerts WHERE rule = 'li stale' AND scope = 'account li_anthropic' $$,
+    $$ VALUES ('resolved', 'No successful sync of li_anthropic for ever') $$,
+    'the end of a sync fires an alert (li_anthropic never synced) and a later sync''s end resolves it');
+
 SELECT * FROM finish();
 
 -- cleanup
+SELECT aispend.drop_alert_rule('li stale') \gset
+DELETE FROM aispend.alerts WHERE rule = 'li stale';
 DROP SERVER li_plain CASCADE;
 DROP SERVER li_new CASCADE;
 DROP SERVER li_anthropic CASCADE;
