@@ -1,4 +1,4 @@
-// The process's libcurl easy handle (created lazily, reset per request) and one GET attempt on it.
+// The process's libcurl easy handle (created lazily, reset per request) and one GET or POST attempt on it.
 #include "core/curl_handle.hpp"
 
 #include <curl/curl.h>
@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #ifndef AISPEND_VERSION
 #define AISPEND_VERSION "dev"
@@ -66,6 +68,7 @@ class HeaderList {
 struct Transfer {
     AttemptResult *result;
     size_t max_body_bytes;
+    bool cut_oversize_body;
     const std::function<bool()> *should_cancel;
     bool too_large = false;
     bool cancelled = false;
@@ -76,17 +79,20 @@ size_t on_body(char *data, size_t size, size_t count, void *userdata) noexcept {
     auto *t = static_cast<Transfer *>(userdata);
     size_t n = size * count;
     std::string &body = t->result->response.body;
-    if (n > t->max_body_bytes - body.size()) {
-        t->too_large = true;
-        return 0;
-    }
+    const size_t room = t->max_body_bytes - body.size();
+    const bool too_large = n > room;
+    const size_t keep = too_large ? (t->cut_oversize_body ? room : 0) : n;
     try {
-        body.append(data, n);
+        body.append(data, keep);
     } catch (...) {
         t->out_of_memory = true;
         return 0;
     }
-    t->result->body_bytes += n;
+    t->result->body_bytes += keep;
+    if (too_large) {
+        t->too_large = true;
+        return 0;  // stops the transfer
+    }
     return n;
 }
 
@@ -145,8 +151,8 @@ bool is_transient(CURLcode code) {
 }
 
 // Sets every option; returns the first failure, so a security option can never be silently missing.
-CURLcode configure(CURL *h, const HttpRequest &request, const AttemptLimits &limits, Transfer &transfer,
-                   const HeaderList &headers, char *error_buffer) {
+CURLcode configure(CURL *h, HttpMethod method, const HttpRequest &request, const AttemptLimits &limits,
+                   Transfer &transfer, const HeaderList &headers, char *error_buffer) {
     const char *protocols = limits.allow_http ? "http,https" : "https";
     CURLcode rc = CURLE_OK;
     auto set = [&](CURLoption option, auto value) {
@@ -155,6 +161,14 @@ CURLcode configure(CURL *h, const HttpRequest &request, const AttemptLimits &lim
     set(CURLOPT_ERRORBUFFER, error_buffer);
     set(CURLOPT_NOSIGNAL, 1L);
     set(CURLOPT_URL, request.url.c_str());
+    if (method == HttpMethod::Post) {
+        // The size first: COPYPOSTFIELDS then copies exactly that many bytes, and the handle owns the copy.
+        set(CURLOPT_POST, 1L);
+        set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+        set(CURLOPT_COPYPOSTFIELDS, request.body.c_str());
+    } else {
+        set(CURLOPT_HTTPGET, 1L);
+    }
     set(CURLOPT_PROTOCOLS_STR, protocols);
     set(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
     set(CURLOPT_FOLLOWLOCATION, 0L);
@@ -190,15 +204,21 @@ void fail(AttemptResult &result, AttemptResult::Failure failure, bool retryable,
 
 }  // namespace
 
-AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &limits) {
+AttemptResult curl_perform_once(HttpMethod method, const HttpRequest &request, const AttemptLimits &limits) {
     AttemptResult result;
     CURL *h = acquire_handle();
     if (h == nullptr) {
         fail(result, AttemptResult::Failure::Network, false, "libcurl could not be initialised");
         return result;
     }
+    std::vector<std::pair<std::string, std::string>> post_headers;
+    if (method == HttpMethod::Post) {
+        if (!request.content_type.empty()) post_headers.emplace_back("Content-Type", request.content_type);
+        post_headers.emplace_back("Expect", "");  // no "100-continue" round trip before the body
+    }
+    const auto &body_headers = post_headers;
     HeaderList headers;
-    for (const auto *list : {&request.headers, &request.secret_headers}) {
+    for (const auto *list : {&request.headers, &request.secret_headers, &body_headers}) {
         for (const auto &[name, value] : *list) {
             if (has_line_break(name) || has_line_break(value)) {
                 fail(result, AttemptResult::Failure::Config, false,
@@ -209,9 +229,9 @@ AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &lim
         }
     }
 
-    Transfer transfer{&result, limits.max_body_bytes, limits.should_cancel};
+    Transfer transfer{&result, limits.max_body_bytes, limits.cut_oversize_body, limits.should_cancel};
     char error_buffer[CURL_ERROR_SIZE] = {0};
-    CURLcode rc = configure(h, request, limits, transfer, headers, error_buffer);
+    CURLcode rc = configure(h, method, request, limits, transfer, headers, error_buffer);
     if (rc == CURLE_OK) rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.response.status);
     // The handle keeps pointers to the header list and this frame's buffer: drop them before returning.
@@ -221,9 +241,12 @@ AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &lim
     if (transfer.out_of_memory) throw std::bad_alloc();
     if (rc == CURLE_OK) return result;
     std::string error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    const bool too_large = transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED;
     if (transfer.cancelled) {
         fail(result, AttemptResult::Failure::Cancelled, false, "cancelled by the caller");
-    } else if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    } else if (too_large && limits.cut_oversize_body && result.response.status != 0) {
+        result.response.body_cut = true;  // the status line and headers were read: the response stands
+    } else if (too_large) {
         fail(result, AttemptResult::Failure::BodyTooLarge, false,
              "response larger than " + std::to_string(limits.max_body_bytes) + " bytes");
     } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {

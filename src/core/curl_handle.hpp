@@ -1,4 +1,4 @@
-// One HTTP GET attempt on the process's single libcurl easy handle. No retries here (see http.cpp).
+// One HTTP attempt (GET or POST) on the process's single libcurl easy handle. No retries here (see http.cpp).
 #pragma once
 
 #include <cstddef>
@@ -15,7 +15,8 @@ struct AttemptLimits {
     long low_speed_bytes_per_s = 1;
     long low_speed_time_s = 30;
     size_t max_body_bytes = 64u << 20;
-    bool allow_http = false;  // plain http too (loopback allowed by the host policy); else https only
+    bool cut_oversize_body = false;  // a body past max_body_bytes: stop there and keep the response
+    bool allow_http = false;         // plain http too (loopback allowed by the host policy); else https only
     const std::function<bool()> *should_cancel = nullptr;  // may be null or empty
 };
 
@@ -28,9 +29,9 @@ struct AttemptResult {
     size_t body_bytes = 0;   // bytes received, whether or not the attempt succeeded
 };
 
-// Performs one GET with the security options of the transport (TLS verified, no redirects, http only when
-// limits.allow_http; the caller has checked the URL against the host policy). Transfer failures are described
-// in the result; only std::bad_alloc is thrown.
-AttemptResult curl_get_once(const HttpRequest &request, const AttemptLimits &limits);
+// Performs one GET, or one POST of request.body, with the security options of the transport (TLS verified, no
+// redirects, http only when limits.allow_http; the caller has checked the URL against the host policy).
+// Transfer failures are described in the result; only std::bad_alloc is thrown.
+AttemptResult curl_perform_once(HttpMethod method, const HttpRequest &request, const AttemptLimits &limits);
 
 }  // namespace aispend::core

@@ -22,7 +22,7 @@ constexpr size_t kMaxTypeChars = 60;
 constexpr size_t kMaxMessageChars = 300;
 constexpr size_t kMaxDetailChars = 400;
 
-// The part of the message after "<provider> GET <endpoint>: ".
+// The part of the message after "<provider> <method> <endpoint>: ".
 std::string describe(const ProviderError::Details &d) {
     std::string text;
     const std::string detail = clip_text(d.detail, kMaxDetailChars);
@@ -68,20 +68,31 @@ std::string describe(const ProviderError::Details &d) {
     return text;
 }
 
-std::string compose(const ProviderError::Details &d) {
-    std::string head = clip_text(d.provider, kMaxTypeChars);
-    if (!d.endpoint.empty())
-        head += (head.empty() ? "GET " : " GET ") + clip_text(d.endpoint, kMaxEndpointChars);
-    std::string text = head.empty() ? describe(d) : head + ": " + describe(d);
+// The message without the provider and endpoint.
+std::string compose_reason(const ProviderError::Details &d) {
+    std::string text = describe(d);
     if (counts_retries(d.kind)) {
         text += " (after " + std::to_string(d.retries) + (d.retries == 1 ? " retry)" : " retries)");
     }
     return text;
 }
 
+std::string compose(const ProviderError::Details &d) {
+    std::string head = clip_text(d.provider, kMaxTypeChars);
+    if (!d.endpoint.empty()) {
+        const std::string method = clip_text(d.method, kMaxTypeChars);
+        head += (head.empty() ? "" : " ") + method + " " + clip_text(d.endpoint, kMaxEndpointChars);
+    }
+    return head.empty() ? compose_reason(d) : head + ": " + compose_reason(d);
+}
+
 }  // namespace
 
 ProviderError::ProviderError(Details d) : std::runtime_error(compose(d)), details_(std::move(d)) {}
+
+std::string ProviderError::reason() const {
+    return compose_reason(details_);
+}
 
 const char *kind_name(ProviderError::Kind kind) noexcept {
     switch (kind) {

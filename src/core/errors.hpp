@@ -36,11 +36,14 @@ class ProviderError : public std::runtime_error {
         // For the server log only, never in what(): libcurl's explanation of a failed connection, which
         // would tell a closed port from an open one that is not a provider.
         std::string diagnostic;
+        std::string method = "GET";  // of the request, as messages name it
     };
 
     explicit ProviderError(Details d);
     const Details &details() const noexcept { return details_; }
     Kind kind() const noexcept { return details_.kind; }
+    // what() without its "<provider> <method> <endpoint>: " head, as "HTTP 500 (after 3 retries)".
+    std::string reason() const;
 
   private:
     Details details_;

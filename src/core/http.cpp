@@ -1,4 +1,4 @@
-// CurlTransport::get: the host policy, retries around one-attempt GETs, and provider error bodies.
+// CurlTransport get and post: the host policy, retries around single attempts, and provider error bodies.
 #include "core/http.hpp"
 
 #include <jansson.h>
@@ -26,9 +26,13 @@ namespace {
 constexpr size_t kMaxProviderChars = 1000;
 constexpr size_t kMaxErrorBody = 64u << 10;  // larger error bodies are not parsed (bounded memory)
 
+// Masks the request's secrets: the secret headers' values, and the URL's path and query when the URL is one.
 Redactor redactor_for(const HttpRequest &request) {
     std::vector<std::string> secrets;
     for (const auto &header : request.secret_headers) secrets.push_back(header_secret(header.second));
+    if (request.url_is_secret) {
+        for (std::string &part : url_secret_parts(request.url)) secrets.push_back(std::move(part));
+    }
     return Redactor(secrets);
 }
 
@@ -87,6 +91,7 @@ ProviderError::Kind kind_of_failure(AttemptResult::Failure failure) {
 // One attempt gets the per-request timeout, shortened to what is left of the total deadline.
 AttemptLimits limits_for(const HttpOptions &options, long remaining_ms, bool allow_http) {
     AttemptLimits limits;
+    limits.cut_oversize_body = !options.body_cap_fails;
     limits.allow_http = allow_http;
     limits.timeout_ms = std::min(options.request_timeout_ms, remaining_ms);
     limits.connect_timeout_ms = std::min(options.connect_timeout_ms, limits.timeout_ms);
@@ -115,6 +120,14 @@ void sleep_polling(long ms, const HttpOptions &options) {
 CurlTransport::CurlTransport(HttpOptions options) : options_(std::move(options)) {}
 
 HttpResponse CurlTransport::get(const HttpRequest &request) {
+    return send(HttpMethod::Get, request);
+}
+
+HttpResponse CurlTransport::post(const HttpRequest &request) {
+    return send(HttpMethod::Post, request);
+}
+
+HttpResponse CurlTransport::send(HttpMethod method, const HttpRequest &request) {
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
     auto remaining_ms = [&] {
@@ -122,12 +135,14 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         return options_.total_deadline_ms - static_cast<long>(spent);
     };
     const RetryPolicy policy{options_.max_retries, options_.backoff_base_ms, options_.backoff_max_ms};
-    const std::string endpoint = url_for_messages(request.url);
+    const std::string endpoint =
+        request.url_is_secret ? origin_for_messages(request.url) : url_for_messages(request.url);
     auto error = [&](ProviderError::Kind kind, int retries) {
         ProviderError::Details d;
         d.kind = kind;
         d.provider = request.provider;
         d.endpoint = endpoint;
+        d.method = method == HttpMethod::Post ? "POST" : "GET";
         d.retries = retries;
         return d;
     };
@@ -150,7 +165,8 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
             throw ProviderError(d);
         }
         ++stats_.requests;
-        AttemptResult attempt = curl_get_once(request, limits_for(options_, left, base_limits.allow_http));
+        AttemptResult attempt =
+            curl_perform_once(method, request, limits_for(options_, left, base_limits.allow_http));
         stats_.bytes += static_cast<long>(attempt.body_bytes);
 
         ProviderError::Details d;
@@ -159,17 +175,21 @@ HttpResponse CurlTransport::get(const HttpRequest &request) {
         if (attempt.failure != AttemptResult::Failure::None) {
             d = error(kind_of_failure(attempt.failure), retries);
             // What libcurl says about a failed connection tells a closed port from an open one that does
-            // not speak TLS: it goes to the server log only.
+            // not speak TLS: it goes to the server log only. A secret URL is masked in it (libcurl is not
+            // known to quote a path, but nothing promises it never will).
+            std::string text =
+                request.url_is_secret ? redactor_for(request).apply(attempt.error) : std::move(attempt.error);
             if (d.kind == ProviderError::Kind::Network || d.kind == ProviderError::Kind::Timeout)
-                d.diagnostic = attempt.error;
+                d.diagnostic = std::move(text);
             else
-                d.detail = attempt.error;
+                d.detail = std::move(text);
         } else if (attempt.response.status >= 200 && attempt.response.status < 300) {
             return std::move(attempt.response);
         } else {
             d = error(kind_of_status(attempt.response.status), retries);
             d.http_status = attempt.response.status;
-            parse_error_body(attempt.response.body, request, d);
+            // A webhook receiver may quote the URL it was called on: its body is not echoed.
+            if (!request.url_is_secret) parse_error_body(attempt.response.body, request, d);
             retryable = is_retryable_status(d.http_status);
             auto header = attempt.response.headers.find("retry-after");
             if (header != attempt.response.headers.end()) retry_after = parse_retry_after(header->second);

@@ -1,4 +1,4 @@
-// HTTP GET with retries on libcurl. One easy handle per process, created lazily.
+// HTTP GET and POST with retries on libcurl. One easy handle per process, created lazily.
 #pragma once
 
 #include <cstddef>
@@ -12,25 +12,37 @@
 
 namespace aispend::core {
 
+enum class HttpMethod { Get, Post };
+
 struct HttpRequest {
-    std::string url;  // full URL, query string included (never contains a secret)
+    std::string url;  // full URL, query string included (a secret only when url_is_secret)
     std::vector<std::pair<std::string, std::string>> headers;         // ordinary headers
     std::vector<std::pair<std::string, std::string>> secret_headers;  // never logged or echoed
     std::string provider;                                             // for error messages
+    std::string body;                                                 // sent by post() only
+    std::string content_type;                                         // of the body (post() only)
+    // The URL itself is a secret (a webhook URL's path is its token): errors and retry reports name only its
+    // scheme, host and port, libcurl's explanations have every echo of its path and query masked, and the
+    // response body is never quoted.
+    bool url_is_secret = false;
 };
 
 struct HttpResponse {
     long status = 0;
     std::string body;
     std::map<std::string, std::string> headers;  // lower-cased names
+    bool body_cut = false;                       // the body went past max_body_bytes (body_cap_fails off)
 };
 
 struct HttpOptions {
     long connect_timeout_ms = 10000;
     long request_timeout_ms = 60000;  // one attempt
-    long total_deadline_ms = 300000;  // all attempts and waits of one get()
+    long total_deadline_ms = 300000;  // all attempts and waits of one get() or post()
     int max_retries = 5;
     size_t max_body_bytes = 64u << 20;
+    // A body larger than max_body_bytes fails the request (BodyTooLarge); when false, the transfer stops at
+    // the cap and the response stands with what was read (for callers that only need the status).
+    bool body_cap_fails = true;
     HostPolicy hosts;                // every request's URL is checked against it before anything is sent
     long low_speed_bytes_per_s = 1;  // abort if slower than this ...
     long low_speed_time_s = 30;      // ... for this long
@@ -64,9 +76,13 @@ class CurlTransport : public HttpTransport {
   public:
     explicit CurlTransport(HttpOptions options);
     HttpResponse get(const HttpRequest &request) override;
+    // Posts request.body as request.content_type, with the same checks, retries and errors as get().
+    HttpResponse post(const HttpRequest &request);
     const HttpStats &stats() const override { return stats_; }
 
   private:
+    HttpResponse send(HttpMethod method, const HttpRequest &request);
+
     HttpOptions options_;
     HttpStats stats_;
 };

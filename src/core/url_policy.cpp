@@ -148,7 +148,7 @@ bool check_host(const UrlParts &parts, const HostPolicy &policy, bool *allow_htt
     if (parts.scheme == "http") return fail(why, "plain http:// is allowed only to loopback; use https://");
     for (const std::string &entry : policy.allowed_hosts)
         if (entry_matches(entry, parts)) return true;
-    return fail(why, "host " + authority_of(parts) + " is not in aispend.allowed_hosts");
+    return fail(why, "host " + authority_of(parts) + " is not in " + policy.list_name);
 }
 
 }  // namespace
@@ -182,6 +182,28 @@ std::string url_for_messages(const std::string &url) {
     UrlParts parts;
     if (!split_url(url, &parts, nullptr)) return "";
     return parts.scheme + "://" + authority_of(parts) + parts.rest.substr(0, parts.rest.find_first_of("?#"));
+}
+
+std::string origin_for_messages(const std::string &url) {
+    UrlParts parts;
+    if (!split_url(url, &parts, nullptr)) return "";
+    return parts.scheme + "://" + authority_of(parts);
+}
+
+std::vector<std::string> url_secret_parts(const std::string &url) {
+    UrlParts parts;
+    if (!split_url(url, &parts, nullptr)) return {url};
+    std::vector<std::string> secrets;
+    const size_t begin = parts.rest.find_first_not_of('/');
+    if (begin == std::string::npos) return secrets;
+    secrets.push_back(parts.rest.substr(begin));
+    size_t pos = begin;
+    while (pos < parts.rest.size()) {
+        size_t end = std::min(parts.rest.find_first_of("/?&=;#", pos), parts.rest.size());
+        if (end - pos >= kMinSecretUrlPart) secrets.push_back(parts.rest.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return secrets;
 }
 
 bool check_base_url(const std::string &url, const HostPolicy &policy, std::string *why) {

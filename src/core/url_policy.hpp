@@ -16,9 +16,11 @@ constexpr size_t kMaxBaseUrlLength = 512;
 struct HostPolicy {
     std::vector<std::string> allowed_hosts;
     bool allow_loopback = false;
+    std::string list_name = "aispend.allowed_hosts";  // the setting a refusal names
 };
 
-// Parses a comma-separated host list (aispend.allowed_hosts); false with a reason for a malformed entry.
+// Parses a comma-separated host list (aispend.allowed_hosts, aispend.webhook_hosts); false with a reason for
+// a malformed entry.
 bool parse_host_list(const std::string &text, std::vector<std::string> *hosts, std::string *why);
 
 // The checks of a server's base_url: well formed (no credentials, query or fragment; at most
@@ -32,5 +34,15 @@ bool check_request_url(const std::string &url, const HostPolicy &policy, bool *a
 // A request URL as error messages name it: scheme, host, port and path, never credentials, a query string
 // or a fragment; "" when the URL does not parse (its text is then not echoed at all).
 std::string url_for_messages(const std::string &url);
+
+// For a URL that is itself a secret (a webhook's path is its token): only scheme, host and port, as
+// "https://hooks.slack.com"; "" when the URL does not parse.
+std::string origin_for_messages(const std::string &url);
+
+// The texts to mask wherever such a URL might be echoed: its path, query and fragment as one text, and each
+// of their parts between '/', '?', '&', '=', ';' and '#' that has at least kMinSecretUrlPart characters; the
+// whole URL when it does not parse.
+constexpr size_t kMinSecretUrlPart = 4;
+std::vector<std::string> url_secret_parts(const std::string &url);
 
 }  // namespace aispend::core

@@ -37,13 +37,19 @@ core::FetchLimits fetch_limits(const core::ServerSettings &settings) {
     return limits;
 }
 
-std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &settings) {
+void wire_to_backend(core::HttpOptions &options) {
     static bool cleanup_registered = false;
     if (!cleanup_registered) {
         pg_call([] { on_proc_exit(cleanup_at_exit, (Datum)0); });
         cleanup_registered = true;
     }
+    options.should_cancel = [] { return interrupt_pending(); };
+    options.wait = interruptible_wait;
+}
+
+std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &settings) {
     core::HttpOptions options;
+    wire_to_backend(options);
     options.request_timeout_ms = settings.timeout_ms;
     options.connect_timeout_ms = settings.timeout_ms < 10000 ? settings.timeout_ms : 10000;
     options.max_retries = settings.max_retries;
@@ -51,8 +57,6 @@ std::unique_ptr<core::HttpTransport> make_transport(const core::ServerSettings &
     options.total_deadline_ms = static_cast<long>(settings.timeout_ms) * (settings.max_retries + 1) + 120000;
     options.max_body_bytes = static_cast<size_t>(max_response_mb) << 20;
     options.hosts = host_policy();
-    options.should_cancel = [] { return interrupt_pending(); };
-    options.wait = interruptible_wait;
     options.on_retry = [](const std::string &what) {
         pg_call([&] { elog(DEBUG1, "aispend: %s", what.c_str()); });
     };

@@ -23,16 +23,30 @@ namespace aispend::pg {
 int max_response_mb = 64;
 int max_parse_mb = 512;
 char *allowed_hosts = nullptr;
+char *webhook_hosts = nullptr;
 bool allow_loopback = false;
 char *env_key_roles = nullptr;
 
-core::HostPolicy host_policy() {
+namespace {
+
+core::HostPolicy policy_of(const char *list, const char *list_name) {
     core::HostPolicy policy;
     std::string why;
     // The check hook accepted the value, so it parses; an unparsable one would leave the list empty.
-    core::parse_host_list(allowed_hosts != nullptr ? allowed_hosts : "", &policy.allowed_hosts, &why);
+    core::parse_host_list(list != nullptr ? list : "", &policy.allowed_hosts, &why);
     policy.allow_loopback = allow_loopback;
+    policy.list_name = list_name;
     return policy;
+}
+
+}  // namespace
+
+core::HostPolicy host_policy() {
+    return policy_of(allowed_hosts, "aispend.allowed_hosts");
+}
+
+core::HostPolicy webhook_host_policy() {
+    return policy_of(webhook_hosts, "aispend.webhook_hosts");
 }
 
 }  // namespace aispend::pg
@@ -54,7 +68,7 @@ bool host_list_parses(const char *text, char *why, size_t why_size) noexcept {
 
 // GUC check hooks run in PostgreSQL's C context: C++ stays inside host_list_parses, and GUC_check_errdetail
 // (which may raise an error) runs only after every C++ object is gone.
-bool check_allowed_hosts(char **newval, void **, GucSource) {
+bool check_host_list(char **newval, void **, GucSource) {
     char why[256];
     if (host_list_parses(*newval != nullptr ? *newval : "", why, sizeof why)) return true;
     GUC_check_errdetail("%s", why);
@@ -90,11 +104,18 @@ void _PG_init(void) {
         "Comma-separated host, host:port or *.domain entries; a host without a port means https on 443. "
         "Checked when a base_url is set and before every request.",
         &aispend::pg::allowed_hosts, "api.openai.com, api.anthropic.com", PGC_SUSET, GUC_LIST_INPUT,
-        check_allowed_hosts, nullptr, nullptr);
-    DefineCustomBoolVariable("aispend.allow_loopback",
-                             "Whether base URLs may point at loopback addresses, over http or https.",
-                             "For the bundled mock providers (tests, demo); off in production.",
-                             &aispend::pg::allow_loopback, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        check_host_list, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "aispend.webhook_hosts", "Hosts aispend may post alerts to (webhook URLs).",
+        "Comma-separated host, host:port or *.domain entries, as aispend.allowed_hosts: https only (plain "
+        "http to loopback with aispend.allow_loopback). Checked before every delivery.",
+        &aispend::pg::webhook_hosts, "hooks.slack.com, *.webhook.office.com, discord.com", PGC_SUSET,
+        GUC_LIST_INPUT, check_host_list, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "aispend.allow_loopback",
+        "Whether base URLs and webhook URLs may point at loopback addresses, over http or https.",
+        "For the bundled mock providers (tests, demo); off in production.", &aispend::pg::allow_loopback,
+        false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "aispend.env_key_roles", "Roles that may use admin keys from the server's environment.",
         "Comma-separated role names (members of them too); superusers always may. Both the role running a "

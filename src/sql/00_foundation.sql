@@ -56,3 +56,10 @@ COMMENT ON FUNCTION aispend._fetch_costs(name, timestamptz, timestamptz) IS 'Int
 CREATE FUNCTION aispend._last_fetch_stats() RETURNS TABLE(http_requests bigint, retries bigint, bytes bigint)
     AS 'MODULE_PATHNAME', 'aispend_last_fetch_stats' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
 COMMENT ON FUNCTION aispend._last_fetch_stats() IS 'Internal: HTTP requests, retries and bytes of the latest _fetch_* call in this session';
+
+-- Alert delivery: one POST, retries included. The URL is a secret; a failed delivery is a row, never an error
+-- (only a cancel or interrupt, and out of memory, raise).
+CREATE FUNCTION aispend._post_webhook(url text, body text, OUT http_status integer, OUT attempts integer, OUT error text)
+    AS 'MODULE_PATHNAME', 'aispend_post_webhook' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend._post_webhook(text, text) IS 'Internal: posts a JSON body to a webhook URL in aispend.webhook_hosts (retries included); every failure is a row: http_status (NULL without a response), attempts made, and an error text that never holds the URL';
+REVOKE ALL ON FUNCTION aispend._post_webhook(text, text) FROM PUBLIC;

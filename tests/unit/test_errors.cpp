@@ -75,6 +75,20 @@ TEST(Errors, OtherKinds) {
         "(after 2 retries)");
 }
 
+TEST(Errors, MethodAndReason) {
+    auto d = details(Kind::Http, "webhook", "https://hooks.slack.com");
+    d.method = "POST";
+    d.http_status = 500;
+    d.retries = 3;
+    ProviderError e(d);
+    EXPECT_STREQ(e.what(), "webhook POST https://hooks.slack.com: HTTP 500 (after 3 retries)");
+    EXPECT_EQ(e.reason(), "HTTP 500 (after 3 retries)");
+    auto config = details(Kind::Config, "webhook", "");
+    config.detail = "refused to connect: the scheme must be https";
+    EXPECT_EQ(ProviderError(config).reason(),
+              "bad configuration: refused to connect: the scheme must be https");
+}
+
 TEST(Errors, KindNames) {
     EXPECT_STREQ(kind_name(Kind::Config), "config");
     EXPECT_STREQ(kind_name(Kind::Network), "network");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/paging.hpp"
+#include "core/redact.hpp"
 #include "core/url_policy.hpp"
 
 using namespace aispend::core;
@@ -111,6 +112,13 @@ TEST(Url, ParsesHostLists) {
     EXPECT_FALSE(parse_host_list("user@a.example", &hosts, &why));
 }
 
+TEST(Url, RefusalsNameThePolicysSetting) {
+    HostPolicy webhooks{{"hooks.slack.com", "*.webhook.office.com"}, false, "aispend.webhook_hosts"};
+    EXPECT_EQ(refusal("https://api.openai.com/", webhooks),
+              "host api.openai.com is not in aispend.webhook_hosts");
+    EXPECT_EQ(refusal("https://x.webhook.office.com/", webhooks), "");
+}
+
 TEST(Url, LengthLimit) {
     const std::string base = "https://api.openai.com/";
     EXPECT_EQ(refusal(base + std::string(kMaxBaseUrlLength - base.size(), 'a')), "");
@@ -189,4 +197,37 @@ TEST(Url, MessagesNameTheUrlWithoutCredentialsQueryOrFragment) {
     EXPECT_EQ(url_for_messages("https://user:sk-admin-SECRET@api.openai.com/v1"), "");
     EXPECT_EQ(url_for_messages("sk-admin-SECRET"), "");
     EXPECT_EQ(url_for_messages("https://api.openai.com/v1 x"), "");
+}
+
+// A URL that is a secret (a webhook's) is named by its origin only.
+TEST(Url, SecretUrlsAreNamedByTheirOrigin) {
+    EXPECT_EQ(origin_for_messages("https://hooks.slack.com/services/T0/B0/XXXX?a=b#c"),
+              "https://hooks.slack.com");
+    EXPECT_EQ(origin_for_messages("HTTP://127.0.0.1:8080/hook"), "http://127.0.0.1:8080");
+    EXPECT_EQ(origin_for_messages("https://[::1]:8443"), "https://[::1]:8443");
+    EXPECT_EQ(origin_for_messages("https://user:pw@hooks.slack.com/services/x"), "");
+    EXPECT_EQ(origin_for_messages("not a url /services/x"), "");
+}
+
+TEST(Url, SecretUrlParts) {
+    EXPECT_EQ(url_secret_parts("https://hooks.slack.com/services/T0SECRET/B0S/xoxToken42?thread=abcd#frag"),
+              (std::vector<std::string>{"services/T0SECRET/B0S/xoxToken42?thread=abcd#frag", "services",
+                                        "T0SECRET", "xoxToken42", "thread", "abcd", "frag"}));
+    EXPECT_EQ(url_secret_parts("https://discord.com/api/webhooks/123456/tok-en_1"),
+              (std::vector<std::string>{"api/webhooks/123456/tok-en_1", "webhooks", "123456", "tok-en_1"}));
+    EXPECT_TRUE(url_secret_parts("https://hooks.slack.com").empty());
+    EXPECT_TRUE(url_secret_parts("https://hooks.slack.com/").empty());
+    EXPECT_EQ(url_secret_parts("no url"), (std::vector<std::string>{"no url"}));
+}
+
+// Whatever might echo such a URL (libcurl's explanations) is masked with these parts.
+TEST(Url, SecretUrlPartsMaskEchoes) {
+    const std::string url =
+        "https://hooks.slack.com/services/T0SECRET1/B0SECRET2/xoxWebhookToken42?k=qsecret99";
+    const Redactor redactor(url_secret_parts(url));
+    const std::string text =
+        redactor.apply("at " + url + ", then XOXWEBHOOKTOKEN42, B0SECRET2/, 'WebhookToken42' and qsecret99");
+    for (const char *part : {"SECRET", "secret", "Token42", "TOKEN42", "services"})
+        EXPECT_EQ(text.find(part), std::string::npos) << text;
+    EXPECT_EQ(text.rfind("at https://hooks.slack.com/[redacted]", 0), 0u) << text;
 }
