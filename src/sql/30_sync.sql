@@ -331,8 +331,8 @@ $$;
 
 -- ---------------------------------------------------------------- after the accounts (COMMITs)
 
--- The alert rules see the new figures: evaluated and committed (73_alerts.sql). Nothing here fails the sync: an
--- error becomes a warning. A role that cannot write alerts (not an admin) skips it.
+-- The alert rules see the new figures: evaluated, committed, then the webhooks posted (73_alerts.sql). Nothing
+-- here fails the sync: an error becomes a warning. A role that cannot write alerts (not an admin) skips it.
 CREATE PROCEDURE aispend._after_sync()
 LANGUAGE plpgsql
 AS $$
@@ -349,10 +349,17 @@ BEGIN
         RAISE WARNING 'aispend: alert rules not evaluated: %', v_msg;
     END;
     COMMIT;
+    BEGIN
+        PERFORM aispend.deliver_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert webhooks not posted: %', v_msg;
+    END;
+    COMMIT;
 END
 $$;
 COMMENT ON PROCEDURE aispend._after_sync() IS
-    'Internal: the end of a sync: evaluate the alert rules, warning (never failing) on error.';
+    'Internal: the end of a sync: evaluate the alert rules and post their webhooks, warning (never failing) on error.';
 
 -- ---------------------------------------------------------------- one step (COMMITs)
 

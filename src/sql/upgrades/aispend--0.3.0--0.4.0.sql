@@ -7,9 +7,15 @@
 DROP FUNCTION aispend._require_cron(text, text);
 DROP FUNCTION aispend._report_daily(text, text, date[], numeric[]);
 
+-- ---- from 00_foundation.sql
+CREATE FUNCTION aispend._post_webhook(url text, body text, OUT http_status integer, OUT attempts integer, OUT error text)
+    AS 'MODULE_PATHNAME', 'aispend_post_webhook' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend._post_webhook(text, text) IS 'Internal: posts a JSON body to a webhook URL in aispend.webhook_hosts (retries included); every failure is a row: http_status (NULL without a response), attempts made, and an error text that never holds the URL';
+REVOKE ALL ON FUNCTION aispend._post_webhook(text, text) FROM PUBLIC;
+
 -- ---- from 30_sync.sql (the end of a sync, and the sync that calls it)
--- The alert rules see the new figures: evaluated and committed (73_alerts.sql). Nothing here fails the sync: an
--- error becomes a warning. A role that cannot write alerts (not an admin) skips it.
+-- The alert rules see the new figures: evaluated, committed, then the webhooks posted (73_alerts.sql). Nothing
+-- here fails the sync: an error becomes a warning. A role that cannot write alerts (not an admin) skips it.
 CREATE PROCEDURE aispend._after_sync()
 LANGUAGE plpgsql
 AS $$
@@ -26,10 +32,17 @@ BEGIN
         RAISE WARNING 'aispend: alert rules not evaluated: %', v_msg;
     END;
     COMMIT;
+    BEGIN
+        PERFORM aispend.deliver_alerts();
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+        RAISE WARNING 'aispend: alert webhooks not posted: %', v_msg;
+    END;
+    COMMIT;
 END
 $$;
 COMMENT ON PROCEDURE aispend._after_sync() IS
-    'Internal: the end of a sync: evaluate the alert rules, warning (never failing) on error.';
+    'Internal: the end of a sync: evaluate the alert rules and post their webhooks, warning (never failing) on error.';
 
 CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
                               until timestamptz DEFAULT NULL)
@@ -965,14 +978,15 @@ END
 $$;
 
 -- ---- from 73_alerts.sql
--- 73_alerts.sql: alert rules, the alerts they raise and their notification. See docs/alerts.md.
+-- 73_alerts.sql: alert rules, the alerts they raise and their delivery. See docs/alerts.md.
 --
 -- aispend.evaluate_alerts() computes every rule's conditions now and moves aispend.alerts through its states:
 -- a new condition fires (one row, state firing), a condition that holds keeps its row quiet (last_fired moves),
 -- a condition that clears resolves it; acknowledge_alert() silences a firing alert until it resolves. Each
--- change is a NOTIFY on channel aispend_alerts and, for a rule with a webhook, a row queued in alert_deliveries
--- (posting them is not built yet: docs/alerts.md). The sync evaluates at its end; aispend.schedule_alerts() adds
--- a pg_cron job for the conditions a sync cannot see (a sync that no longer runs).
+-- change is a NOTIFY on channel aispend_alerts and, for a rule with a webhook, a row in alert_deliveries that
+-- aispend.deliver_alerts() posts (aispend._post_webhook, src/pg/webhook.cpp). The sync evaluates and delivers at
+-- its end; aispend.schedule_alerts() adds a pg_cron job for the conditions a sync cannot see (a sync that no
+-- longer runs).
 --
 -- Like budgets these tables have no account column: a rule may span accounts (Citus reference tables).
 
@@ -986,8 +1000,8 @@ CREATE TABLE aispend.webhooks (
     CONSTRAINT webhooks_pkey PRIMARY KEY (name)
 );
 COMMENT ON TABLE aispend.webhooks IS
-    'Where alerts are to be posted (a Slack-compatible JSON body; posting is not built yet). The URL is a secret: '
-    'readers cannot select this table, and no error shows it. Set with aispend.set_webhook().';
+    'Where alerts are posted (a Slack-compatible JSON body). The URL is a secret: readers cannot select this '
+    'table, and no error or log line shows it. Set with aispend.set_webhook().';
 COMMENT ON COLUMN aispend.webhooks.name IS 'The webhook''s name, as alert_rules.webhook names it.';
 COMMENT ON COLUMN aispend.webhooks.url IS
     'The URL posted to (secret): https, on a host in aispend.webhook_hosts; plain http to loopback only with '
@@ -1153,8 +1167,9 @@ CREATE TABLE aispend.alert_deliveries (
 );
 CREATE INDEX alert_deliveries_pending_idx ON aispend.alert_deliveries (next_attempt_at) WHERE state = 'pending';
 COMMENT ON TABLE aispend.alert_deliveries IS
-    'The webhook queue and delivery log: one row per alert state change and webhook. Posting is not built yet: '
-    'rows stay pending (docs/alerts.md).';
+    'The webhook queue and delivery log: one row per alert state change and webhook, posted by '
+    'aispend.deliver_alerts() (each run tries up to 4 times in 30 s; a failed run is tried again by a later one, '
+    '6 runs at most).';
 COMMENT ON COLUMN aispend.alert_deliveries.id IS 'The delivery''s id.';
 COMMENT ON COLUMN aispend.alert_deliveries.alert_id IS 'The alert (aispend.alerts.id).';
 COMMENT ON COLUMN aispend.alert_deliveries.event IS 'The state the alert moved to: firing, acknowledged or resolved.';
@@ -1340,7 +1355,7 @@ $$;
 COMMENT ON FUNCTION aispend.evaluate_alerts(date) IS
     'Evaluates every enabled alert rule now: fires new conditions, keeps firing alerts quiet (last_fired moves), '
     'resolves those that cleared; NOTIFY aispend_alerts and queues webhooks for each change, which it returns. '
-    'The sync calls it at its end, and aispend.check_alerts() (the pg_cron job).';
+    'The sync calls it at its end; aispend.check_alerts() evaluates and delivers.';
 
 CREATE FUNCTION aispend.acknowledge_alert(id bigint)
 RETURNS aispend.alerts LANGUAGE plpgsql
@@ -1363,16 +1378,63 @@ $$;
 COMMENT ON FUNCTION aispend.acknowledge_alert(bigint) IS
     'Acknowledges a firing alert: it stays open, quietly, until its condition clears (then it resolves).';
 
-CREATE PROCEDURE aispend.check_alerts()
+-- ---------------------------------------------------------------- delivery
+
+-- Posts the pending webhook deliveries that are due. A failure is recorded and tried again by a later run
+-- (5 minutes, then 10, 20, ...; 6 runs at most), never raised: a sync never fails for a webhook.
+CREATE FUNCTION aispend.deliver_alerts(max_deliveries integer DEFAULT 100)
+RETURNS TABLE (delivery_id bigint, alert_id bigint, webhook text, state text, http_status integer, error text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    d record;
+    v_url text;
+    v_status integer;
+    v_attempts integer;
+    v_error text;
+    v_state text;
+BEGIN
+    FOR d IN
+        SELECT x.id, x.alert_id, x.webhook, x.body, x.attempts FROM aispend.alert_deliveries x
+        WHERE x.state = 'pending' AND x.next_attempt_at <= pg_catalog.now()
+        ORDER BY x.id LIMIT max_deliveries
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        v_url := (SELECT w.url FROM aispend.webhooks w WHERE w.name = d.webhook);
+        IF v_url IS NULL THEN
+            v_status := NULL; v_attempts := 0; v_error := 'the webhook was dropped';
+        ELSE
+            SELECT r.http_status, r.attempts, r.error INTO v_status, v_attempts, v_error
+            FROM aispend._post_webhook(v_url, d.body::text) r;
+        END IF;
+        v_state := CASE WHEN v_status BETWEEN 200 AND 299 THEN 'delivered'
+                        WHEN v_url IS NULL OR d.attempts + 1 >= 6 THEN 'failed' ELSE 'pending' END;
+        UPDATE aispend.alert_deliveries x
+           SET attempts = x.attempts + 1, last_status = v_status, last_error = v_error, state = v_state,
+               delivered_at = CASE WHEN v_state = 'delivered' THEN pg_catalog.now() END,
+               next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(mins => 5 * (2 ^ x.attempts)::integer)
+         WHERE x.id = d.id;
+        RETURN QUERY SELECT d.id, d.alert_id, d.webhook, v_state, v_status, v_error;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.deliver_alerts(integer) IS
+    'Posts the due webhook deliveries (aispend.alert_deliveries) and records each outcome; a failure is tried '
+    'again by a later run (after 5, 10, 20, ... minutes; 6 runs at most) and never raises.';
+
+CREATE PROCEDURE aispend.check_alerts()
+LANGUAGE plpgsql
+AS $$
 BEGIN
     PERFORM aispend.evaluate_alerts();
+    COMMIT;   -- the alerts and their NOTIFY stand whatever the webhooks do
+    PERFORM aispend.deliver_alerts();
 END
 $$;
 COMMENT ON PROCEDURE aispend.check_alerts() IS
-    'Evaluates the alert rules: what the pg_cron job of aispend.schedule_alerts() runs.';
+    'Evaluates the alert rules, COMMITs, then posts the due webhooks: what the pg_cron job of '
+    'aispend.schedule_alerts() runs. CALL it outside a transaction block.';
 
 CREATE FUNCTION aispend.schedule_alerts(cron_expression text DEFAULT '*/15 * * * *',
                                         job_name text DEFAULT 'aispend-alerts',
@@ -1399,6 +1461,7 @@ REVOKE ALL ON FUNCTION aispend.set_alert_rule(text, text, text, text, text, nume
 REVOKE ALL ON FUNCTION aispend.drop_alert_rule(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.evaluate_alerts(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.acknowledge_alert(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.deliver_alerts(integer) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE aispend.check_alerts() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.schedule_alerts(text, text, name, name) FROM PUBLIC;
 
