@@ -79,7 +79,7 @@ BEGIN ATOMIC
     recurring AS (
         SELECT before.i
         FROM before
-        JOIN aispend._baselines(costs, first_day, ARRAY(SELECT before.j FROM before WHERE before.j >= 2)) b
+        JOIN aispend._baselines(costs, first_day, ARRAY(SELECT DISTINCT before.j FROM before WHERE before.j >= 2)) b
           ON b.i = before.j
         WHERE costs[b.i] >= min_ratio * b.expected AND costs[b.i] - b.expected >= min_cost AND b.active_days >= 7
         GROUP BY before.i HAVING count(*) = 2)
@@ -99,46 +99,48 @@ COMMENT ON FUNCTION aispend._anomaly_points(numeric[], date, integer, numeric, n
 -- The cost per UTC day of every API key, workspace name and model in [from_day, to_day], zero-filled, one array
 -- per entity (row-level security applies: a team sees its own).
 CREATE FUNCTION aispend._entity_series(from_day date, to_day date, kind text, provider text)
-RETURNS TABLE (kind text, entity text, account name, provider text, history_from date, costs numeric[])
+RETURNS TABLE (kind text, entity_id text, entity text, account name, provider text, history_from date,
+               costs numeric[])
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH r AS (
-        SELECT e.kind, e.entity, e.account, ap.provider, r.account AS source, r.day, r.cost
+        SELECT e.kind, e.id, e.entity, e.account, ap.provider, r.account AS source, r.day, r.cost
         FROM aispend.daily_rollup r
         JOIN aispend._account_providers() ap ON ap.account = r.account
         LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
         LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        -- a key is one per account (two keys of one name stay apart by their ids); a workspace name and a model
-        -- combine across accounts, as on the dashboard
-        CROSS JOIN LATERAL (VALUES ('api_key', coalesce(k.name, r.api_key_id), r.account, r.api_key_id),
-                                   ('workspace', coalesce(w.name, r.workspace_id), NULL::name, NULL),
-                                   ('model', r.model, NULL::name, NULL)) AS e(kind, entity, account, id)
+        -- a key is itself (its account and id: two keys of one name stay apart, a renamed key stays one); a
+        -- workspace name and a model combine across accounts, as on the dashboard
+        CROSS JOIN LATERAL (VALUES ('api_key', r.api_key_id, coalesce(k.name, r.api_key_id), r.account),
+                                   ('workspace', coalesce(w.name, r.workspace_id), coalesce(w.name, r.workspace_id), NULL::name),
+                                   ('model', r.model, r.model, NULL::name)) AS e(kind, id, entity, account)
         WHERE r.day >= _entity_series.from_day AND r.day <= _entity_series.to_day
           AND aispend._provider_matches(ap.provider, _entity_series.provider)
           AND (_entity_series.kind IS NULL OR e.kind = _entity_series.kind)),
     per_day AS (
-        SELECT r.kind, r.entity, r.account, r.day, sum(r.cost) AS cost,
-               pg_catalog.concat_ws('/', r.kind, r.account, r.entity) AS ekey
-        FROM r GROUP BY r.kind, r.entity, r.account, r.day),
+        SELECT r.kind, r.id, r.account, r.day, sum(r.cost) AS cost
+        FROM r GROUP BY r.kind, r.id, r.account, r.day),
     -- an account's history starts on its first day of spend (a first sync's backfill)
     starts AS (
         SELECT a.account, (SELECT min(x.day) FROM aispend.daily_rollup x WHERE x.account = a.account) AS first_day
         FROM (SELECT DISTINCT r.source AS account FROM r) a),
     ents AS (
-        SELECT r.kind, r.entity, r.account, pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider,
-               max(starts.first_day) AS history_from, pg_catalog.concat_ws('/', r.kind, r.account, r.entity) AS ekey
-        FROM r JOIN starts ON starts.account = r.source GROUP BY r.kind, r.entity, r.account)
-    SELECT ents.kind, ents.entity, ents.account, ents.provider, ents.history_from,
+        SELECT r.kind, r.id, r.account, min(r.entity) AS entity,
+               pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider, max(starts.first_day) AS history_from
+        FROM r JOIN starts ON starts.account = r.source GROUP BY r.kind, r.id, r.account)
+    SELECT ents.kind, ents.id, ents.entity, ents.account, ents.provider, ents.history_from,
            pg_catalog.array_agg(coalesce(per_day.cost, 0) ORDER BY d.day)
     FROM ents
     CROSS JOIN pg_catalog.generate_series(_entity_series.from_day::timestamp, _entity_series.to_day::timestamp,
                                           interval '1 day') AS d(day)
-    LEFT JOIN per_day ON per_day.ekey = ents.ekey AND per_day.day = d.day::date
-    GROUP BY ents.kind, ents.entity, ents.account, ents.provider, ents.history_from;
+    LEFT JOIN per_day ON per_day.kind = ents.kind AND per_day.id = ents.id
+                     AND per_day.account IS NOT DISTINCT FROM ents.account AND per_day.day = d.day::date
+    GROUP BY ents.kind, ents.id, ents.entity, ents.account, ents.provider, ents.history_from;
 END;
 COMMENT ON FUNCTION aispend._entity_series(date, date, text, text) IS
-    'Internal: the exact cost per UTC day of [from_day, to_day] of every API key (per account), workspace name and '
-    'model, zero-filled, as one array per entity, and the first day of data of its accounts (the latest of them).';
+    'Internal: the exact cost per UTC day of [from_day, to_day] of every API key (by account and id, with its name), '
+    'workspace name and model, zero-filled, as one array per entity, and the first day of data of its accounts (the '
+    'latest of them).';
 
 CREATE FUNCTION aispend._check_anomaly_kind(kind text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -159,7 +161,7 @@ CREATE FUNCTION aispend.anomalies(period daterange DEFAULT aispend.period('last_
                                   provider text DEFAULT 'all', min_score numeric DEFAULT 3.5,
                                   min_cost numeric DEFAULT 10, min_ratio numeric DEFAULT 1.5)
 RETURNS TABLE (day date, kind text, entity text, account name, provider text, observed numeric, expected numeric,
-               ratio numeric, score numeric, flag text)
+               ratio numeric, score numeric, flag text, entity_id text)
 LANGUAGE sql STABLE
 SET jit = off
 BEGIN ATOMIC
@@ -174,7 +176,7 @@ BEGIN ATOMIC
         FROM p, aispend._entity_series(p.f - 90, p.t, anomalies.kind, anomalies.provider) s
         WHERE p.t >= p.f)
     SELECT a.day, s.kind, s.entity, s.account, s.provider, pg_catalog.round(a.observed, 2),
-           pg_catalog.round(a.expected, 2), a.ratio, a.score, a.flag
+           pg_catalog.round(a.expected, 2), a.ratio, a.score, a.flag, s.entity_id
     FROM s
     -- a day is judged only with 28 days of its accounts' history before it
     CROSS JOIN LATERAL aispend._anomaly_points(s.costs, s.first_day, GREATEST(s.f, s.history_from + 28) - s.first_day + 1,
@@ -185,6 +187,7 @@ END;
 COMMENT ON FUNCTION aispend.anomalies(daterange, text, text, numeric, numeric, numeric) IS
     'Spikes and new spending per UTC day of a period (complete days) for every API key, workspace name and model '
     '(kind narrows it): observed cost, expected (the median of the 28 days before, of the same day type: weekday or '
-    'weekend), ratio, score (robust z-score: excess over 1.4826 x MAD), flag spike or new. Flagged only above '
+    'weekend), ratio, score (robust z-score: excess over 1.4826 x MAD), flag spike or new, entity_id (a key''s id; '
+    'the workspace name or the model otherwise). Flagged only above '
     'min_score, min_cost dollars over expected and min_ratio x expected. See docs/alerts.md. Default order: day DESC, '
     'excess DESC.';

@@ -35,18 +35,23 @@ RETURNS text LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
-    -- the URL is never echoed: a refusal names the rule it broke
-    IF url IS NULL OR url !~ '^https?://[^/?#@[:space:]]+(/[^[:space:]]*)?$' THEN
+    -- the URL is never echoed: a refusal names the rule it broke, and nothing reaches the INSERT that could fail
+    -- with the row in its detail
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION 'aispend: a webhook needs a name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF url IS NULL OR url !~* '^https?://[^/?#@[:space:]]+(/[^[:space:]]*)?$' THEN
         RAISE EXCEPTION 'aispend: webhook % has no valid URL', coalesce(name, 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Give a URL such as https://hooks.slack.com/services/...; it is stored as a secret.';
     END IF;
-    IF url ~ '^http://' AND url !~ '^http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?(/|$)' THEN
+    IF url ~* '^http://' AND url !~* '^http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?(/|$)' THEN
         RAISE EXCEPTION 'aispend: webhook % must use https', name USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Plain http is allowed to loopback only (and only with aispend.allow_loopback).';
     END IF;
     INSERT INTO aispend.webhooks AS w (name, url) VALUES (set_webhook.name, set_webhook.url)
-    ON CONFLICT ON CONSTRAINT webhooks_pkey DO UPDATE SET url = excluded.url;
+    ON CONFLICT ON CONSTRAINT webhooks_pkey DO UPDATE
+       SET url = excluded.url, created_at = excluded.created_at, created_by = excluded.created_by;
     RETURN name;
 END
 $$;
@@ -218,12 +223,18 @@ BEGIN ATOMIC
     budget AS MATERIALIZED (
         SELECT s.*, b.thresholds
         FROM aispend.budgets_status(alert_conditions.as_of) s JOIN aispend.budgets b ON b.name = s.name
-        WHERE EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
+        -- a custom budget whose days are over has no current period: its alerts resolve
+        WHERE s.period @> alert_conditions.as_of
+          AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
     spikes AS MATERIALIZED (
         SELECT a.*, r.name AS rule
         FROM r CROSS JOIN LATERAL aispend.anomalies(pg_catalog.daterange(alert_conditions.as_of - 2, alert_conditions.as_of),
                                                     r.anomaly_kind, 'all', r.min_score, r.min_cost) a
         WHERE r.kind = 'anomaly'),
+    -- one condition per rule and key, workspace or model: its latest flagged day
+    latest AS (
+        SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity_id) s.*
+        FROM spikes s ORDER BY s.rule, s.kind, s.account, s.entity_id, s.day DESC),
     fresh AS MATERIALIZED (
         SELECT f.* FROM aispend.freshness f
         WHERE f.server_exists AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
@@ -235,8 +246,9 @@ BEGIN ATOMIC
            pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
                                          'spent', b.spent, 'pct_used', b.pct_used, 'threshold_pct', t.pct)
     FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
-    CROSS JOIN LATERAL pg_catalog.unnest(b.thresholds) AS t(pct)
-    WHERE r.kind = 'budget_threshold' AND 100 * b.spent >= b.amount_usd * t.pct
+    -- each threshold once (80 and 80.0 are one), reached as budgets_status says
+    CROSS JOIN LATERAL (SELECT DISTINCT pg_catalog.trim_scale(x) AS pct FROM pg_catalog.unnest(b.thresholds) AS x) t
+    WHERE r.kind = 'budget_threshold' AND t.pct <= b.threshold_reached
     UNION ALL
     -- a budget forecast to exceed its amount by the end of its period
     SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period)),
@@ -251,8 +263,7 @@ BEGIN ATOMIC
     WHERE r.kind = 'budget_forecast' AND b.will_exceed
     UNION ALL
     -- a spike (or new spending) of a key, workspace or model on one of the last two complete days
-    SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity)
-           s.rule, 'anomaly', pg_catalog.concat_ws('|', s.kind, s.account, s.entity),
+    SELECT s.rule, 'anomaly', pg_catalog.concat_ws('|', s.kind, s.account, s.entity_id),
            pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
                || coalesce(' (' || s.account || ')', ''),
            s.observed, s.expected,
@@ -265,22 +276,21 @@ BEGIN ATOMIC
            pg_catalog.jsonb_build_object('day', s.day, 'kind', s.kind, 'entity', s.entity, 'account', s.account,
                                          'provider', s.provider, 'observed', s.observed, 'expected', s.expected,
                                          'ratio', s.ratio, 'score', s.score, 'flag', s.flag)
-    FROM spikes s
+    FROM latest s
     UNION ALL
-    -- the latest sync of an account's endpoint failed
-    SELECT DISTINCT ON (r.name, f.account, f.endpoint)
-           r.name, r.kind, pg_catalog.concat_ws('|', f.account, f.endpoint), 'account ' || f.account, NULL, NULL,
+    -- an account's endpoint failed after its last success (a run in progress changes nothing)
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', f.account, f.endpoint), 'account ' || f.account, NULL, NULL,
            pg_catalog.format('Sync of %s %s failed (SQLSTATE %s)', f.account, f.endpoint,
                              coalesce(f.last_error_sqlstate, '-')),
            pg_catalog.jsonb_build_object('account', f.account, 'endpoint', f.endpoint,
                                          'sqlstate', f.last_error_sqlstate, 'at', f.last_error_at)
     FROM r, fresh f
-    WHERE r.kind = 'sync_failure' AND f.last_status IN ('failed', 'aborted')
+    WHERE r.kind = 'sync_failure' AND f.last_error_at > coalesce(f.last_success_at, '-infinity')
     UNION ALL
     -- no successful sync of an account for too long (or never)
     SELECT r.name, r.kind, x.account, 'account ' || x.account, x.hours, r.max_age_hours,
-           pg_catalog.format('No successful sync of %s for %s', x.account,
-                             coalesce(x.hours || ' hours', 'ever')),
+           CASE WHEN x.hours IS NULL THEN pg_catalog.format('No successful sync of %s yet', x.account)
+                ELSE pg_catalog.format('No successful sync of %s for %s hours', x.account, x.hours) END,
            pg_catalog.jsonb_build_object('account', x.account, 'last_success_at', x.last_success_at,
                                          'max_age_hours', r.max_age_hours)
     FROM r, (SELECT f.account, max(f.last_success_at) AS last_success_at,
@@ -295,7 +305,7 @@ COMMENT ON FUNCTION aispend.alert_conditions(date, timestamptz) IS
 
 -- ---------------------------------------------------------------- the state machine
 
--- An alert's JSON, as NOTIFY and the webhooks carry it (a Slack-compatible body: text, and the alert).
+-- An alert's JSON, as the webhooks carry it (a Slack-compatible body: text, and the alert).
 CREATE FUNCTION aispend._alert_payload(a aispend.alerts, event text)
 RETURNS jsonb LANGUAGE sql STABLE
 RETURN pg_catalog.jsonb_build_object(
@@ -306,7 +316,7 @@ RETURN pg_catalog.jsonb_build_object(
                                            'last_fired', a.last_fired, 'details', a.details,
                                            'database', pg_catalog.current_database()));
 COMMENT ON FUNCTION aispend._alert_payload(aispend.alerts, text) IS
-    'Internal: the JSON of an alert''s state change: {"text": "[aispend] FIRING: ...", "alert": {...}}.';
+    'Internal: the JSON a webhook is sent of an alert''s state change: {"text": "[aispend] FIRING: ...", "alert": {...}}.';
 
 -- Tells the listeners and queues the webhook of one state change.
 CREATE FUNCTION aispend._alert_changed(alert_id bigint, event text)
@@ -319,17 +329,17 @@ DECLARE
 BEGIN
     SELECT * INTO a FROM aispend.alerts x WHERE x.id = alert_id;
     v_body := aispend._alert_payload(a, event);
-    -- NOTIFY carries at most 8000 bytes: the alert without its details when it is larger
+    -- Any role may LISTEN (or NOTIFY) on a channel: it carries the id and the event only, and listeners read the
+    -- alert from aispend.alerts, where privileges and row-level security apply.
     PERFORM pg_catalog.pg_notify('aispend_alerts',
-        CASE WHEN pg_catalog.octet_length(v_body::text) < 7900 THEN v_body::text
-             ELSE (v_body #- '{alert,details}')::text END);
+        pg_catalog.jsonb_build_object('id', a.id, 'event', event, 'kind', a.kind)::text);
     INSERT INTO aispend.alert_deliveries (alert_id, event, webhook, body)
     SELECT a.id, event, r.webhook, v_body
     FROM aispend.alert_rules r WHERE r.name = a.rule AND r.webhook IS NOT NULL;
 END
 $$;
 COMMENT ON FUNCTION aispend._alert_changed(bigint, text) IS
-    'Internal: NOTIFY aispend_alerts with the alert''s JSON and queue its webhook delivery.';
+    'Internal: NOTIFY aispend_alerts with the alert''s id and event, and queue its webhook delivery.';
 
 CREATE FUNCTION aispend.evaluate_alerts(as_of date DEFAULT aispend.utc_today())
 RETURNS TABLE (alert_id bigint, event text, rule text, scope text, message text)
@@ -414,13 +424,22 @@ DECLARE
     v_attempts integer;
     v_error text;
     v_state text;
+    v_failing text[] := '{}';
+    v_start timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     FOR d IN
         SELECT x.id, x.alert_id, x.webhook, x.body, x.attempts FROM aispend.alert_deliveries x
         WHERE x.state = 'pending' AND x.next_attempt_at <= pg_catalog.now()
+          -- an alert's events reach a webhook in order: none overtakes an earlier one still pending
+          AND NOT EXISTS (SELECT 1 FROM aispend.alert_deliveries y
+                          WHERE y.alert_id = x.alert_id AND y.webhook = x.webhook AND y.state = 'pending' AND y.id < x.id)
         ORDER BY x.id LIMIT max_deliveries
         FOR UPDATE SKIP LOCKED
     LOOP
+        -- a webhook that failed in this run is not tried again in it, and a run stops after a minute: a dead
+        -- receiver cannot hold up the sync that calls this
+        CONTINUE WHEN d.webhook = ANY (v_failing);
+        EXIT WHEN pg_catalog.clock_timestamp() - v_start > interval '1 minute';
         v_url := (SELECT w.url FROM aispend.webhooks w WHERE w.name = d.webhook);
         IF v_url IS NULL THEN
             v_status := NULL; v_attempts := 0; v_error := 'the webhook was dropped';
@@ -428,8 +447,15 @@ BEGIN
             SELECT r.http_status, r.attempts, r.error INTO v_status, v_attempts, v_error
             FROM aispend._post_webhook(v_url, d.body::text) r;
         END IF;
+        -- refused before sending (attempts 0: the host is not allowed) or refused by the receiver (a 4xx other
+        -- than 408 and 429): trying again will not help
         v_state := CASE WHEN v_status BETWEEN 200 AND 299 THEN 'delivered'
-                        WHEN v_url IS NULL OR d.attempts + 1 >= 6 THEN 'failed' ELSE 'pending' END;
+                        WHEN v_url IS NULL OR v_attempts = 0 OR d.attempts + 1 >= 6
+                             OR (v_status BETWEEN 400 AND 499 AND v_status NOT IN (408, 429)) THEN 'failed'
+                        ELSE 'pending' END;
+        IF v_state <> 'delivered' THEN
+            v_failing := v_failing || d.webhook;
+        END IF;
         UPDATE aispend.alert_deliveries x
            SET attempts = x.attempts + 1, last_status = v_status, last_error = v_error, state = v_state,
                delivered_at = CASE WHEN v_state = 'delivered' THEN pg_catalog.now() END,
@@ -440,8 +466,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend.deliver_alerts(integer) IS
-    'Posts the due webhook deliveries (aispend.alert_deliveries) and records each outcome; a failure is tried '
-    'again by a later run (after 5, 10, 20, ... minutes; 6 runs at most) and never raises.';
+    'Posts the due webhook deliveries (aispend.alert_deliveries), an alert''s events in order, and records each '
+    'outcome. A failure is tried again by a later run (after 5, 10, 20, ... minutes; 6 runs at most), except a '
+    'refused host or a 4xx answer (failed at once); it never raises. A run skips a webhook once it failed and '
+    'stops after a minute.';
 
 CREATE PROCEDURE aispend.check_alerts()
 LANGUAGE plpgsql

@@ -6,7 +6,7 @@
 --   key_new      nothing, then 25 on 2026-11-13 and 2026-11-14 (new spending).
 -- Rolled back.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 SET LOCAL client_min_messages = warning;
 CREATE SERVER al_oa FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai');
 INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status)
@@ -91,7 +91,13 @@ SELECT throws_ok($$ SELECT aispend.set_webhook('bad', 'http://hooks.example.com/
 SELECT throws_ok($$ SELECT aispend.set_webhook('bad', 'not a url secret-token-path') $$, '22023',
     'aispend: webhook bad has no valid URL', 'a malformed URL is refused without echoing it');
 SELECT is((SELECT message FROM ev1 WHERE rule = 'al stale' AND scope = 'account al_oa'),
-    'No successful sync of al_oa for ever', 'an account never synced is stale');
+    'No successful sync of al_oa yet', 'an account never synced is stale');
+
+SELECT aispend.set_budget('Dup', 200, 'api_key', 'key_steady', thresholds => '{50,50.0}') \g /dev/null
+SELECT aispend.set_alert_rule('al dup', 'budget_threshold', budget => 'Dup') \g /dev/null
+SELECT results_eq($$ SELECT event, message FROM aispend.evaluate_alerts('2026-11-13') WHERE rule = 'al dup' $$,
+    $$ VALUES ('firing', 'Budget "Dup" has used 76.0% of $200 (threshold 50%): $152.00 spent, 18 days left') $$,
+    'a threshold given twice (50 and 50.0) is one alert, and the other rules stay quiet');
 
 -- Friday 13th as of Saturday 14th: 162 (81%: the 80% threshold too); the spike still in the last two days; the new key.
 SELECT results_eq($$ SELECT event, rule, scope FROM aispend.evaluate_alerts('2026-11-14') WHERE rule IN ('al budget', 'al forecast', 'al spikes') ORDER BY rule, scope $$,

@@ -106,7 +106,7 @@ SELECT is((SELECT status FROM aispend.sync_runs WHERE account = 'li_plain' ORDER
     'a base_url ending in /v1 works');
 
 SELECT results_eq($$ SELECT state, message FROM aispend.alerts WHERE rule = 'li stale' AND scope = 'account li_anthropic' $$,
-    $$ VALUES ('resolved', 'No successful sync of li_anthropic for ever') $$,
+    $$ VALUES ('resolved', 'No successful sync of li_anthropic yet') $$,
     'the end of a sync fires an alert (li_anthropic never synced) and a later sync''s end resolves it');
 
 SELECT * FROM finish();
