@@ -22,23 +22,26 @@ BEGIN
     FOR obj IN SELECT c.oid::regclass AS rel
                  FROM pg_class AS c
                 WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
-                  AND c.relname NOT IN ('accounts', 'sync_runs', 'webhooks')
+                  AND c.relname NOT IN ('accounts', 'sync_runs', 'refresh_requests', 'webhooks')
     LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
     END LOOP;
-    -- The run log without the providers' error texts (readers see the SQLSTATE; aispend.freshness likewise).
-    EXECUTE format('GRANT SELECT (%s) ON aispend.sync_runs TO %I',
-                   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                      FROM pg_attribute AS a
-                     WHERE a.attrelid = 'aispend.sync_runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-                       AND a.attname NOT IN ('error_message', 'error_detail', 'error_hint')),
-                   role_name);
+    -- The run log and the refresh requests without the providers' error texts (readers see the SQLSTATE;
+    -- aispend.freshness likewise).
+    FOR obj IN SELECT t::regclass AS rel FROM unnest(ARRAY['aispend.sync_runs', 'aispend.refresh_requests']) AS t LOOP
+        EXECUTE format('GRANT SELECT (%s) ON %s TO %I',
+                       (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                          FROM pg_attribute AS a
+                         WHERE a.attrelid = obj.rel AND a.attnum > 0 AND NOT a.attisdropped
+                           AND a.attname NOT IN ('error_message', 'error_detail', 'error_hint')),
+                       obj.rel, role_name);
+    END LOOP;
     FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs), EXECUTE on read-only functions; no sync, no renames, no keys.';
+COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs and refresh_requests), EXECUTE on read-only functions; no sync, no renames, no keys.';
 
 CREATE FUNCTION aispend.grant_admin(role_name name) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
