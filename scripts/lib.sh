@@ -86,11 +86,13 @@ stop_cluster() {
     return 0
 }
 
-# start_mock DIR PORT ORG: the mock providers serving ORG on 127.0.0.1:PORT, pid in DIR/mock-ORG.pid.
+# start_mock DIR PORT ORG [OPTION...]: the mock providers serving ORG on 127.0.0.1:PORT (more options, such as
+# --latency-ms 300, passed on), pid in DIR/mock-ORG-PORT.pid.
 start_mock() {
     local dir=$1 port=$2 org=$3
-    python3 "$AISPEND_ROOT/tests/mock/mock_providers.py" --port "$port" --org "$org" >"$dir/mock-$org.log" 2>&1 &
-    echo $! >"$dir/mock-$org.pid"
+    shift 3
+    python3 "$AISPEND_ROOT/tests/mock/mock_providers.py" --port "$port" --org "$org" "$@" >"$dir/mock-$org-$port.log" 2>&1 &
+    echo $! >"$dir/mock-$org-$port.pid"
     local i
     for i in $(seq 1 100); do
         python3 - "$port" <<'PY' 2>/dev/null && return 0
@@ -99,7 +101,7 @@ urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/mock/healthz", timeout=1
 PY
         sleep 0.1
     done
-    echo "mock providers did not start:"; cat "$dir/mock-$org.log"; return 1
+    echo "mock providers did not start:"; cat "$dir/mock-$org-$port.log"; return 1
 }
 
 # stop_mock DIR: stops every mock started with DIR.

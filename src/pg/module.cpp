@@ -26,6 +26,7 @@ char *allowed_hosts = nullptr;
 char *webhook_hosts = nullptr;
 bool allow_loopback = false;
 char *env_key_roles = nullptr;
+int refresh_workers = 4;
 
 namespace {
 
@@ -121,6 +122,11 @@ void _PG_init(void) {
         "Comma-separated role names (members of them too); superusers always may. Both the role running a "
         "sync and the account's owner must be allowed.",
         &aispend::pg::env_key_roles, "", PGC_SUSET, GUC_LIST_INPUT, check_env_key_roles, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "aispend.refresh_workers", "Most background workers one aispend.request_refresh starts.",
+        "Each worker refreshes one account at a time, so this bounds how many accounts are fetched at once "
+        "(each takes a max_worker_processes slot while it runs).",
+        &aispend::pg::refresh_workers, 4, 1, 64, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("aispend");
 }
 

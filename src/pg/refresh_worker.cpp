@@ -1,6 +1,7 @@
-// The background refresh worker (issue 13): aispend._start_sync_worker(request_id, account) starts a dynamic
-// background worker (no shared_preload_libraries needed) connected to the current database as the current
-// role, which runs CALL aispend._refresh_account(request_id, account) (src/sql/37_refresh.sql).
+// The background refresh (issue 13): aispend._start_refresh_workers(wanted) starts dynamic background workers
+// (no shared_preload_libraries needed), each connected to the current database as the current role. A worker
+// waits for the requesting transaction to end, then runs CALL aispend._refresh_work() (src/sql/37_refresh.sql),
+// which takes the role's queued refresh requests one account at a time until none is left.
 //
 // Non-atomic CALL. A procedure may COMMIT only when CALLed at top level outside a transaction block
 // (ProcessUtility's context PROCESS_UTILITY_TOPLEVEL and !IsTransactionBlock(), utility.c). SPI cannot give
@@ -13,12 +14,15 @@
 // back.
 //
 // Errors. The worker's main is plain C-style code: no C++ object lives in any frame here, so an ereport
-// longjmp skips no destructor, and no C++ exception can be thrown. An error of the CALL is caught with
-// PG_TRY, logged, the transaction rolled back (as a logical replication worker does before disabling its
-// subscription), and recorded with aispend._refresh_failed in a new transaction; the worker then exits with
-// code 1 (never restarted). SIGTERM (pg_terminate_backend, server shutdown) first acts as a query cancel, so
-// the sync step in flight rolls back, marks its sync_runs row 'aborted' and the request is recorded
-// 'cancelled'; a second SIGTERM ends the worker at once (FATAL), as in any backend.
+// longjmp skips no destructor, and no C++ exception can be thrown. An error of the CALL (the sync of the
+// account in hand failed) is caught with PG_TRY, logged, the transaction rolled back, and recorded on the
+// request the worker was running with aispend._refresh_failed in a new transaction; the worker then CALLs again
+// for the next queued account. pg_cancel_backend (aispend.cancel_refresh) cancels the account in hand: its step
+// rolls back, its sync_runs row is 'aborted', the request is 'cancelled', and the worker goes on. SIGTERM
+// (pg_terminate_backend, server shutdown) also cancels the statement first, but the request is recorded
+// 'failed' (57P01) and the worker exits; a second SIGTERM ends it at once (FATAL), as in any backend. A worker
+// that ends without recording anything (killed, a crash) leaves its request 'running' with a dead pid:
+// aispend.request_refresh marks such requests failed, and aispend.refresh_progress shows them failed.
 #include "pg/pg_headers.hpp"
 
 extern "C" {
@@ -42,6 +46,7 @@ extern "C" {
 #include <cstring>
 
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 PGDLLEXPORT void aispend_refresh_worker_main(Datum main_arg);
@@ -55,8 +60,6 @@ struct RefreshWorkerArgs {
     Oid database;
     Oid role;
     TransactionId requester_xid;  // the requesting transaction, waited for; InvalidTransactionId: none
-    int64 request_id;
-    NameData account;
 };
 static_assert(sizeof(RefreshWorkerArgs) <= BGW_EXTRALEN, "the worker's arguments must fit in bgw_extra");
 constexpr uint32 kArgsMagic = 0x61737266;  // "asrf"
@@ -89,17 +92,8 @@ void check_role_may_run_worker(Oid role) {
                  errhint("Request the refresh as a role that can log in (RESET ROLE, or SET ROLE to one).")));
 }
 
-Datum start_sync_worker(FunctionCallInfo fcinfo) {
-    RefreshWorkerArgs args;
-    memset(&args, 0, sizeof args);
-    args.magic = kArgsMagic;
-    args.database = MyDatabaseId;
-    args.role = GetUserId();
-    args.requester_xid = GetTopTransactionIdIfAny();
-    args.request_id = PG_GETARG_INT64(0);
-    namestrcpy(&args.account, NameStr(*PG_GETARG_NAME(1)));
-    check_role_may_run_worker(args.role);
-
+// Registers one worker; false when no background worker slot is free (max_worker_processes).
+bool start_one_worker(const RefreshWorkerArgs &args) {
     BackgroundWorker worker;
     memset(&worker, 0, sizeof worker);
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -107,29 +101,43 @@ Datum start_sync_worker(FunctionCallInfo fcinfo) {
     worker.bgw_restart_time = BGW_NEVER_RESTART;
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "aispend");
     snprintf(worker.bgw_function_name, BGW_MAXLEN, "aispend_refresh_worker_main");
-    snprintf(worker.bgw_name, BGW_MAXLEN, "aispend refresh %lld of %s", (long long)args.request_id,
-             NameStr(args.account));
+    snprintf(worker.bgw_name, BGW_MAXLEN, "aispend refresh worker");
     snprintf(worker.bgw_type, BGW_MAXLEN, "aispend refresh");
     worker.bgw_main_arg = (Datum)0;
     memcpy(worker.bgw_extra, &args, sizeof args);
-    worker.bgw_notify_pid = MyProcPid;  // WaitForBackgroundWorkerStartup needs the postmaster to signal us
-
+    worker.bgw_notify_pid = 0;  // nobody waits for its start: its outcome is in aispend.refresh_requests
     BackgroundWorkerHandle *handle = nullptr;
-    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-        ereport(NOTICE, (errmsg("aispend: no background worker slot is free for refresh request %lld",
-                                (long long)args.request_id),
-                         errhint("Raise max_worker_processes, or try again when a worker has finished.")));
-        fcinfo->isnull = true;
-        return (Datum)0;
-    }
-    pid_t pid = 0;
-    BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) return false;
     pfree(handle);
-    if (status == BGWH_POSTMASTER_DIED)
-        ereport(ERROR, (errcode(ERRCODE_ADMIN_SHUTDOWN),
-                        errmsg("aispend: the postmaster died while starting a background refresh")));
-    if (status != BGWH_STARTED) pid = 0;  // BGWH_STOPPED: it ran and ended already, or could not start
-    return Int32GetDatum((int32)pid);
+    return true;
+}
+
+// Starts min(wanted, aispend.refresh_workers) workers; returns how many started. None at all is an error (the
+// requests would wait for a worker that never comes), fewer than wanted a notice.
+Datum start_refresh_workers(FunctionCallInfo fcinfo) {
+    int32 wanted = PG_GETARG_INT32(0);
+    RefreshWorkerArgs args;
+    memset(&args, 0, sizeof args);
+    args.magic = kArgsMagic;
+    args.database = MyDatabaseId;
+    args.role = GetUserId();
+    args.requester_xid = GetTopTransactionIdIfAny();
+    check_role_may_run_worker(args.role);
+
+    int32 target = wanted < aispend::pg::refresh_workers ? wanted : aispend::pg::refresh_workers;
+    int32 started = 0;
+    while (started < target && start_one_worker(args)) started++;
+    if (started == 0 && target > 0)
+        ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                        errmsg("aispend: no background worker slot is free for a refresh"),
+                        errdetail("Every one of the max_worker_processes slots is in use."),
+                        errhint("Try again when a worker has finished, or raise max_worker_processes (a "
+                                "restart).")));
+    if (started < target)
+        ereport(NOTICE, (errmsg("aispend: %d of %d refresh workers started (no background worker slot free)",
+                                started, target),
+                         errhint("The accounts are refreshed by fewer workers, one after another.")));
+    PG_RETURN_INT32(started);
 }
 
 // ---------------------------------------------------------------- the worker
@@ -197,27 +205,32 @@ ErrorData *recover_from_error() {
     return edata;
 }
 
-// Records the error that ended the request (aispend._refresh_failed), in a new transaction. Failing to record
-// is logged, nothing more: the worker exits anyway.
-void record_failure(const RefreshWorkerArgs *args, ErrorData *edata) {
+// Records the error on the request this worker was running (aispend._refresh_failed), in a new transaction.
+// Returns whether a request was marked; failing to record is logged, nothing more.
+bool record_failure(ErrorData *edata) {
+    volatile bool marked = false;
     PG_TRY();
     {
         const char *message = edata->message != nullptr ? edata->message : "unknown error";
-        if (got_sigterm && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-            message = "the refresh was terminated (pg_terminate_backend, or the server shutting down)";
+        const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+        if (got_sigterm && edata->sqlerrcode == ERRCODE_QUERY_CANCELED) {
+            message = "the refresh's worker was terminated (pg_terminate_backend, or the server shutting down)";
+            sqlstate = "57P01";
+        }
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, "SELECT aispend._refresh_failed(...)");
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
-        Oid types[5] = {INT8OID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
-        Datum values[5] = {Int64GetDatum(args->request_id), NameGetDatum(&args->account),
-                           CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
-                           CStringGetTextDatum(message),
+        Oid types[3] = {TEXTOID, TEXTOID, TEXTOID};
+        Datum values[3] = {CStringGetTextDatum(sqlstate), CStringGetTextDatum(message),
                            CStringGetTextDatum(edata->detail != nullptr ? edata->detail : "")};
-        int rc = SPI_execute_with_args("SELECT aispend._refresh_failed($1, $2, $3, $4, $5)", 5, types, values,
-                                       nullptr, false, 0);
-        if (rc != SPI_OK_SELECT) elog(ERROR, "aispend: recording the failed refresh returned %d", rc);
+        int rc = SPI_execute_with_args("SELECT aispend._refresh_failed($1, $2, $3)", 3, types, values, nullptr,
+                                       false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "aispend: recording the failure returned %d", rc);
+        bool isnull = true;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        marked = !isnull && DatumGetBool(d);
         SPI_finish();
         PopActiveSnapshot();
         CommitTransactionCommand();
@@ -225,12 +238,32 @@ void record_failure(const RefreshWorkerArgs *args, ErrorData *edata) {
     PG_CATCH();
     { (void)recover_from_error(); }
     PG_END_TRY();
+    return marked;
+}
+
+// One CALL of aispend._refresh_work(); the error that stopped it, or nullptr when the queue was emptied.
+ErrorData *run_queue(const char *sql) {
+    ErrorData *volatile failure = nullptr;
+    PG_TRY();
+    {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        debug_query_string = sql;
+        pgstat_report_activity(STATE_RUNNING, sql);
+        run_nonatomic(sql);
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    { failure = recover_from_error(); }
+    PG_END_TRY();
+    debug_query_string = nullptr;
+    return failure;
 }
 
 }  // namespace
 
-AISPEND_FUNCTION(aispend_start_sync_worker) {
-    return aispend::pg::pg_call([&] { return start_sync_worker(fcinfo); });
+AISPEND_FUNCTION(aispend_start_refresh_workers) {
+    return aispend::pg::pg_call([&] { return start_refresh_workers(fcinfo); });
 }
 
 void aispend_refresh_worker_main(Datum) {
@@ -247,35 +280,26 @@ void aispend_refresh_worker_main(Datum) {
     BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
     SetConfigOption("application_name", "aispend refresh", PGC_USERSET, PGC_S_SESSION);
 
-    MemoryContextSwitchTo(TopMemoryContext);
-    char *sql = psprintf("CALL aispend._refresh_account(%lld, %s)", (long long)args.request_id,
-                         quote_literal_cstr(NameStr(args.account)));
-
-    ErrorData *volatile failure = nullptr;
-    PG_TRY();
-    {
-        // The request may be a row the requesting transaction has not committed yet: wait for it to end.
-        if (TransactionIdIsValid(args.requester_xid)) {
-            SetCurrentStatementStartTimestamp();
-            StartTransactionCommand();
-            pgstat_report_activity(STATE_RUNNING, "waiting for the requesting transaction to end");
-            XactLockTableWait(args.requester_xid, nullptr, nullptr, XLTW_None);
-            CommitTransactionCommand();
-        }
-
+    // The requests may be rows the requesting transaction has not committed yet: wait for it to end.
+    if (TransactionIdIsValid(args.requester_xid)) {
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
-        debug_query_string = sql;
-        pgstat_report_activity(STATE_RUNNING, sql);
-        run_nonatomic(sql);
+        pgstat_report_activity(STATE_RUNNING, "waiting for the requesting transaction to end");
+        XactLockTableWait(args.requester_xid, nullptr, nullptr, XLTW_None);
         CommitTransactionCommand();
     }
-    PG_CATCH();
-    { failure = recover_from_error(); }
-    PG_END_TRY();
-    debug_query_string = nullptr;
 
-    if (failure != nullptr) record_failure(&args, failure);
+    MemoryContextSwitchTo(TopMemoryContext);
+    const char *sql = "CALL aispend._refresh_work()";
+    bool any_failure = false;
+    for (;;) {
+        ErrorData *failure = run_queue(sql);
+        if (failure == nullptr) break;
+        any_failure = true;
+        // Stop when terminated, or when the error was not on a request (it would come back at once).
+        if (!record_failure(failure) || got_sigterm) break;
+        FreeErrorData(failure);
+    }
     pgstat_report_activity(STATE_IDLE, nullptr);
-    proc_exit(failure != nullptr ? 1 : 0);  // 0 and 1 only: any other code makes the postmaster restart all
+    proc_exit(any_failure ? 1 : 0);  // 0 and 1 only: any other code makes the postmaster restart all
 }

@@ -11,6 +11,7 @@ extern char *allowed_hosts;  // aispend.allowed_hosts (comma-separated; validate
 extern char *webhook_hosts;  // aispend.webhook_hosts (same syntax and check hook)
 extern bool allow_loopback;  // aispend.allow_loopback
 extern char *env_key_roles;  // aispend.env_key_roles (identifier list; validated by its check hook)
+extern int refresh_workers;  // aispend.refresh_workers
 
 // aispend.allowed_hosts and aispend.allow_loopback as the core's host policy.
 core::HostPolicy host_policy();

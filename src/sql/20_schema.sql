@@ -303,6 +303,72 @@ COMMENT ON COLUMN aispend.sync_runs.http_requests IS 'HTTP requests of the fetch
 COMMENT ON COLUMN aispend.sync_runs.retries IS 'Retried HTTP requests (429, 5xx, network).';
 COMMENT ON COLUMN aispend.sync_runs.error_sqlstate IS 'SQLSTATE of the failure (AS001..AS007 provider errors, 57014 cancel, ...).';
 
+-- The background refreshes (37_refresh.sql): one row per request and account. A request of several accounts
+-- shares one id; a request for an account whose refresh is already queued or running 'joins' it.
+CREATE SEQUENCE aispend.refresh_request_ids AS bigint;
+COMMENT ON SEQUENCE aispend.refresh_request_ids IS 'Ids of aispend.refresh_requests (one per aispend.request_refresh call).';
+CREATE TABLE aispend.refresh_requests (
+    id             bigint      NOT NULL,
+    account        name        NOT NULL,
+    requested_by   name        NOT NULL DEFAULT CURRENT_USER,
+    since          timestamptz,
+    state          text        NOT NULL DEFAULT 'queued'
+                               CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'joined')),
+    joined_request bigint,
+    requested_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started_at     timestamptz,
+    finished_at    timestamptz,
+    worker_pid     integer,
+    steps_planned  jsonb,
+    error_sqlstate text,
+    error_message  text,
+    error_detail   text,
+    CONSTRAINT refresh_requests_pkey PRIMARY KEY (account, id),
+    CONSTRAINT refresh_requests_joined CHECK ((state = 'joined') = (joined_request IS NOT NULL) OR state = 'cancelled')
+);
+CREATE INDEX refresh_requests_active_idx ON aispend.refresh_requests (requested_by, id)
+    WHERE state IN ('queued', 'running');
+COMMENT ON TABLE aispend.refresh_requests IS
+    'One row per background refresh (aispend.request_refresh) and account: who asked, its state, the worker that '
+    'ran it and how it ended. Progress: aispend.refresh_progress.';
+COMMENT ON COLUMN aispend.refresh_requests.id IS 'The request id request_refresh returned (shared by its accounts).';
+COMMENT ON COLUMN aispend.refresh_requests.requested_by IS
+    'The role the worker runs as (the requesting role): its keys and privileges, never more.';
+COMMENT ON COLUMN aispend.refresh_requests.since IS 'The since argument of the sync (NULL: the usual incremental window).';
+COMMENT ON COLUMN aispend.refresh_requests.state IS
+    'queued (waiting for a worker), running, succeeded, failed (the error below; also a worker that was '
+    'terminated), cancelled (aispend.cancel_refresh), or joined: the account was already being refreshed by '
+    'joined_request, whose outcome this request shares.';
+COMMENT ON COLUMN aispend.refresh_requests.joined_request IS 'For a joined request: the request whose run it shares.';
+COMMENT ON COLUMN aispend.refresh_requests.worker_pid IS 'The background worker''s process id, once it runs.';
+COMMENT ON COLUMN aispend.refresh_requests.steps_planned IS
+    'Sync steps (endpoint and month chunks) the refresh was to run, per endpoint, when it started.';
+COMMENT ON COLUMN aispend.refresh_requests.error_message IS
+    'The error that ended the refresh (it may quote a provider); readers see only error_sqlstate.';
+
+-- What a request's state means now: a 'running' request whose worker is gone (killed, a crash: it could not
+-- record anything) failed; so did a 'queued' one that no worker of its role took within a minute of being
+-- visible (the workers were started before the request committed, and take every queued request of their role).
+CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN state = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_stat_activity a
+                  WHERE a.pid = worker_pid AND a.backend_type = 'aispend refresh') THEN 'failed'
+        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_stat_activity a
+                  WHERE a.backend_type = 'aispend refresh' AND a.usename = requested_by
+                    AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                    WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
+        ELSE state
+    END
+$$;
+COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
+    'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';
+
 -- Data that pg_dump must keep: everything synced and every edit (display names), and the run log. aispend.models
 -- is derived from the facts by their triggers (53_invalidation.sql), which rebuild it on restore.
 SELECT pg_catalog.pg_extension_config_dump('aispend.workspaces', '');
@@ -311,6 +377,8 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.usage', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.costs', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.sync_runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_request_ids', '');
 
 -- ---------------------------------------------------------------- forgetting an account
 

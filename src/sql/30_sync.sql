@@ -329,6 +329,51 @@ BEGIN
 END
 $$;
 
+-- The steps a sync of one account runs, in order: workspaces, api_keys, then usage and costs in chunks of at
+-- most one calendar month (UTC) of their windows. An endpoint with nothing to fetch has one row with
+-- chunk_from >= chunk_to (the sync says so and skips it). aispend.sync runs these; a background refresh counts
+-- them to show its progress.
+CREATE FUNCTION aispend._sync_plan(p_account name, p_since timestamptz, p_until timestamptz, p_now timestamptz)
+RETURNS TABLE (step integer, endpoint text, chunk_from timestamptz, chunk_to timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_cfg record;
+    v_win record;
+    v_from timestamptz;
+BEGIN
+    SELECT * INTO v_cfg FROM aispend._account_settings(p_account);
+    step := 0;
+    FOREACH endpoint IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
+        IF endpoint IN ('workspaces', 'api_keys') THEN
+            chunk_from := NULL; chunk_to := NULL;
+            step := step + 1;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT * INTO v_win FROM aispend._sync_window(p_account, endpoint, v_cfg.bucket_width, v_cfg.backfill_days,
+                                                      v_cfg.resync_days, p_since, p_until, p_now);
+        IF v_win.w_start >= v_win.w_end THEN
+            chunk_from := v_win.w_start; chunk_to := v_win.w_end;
+            step := step + 1;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        v_from := v_win.w_start;
+        WHILE v_from < v_win.w_end LOOP
+            chunk_from := v_from;
+            chunk_to := LEAST(v_win.w_end, aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
+            step := step + 1;
+            RETURN NEXT;
+            v_from := chunk_to;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._sync_plan(name, timestamptz, timestamptz, timestamptz) IS
+    'Internal: the steps (endpoint and month chunk) a sync of the account would run now, in order.';
+
 -- ---------------------------------------------------------------- after the accounts (COMMITs)
 
 -- The alert rules see the new figures: evaluated, committed, then the webhooks posted (73_alerts.sql). Nothing
@@ -361,6 +406,17 @@ $$;
 COMMENT ON PROCEDURE aispend._after_sync() IS
     'Internal: the end of a sync: evaluate the alert rules and post their webhooks, warning (never failing) on error.';
 
+-- LISTEN aispend_refresh: a JSON payload at each step of a sync and each state change of a refresh request,
+-- delivered when its transaction commits. Names and states only: any role may LISTEN.
+CREATE FUNCTION aispend._notify_refresh(payload jsonb) RETURNS void
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT pg_catalog.pg_notify('aispend_refresh', payload::text);
+END;
+COMMENT ON FUNCTION aispend._notify_refresh(jsonb) IS
+    'Internal: NOTIFY aispend_refresh with a payload (account, endpoint, run and status of a sync step; or '
+    'request, account and state of a refresh request).';
+
 -- ---------------------------------------------------------------- one step (COMMITs)
 
 -- Runs one endpoint for one window chunk: a committed 'running' row first, then the work in a subtransaction,
@@ -387,6 +443,8 @@ BEGIN
     VALUES (p_account, p_endpoint, p_since, p_until,
             CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
     RETURNING id INTO v_run;
+    PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+                                                                  'run', v_run, 'status', 'running'));
     COMMIT;
 
     BEGIN
@@ -449,12 +507,16 @@ BEGIN
                bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
                error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
          WHERE r.account = p_account AND r.id = v_run;
+        PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+            'run', v_run, 'status', CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END));
         COMMIT;
         o_detail := pg_catalog.concat_ws(E'\n', NULLIF(o_detail, ''),
             pg_catalog.format('aispend: account %s, %s%s (aispend.sync_runs id %s); nothing of this chunk was stored.',
                               p_account, p_endpoint, aispend._fmt_window(p_since, p_until), v_run));
         RETURN;
     END IF;
+    PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+                                                                  'run', v_run, 'status', 'succeeded'));
     COMMIT;
     RAISE NOTICE '%', pg_catalog.format('aispend: %s %s%s: %s rows (+%s ~%s -%s) in %s s', p_account, p_endpoint,
         aispend._fmt_window(p_since, p_until), v_res.fetched, v_res.inserted, v_res.updated, v_res.deleted,
@@ -477,10 +539,7 @@ DECLARE
     v_acct name;
     v_cfg record;
     v_now timestamptz;
-    v_win record;
-    v_from timestamptz;
-    v_to timestamptz;
-    v_ep text;
+    v_step record;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
     v_failed name[] := '{}';
@@ -554,30 +613,14 @@ BEGIN
             COMMIT;
 
             v_now := pg_catalog.clock_timestamp();
-            FOREACH v_ep IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
-                IF v_ep IN ('workspaces', 'api_keys') THEN
-                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, NULL, NULL, NULL,
-                                            v_state, v_msg, v_detail, v_hint);
-                    EXIT WHEN v_state IS NOT NULL;
+            FOR v_step IN SELECT * FROM aispend._sync_plan(v_acct, v_since, v_until, v_now) p ORDER BY p.step LOOP
+                IF v_step.chunk_from >= v_step.chunk_to THEN
+                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_step.endpoint,
+                        aispend._fmt_window(v_step.chunk_from, v_step.chunk_to);
                     CONTINUE;
                 END IF;
-                SELECT * INTO v_win FROM aispend._sync_window(v_acct, v_ep, v_cfg.bucket_width, v_cfg.backfill_days,
-                                                              v_cfg.resync_days, v_since, v_until, v_now);
-                IF v_win.w_start >= v_win.w_end THEN
-                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_ep,
-                        aispend._fmt_window(v_win.w_start, v_win.w_end);
-                    CONTINUE;
-                END IF;
-                -- Chunks of at most one calendar month (UTC), each committed on its own.
-                v_from := v_win.w_start;
-                WHILE v_from < v_win.w_end LOOP
-                    v_to := LEAST(v_win.w_end,
-                                  aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
-                    CALL aispend._sync_step(v_acct, v_cfg.provider, v_ep, v_from, v_to, v_cfg.bucket_width,
-                                            v_state, v_msg, v_detail, v_hint);
-                    EXIT WHEN v_state IS NOT NULL;
-                    v_from := v_to;
-                END LOOP;
+                CALL aispend._sync_step(v_acct, v_cfg.provider, v_step.endpoint, v_step.chunk_from, v_step.chunk_to,
+                                        v_cfg.bucket_width, v_state, v_msg, v_detail, v_hint);
                 EXIT WHEN v_state IS NOT NULL;
             END LOOP;
 
@@ -653,7 +696,9 @@ SELECT a.account, a.provider, e.endpoint,
             THEN err.error_message END AS last_error_message,
        (run.started_at IS NOT NULL) AS running,
        run.started_at AS running_since,
-       a.server_exists
+       a.server_exists,
+       rq.id AS refresh_request,
+       rq.state AS refresh_state
 FROM accounts a
 CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
 LEFT JOIN LATERAL (
@@ -672,6 +717,11 @@ LEFT JOIN LATERAL (
     SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
     WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
       AND aispend._sync_lock_held(a.account)) run ON true
+LEFT JOIN LATERAL (
+    SELECT q.id, q.state FROM aispend.refresh_requests q
+    WHERE q.account = a.account AND q.state IN ('queued', 'running')
+      AND aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) IN ('queued', 'running')
+    ORDER BY q.id LIMIT 1) rq ON true
 ORDER BY a.account, e.ord;
 COMMENT ON VIEW aispend.freshness IS
     'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
@@ -680,6 +730,9 @@ COMMENT ON COLUMN aispend.freshness.complete_through IS
 COMMENT ON COLUMN aispend.freshness.last_status IS 'Status of the latest attempt: succeeded, failed, aborted or running.';
 COMMENT ON COLUMN aispend.freshness.last_error_message IS 'Message of the latest failed or aborted attempt (it may be older than the last success).';
 COMMENT ON COLUMN aispend.freshness.running IS 'A sync of this account holds its lock and is working on this endpoint.';
+COMMENT ON COLUMN aispend.freshness.refresh_request IS
+    'The background refresh of this account queued or running now (aispend.request_refresh), if any.';
+COMMENT ON COLUMN aispend.freshness.refresh_state IS 'Its state: queued or running (aispend.refresh_progress has the detail).';
 COMMENT ON COLUMN aispend.freshness.server_exists IS 'false: the server was dropped; aispend.forget_account removes its data.';
 
 REVOKE ALL ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) FROM PUBLIC;
@@ -692,3 +745,5 @@ REVOKE ALL ON FUNCTION aispend._sync_api_keys(name, text, timestamptz) FROM PUBL
 REVOKE ALL ON FUNCTION aispend._sync_usage(name, text, timestamptz, timestamptz, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._sync_costs(name, text, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._note_fact_dimensions(name, text, timestamptz, text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._sync_plan(name, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._notify_refresh(jsonb) FROM PUBLIC;

@@ -10,7 +10,8 @@ SELECT a.account, a.provider,
        aispend.settled_before(a.account) - 1 AS settled_day,
        (SELECT max(f.last_success_at) FROM aispend.freshness f WHERE f.account = a.account) AS last_sync,
        (SELECT f.last_status FROM aispend.freshness f WHERE f.account = a.account
-         ORDER BY f.last_attempt_at DESC NULLS LAST LIMIT 1) AS status
+         ORDER BY f.last_attempt_at DESC NULLS LAST LIMIT 1) AS status,
+       (SELECT max(f.refresh_state) FROM aispend.freshness f WHERE f.account = a.account) AS refresh_state
 FROM aispend._account_providers() a;
 COMMENT ON VIEW aispend.data_freshness IS
     'Per account: the last complete UTC day of its usage and of its costs, the last day whose bill is settled '
@@ -22,6 +23,8 @@ COMMENT ON COLUMN aispend.data_freshness.costs_day IS 'Last UTC day whose costs 
 COMMENT ON COLUMN aispend.data_freshness.settled_day IS 'Last settled UTC day (aispend.settled_before - 1): the figures up to it are billed.';
 COMMENT ON COLUMN aispend.data_freshness.last_sync IS 'End of the last successful sync step.';
 COMMENT ON COLUMN aispend.data_freshness.status IS 'Status of the latest sync attempt: succeeded, failed, aborted or running.';
+COMMENT ON COLUMN aispend.data_freshness.refresh_state IS
+    'running or queued: a background refresh of the account is under way (aispend.refresh_progress); else NULL.';
 
 -- The cost of a period by basis: billed (the provider's bill at the grain), allocated (a bill shared out by
 -- usage), estimated (list prices; the bill is not settled yet), mixed (a day and grain with several).

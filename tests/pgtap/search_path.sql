@@ -14,7 +14,7 @@ SELECT is_empty($$
       AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                       WHERE c ~ '^search_path=pg_catalog(, aispend)?, pg_temp$')
       AND NOT (p.prokind = 'p' AND p.proname IN ('sync', 'refresh', '_sync_step', '_after_sync', 'check_alerts',
-                                                   '_refresh_account')) $$,
+                                                   '_refresh_work')) $$,
     'every function pins search_path to pg_catalog[, aispend], pg_temp or has a SQL-standard body');
 
 -- The procedures: every function call in their bodies is schema-qualified (strings and comments aside).
