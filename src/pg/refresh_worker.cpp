@@ -33,6 +33,7 @@ extern "C" {
 #include "parser/analyze.h"
 #include "postmaster/bgworker.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
@@ -63,6 +64,9 @@ struct RefreshWorkerArgs {
 };
 static_assert(sizeof(RefreshWorkerArgs) <= BGW_EXTRALEN, "the worker's arguments must fit in bgw_extra");
 constexpr uint32 kArgsMagic = 0x61737266;  // "asrf"
+// pg_advisory_lock_shared(1634300787, role oid) is what a live refresh worker holds ('aisp' + 3, as in
+// 20_schema.sql's lock keys).
+constexpr uint32 kAliveLockClass = 1634300787;
 
 // ---------------------------------------------------------------- the requesting backend
 
@@ -280,14 +284,19 @@ void aispend_refresh_worker_main(Datum) {
     BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
     SetConfigOption("application_name", "aispend refresh", PGC_USERSET, PGC_S_SESSION);
 
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    // Held for the worker's life, so that any role can tell from pg_locks (pg_stat_activity hides other roles'
+    // backends) that this worker, of this role and database, is alive: aispend._refresh_state.
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kAliveLockClass, (uint32)args.role, 2);
+    (void)LockAcquire(&tag, ShareLock, true, false);
     // The requests may be rows the requesting transaction has not committed yet: wait for it to end.
     if (TransactionIdIsValid(args.requester_xid)) {
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
         pgstat_report_activity(STATE_RUNNING, "waiting for the requesting transaction to end");
         XactLockTableWait(args.requester_xid, nullptr, nullptr, XLTW_None);
-        CommitTransactionCommand();
     }
+    CommitTransactionCommand();
 
     MemoryContextSwitchTo(TopMemoryContext);
     const char *sql = "CALL aispend._refresh_work()";

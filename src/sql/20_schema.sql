@@ -349,6 +349,8 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- What a request's state means now: a 'running' request whose worker is gone (killed, a crash: it could not
 -- record anything) failed; so did a 'queued' one that no worker of its role took within a minute of being
 -- visible (the workers were started before the request committed, and take every queued request of their role).
+-- A live worker holds the shared advisory lock (1634300787, its role's oid) in its database for its whole life
+-- (src/pg/refresh_worker.cpp): pg_locks shows it to every role, where pg_stat_activity hides other roles' rows.
 CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE
@@ -356,13 +358,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN state = 'running' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_stat_activity a
-                  WHERE a.pid = worker_pid AND a.backend_type = 'aispend refresh') THEN 'failed'
+                 SELECT 1 FROM pg_catalog.pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
+                    AND l.pid = worker_pid) THEN 'failed'
         WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_stat_activity a
-                  WHERE a.backend_type = 'aispend refresh' AND a.usename = requested_by
-                    AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                    WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
+                 SELECT 1 FROM pg_catalog.pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
+                    AND l.objid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = requested_by)
+                    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                       WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
         ELSE state
     END
 $$;

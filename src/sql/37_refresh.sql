@@ -186,7 +186,7 @@ BEGIN
         SELECT q.id, q.since, q.state INTO v_active FROM aispend.refresh_requests q
          WHERE q.account = v_acct AND q.state IN ('queued', 'running')
          ORDER BY q.id LIMIT 1;
-        IF FOUND AND NOT (since IS NULL OR since >= v_active.since) THEN
+        IF FOUND AND NOT (since IS NULL OR coalesce(since >= v_active.since, false)) THEN
             RAISE EXCEPTION 'aispend: account % is already being refreshed (request %) from a later start', v_acct,
                             v_active.id
                 USING ERRCODE = 'lock_not_available',
