@@ -1,7 +1,8 @@
 // The background refresh (issue 13): aispend._start_refresh_workers(wanted) starts dynamic background workers
 // (no shared_preload_libraries needed), each connected to the current database as the current role. A worker
-// waits for the requesting transaction to end, then runs CALL aispend._refresh_work() (src/sql/37_refresh.sql),
-// which takes the role's queued refresh requests one account at a time until none is left.
+// waits for the requesting transaction to end, then runs CALL aispend._refresh_work()
+// (src/sql/37_refresh.sql), which takes the role's queued refresh requests one account at a time until none
+// is left.
 //
 // Non-atomic CALL. A procedure may COMMIT only when CALLed at top level outside a transaction block
 // (ProcessUtility's context PROCESS_UTILITY_TOPLEVEL and !IsTransactionBlock(), utility.c). SPI cannot give
@@ -16,13 +17,14 @@
 // Errors. The worker's main is plain C-style code: no C++ object lives in any frame here, so an ereport
 // longjmp skips no destructor, and no C++ exception can be thrown. An error of the CALL (the sync of the
 // account in hand failed) is caught with PG_TRY, logged, the transaction rolled back, and recorded on the
-// request the worker was running with aispend._refresh_failed in a new transaction; the worker then CALLs again
-// for the next queued account. pg_cancel_backend (aispend.cancel_refresh) cancels the account in hand: its step
-// rolls back, its sync_runs row is 'aborted', the request is 'cancelled', and the worker goes on. SIGTERM
-// (pg_terminate_backend, server shutdown) also cancels the statement first, but the request is recorded
-// 'failed' (57P01) and the worker exits; a second SIGTERM ends it at once (FATAL), as in any backend. A worker
-// that ends without recording anything (killed, a crash) leaves its request 'running' with a dead pid:
-// aispend.request_refresh marks such requests failed, and aispend.refresh_progress shows them failed.
+// request the worker was running with aispend._refresh_failed in a new transaction; the worker then CALLs
+// again for the next queued account. pg_cancel_backend (aispend.cancel_refresh) cancels the account in hand:
+// its step rolls back, its sync_runs row is 'aborted', the request is 'cancelled', and the worker goes on.
+// SIGTERM (pg_terminate_backend, server shutdown) also cancels the statement first, but the request is
+// recorded 'failed' (57P01) and the worker exits; a second SIGTERM ends it at once (FATAL), as in any
+// backend. A worker that ends without recording anything (killed, a crash) leaves its request 'running' with
+// a dead pid: aispend.request_refresh marks such requests failed, and aispend.refresh_progress shows them
+// failed.
 #include "pg/pg_headers.hpp"
 
 extern "C" {
@@ -218,7 +220,8 @@ bool record_failure(ErrorData *edata) {
         const char *message = edata->message != nullptr ? edata->message : "unknown error";
         const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
         if (got_sigterm && edata->sqlerrcode == ERRCODE_QUERY_CANCELED) {
-            message = "the refresh's worker was terminated (pg_terminate_backend, or the server shutting down)";
+            message =
+                "the refresh's worker was terminated (pg_terminate_backend, or the server shutting down)";
             sqlstate = "57P01";
         }
         SetCurrentStatementStartTimestamp();
@@ -229,9 +232,10 @@ bool record_failure(ErrorData *edata) {
         Oid types[3] = {TEXTOID, TEXTOID, TEXTOID};
         Datum values[3] = {CStringGetTextDatum(sqlstate), CStringGetTextDatum(message),
                            CStringGetTextDatum(edata->detail != nullptr ? edata->detail : "")};
-        int rc = SPI_execute_with_args("SELECT aispend._refresh_failed($1, $2, $3)", 3, types, values, nullptr,
-                                       false, 1);
-        if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "aispend: recording the failure returned %d", rc);
+        int rc = SPI_execute_with_args("SELECT aispend._refresh_failed($1, $2, $3)", 3, types, values,
+                                       nullptr, false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1)
+            elog(ERROR, "aispend: recording the failure returned %d", rc);
         bool isnull = true;
         Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
         marked = !isnull && DatumGetBool(d);
@@ -286,8 +290,8 @@ void aispend_refresh_worker_main(Datum) {
 
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    // Held for the worker's life, so that any role can tell from pg_locks (pg_stat_activity hides other roles'
-    // backends) that this worker, of this role and database, is alive: aispend._refresh_state.
+    // Held for the worker's life, so that any role can tell from pg_locks (pg_stat_activity hides other
+    // roles' backends) that this worker, of this role and database, is alive: aispend._refresh_state.
     LOCKTAG tag;
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kAliveLockClass, (uint32)args.role, 2);
     (void)LockAcquire(&tag, ShareLock, true, false);

@@ -598,7 +598,8 @@ BEGIN
                       || '</td><td>' || coalesce(to_char(f.settled_day, 'YYYY-MM-DD'), '—')
                       || '</td><td>' || coalesce(aispend.html_escape(to_char(f.last_sync AT TIME ZONE 'UTC',
                                                                               'YYYY-MM-DD HH24:MI') || ' UTC'), '—')
-                      || '</td><td>' || aispend.html_escape(coalesce(f.status, '—')) || '</td></tr>', ''
+                      || '</td><td>' || aispend.html_escape(coalesce(f.status, '—'))
+                      || '</td><td>' || aispend.html_escape(coalesce(f.refresh_state, '—')) || '</td></tr>', ''
                       ORDER BY f.account)
       INTO part
       FROM aispend.data_freshness f
@@ -606,7 +607,7 @@ BEGIN
     html := html || '<section id="freshness"><h2>Data Freshness</h2>'
         || '<table data-check="data_freshness"><thead><tr><th>Account</th><th>Provider</th><th>Usage complete through</th>'
         || '<th>Costs complete through</th><th>Costs settled through</th><th>Last sync</th><th>Last status</th>'
-        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<th>Refresh now</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
         || '<p class="note">' || aispend._report_pct(est_pct) || ' of the cost in this period is estimated from list prices '
         || '(days whose bill is not settled yet: docs/costs.md). A trend marked "history from" compares with a period '
         || 'older than the synced history.</p></section>';

@@ -292,7 +292,7 @@ def main(argv):
                             f"FROM aispend.data_freshness f WHERE aispend._provider_matches(provider, '{provider}') "
                             "ORDER BY account",
           [("account", txt), ("provider", txt), ("usage_day", day), ("costs_day", day), ("settled_day", day),
-           ("synced", day), ("status", day)])
+           ("synced", day), ("status", day), ("refresh_state", lambda v: v or "—")])
 
     band = lambda r: f"{money(r['forecast_low'])} – {money(r['forecast_high'])}"  # noqa: E731
     budgets = psql(db, "SELECT *, '' AS bar FROM aispend.budgets_status()")

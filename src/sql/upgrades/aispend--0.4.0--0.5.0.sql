@@ -1,3 +1,1396 @@
 -- aispend 0.4.0 -> 0.5.0: the background refresh (docs/upgrading.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.5.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.5.0'" to load this file. \quit
+
+-- ---- from 20_schema.sql: the refresh requests
+-- The background refreshes (37_refresh.sql): one row per request and account. A request of several accounts
+-- shares one id; a request for an account whose refresh is already queued or running 'joins' it.
+CREATE SEQUENCE aispend.refresh_request_ids AS bigint;
+COMMENT ON SEQUENCE aispend.refresh_request_ids IS 'Ids of aispend.refresh_requests (one per aispend.request_refresh call).';
+CREATE TABLE aispend.refresh_requests (
+    id             bigint      NOT NULL,
+    account        name        NOT NULL,
+    requested_by   name        NOT NULL DEFAULT CURRENT_USER,
+    since          timestamptz,
+    state          text        NOT NULL DEFAULT 'queued'
+                               CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'joined')),
+    joined_request bigint,
+    requested_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started_at     timestamptz,
+    finished_at    timestamptz,
+    worker_pid     integer,
+    steps_planned  jsonb,
+    error_sqlstate text,
+    error_message  text,
+    error_detail   text,
+    CONSTRAINT refresh_requests_pkey PRIMARY KEY (account, id),
+    CONSTRAINT refresh_requests_joined CHECK ((state = 'joined') = (joined_request IS NOT NULL) OR state = 'cancelled')
+);
+CREATE INDEX refresh_requests_active_idx ON aispend.refresh_requests (requested_by, id)
+    WHERE state IN ('queued', 'running');
+COMMENT ON TABLE aispend.refresh_requests IS
+    'One row per background refresh (aispend.request_refresh) and account: who asked, its state, the worker that '
+    'ran it and how it ended. Progress: aispend.refresh_progress.';
+COMMENT ON COLUMN aispend.refresh_requests.id IS 'The request id request_refresh returned (shared by its accounts).';
+COMMENT ON COLUMN aispend.refresh_requests.requested_by IS
+    'The role the worker runs as (the requesting role): its keys and privileges, never more.';
+COMMENT ON COLUMN aispend.refresh_requests.since IS 'The since argument of the sync (NULL: the usual incremental window).';
+COMMENT ON COLUMN aispend.refresh_requests.state IS
+    'queued (waiting for a worker), running, succeeded, failed (the error below; also a worker that was '
+    'terminated), cancelled (aispend.cancel_refresh), or joined: the account was already being refreshed by '
+    'joined_request, whose outcome this request shares.';
+COMMENT ON COLUMN aispend.refresh_requests.joined_request IS 'For a joined request: the request whose run it shares.';
+COMMENT ON COLUMN aispend.refresh_requests.worker_pid IS 'The background worker''s process id, once it runs.';
+COMMENT ON COLUMN aispend.refresh_requests.steps_planned IS
+    'Sync steps (endpoint and month chunks) the refresh was to run, per endpoint, when it started.';
+COMMENT ON COLUMN aispend.refresh_requests.error_message IS
+    'The error that ended the refresh (it may quote a provider); readers see only error_sqlstate.';
+
+-- What a request's state means now: a 'running' request whose worker is gone (killed, a crash: it could not
+-- record anything) failed; so did a 'queued' one that no worker of its role took within a minute of being
+-- visible (the workers were started before the request committed, and take every queued request of their role).
+-- A live worker holds the shared advisory lock (1634300787, its role's oid) in its database for its whole life
+-- (src/pg/refresh_worker.cpp): pg_locks shows it to every role, where pg_stat_activity hides other roles' rows.
+CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN state = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
+                    AND l.pid = worker_pid) THEN 'failed'
+        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
+                    AND l.objid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = requested_by)
+                    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                       WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
+        ELSE state
+    END
+$$;
+COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
+    'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';
+
+SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_request_ids', '');
+
+-- ---- from 30_sync.sql: the sync runs the steps of _sync_plan, and tells LISTEN aispend_refresh of each
+-- The steps a sync of one account runs, in order: workspaces, api_keys, then usage and costs in chunks of at
+-- most one calendar month (UTC) of their windows. An endpoint with nothing to fetch has one row with
+-- chunk_from >= chunk_to (the sync says so and skips it). aispend.sync runs these; a background refresh counts
+-- them to show its progress.
+CREATE FUNCTION aispend._sync_plan(p_account name, p_since timestamptz, p_until timestamptz, p_now timestamptz)
+RETURNS TABLE (step integer, endpoint text, chunk_from timestamptz, chunk_to timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_cfg record;
+    v_win record;
+    v_from timestamptz;
+BEGIN
+    SELECT * INTO v_cfg FROM aispend._account_settings(p_account);
+    step := 0;
+    FOREACH endpoint IN ARRAY ARRAY['workspaces', 'api_keys', 'usage', 'costs'] LOOP
+        IF endpoint IN ('workspaces', 'api_keys') THEN
+            chunk_from := NULL; chunk_to := NULL;
+            step := step + 1;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT * INTO v_win FROM aispend._sync_window(p_account, endpoint, v_cfg.bucket_width, v_cfg.backfill_days,
+                                                      v_cfg.resync_days, p_since, p_until, p_now);
+        IF v_win.w_start >= v_win.w_end THEN
+            chunk_from := v_win.w_start; chunk_to := v_win.w_end;
+            step := step + 1;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        v_from := v_win.w_start;
+        WHILE v_from < v_win.w_end LOOP
+            chunk_from := v_from;
+            chunk_to := LEAST(v_win.w_end, aispend._utc_add(aispend._bucket_floor(v_from, 'month'), interval '1 month'));
+            step := step + 1;
+            RETURN NEXT;
+            v_from := chunk_to;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._sync_plan(name, timestamptz, timestamptz, timestamptz) IS
+    'Internal: the steps (endpoint and month chunk) a sync of the account would run now, in order.';
+
+-- LISTEN aispend_refresh: a JSON payload at each step of a sync and each state change of a refresh request,
+-- delivered when its transaction commits. Names and states only: any role may LISTEN.
+CREATE FUNCTION aispend._notify_refresh(payload jsonb) RETURNS void
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT pg_catalog.pg_notify('aispend_refresh', payload::text);
+END;
+COMMENT ON FUNCTION aispend._notify_refresh(jsonb) IS
+    'Internal: NOTIFY aispend_refresh with a payload (account, endpoint, run and status of a sync step; or '
+    'request, account and state of a refresh request).';
+
+CREATE OR REPLACE PROCEDURE aispend._sync_step(p_account name, p_provider text, p_endpoint text,
+                                    p_since timestamptz, p_until timestamptz, p_width text,
+                                    INOUT o_sqlstate text, INOUT o_message text,
+                                    INOUT o_detail text, INOUT o_hint text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_run bigint;
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_res record;
+    v_http bigint;
+    v_retries bigint;
+    v_bytes bigint;
+    v_resume timestamptz;
+    v_complete timestamptz;
+BEGIN
+    o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
+    INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
+    VALUES (p_account, p_endpoint, p_since, p_until,
+            CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
+    RETURNING id INTO v_run;
+    PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+                                                                  'run', v_run, 'status', 'running'));
+    COMMIT;
+
+    BEGIN
+        CASE p_endpoint
+            WHEN 'workspaces' THEN
+                SELECT * INTO v_res FROM aispend._sync_workspaces(p_account, p_provider, v_t0);
+            WHEN 'api_keys' THEN
+                SELECT * INTO v_res FROM aispend._sync_api_keys(p_account, p_provider, v_t0);
+            WHEN 'usage' THEN
+                SELECT * INTO v_res FROM aispend._sync_usage(p_account, p_provider, p_since, p_until, p_width, v_t0);
+            WHEN 'costs' THEN
+                SELECT * INTO v_res FROM aispend._sync_costs(p_account, p_provider, p_since, p_until, v_t0);
+        END CASE;
+        SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes FROM aispend._last_fetch_stats() s;
+        -- The dashboard's rollups of these days change in the same transaction as the facts. A large change
+        -- is analyzed first: with the statistics of a much smaller table, the cost model's joins are planned
+        -- as nested loops, and a backfill month of a large organisation then takes minutes instead of seconds.
+
+        -- Complete through the last closed bucket, if this window continues the complete history (a window
+        -- that starts after it would leave a gap, which the next sync must still fetch).
+        IF p_endpoint IN ('usage', 'costs') THEN
+            SELECT pg_catalog.max(r.complete_through) INTO v_resume FROM aispend.sync_runs r
+            WHERE r.account = p_account AND r.endpoint = p_endpoint AND r.status = 'succeeded';
+            IF v_resume IS NULL OR p_since <= v_resume THEN
+                v_complete := LEAST(p_until, GREATEST(p_since, aispend._bucket_floor(v_t0,
+                                  CASE p_endpoint WHEN 'costs' THEN '1d' ELSE p_width END)));
+            END IF;
+        END IF;
+
+        UPDATE aispend.sync_runs r
+           SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), complete_through = v_complete,
+               rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
+               rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
+         WHERE r.account = p_account AND r.id = v_run;
+        -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
+        -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
+        -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a
+        -- backfill month of a large organisation then takes minutes instead of seconds.
+        IF p_endpoint IN ('usage', 'costs') THEN
+            IF v_res.inserted + v_res.deleted >= 10000 THEN
+                IF p_endpoint = 'usage' THEN ANALYZE aispend.usage; ELSE ANALYZE aispend.costs; END IF;
+            END IF;
+            PERFORM aispend._reroll(p_account);
+        END IF;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS o_sqlstate = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
+                                o_detail = PG_EXCEPTION_DETAIL, o_hint = PG_EXCEPTION_HINT;
+    END;
+
+    IF o_sqlstate IS NOT NULL THEN
+        BEGIN
+            SELECT s.http_requests, s.retries, s.bytes INTO v_http, v_retries, v_bytes
+            FROM aispend._last_fetch_stats() s;
+        EXCEPTION WHEN OTHERS THEN
+            v_http := NULL;
+        END;
+        UPDATE aispend.sync_runs r
+           SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
+               finished_at = pg_catalog.clock_timestamp(), http_requests = v_http, retries = v_retries,
+               bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
+               error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
+         WHERE r.account = p_account AND r.id = v_run;
+        PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+            'run', v_run, 'status', CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END));
+        COMMIT;
+        o_detail := pg_catalog.concat_ws(E'\n', NULLIF(o_detail, ''),
+            pg_catalog.format('aispend: account %s, %s%s (aispend.sync_runs id %s); nothing of this chunk was stored.',
+                              p_account, p_endpoint, aispend._fmt_window(p_since, p_until), v_run));
+        RETURN;
+    END IF;
+    PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
+                                                                  'run', v_run, 'status', 'succeeded'));
+    COMMIT;
+    RAISE NOTICE '%', pg_catalog.format('aispend: %s %s%s: %s rows (+%s ~%s -%s) in %s s', p_account, p_endpoint,
+        aispend._fmt_window(p_since, p_until), v_res.fetched, v_res.inserted, v_res.updated, v_res.deleted,
+        pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - v_t0)::numeric, 2));
+END
+$$;
+
+CREATE OR REPLACE PROCEDURE aispend.sync(account name DEFAULT NULL, since timestamptz DEFAULT NULL,
+                              until timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_only name := account;
+    v_since timestamptz := since;
+    v_until timestamptz := until;
+    v_accounts name[];
+    v_acct name;
+    v_cfg record;
+    v_now timestamptz;
+    v_step record;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_first_state text; v_first_msg text; v_first_detail text; v_first_hint text;
+    v_failed name[] := '{}';
+    v_mine boolean;
+BEGIN
+    IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
+        RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_only IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        IF v_accounts IS NULL THEN
+            RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM aispend._account_settings(v_only);   -- raises 42704 for an unknown account
+        v_accounts := ARRAY[v_only];
+    END IF;
+
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        <<one_account>>
+        DECLARE
+            v_cfg_ok boolean := true;
+        BEGIN
+            BEGIN
+                SELECT * INTO v_cfg FROM aispend._account_settings(v_acct);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_cfg_ok := false;
+            END;
+            IF NOT v_cfg_ok THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                EXIT one_account;
+            END IF;
+
+            PERFORM aispend._remember_provider(v_acct, v_cfg.provider);
+
+            -- One sync per account at a time (a session-level lock: it survives our COMMITs).
+            v_mine := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                              WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid()
+                                AND l.classid = 1634300784::oid AND l.objid = aispend._lock_key(v_acct)::oid
+                                AND l.objsubid = 2);
+            IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(1634300784, aispend._lock_key(v_acct)) THEN
+                IF v_only IS NOT NULL THEN
+                    RAISE EXCEPTION 'aispend: a sync of account % is already running', v_acct
+                        USING ERRCODE = 'lock_not_available',
+                              HINT = 'Wait for it to finish (SELECT * FROM aispend.freshness), or cancel it: '
+                                     'SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = ''advisory'' '
+                                     'AND classid = 1634300784 AND objid = aispend._lock_key(' ||
+                                     pg_catalog.quote_literal(v_acct) || ')::oid;';
+                END IF;
+                RAISE WARNING 'aispend: account % skipped: a sync of it is already running', v_acct;
+                EXIT one_account;
+            END IF;
+
+            -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
+            UPDATE aispend.sync_runs r
+               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
+                   error_message = coalesce(r.error_message,
+                                            'interrupted: the sync was cancelled or its session ended before it finished')
+             WHERE r.account = v_acct AND r.status = 'running';
+            COMMIT;
+
+            v_now := pg_catalog.clock_timestamp();
+            FOR v_step IN SELECT * FROM aispend._sync_plan(v_acct, v_since, v_until, v_now) p ORDER BY p.step LOOP
+                IF v_step.chunk_from >= v_step.chunk_to THEN
+                    RAISE NOTICE 'aispend: % %: nothing to sync in%', v_acct, v_step.endpoint,
+                        aispend._fmt_window(v_step.chunk_from, v_step.chunk_to);
+                    CONTINUE;
+                END IF;
+                CALL aispend._sync_step(v_acct, v_cfg.provider, v_step.endpoint, v_step.chunk_from, v_step.chunk_to,
+                                        v_cfg.bucket_width, v_state, v_msg, v_detail, v_hint);
+                EXIT WHEN v_state IS NOT NULL;
+            END LOOP;
+
+            PERFORM pg_catalog.pg_advisory_unlock(1634300784, aispend._lock_key(v_acct));
+
+            IF v_state IS NOT NULL THEN
+                IF v_only IS NOT NULL OR v_state = '57014' THEN
+                    IF v_state <> '57014' THEN
+                        CALL aispend._after_sync();
+                    END IF;
+                    RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail,
+                                          HINT = coalesce(NULLIF(v_hint, ''),
+                                                          'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+                END IF;
+                RAISE WARNING 'aispend: sync of account % failed: %', v_acct, v_msg;
+                v_failed := v_failed || v_acct;
+                IF v_first_state IS NULL THEN
+                    v_first_state := v_state; v_first_msg := v_msg; v_first_detail := v_detail; v_first_hint := v_hint;
+                END IF;
+                v_state := NULL;
+            END IF;
+        END one_account;
+    END LOOP;
+
+    CALL aispend._after_sync();
+    IF v_first_state IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_msg,
+            DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(v_first_detail, ''),
+                pg_catalog.format('aispend: %s of %s accounts failed: %s; the others were synced.',
+                                  pg_catalog.cardinality(v_failed), pg_catalog.cardinality(v_accounts),
+                                  pg_catalog.array_to_string(v_failed, ', '))),
+            HINT = coalesce(NULLIF(v_first_hint, ''), 'See SELECT * FROM aispend.sync_runs ORDER BY id DESC.');
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE aispend.sync(name, timestamptz, timestamptz) IS
+    'Syncs workspaces, API keys, usage and costs of one account (default: every aispend server) for a window '
+    '(default: backfill on the first sync, then resync_days plus everything since the last complete bucket). '
+    'COMMITs per endpoint and month chunk; CALL it outside a transaction block. See docs/sync.md.';
+
+CREATE OR REPLACE VIEW aispend.freshness AS
+WITH accounts AS (
+    SELECT s.srvname AS account,
+           aispend._option(s.srvoptions, 'provider') AS provider,
+           true AS server_exists
+    FROM aispend._servers() s
+    UNION ALL
+    SELECT DISTINCT r.account, NULL, false
+    FROM aispend.sync_runs r
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = r.account)
+)
+SELECT a.account, a.provider, e.endpoint,
+       ok.complete_through,
+       ok.last_success_at,
+       last.status AS last_status,
+       last.started_at AS last_attempt_at,
+       err.finished_at AS last_error_at,
+       err.error_sqlstate AS last_error_sqlstate,
+       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
+       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
+            THEN err.error_message END AS last_error_message,
+       (run.started_at IS NOT NULL) AS running,
+       run.started_at AS running_since,
+       a.server_exists,
+       rq.id AS refresh_request,
+       rq.state AS refresh_state
+FROM accounts a
+CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+LEFT JOIN LATERAL (
+    SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
+    FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'succeeded') ok ON true
+LEFT JOIN LATERAL (
+    SELECT r.status, r.started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT r.finished_at, r.error_sqlstate, r.error_message FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status IN ('failed', 'aborted')
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
+LEFT JOIN LATERAL (
+    SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
+    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
+      AND aispend._sync_lock_held(a.account)) run ON true
+LEFT JOIN LATERAL (
+    SELECT q.id, q.state FROM aispend.refresh_requests q
+    WHERE q.account = a.account AND q.state IN ('queued', 'running')
+      AND aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) IN ('queued', 'running')
+    ORDER BY q.id LIMIT 1) rq ON true
+ORDER BY a.account, e.ord;
+COMMENT ON VIEW aispend.freshness IS
+    'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
+COMMENT ON COLUMN aispend.freshness.refresh_request IS
+    'The background refresh of this account queued or running now (aispend.request_refresh), if any.';
+COMMENT ON COLUMN aispend.freshness.refresh_state IS 'Its state: queued or running (aispend.refresh_progress has the detail).';
+REVOKE ALL ON FUNCTION aispend._sync_plan(name, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._notify_refresh(jsonb) FROM PUBLIC;
+
+-- ---- 37_refresh.sql (new)
+-- 37_refresh.sql: "Refresh Data" from any client (issue 13). SELECT aispend.request_refresh() returns at once
+-- with a request id, from any transaction or function; background workers (src/pg/refresh_worker.cpp), started
+-- on demand and connected as the requesting role, sync the accounts, one account per worker at a time, up to
+-- aispend.refresh_workers at once. aispend.refresh_progress shows each request, account and endpoint as it
+-- goes; LISTEN aispend_refresh is told of each step and state change; aispend.cancel_refresh(id) stops it.
+--
+-- A request's rows (20_schema.sql: aispend.refresh_requests) go queued -> running -> succeeded, failed or
+-- cancelled. The workers wait for the requesting transaction to end, then each runs CALL aispend._refresh_work()
+-- outside any transaction block (the sync COMMITs), taking its role's queued rows in order until none is left.
+
+CREATE FUNCTION aispend._start_refresh_workers(wanted integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'aispend_start_refresh_workers' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, aispend, pg_temp;
+COMMENT ON FUNCTION aispend._start_refresh_workers(integer) IS
+    'Internal: starts up to min(wanted, aispend.refresh_workers) background workers connected to this database as '
+    'the current role (which must be able to log in); each waits for this transaction to end, then CALLs '
+    'aispend._refresh_work(). Returns how many started; raises 53400 when none could (max_worker_processes).';
+
+-- A request's row changed state: tell the listeners (on commit).
+CREATE FUNCTION aispend._notify_request(p_id bigint, p_account name, p_state text) RETURNS void
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT aispend._notify_refresh(pg_catalog.jsonb_build_object('request', p_id, 'account', p_account,
+                                                                 'state', p_state));
+END;
+COMMENT ON FUNCTION aispend._notify_request(bigint, name, text) IS
+    'Internal: NOTIFY aispend_refresh of a refresh request''s new state.';
+
+-- Marks the requests whose worker is gone failed (aispend._refresh_state), so that no row stays running.
+CREATE FUNCTION aispend._refresh_sweep() RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v record;
+    n integer := 0;
+BEGIN
+    FOR v IN
+        UPDATE aispend.refresh_requests q
+           SET state = 'failed', finished_at = pg_catalog.clock_timestamp(), error_sqlstate = '57P01',
+               error_message = CASE q.state
+                   WHEN 'running' THEN 'the refresh''s worker ended without recording an outcome (killed, or a crash)'
+                   ELSE 'no worker took the request (it could not connect as its role, or was killed)' END
+         WHERE q.state IN ('queued', 'running')
+           AND aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) = 'failed'
+        RETURNING q.id, q.account
+    LOOP
+        PERFORM aispend._notify_request(v.id, v.account, 'failed');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION aispend._refresh_sweep() IS
+    'Internal: marks failed the refresh requests left running or queued by a worker that is gone; returns how many.';
+
+-- What every worker CALLs. A procedure (it COMMITs), so it cannot pin search_path: every name is qualified.
+CREATE PROCEDURE aispend._refresh_work()
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v record;
+BEGIN
+    LOOP
+        -- The role's oldest queued account; a request another worker holds is skipped, not waited for.
+        UPDATE aispend.refresh_requests q
+           SET state = 'running', started_at = pg_catalog.clock_timestamp(), worker_pid = pg_catalog.pg_backend_pid()
+         WHERE (q.account, q.id) = (SELECT n.account, n.id FROM aispend.refresh_requests n
+                                     WHERE n.state = 'queued' AND n.requested_by = CURRENT_USER
+                                     ORDER BY n.id, n.account LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING q.id, q.account, q.since INTO v;
+        EXIT WHEN NOT FOUND;
+        PERFORM aispend._notify_request(v.id, v.account, 'running');
+        COMMIT;
+
+        -- The steps to come, for the progress (an error here, e.g. the server dropped meanwhile, fails the request).
+        UPDATE aispend.refresh_requests q
+           SET steps_planned = (SELECT pg_catalog.jsonb_object_agg(p.endpoint, p.n)
+                                  FROM (SELECT s.endpoint,
+                                               pg_catalog.count(*) FILTER (WHERE NOT s.chunk_from >= s.chunk_to
+                                                                              OR s.chunk_from IS NULL) AS n
+                                          FROM aispend._sync_plan(v.account, v.since, NULL,
+                                                                  pg_catalog.clock_timestamp()) s
+                                         GROUP BY s.endpoint) p)
+         WHERE q.account = v.account AND q.id = v.id;
+        COMMIT;
+
+        CALL aispend.sync(v.account, v.since);
+
+        UPDATE aispend.refresh_requests q
+           SET state = 'succeeded', finished_at = pg_catalog.clock_timestamp()
+         WHERE q.account = v.account AND q.id = v.id AND q.state = 'running';
+        PERFORM aispend._notify_request(v.id, v.account, 'succeeded');
+        COMMIT;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE aispend._refresh_work() IS
+    'Internal: run by each background refresh worker: takes the role''s queued refresh requests one account at a '
+    'time (running, CALL aispend.sync, succeeded) until none is left. An error propagates to the worker, which '
+    'records it (aispend._refresh_failed) and CALLs again.';
+
+-- Called by a worker, in a new transaction, after the sync of the account in hand failed and was rolled back.
+CREATE FUNCTION aispend._refresh_failed(p_sqlstate text, p_message text, p_detail text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_marked boolean := false;
+BEGIN
+    FOR v IN
+        UPDATE aispend.refresh_requests q
+           SET state = CASE WHEN p_sqlstate = '57014' THEN 'cancelled' ELSE 'failed' END,
+               finished_at = pg_catalog.clock_timestamp(), error_sqlstate = p_sqlstate, error_message = p_message,
+               error_detail = NULLIF(p_detail, '')
+         WHERE q.state = 'running' AND q.worker_pid = pg_catalog.pg_backend_pid() AND q.requested_by = CURRENT_USER
+        RETURNING q.id, q.account, q.state
+    LOOP
+        PERFORM aispend._notify_request(v.id, v.account, v.state);
+        v_marked := true;
+    END LOOP;
+    RETURN v_marked;
+END
+$$;
+COMMENT ON FUNCTION aispend._refresh_failed(text, text, text) IS
+    'Internal: a background worker records how the refresh request it was running ended in error (57014: '
+    'cancelled); false when it was running none.';
+
+-- ---------------------------------------------------------------- the public API
+
+CREATE FUNCTION aispend.request_refresh(accounts name[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_id bigint;
+    v_accounts name[];
+    v_acct name;
+    v_missing name[] := '{}';
+    v_active record;
+    v_queued integer;
+BEGIN
+    IF since IS NOT NULL AND since >= pg_catalog.clock_timestamp() THEN
+        RAISE EXCEPTION 'aispend: since (%) must be in the past', since USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF accounts IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        IF v_accounts IS NULL THEN
+            RAISE EXCEPTION 'aispend: no accounts to refresh (no server of the foreign-data wrapper aispend)'
+                USING ERRCODE = 'no_data_found', HINT = 'Create one first: docs/accounts.md.';
+        END IF;
+    ELSE
+        SELECT pg_catalog.array_agg(DISTINCT a ORDER BY a) INTO v_accounts FROM pg_catalog.unnest(accounts) a
+         WHERE a IS NOT NULL;
+        IF v_accounts IS NULL THEN
+            RAISE EXCEPTION 'aispend: no account named' USING ERRCODE = 'null_value_not_allowed',
+                HINT = 'Pass accounts => NULL for every account, or ARRAY[''name''].';
+        END IF;
+    END IF;
+    -- Each account exists (42704 otherwise) and this role has a key for it: refused now, not in the worker.
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        PERFORM aispend._account_settings(v_acct);
+        IF NOT coalesce((SELECT k.has_key FROM pg_catalog.pg_foreign_server s
+                                     CROSS JOIN LATERAL aispend._key_status(s.oid) k
+                                     WHERE s.srvname = v_acct), false) THEN
+            v_missing := v_missing || v_acct;
+        END IF;
+    END LOOP;
+    IF pg_catalog.cardinality(v_missing) > 0 THEN
+        RAISE EXCEPTION 'aispend: role % has no admin key for account %', CURRENT_USER,
+                        pg_catalog.array_to_string(v_missing, ', ')
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'A background refresh runs as the role that requests it, with that role''s keys.',
+                  HINT = 'Give the role a key (CREATE USER MAPPING FOR ... SERVER ... OPTIONS (admin_key ...)), '
+                         'or name only the accounts it has keys for: docs/accounts.md.';
+    END IF;
+
+    PERFORM aispend._refresh_sweep();
+    v_id := pg_catalog.nextval('aispend.refresh_request_ids');
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        -- Two requests for one account at once: the second waits here for the first's transaction, then joins.
+        PERFORM pg_catalog.pg_advisory_xact_lock(1634300786, aispend._lock_key(v_acct));
+        SELECT q.id, q.since, q.state INTO v_active FROM aispend.refresh_requests q
+         WHERE q.account = v_acct AND q.state IN ('queued', 'running')
+         ORDER BY q.id LIMIT 1;
+        IF FOUND AND NOT (since IS NULL OR coalesce(since >= v_active.since, false)) THEN
+            RAISE EXCEPTION 'aispend: account % is already being refreshed (request %) from a later start', v_acct,
+                            v_active.id
+                USING ERRCODE = 'lock_not_available',
+                      HINT = pg_catalog.format('Request again when it ends, or cancel it: SELECT aispend.cancel_refresh(%s);',
+                                               v_active.id);
+        END IF;
+        IF FOUND THEN
+            INSERT INTO aispend.refresh_requests (id, account, since, state, joined_request)
+            VALUES (v_id, v_acct, since, 'joined', v_active.id);
+            PERFORM aispend._notify_request(v_id, v_acct, 'joined');
+        ELSE
+            INSERT INTO aispend.refresh_requests (id, account, since) VALUES (v_id, v_acct, since);
+            PERFORM aispend._notify_request(v_id, v_acct, 'queued');
+        END IF;
+    END LOOP;
+
+    -- Workers for the role's queued accounts; they take queued requests of the role, so none is left waiting.
+    SELECT pg_catalog.count(*) INTO v_queued FROM aispend.refresh_requests q
+     WHERE q.state = 'queued' AND q.requested_by = CURRENT_USER;
+    IF v_queued > 0 THEN
+        PERFORM aispend._start_refresh_workers(v_queued);
+    END IF;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION aispend.request_refresh(name[], timestamptz) IS
+    'The dashboard''s "Refresh Data" from any client: queues a sync of the accounts (default: all) and returns its '
+    'request id at once; background workers running as this role sync them, up to aispend.refresh_workers '
+    'accounts at a time, once this transaction commits. An account already being refreshed is joined. Progress: '
+    'aispend.refresh_progress, LISTEN aispend_refresh. See docs/sync.md.';
+
+CREATE FUNCTION aispend.cancel_refresh(request bigint) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v record;
+    n integer := 0;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM aispend.refresh_requests q WHERE q.id = request) THEN
+        RAISE EXCEPTION 'aispend: no refresh request %', request USING ERRCODE = 'no_data_found',
+            HINT = 'SELECT DISTINCT request, state FROM aispend.refresh_progress;';
+    END IF;
+    -- The row lock keeps a worker from finishing this account and starting the next one under our cancel.
+    FOR v IN SELECT q.* FROM aispend.refresh_requests q
+              WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')
+              ORDER BY q.account FOR UPDATE
+    LOOP
+        IF NOT pg_catalog.pg_has_role(v.requested_by, 'MEMBER') THEN
+            RAISE EXCEPTION 'aispend: refresh request % is role %''s', request, v.requested_by
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF v.state = 'running' THEN
+            -- The worker rolls the step back and records the request cancelled itself.
+            IF NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
+                RAISE WARNING 'aispend: the worker of request % (account %) was not found', request, v.account;
+            END IF;
+        ELSE
+            UPDATE aispend.refresh_requests q
+               SET state = 'cancelled', finished_at = pg_catalog.clock_timestamp(), error_sqlstate = '57014',
+                   error_message = CASE v.state WHEN 'queued' THEN 'cancelled before it started'
+                                   ELSE pg_catalog.format('cancelled; request %s, which it had joined, goes on',
+                                                          v.joined_request) END
+             WHERE q.account = v.account AND q.id = v.id;
+            PERFORM aispend._notify_request(v.id, v.account, 'cancelled');
+        END IF;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION aispend.cancel_refresh(bigint) IS
+    'Cancels a refresh request: its queued accounts at once, its running ones by cancelling their worker''s '
+    'statement (the step in flight rolls back, as when a sync is cancelled). Returns how many accounts it '
+    'cancelled; a joined account stops sharing the other request, which goes on. Only the requesting role (or a '
+    'member of it) may.';
+
+-- ---------------------------------------------------------------- progress
+
+CREATE VIEW aispend.refresh_progress AS
+WITH req AS (
+    SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
+           CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
+           aispend._refresh_state(x.state, x.worker_pid, x.requested_by, x.requested_at) AS state,
+           x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
+    FROM aispend.refresh_requests r
+    JOIN aispend.refresh_requests x
+      ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
+), steps AS (
+    SELECT req.*, e.ord, e.endpoint,
+           (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
+           s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
+    FROM req
+    CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+    LEFT JOIN LATERAL (
+        SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
+               pg_catalog.bool_or(r.status = 'running') AS busy,
+               pg_catalog.max(CASE WHEN r.status = 'running'
+                                   THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)), '')
+                              END) AS in_flight,
+               pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
+               pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
+               pg_catalog.sum(r.retries) AS retries
+        FROM aispend.sync_runs r
+        WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
+          AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
+)
+SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
+       CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
+            WHEN st.failed THEN 'failed'
+            WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
+            WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
+            WHEN st.state IN ('queued', 'running') THEN 'waiting'
+            ELSE 'not reached' END AS endpoint_state,
+       st.in_flight AS chunk_in_flight,
+       st.steps_done, st.steps_planned_ep AS steps_planned,
+       coalesce(st.rows_fetched, 0) AS rows_fetched,
+       coalesce(st.http_requests, 0) AS http_requests,
+       coalesce(st.retries, 0) AS retries,
+       st.requested_at, st.started_at, st.finished_at,
+       coalesce(st.finished_at, pg_catalog.clock_timestamp()) - st.started_at AS elapsed,
+       -- the time per step so far times the steps still to run (NULL before the first step ends)
+       CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
+            WHEN pg_catalog.sum(st.steps_done) OVER w > 0
+                THEN (pg_catalog.clock_timestamp() - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
+                     * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w - pg_catalog.sum(st.steps_done) OVER w)
+       END AS remaining,
+       st.joined_request, st.error_sqlstate
+FROM steps st
+WINDOW w AS (PARTITION BY st.request, st.account)
+ORDER BY st.request DESC, st.account, st.ord;
+COMMENT ON VIEW aispend.refresh_progress IS
+    'Background refreshes as they go, per request, account and endpoint: state, the chunk in flight, steps done of '
+    'those planned, rows, HTTP requests and retries so far, elapsed time and an estimate of what remains. Counts '
+    'grow as each step commits. No secret: readers may watch it. LISTEN aispend_refresh to hear of each change.';
+COMMENT ON COLUMN aispend.refresh_progress.request IS 'The id aispend.request_refresh returned.';
+COMMENT ON COLUMN aispend.refresh_progress.state IS
+    'The account''s refresh: queued, running, succeeded, failed or cancelled (a joined request shows the state of '
+    'the request it joined).';
+COMMENT ON COLUMN aispend.refresh_progress.endpoint_state IS
+    'running, waiting, done, nothing to fetch, failed, interrupted (the refresh ended during it) or not reached.';
+COMMENT ON COLUMN aispend.refresh_progress.chunk_in_flight IS 'The window of the step being fetched now (usage, costs).';
+COMMENT ON COLUMN aispend.refresh_progress.steps_done IS 'Steps (month chunks) of this endpoint committed so far.';
+COMMENT ON COLUMN aispend.refresh_progress.steps_planned IS 'Steps of this endpoint planned when the refresh started.';
+COMMENT ON COLUMN aispend.refresh_progress.rows_fetched IS 'Rows the provider returned in the committed steps.';
+COMMENT ON COLUMN aispend.refresh_progress.http_requests IS 'HTTP requests of the committed and failed steps.';
+COMMENT ON COLUMN aispend.refresh_progress.retries IS 'Of which retried (429, 5xx, network; Retry-After honoured).';
+COMMENT ON COLUMN aispend.refresh_progress.elapsed IS 'Since the account''s refresh started (to its end once ended).';
+COMMENT ON COLUMN aispend.refresh_progress.remaining IS
+    'Estimate: the time per committed step so far times the steps still planned for the account; NULL until a step '
+    'ends, 0 once ended.';
+COMMENT ON COLUMN aispend.refresh_progress.joined_request IS 'For a joined request: the request whose run it shows.';
+COMMENT ON COLUMN aispend.refresh_progress.error_sqlstate IS
+    'How it failed (the message: aispend.refresh_requests.error_message, for admins).';
+
+REVOKE ALL ON FUNCTION aispend._start_refresh_workers(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._notify_request(bigint, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._refresh_sweep() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE aispend._refresh_work() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._refresh_failed(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.request_refresh(name[], timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.cancel_refresh(bigint) FROM PUBLIC;
+
+-- ---- from 69_data_freshness.sql: a refresh under way
+CREATE OR REPLACE VIEW aispend.data_freshness WITH (security_invoker = true) AS
+SELECT a.account, a.provider,
+       (SELECT (max(f.complete_through) AT TIME ZONE 'UTC')::date - 1 FROM aispend.freshness f
+         WHERE f.account = a.account AND f.endpoint = 'usage') AS usage_day,
+       (SELECT (max(f.complete_through) AT TIME ZONE 'UTC')::date - 1 FROM aispend.freshness f
+         WHERE f.account = a.account AND f.endpoint = 'costs') AS costs_day,
+       aispend.settled_before(a.account) - 1 AS settled_day,
+       (SELECT max(f.last_success_at) FROM aispend.freshness f WHERE f.account = a.account) AS last_sync,
+       (SELECT f.last_status FROM aispend.freshness f WHERE f.account = a.account
+         ORDER BY f.last_attempt_at DESC NULLS LAST LIMIT 1) AS status,
+       (SELECT max(f.refresh_state) FROM aispend.freshness f WHERE f.account = a.account) AS refresh_state
+FROM aispend._account_providers() a;
+COMMENT ON COLUMN aispend.data_freshness.refresh_state IS
+    'running or queued: a background refresh of the account is under way (aispend.refresh_progress); else NULL.';
+
+-- ---- from 70_report.sql: the report shows a refresh under way
+CREATE OR REPLACE FUNCTION aispend.report_html(period daterange DEFAULT aispend.period('last_30_days'),
+                                    provider text DEFAULT 'all', compare_with daterange DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    max_rows constant integer := 50;   -- table rows shown per tab; the rest is counted below the table
+    prev daterange;
+    ws record;
+    ak record;
+    md record;
+    html text;
+    part text;
+    n integer;
+    labels text[];
+    a numeric[];
+    b numeric[];
+    c numeric[];
+    prov text := lower(coalesce(nullif(btrim(provider), ''), 'all'));
+    call_args text;
+    n_ws integer;
+    n_active integer;
+    n_renamed integer;
+    est_pct numeric;
+    days date[];
+BEGIN
+    prev := aispend._check_period(coalesce(compare_with, aispend.previous_period(aispend._check_period(period))));
+    PERFORM aispend._provider_matches('openai', prov);   -- raises for an unknown provider filter
+    call_args := format('%L::daterange, %L', period, prov)
+                 || CASE WHEN compare_with IS NOT NULL THEN format(', compare_with => %L::daterange', prev) ELSE '' END;
+
+    SELECT * INTO ws FROM aispend.workspaces_summary(period, prov, compare_with => prev);
+    SELECT * INTO ak FROM aispend.api_keys_summary(period, prov, compare_with => prev);
+    SELECT * INTO md FROM aispend.models_summary(period, prov, compare_with => prev);
+    SELECT b.pct_of_cost INTO est_pct FROM aispend.cost_basis_split(period, prov) b WHERE b.cost_basis = 'estimated';
+    est_pct := coalesce(est_pct, 0);
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        || '<title>aispend report ' || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</title><style>'
+        || 'body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;background:#f6f7f9}'
+        || 'h1{margin:0 0 4px;font-size:26px}h2{margin:0 0 12px;font-size:20px;border-bottom:2px solid #4e79a7;padding-bottom:4px}'
+        || 'header p{margin:2px 0;color:#555}section{background:#fff;border:1px solid #dde;border-radius:8px;padding:16px 20px;margin:18px 0}'
+        || '.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:14px}'
+        || '.card{border:1px solid #dde;border-radius:6px;padding:10px 14px;min-width:150px;background:#fbfcfe}'
+        || '.card-title{font-size:12px;color:#666;text-transform:uppercase;letter-spacing:.04em}'
+        || '.card-value{font-size:22px;font-weight:600;margin-top:4px}.card-note{font-size:12px;margin-top:4px;color:#555}'
+        || '.charts{display:flex;flex-wrap:wrap;gap:16px}figure.chart{margin:0 0 12px}figcaption{font-weight:600;margin-bottom:4px}'
+        || 'svg text{font-size:12px;fill:#222}svg text.num{text-anchor:end}svg text.small{font-size:11px}svg text.muted{fill:#777}'
+        || 'table{border-collapse:collapse;width:100%;font-size:13px;margin-top:6px}'
+        || 'th,td{border-bottom:1px solid #e4e6eb;padding:4px 8px;text-align:left}th{background:#f0f2f6}'
+        || 'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}'
+        || '.trend{font-weight:600;white-space:nowrap}.trend.up{color:#c62828}.trend.down{color:#2e7d32}'
+        || '.trend.flat{color:#777}.trend.new{color:#1565c0}.trend.incomplete{color:#777;font-style:italic;font-weight:400}'
+        || '.star{vertical-align:-2px}.muted{color:#777}'
+        || '.note{font-size:12px;color:#666}footer{font-size:12px;color:#666;margin-top:20px}code{font-size:12px}'
+        || '</style></head><body>'
+        || '<header><h1>aispend · Provider Dashboard</h1>'
+        || '<p data-check="period" data-value="' || aispend.html_escape(period::text) || '">Period: <b>'
+        || aispend.html_escape(aispend.period_first_day(period)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(period)::text) || '</b> ('
+        || (upper(period) - lower(period)) || ' UTC days), compared with '
+        || aispend.html_escape(aispend.period_first_day(prev)::text) || ' to '
+        || aispend.html_escape(aispend.period_last_day(prev)::text) || '</p>'
+        || '<p>Provider: <b>' || aispend.html_escape(prov) || '</b> · generated '
+        || aispend.html_escape(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC') || '</p></header>';
+
+    -- ---- Workspaces
+    html := html || '<section id="workspaces"><h2>Workspaces</h2><div class="cards">'
+        || aispend._report_card('workspaces_summary.total_cost', 'Total Cost', aispend._report_money(ws.total_cost),
+                                ws.total_cost::text,
+                                aispend._report_trend(ws.trend, ws.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ws.previous_total_cost)))
+        || aispend._report_card('workspaces_summary.active_workspaces', 'Active Workspaces',
+                                aispend._report_int(ws.active_workspaces), ws.active_workspaces::text)
+        -- a card per provider in view (none for a provider the filter leaves out; other only when it has cost)
+        || CASE WHEN prov IN ('all', 'openai')
+                THEN aispend._report_card('workspaces_summary.openai_cost', 'OpenAI',
+                                          aispend._report_money(ws.openai_cost), ws.openai_cost::text)
+                ELSE '' END
+        || CASE WHEN prov IN ('all', 'anthropic')
+                THEN aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
+                                          aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
+                ELSE '' END
+        || CASE WHEN prov = 'other' OR prov = 'all' AND ws.other_cost <> 0
+                THEN aispend._report_card('workspaces_summary.other_cost', 'Other providers',
+                                          aispend._report_money(ws.other_cost), ws.other_cost::text)
+                ELSE '' END
+        || aispend._report_card('cost_basis.estimated_pct', 'Estimated',
+                                aispend._report_pct(est_pct), coalesce(est_pct::text, ''),
+                                'of the cost is estimated from list prices (bill not settled yet)')
+        || aispend._report_card('workspaces_summary.requests', 'Requests', aispend._report_int(ws.requests),
+                                coalesce(ws.requests::text, ''))
+        || aispend._report_card('workspaces_summary.tokens', 'Tokens', aispend._report_int(ws.tokens), ws.tokens::text)
+        || '</div><div class="charts">';
+    SELECT array_agg(t.provider ORDER BY t.cost DESC, t.provider), array_agg(t.cost ORDER BY t.cost DESC, t.provider),
+           array_agg(t.pct_of_total ORDER BY t.cost DESC, t.provider)
+      INTO labels, a, c
+      FROM aispend.workspaces_by_provider(period, prov, compare_with => prev) t;
+    html := html || aispend._report_pie('Cost Distribution by Provider', 'workspaces_by_provider', labels, a, c);
+    SELECT array_agg(t.name ORDER BY t.current_cost DESC, t.name), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.name),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.name)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.workspaces_vs_previous(period, prov, compare_with => prev) v
+            ORDER BY v.current_cost DESC, v.name LIMIT 10) t;
+    html := html || aispend._report_bars('Current vs Previous Period (top 10 workspaces)', 'workspaces_vs_previous',
+                                         labels, a, b);
+    SELECT array_agg(d.day ORDER BY d.day), array_agg(d.cost ORDER BY d.day) INTO days, a
+      FROM aispend.daily_series(period, prov) d;
+    html := html || aispend._report_daily('Cost per Day (red: a spike, aispend.anomalies)', 'daily_series', days, a,
+                                          ARRAY(SELECT DISTINCT x.day FROM aispend.anomalies(period, NULL, prov) x))
+                 || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.name) || '</td><td>' || aispend.html_escape(t.provider)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.cost DESC, t.name),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.workspaces_table(period, prov, compare_with => prev) x
+            ORDER BY x.cost DESC, x.name LIMIT max_rows) t;
+    html := html || '<table data-check="workspaces_table"><thead><tr><th>Name</th><th>Provider</th>'
+        || '<th class="num">Cost</th><th class="num">% of Total</th><th class="num">Requests</th>'
+        || '<th class="num">Tokens</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.workspaces_table(' || aispend.html_escape(call_args) || ') ORDER BY cost DESC, name;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- API keys
+    html := html || '<section id="api-keys"><h2>API Keys</h2><div class="cards">'
+        || aispend._report_card('api_keys_summary.total_cost', 'Total Cost', aispend._report_money(ak.total_cost),
+                                ak.total_cost::text,
+                                aispend._report_trend(ak.trend, ak.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(ak.previous_total_cost)))
+        || aispend._report_card('api_keys_summary.active_keys', 'Active API Keys', aispend._report_int(ak.active_keys),
+                                ak.active_keys::text)
+        || aispend._report_card('api_keys_summary.total_requests', 'Total Requests',
+                                aispend._report_int(ak.total_requests), coalesce(ak.total_requests::text, ''))
+        || aispend._report_card('api_keys_summary.tokens', 'Tokens', aispend._report_int(ak.tokens), ak.tokens::text)
+        || aispend._report_card('api_keys_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(ak.avg_cost_per_1m), coalesce(ak.avg_cost_per_1m::text, ''))
+        || '</div><div class="charts">';
+    SELECT array_agg(CASE WHEN t.label = 'Other keys' THEN 'Other keys (' || t.keys || ')' ELSE t.label END ORDER BY t.rank),
+           array_agg(t.cost ORDER BY t.rank), array_agg(t.pct_of_total ORDER BY t.rank)
+      INTO labels, a, c
+      FROM aispend.api_keys_top(period, 10, prov, compare_with => prev) t;
+    html := html || aispend._report_pie('Cost Distribution by API Key (top 10)', 'api_keys_top', labels, a, c);
+    SELECT array_agg(t.api_key || ' (' || t.workspace || ')' ORDER BY t.rn), array_agg(t.current_cost ORDER BY t.rn),
+           array_agg(t.previous_cost ORDER BY t.rn)
+      INTO labels, a, b
+      FROM (SELECT v.*, row_number() OVER (ORDER BY v.current_cost DESC, v.api_key, v.account, v.workspace_id,
+                                                    v.api_key_id) AS rn
+            FROM aispend.api_keys_vs_previous(period, prov, compare_with => prev) v) t
+     WHERE t.rn <= 10;
+    html := html || aispend._report_bars('API Key Cost Comparison (top 10 keys)', 'api_keys_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.api_key) || '</td><td>' || aispend.html_escape(t.kind)
+                      || '</td><td>' || aispend.html_escape(t.workspace)
+                      || '</td><td><code>' || aispend.html_escape(t.key_hint) || '</code></td><td>'
+                      || aispend.html_escape(t.provider) || '</td><td>' || aispend.html_escape(t.status)
+                      || '</td><td class="num">' || aispend._report_money(t.cost) || '</td><td class="num">'
+                      || aispend._report_int(t.tokens) || '</td><td class="num">' || aispend._report_int(t.requests)
+                      || '</td><td class="num">' || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">'
+                      || aispend._report_pct(t.pct_of_total) || '</td><td>'
+                      || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', '' ORDER BY t.rn),
+           max(t.total)
+      INTO part, n
+      -- the tab's own order (WITH ORDINALITY); keys without use are left out, so that 50 rows always reach
+      -- the rows that are not keys
+      FROM (SELECT x.*, x.ordinality AS rn, count(*) OVER () AS total
+            FROM aispend.api_keys_table(period, prov, include_unused => false, compare_with => prev)
+                 WITH ORDINALITY AS x) t
+     WHERE t.rn <= max_rows;
+    html := html || '<table data-check="api_keys_table"><thead><tr><th>API Key</th><th>Kind</th><th>Workspace</th><th>Key Hint</th>'
+        || '<th>Provider</th><th>Status</th><th class="num">Cost</th><th class="num">Tokens</th>'
+        || '<th class="num">Requests</th><th class="num">Cost/1M</th><th class="num">% of Total</th><th>Trend</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.api_keys_table(' || aispend.html_escape(call_args) || ', include_unused => false);</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Models
+    html := html || '<section id="models"><h2>Models</h2><div class="cards">'
+        || aispend._report_card('models_summary.total_cost', 'Total Cost', aispend._report_money(md.total_cost),
+                                md.total_cost::text,
+                                aispend._report_trend(md.trend, md.trend_label) || ' vs '
+                                || aispend.html_escape(aispend._report_money(md.previous_total_cost)))
+        || aispend._report_card('models_summary.model_count', 'Models', aispend._report_int(md.model_count),
+                                md.model_count::text)
+        || aispend._report_card('models_summary.total_requests', 'Total Requests',
+                                aispend._report_int(md.total_requests), coalesce(md.total_requests::text, ''))
+        || aispend._report_card('models_summary.tokens', 'Tokens', aispend._report_int(md.tokens), md.tokens::text)
+        || aispend._report_card('models_summary.avg_cost_per_1m', 'Avg Cost per 1M Tokens',
+                                aispend._report_rate(md.avg_cost_per_1m), coalesce(md.avg_cost_per_1m::text, ''))
+        || aispend._report_card('models_summary.most_efficient_model', 'Most Efficient',
+                                coalesce(md.most_efficient_model, '—'), coalesce(md.most_efficient_model, ''),
+                                aispend._report_star() || ' lowest cost per 1M tokens (chat models)')
+        || '</div><div class="charts">';
+    -- The pie shows the nine costliest models; the rest is one grey slice.
+    SELECT array_agg(t.label ORDER BY t.grp), array_agg(t.cost ORDER BY t.grp), array_agg(t.pct ORDER BY t.grp)
+      INTO labels, a, c
+      FROM (SELECT g.grp, CASE WHEN g.grp <= 9 OR count(*) = 1 THEN min(g.model)
+                               ELSE 'Other (' || count(*) || ' models)' END AS label,
+                   sum(g.cost) AS cost, sum(g.pct_of_total) AS pct
+              FROM (SELECT x.model, x.cost, x.pct_of_total,
+                           LEAST(row_number() OVER (ORDER BY x.cost DESC, x.model), 10) AS grp
+                      FROM aispend.models_by_cost(period, prov, compare_with => prev) x) g
+             GROUP BY g.grp) t;
+    html := html || aispend._report_pie('Cost Distribution by Model', 'models_by_cost', labels, a, c);
+    SELECT array_agg(t.model ORDER BY t.current_cost DESC, t.model), array_agg(t.current_cost ORDER BY t.current_cost DESC, t.model),
+           array_agg(t.previous_cost ORDER BY t.current_cost DESC, t.model)
+      INTO labels, a, b
+      FROM (SELECT * FROM aispend.models_vs_previous(period, prov, compare_with => prev) v ORDER BY v.current_cost DESC, v.model LIMIT 10) t;
+    html := html || aispend._report_bars('Model Cost Comparison (top 10 models)', 'models_vs_previous', labels, a, b)
+        || '</div>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(t.model)
+                      || CASE WHEN t.most_efficient THEN ' ' || aispend._report_star() ELSE '' END
+                      || '</td><td>' || aispend.html_escape(t.class)
+                      || '</td><td>' || aispend.html_escape(t.provider) || '</td><td class="num">'
+                      || aispend._report_rate(t.cost_per_1m) || '</td><td class="num">' || aispend._report_money(t.cost)
+                      || '</td><td class="num">' || aispend._report_int(t.tokens) || '</td><td class="num">'
+                      || aispend._report_int(t.requests) || '</td><td class="num">' || aispend._report_pct(t.pct_of_total)
+                      || '</td><td>' || aispend._report_trend(t.trend, t.trend_label) || '</td></tr>', ''
+                      ORDER BY t.cost_per_1m NULLS LAST, t.model),
+           max(t.total)
+      INTO part, n
+      FROM (SELECT x.*, count(*) OVER () AS total FROM aispend.models_table(period, prov, compare_with => prev) x
+            ORDER BY x.cost_per_1m NULLS LAST, x.model LIMIT max_rows) t;
+    html := html || '<table data-check="models_table"><thead><tr><th>Model</th><th>Class</th><th>Provider</th>'
+        || '<th class="num">Cost/1M</th><th class="num">Cost</th><th class="num">Tokens</th><th class="num">Requests</th>'
+        || '<th class="num">% of Total</th><th>Trend</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_star() || ' marks the most cost-efficient model of each class: the lowest cost per '
+        || 'million tokens among the class''s models with cost and tokens in the period.</p>'
+        || CASE WHEN n > max_rows THEN '<p class="note">' || (n - max_rows) || ' more rows: SELECT * FROM '
+                || 'aispend.models_table(' || aispend.html_escape(call_args) || ') ORDER BY cost_per_1m NULLS LAST, model;</p>'
+                ELSE '' END
+        || '</section>';
+
+    -- ---- Savings: what the same tokens would have cost on cheaper models of the same class, and caching
+    SELECT string_agg('<tr><td>' || aispend.html_escape(o.api_key) || '</td><td>' || aispend.html_escape(o.workspace)
+                      || '</td><td>' || aispend.html_escape(o.model) || '</td><td>' || aispend.html_escape(o.alternative)
+                      || '</td><td class="num">' || aispend._report_money(o.list_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.repriced_cost) || '</td><td class="num">'
+                      || aispend._report_money(o.saving) || '</td><td class="num">' || aispend._report_pct(o.saving_pct)
+                      || '</td></tr>', '' ORDER BY o.ordinality)
+      INTO part
+      FROM aispend.savings_opportunities(period, prov) WITH ORDINALITY AS o
+     WHERE o.ordinality <= 10;
+    html := html || '<section id="savings"><h2>Savings Opportunities</h2>'
+        || '<p class="note">What each key''s own token mix would have cost at the list prices of a cheaper model of the '
+        || 'same class that the organisation uses: a re-pricing of token counts, not a judgement of quality.</p>'
+        || '<table data-check="savings_opportunities"><thead><tr><th>API Key</th><th>Workspace</th><th>Model</th>'
+        || '<th>Alternative</th><th class="num">List cost</th><th class="num">Re-priced</th><th class="num">Saving</th>'
+        || '<th class="num">Saving %</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(c.api_key) || '</td><td>' || aispend.html_escape(c.model)
+                      || '</td><td class="num">' || aispend._report_int(c.input_tokens) || '</td><td class="num">'
+                      || aispend._report_pct(c.cached_pct) || '</td><td class="num">'
+                      || aispend._report_money(c.caching_saved) || '</td><td class="num">'
+                      || aispend._report_money(c.saving_at_hit_rate) || '</td><td>'
+                      || CASE WHEN c.uncached_heavy THEN 'no caching' ELSE '' END || '</td></tr>', ''
+                      ORDER BY c.ordinality)
+      INTO part
+      FROM aispend.cache_efficiency(period, prov) WITH ORDINALITY AS c
+     WHERE c.ordinality <= 10;
+    html := html || '<table data-check="cache_efficiency"><thead><tr><th>API Key</th><th>Model</th>'
+        || '<th class="num">Input tokens</th><th class="num">Cached</th><th class="num">Caching saved</th>'
+        || '<th class="num">At a 50% hit rate</th><th>Flag</th></tr></thead><tbody>' || coalesce(part, '')
+        || '</tbody></table><p class="note">aispend.savings_opportunities and aispend.cache_efficiency have the rest '
+        || '(docs/savings.md).</p></section>';
+
+    -- ---- Budgets (their current period, not the report's) and the open alerts
+    SELECT string_agg('<tr><td>' || aispend.html_escape(b.name) || '</td><td>' || aispend.html_escape(b.period::text)
+                      || '</td><td class="num">' || aispend._report_money(b.amount_usd) || '</td><td class="num">'
+                      || aispend._report_money(b.spent) || '</td><td class="num">' || aispend._report_pct(b.pct_used)
+                      || '</td><td class="num">' || aispend._report_money(b.forecast) || '</td><td class="num">'
+                      || aispend._report_money(b.forecast_low) || ' – ' || aispend._report_money(b.forecast_high)
+                      || '</td><td>' || aispend._report_budget_bar(b.amount_usd, b.spent, b.forecast, b.forecast_low,
+                                                                    b.forecast_high) || '</td></tr>', '' ORDER BY b.ordinality)
+      INTO part
+      FROM aispend.budgets_status() WITH ORDINALITY AS b;
+    html := html || '<section id="budgets"><h2>Budgets and Alerts</h2>'
+        || '<table data-check="budgets_status"><thead><tr><th>Budget</th><th>Period</th><th class="num">Amount</th>'
+        || '<th class="num">Spent</th><th class="num">Used</th><th class="num">Forecast</th><th class="num">Band</th>'
+        || '<th>Spent (blue), forecast band (grey), amount (line)</th></tr></thead><tbody>' || coalesce(part, '')
+        || '</tbody></table>';
+    SELECT string_agg('<tr><td>' || aispend.html_escape(x.state) || '</td><td>' || aispend.html_escape(x.rule)
+                      || '</td><td>' || aispend.html_escape(x.message) || '</td><td>'
+                      || aispend.html_escape(to_char(x.first_fired AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')) || ' UTC'
+                      || '</td></tr>', '' ORDER BY x.first_fired, x.id)
+      INTO part
+      FROM aispend.alerts x WHERE x.state <> 'resolved';
+    html := html || '<table data-check="alerts"><thead><tr><th>State</th><th>Rule</th><th>Alert</th><th>Since</th>'
+        || '</tr></thead><tbody>' || coalesce(part, '') || '</tbody></table><p class="note">Budgets in their current '
+        || 'period (aispend.budgets_status, docs/budgets.md); alerts firing or acknowledged (aispend.alerts, '
+        || 'docs/alerts.md).</p></section>';
+
+    -- ---- Workspace management (the names; not period-dependent)
+    SELECT string_agg('<tr><td>' || aispend.html_escape(m.workspace_name)
+                      || CASE WHEN m.display_name IS NOT NULL THEN ' <span class="muted">(renamed)</span>' ELSE '' END
+                      || '</td><td>' || aispend.html_escape(m.provider) || '</td><td><code>'
+                      || aispend.html_escape(m.workspace_id) || '</code></td><td>' || aispend.html_escape(m.provider_name)
+                      || '</td><td>' || aispend.html_escape(m.status) || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.created, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.first_seen, 'YYYY-MM-DD')), '—') || '</td><td>'
+                      || coalesce(aispend.html_escape(to_char(m.last_seen, 'YYYY-MM-DD')), '—')
+                      || '</td><td class="num">' || m.name_changes || '</td></tr>', ''
+                      ORDER BY m.workspace_name, m.account, m.workspace_id),
+           count(*), count(*) FILTER (WHERE m.status = 'active'), count(*) FILTER (WHERE m.display_name IS NOT NULL)
+      INTO part, n_ws, n_active, n_renamed
+      FROM aispend.workspace_management_table(NULL, prov) m;
+    html := html || '<section id="workspace-management"><h2>Workspace Management</h2><div class="cards">'
+        || aispend._report_card('workspace_management.count', 'Workspaces', aispend._report_int(n_ws), n_ws::text)
+        || aispend._report_card('workspace_management.active', 'Active', aispend._report_int(n_active), n_active::text)
+        || aispend._report_card('workspace_management.renamed', 'Custom Names', aispend._report_int(n_renamed), n_renamed::text)
+        || '</div><table data-check="workspace_management"><thead><tr><th>Workspace Name</th><th>Provider</th>'
+        || '<th>Workspace ID</th><th>Provider Name</th><th>Status</th><th>Created</th><th>First Seen</th>'
+        || '<th>Last Seen</th><th class="num">Name Changes</th></tr></thead>'
+        || '<tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">Created: the provider''s creation date; First Seen: the earlier of Created and the first day '
+        || 'with usage or cost; Last Seen: the last day with usage or cost. Rename a workspace: <code>SELECT '
+        || 'aispend.rename_workspace(account, workspace_id, ''new name'');</code> (docs/workspace-management.md).</p></section>';
+
+    -- ---- Data freshness: how far each account in view is synced, and what is still an estimate
+    SELECT string_agg('<tr><td>' || aispend.html_escape(f.account) || '</td><td>' || aispend.html_escape(f.provider)
+                      || '</td><td>' || coalesce(to_char(f.usage_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.costs_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(to_char(f.settled_day, 'YYYY-MM-DD'), '—')
+                      || '</td><td>' || coalesce(aispend.html_escape(to_char(f.last_sync AT TIME ZONE 'UTC',
+                                                                              'YYYY-MM-DD HH24:MI') || ' UTC'), '—')
+                      || '</td><td>' || aispend.html_escape(coalesce(f.status, '—'))
+                      || '</td><td>' || aispend.html_escape(coalesce(f.refresh_state, '—')) || '</td></tr>', ''
+                      ORDER BY f.account)
+      INTO part
+      FROM aispend.data_freshness f
+     WHERE aispend._provider_matches(f.provider, prov);
+    html := html || '<section id="freshness"><h2>Data Freshness</h2>'
+        || '<table data-check="data_freshness"><thead><tr><th>Account</th><th>Provider</th><th>Usage complete through</th>'
+        || '<th>Costs complete through</th><th>Costs settled through</th><th>Last sync</th><th>Last status</th>'
+        || '<th>Refresh now</th></tr></thead><tbody>' || coalesce(part, '') || '</tbody></table>'
+        || '<p class="note">' || aispend._report_pct(est_pct) || ' of the cost in this period is estimated from list prices '
+        || '(days whose bill is not settled yet: docs/costs.md). A trend marked "history from" compares with a period '
+        || 'older than the synced history.</p></section>';
+
+    html := html || '<footer>Figures from aispend.workspaces_summary / _table / _by_provider / _vs_previous, '
+        || 'aispend.api_keys_summary / _table / _top / _vs_previous, aispend.models_summary / _table / _by_cost / '
+        || '_vs_previous, aispend.anomalies, aispend.budgets_status, aispend.alerts, '
+        || 'aispend.workspace_management_table, aispend.data_freshness and aispend.cost_basis_split '
+        || 'for the period above; costs in US dollars, days in UTC. '
+        || 'Made with <code>psql -Atc "SELECT aispend.report_html(' || aispend.html_escape(call_args)
+        || ')" &gt; report.html</code>.</footer></body></html>' || E'\n';
+    RETURN html;
+END
+$$;
+
+-- ---- from 73_alerts.sql: the same body, stored again (its SELECT f.* of aispend.freshness has two more columns)
+CREATE OR REPLACE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rule text, kind text, alert_key text, scope text, observed numeric, threshold numeric, message text,
+               details jsonb)
+LANGUAGE sql STABLE
+SET jit = off
+BEGIN ATOMIC
+    WITH r AS (SELECT * FROM aispend.alert_rules r WHERE r.enabled),
+    budget AS MATERIALIZED (
+        SELECT s.*, b.thresholds
+        FROM aispend.budgets_status(alert_conditions.as_of) s JOIN aispend.budgets b ON b.name = s.name
+        -- a custom budget whose days are over has no current period: its alerts resolve
+        WHERE s.period @> alert_conditions.as_of
+          AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
+    spikes AS MATERIALIZED (
+        SELECT a.*, r.name AS rule
+        FROM r CROSS JOIN LATERAL aispend.anomalies(pg_catalog.daterange(alert_conditions.as_of - 2, alert_conditions.as_of),
+                                                    r.anomaly_kind, 'all', r.min_score, r.min_cost) a
+        WHERE r.kind = 'anomaly'),
+    -- one condition per rule and key, workspace or model: its latest flagged day
+    latest AS (
+        SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity_id) s.*
+        FROM spikes s ORDER BY s.rule, s.kind, s.account, s.entity_id, s.day DESC),
+    fresh AS MATERIALIZED (
+        SELECT f.* FROM aispend.freshness f
+        WHERE f.server_exists AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
+    -- a threshold of a budget reached in its current period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period), t.pct),
+           'budget ' || b.name, b.spent, pg_catalog.round(b.amount_usd * t.pct / 100, 2),
+           pg_catalog.format('Budget "%s" has used %s%% of $%s (threshold %s%%): $%s spent, %s days left',
+                             b.name, b.pct_used, b.amount_usd, t.pct, b.spent, b.days_left),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'pct_used', b.pct_used, 'threshold_pct', t.pct)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    -- each threshold once (80 and 80.0 are one), reached as budgets_status says
+    CROSS JOIN LATERAL (SELECT DISTINCT pg_catalog.trim_scale(x) AS pct FROM pg_catalog.unnest(b.thresholds) AS x) t
+    WHERE r.kind = 'budget_threshold' AND t.pct <= b.threshold_reached
+    UNION ALL
+    -- a budget forecast to exceed its amount by the end of its period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period)),
+           'budget ' || b.name, b.forecast, b.amount_usd,
+           pg_catalog.format('Budget "%s" is forecast to reach $%s (band $%s to $%s) of $%s by %s',
+                             b.name, b.forecast, b.forecast_low, b.forecast_high, b.amount_usd,
+                             pg_catalog.upper(b.period) - 1),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'forecast', b.forecast, 'forecast_low', b.forecast_low,
+                                         'forecast_high', b.forecast_high, 'days_left', b.days_left)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    WHERE r.kind = 'budget_forecast' AND b.will_exceed
+    UNION ALL
+    -- a spike (or new spending) of a key, workspace or model on one of the last two complete days
+    SELECT s.rule, 'anomaly', pg_catalog.concat_ws('|', s.kind, s.account, s.entity_id),
+           pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+               || coalesce(' (' || s.account || ')', ''),
+           s.observed, s.expected,
+           pg_catalog.format('%s %s: $%s on %s, expected $%s (%s)',
+                             CASE s.flag WHEN 'new' THEN 'New spending of' ELSE 'Spike of' END,
+                             pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+                                 || coalesce(' (' || s.account || ')', ''),
+                             s.observed, s.day, s.expected,
+                             CASE WHEN s.ratio IS NULL THEN 'new' ELSE s.ratio || 'x, score ' || coalesce(s.score::text, '-') END),
+           pg_catalog.jsonb_build_object('day', s.day, 'kind', s.kind, 'entity', s.entity, 'account', s.account,
+                                         'provider', s.provider, 'observed', s.observed, 'expected', s.expected,
+                                         'ratio', s.ratio, 'score', s.score, 'flag', s.flag)
+    FROM latest s
+    UNION ALL
+    -- an account's endpoint failed after its last success (a run in progress changes nothing)
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', f.account, f.endpoint), 'account ' || f.account, NULL, NULL,
+           pg_catalog.format('Sync of %s %s failed (SQLSTATE %s)', f.account, f.endpoint,
+                             coalesce(f.last_error_sqlstate, '-')),
+           pg_catalog.jsonb_build_object('account', f.account, 'endpoint', f.endpoint,
+                                         'sqlstate', f.last_error_sqlstate, 'at', f.last_error_at)
+    FROM r, fresh f
+    WHERE r.kind = 'sync_failure' AND f.last_error_at > coalesce(f.last_success_at, '-infinity')
+    UNION ALL
+    -- no successful sync of an account for too long (or never)
+    SELECT r.name, r.kind, x.account, 'account ' || x.account, x.hours, r.max_age_hours,
+           CASE WHEN x.hours IS NULL THEN pg_catalog.format('No successful sync of %s yet', x.account)
+                ELSE pg_catalog.format('No successful sync of %s for %s hours', x.account, x.hours) END,
+           pg_catalog.jsonb_build_object('account', x.account, 'last_success_at', x.last_success_at,
+                                         'max_age_hours', r.max_age_hours)
+    FROM r, (SELECT f.account, max(f.last_success_at) AS last_success_at,
+                    pg_catalog.round((pg_catalog.date_part('epoch', alert_conditions.at_time - max(f.last_success_at))
+                                      / 3600)::numeric, 1) AS hours
+             FROM fresh f GROUP BY f.account) x
+    WHERE r.kind = 'stale_data' AND (x.hours IS NULL OR x.hours > r.max_age_hours);
+END;
+-- ---- from 74_default_views.sql: the new views' columns get their comments from the dictionary
+-- Column comments of every dashboard view, from one dictionary.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH dict(col, txt) AS (VALUES
+            ('name', 'Name: the workspace name shown (custom name, else the provider''s); same names are combined.'),
+            ('provider', 'Provider (several, comma-separated, for a combined row).'),
+            ('cost', 'Cost in the period, US dollars rounded to the cent (the cost model''s cost: billed, allocated or estimated; exact in daily_facts).'),
+            ('pct_of_total', '% of Total: share of the rows shown, percent, 2 decimals, largest-remainder rounded (sums to 100).'),
+            ('requests', 'Requests in the period (providers that report them; NULL for Anthropic only).'),
+            ('tokens', 'Tokens in the period (input + output).'),
+            ('trend', 'Trend indicator vs the previous period: up, down, flat (|change| < 1%), new (previous 0), incomplete (the previous period is older than the synced history).'),
+            ('change_pct', 'Trend: percent change vs the previous period, 1 decimal; NULL when the previous was 0 or the trend is incomplete.'),
+            ('trend_label', 'Trend as shown: ''↑ 12.5%'', ''↓ 3.0%'', ''→ 0.4%'', ''new'' or ''history from <day>''.'),
+            ('previous_cost', 'Cost in the period compared with (aispend.previous_period: the previous calendar period, or as many days before).'),
+            ('previous_tokens', 'Tokens in the previous period.'),
+            ('previous_requests', 'Requests in the previous period.'),
+            ('workspaces', 'Number of workspaces combined in this row.'),
+            ('accounts', 'Accounts (aispend servers) of the row.'),
+            ('workspace_ids', 'Provider workspace ids combined in this row.'),
+            ('total_cost', 'Total Cost of the rows.'),
+            ('active_workspaces', 'Active Workspaces: names with cost, tokens or requests in the period.'),
+            ('openai_cost', 'Cost of OpenAI workspaces.'),
+            ('anthropic_cost', 'Cost of Anthropic workspaces.'),
+            ('other_cost', 'Cost of other providers.'),
+            ('previous_total_cost', 'Total cost of the previous period.'),
+            ('current_cost', 'Cost in the period.'),
+            ('change', 'current_cost - previous_cost.'),
+            ('api_key', 'API Key: the key''s name (id when unnamed; sentinels for usage without a key).'),
+            ('workspace', 'Workspace / project of the key (name shown).'),
+            ('key_hint', 'Key Hint: the redacted key the provider shows.'),
+            ('status', 'Status: active, inactive, deleted (gone from the provider''s list), unlisted (seen in facts only); NULL for rows that are not keys.'),
+            ('kind', 'What the row is (aispend.api_key_kind): key, deleted key, unlisted key, console, no key, fees without a key.'),
+            ('class', 'Model class (aispend.model_class): chat, embedding, audio, image, other.'),
+            ('last_active_day', 'Last UTC day with usage (tokens or requests) in the synced data.'),
+            ('not_key_cost', 'Cost of the rows that are not keys (console, usage or fees without a key).'),
+            ('cost_per_1m', 'Cost/1M: cost per million tokens, 4 decimals.'),
+            ('account', 'The account (aispend server).'),
+            ('workspace_id', 'Provider workspace id.'),
+            ('api_key_id', 'Provider API key id.'),
+            ('owner', 'Owner of the key, as the provider reports it.'),
+            ('last_used_at', 'Last use according to the provider (NULL: never, or not reported).'),
+            ('active_keys', 'Active API Keys: keys (not console, usage or fees without a key) with cost, tokens or requests in the period.'),
+            ('total_requests', 'Total Requests.'),
+            ('avg_cost_per_1m', 'Average Cost per 1M Tokens: total cost / total tokens x 1,000,000.'),
+            ('rank', 'Pie slice order: the top keys, then Other keys, then Not an API key.'),
+            ('label', 'Slice label: key (workspace), Other keys, or Not an API key.'),
+            ('keys', 'Keys in the slice.'),
+            ('created_at', 'Creation time at the provider.'),
+            ('days_since_last_use', 'Days since the last use: the later of the provider''s last_used_at and last_active_day.'),
+            ('model', 'Model (''(no model: tool & service fees)'': cost lines without a model).'),
+            ('most_efficient', 'The star: lowest Cost/1M within the model''s class among models with cost and tokens.'),
+            ('model_count', 'Models with cost, tokens or requests in the period.'),
+            ('most_efficient_model', 'The starred chat model (else the star of the class with the most cost).'),
+            ('current_tokens', 'Tokens in the period.'),
+            ('day', 'UTC day.'),
+            ('billed_cost', 'Cost as billed by the provider at this grain.'),
+            ('allocated_cost', 'Billed cost allocated to this grain by usage.'),
+            ('estimated_cost', 'Cost estimated from list prices.'),
+            ('cost_basis', 'billed, allocated or estimated.'),
+            ('input_tokens', 'Input tokens (uncached + cache reads + cache writes).'),
+            ('output_tokens', 'Output tokens.'),
+            ('total_tokens', 'Input + output tokens.'),
+            ('unpriced', 'Some usage had no price: cost incomplete.'),
+            ('alternative', 'A cheaper model of the same class the organisation uses.'),
+            ('alternative_provider', 'The provider whose list prices the alternative is re-priced at.'),
+            ('list_cost', 'The usage at its own model''s list prices (as aispend estimates it), US dollars.'),
+            ('repriced_cost', 'The same usage re-priced at the alternative''s list prices, day by day, US dollars.'),
+            ('saving', 'list_cost - repriced_cost, US dollars.'),
+            ('saving_pct', 'The saving in percent of list_cost.'),
+            ('share_of_key_pct', 'The share of the key''s list cost this model has, percent.'),
+            ('assumptions', 'Token kinds the alternative has no price of its own for, priced by a stated default.'),
+            ('note', 'What the figures are: a re-pricing of token counts at list prices, not a judgement of quality.'),
+            ('cache_read_tokens', 'Input tokens read from the prompt cache.'),
+            ('cached_pct', 'Cache reads in percent of all input tokens.'),
+            ('caching_saved', 'What the cache reads saved against the uncached input price, US dollars.'),
+            ('saving_at_hit_rate', 'What reaching the stated cache-hit rate would save on top, US dollars.'),
+            ('uncached_heavy', 'Much input, no cache read, on a model that offers caching.'))
+        SELECT cl.oid::regclass AS rel, a.attname, d.txt
+        FROM pg_catalog.pg_class cl
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN dict d ON d.col = a.attname
+        WHERE cl.relnamespace = 'aispend'::regnamespace AND cl.relkind = 'v'
+          AND pg_catalog.col_description(cl.oid, a.attnum) IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.txt);
+    END LOOP;
+END
+$$;
+
+-- ---- from 90_roles.sql (readers do not see the refresh requests' error texts)
+CREATE OR REPLACE FUNCTION aispend.grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    obj record;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
+    FOR obj IN SELECT c.oid::regclass AS rel
+                 FROM pg_class AS c
+                WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+                  AND c.relname NOT IN ('accounts', 'sync_runs', 'refresh_requests', 'webhooks')
+    LOOP
+        EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
+    END LOOP;
+    -- The run log and the refresh requests without the providers' error texts (readers see the SQLSTATE;
+    -- aispend.freshness likewise).
+    FOR obj IN SELECT t::regclass AS rel FROM unnest(ARRAY['aispend.sync_runs', 'aispend.refresh_requests']) AS t LOOP
+        EXECUTE format('GRANT SELECT (%s) ON %s TO %I',
+                       (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                          FROM pg_attribute AS a
+                         WHERE a.attrelid = obj.rel AND a.attnum > 0 AND NOT a.attisdropped
+                           AND a.attname NOT IN ('error_message', 'error_detail', 'error_hint')),
+                       obj.rel, role_name);
+    END LOOP;
+    FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs and refresh_requests), EXECUTE on read-only functions; no sync, no renames, no keys.';
+
+-- ---- privileges as a fresh install sets them, and for the roles that had them
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole::name AS role_name,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+                       WHERE c.oid = 'aispend.usage'::regclass AND x.grantee = a.grantee
+                         AND x.privilege_type = 'INSERT') AS admin
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'aispend.trend(numeric, numeric)'::regprocedure
+          AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        IF r.admin THEN
+            PERFORM aispend.grant_admin(r.role_name);
+        ELSIF EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team = r.role_name) THEN
+            PERFORM aispend.grant_team(r.role_name);   -- a reader's grants less the live cost model, as before
+        ELSE
+            PERFORM aispend.grant_reader(r.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
