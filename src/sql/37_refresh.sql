@@ -343,6 +343,74 @@ COMMENT ON COLUMN aispend.refresh_progress.joined_request IS 'For a joined reque
 COMMENT ON COLUMN aispend.refresh_progress.error_sqlstate IS
     'How it failed (the message: aispend.refresh_requests.error_message, for admins).';
 
+-- For psql and scripts: wait for a request to end, a NOTICE at each change of its progress.
+CREATE FUNCTION aispend.wait_refresh(request bigint, timeout interval DEFAULT interval '10 minutes')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_deadline timestamptz := pg_catalog.clock_timestamp() + timeout;
+    v_line text;
+    v_key text;
+    v_last text;
+    v_state text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM aispend.refresh_requests q WHERE q.id = request) THEN
+        RAISE EXCEPTION 'aispend: no refresh request %', request USING ERRCODE = 'no_data_found';
+    END IF;
+    -- The workers wait for the requesting transaction to end: waiting inside it would wait forever.
+    IF EXISTS (SELECT 1 FROM aispend.refresh_requests q
+                WHERE q.id = request
+                  AND q.xmin = pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned())) THEN
+        RAISE EXCEPTION 'aispend: refresh request % is not committed yet, so it has not started', request
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'COMMIT the transaction that requested it (or request it in autocommit mode), then wait.';
+    END IF;
+    LOOP
+        -- one statement, one snapshot: what the workers have committed by now
+        SELECT pg_catalog.string_agg(DISTINCT p.state, '/'),
+               pg_catalog.string_agg(pg_catalog.format('%s %s%s (%s/%s steps, %s rows%s)', p.account, p.endpoint,
+                                                       coalesce(' ' || p.chunk_in_flight, ''), t.done, t.planned,
+                                                       t.rows_fetched,
+                                                       coalesce(', ~' || pg_catalog.ceil(EXTRACT(epoch FROM p.remaining))
+                                                                || ' s left', '')), '; '
+                                     ORDER BY p.account) FILTER (WHERE p.endpoint_state = 'running'),
+               -- what changed, the estimate aside
+               pg_catalog.string_agg(p.account || p.endpoint || coalesce(p.chunk_in_flight, '') || t.done, ';'
+                                     ORDER BY p.account) FILTER (WHERE p.endpoint_state = 'running')
+          INTO v_state, v_line, v_key
+          FROM aispend.refresh_progress p
+          CROSS JOIN LATERAL (SELECT pg_catalog.sum(a.steps_done) AS done, pg_catalog.sum(a.steps_planned) AS planned,
+                                     pg_catalog.sum(a.rows_fetched) AS rows_fetched
+                                FROM aispend.refresh_progress a
+                               WHERE a.request = p.request AND a.account = p.account) t
+         WHERE p.request = request;
+        EXIT WHEN v_state !~ '(queued|running)';
+        v_line := coalesce(v_line, CASE WHEN v_state ~ 'running' THEN 'between steps' ELSE 'waiting for a worker' END);
+        IF coalesce(v_key, v_line) IS DISTINCT FROM v_last THEN
+            RAISE NOTICE 'aispend: refresh %: %', request, v_line;
+            v_last := coalesce(v_key, v_line);
+        END IF;
+        IF pg_catalog.clock_timestamp() >= v_deadline THEN
+            RAISE NOTICE 'aispend: refresh % still %s after %; it goes on in the background', request, v_state, timeout;
+            RETURN v_state;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.2);
+    END LOOP;
+    RAISE NOTICE 'aispend: refresh %: %', request,
+        (SELECT pg_catalog.string_agg(DISTINCT p.account || ' ' || p.state || coalesce(' (' || p.error_sqlstate || ')', ''),
+                                      ', ')
+           FROM aispend.refresh_progress p WHERE p.request = request);
+    RETURN v_state;
+END
+$$;
+COMMENT ON FUNCTION aispend.wait_refresh(bigint, interval) IS
+    'Waits for a refresh request (committed) to end, with a NOTICE at each step (account, endpoint, chunk, steps, '
+    'rows, time left); returns its state (succeeded, failed, cancelled, or several joined by /). After timeout it '
+    'returns the state so far; the refresh goes on. For psql and scripts; a BI tool reads aispend.refresh_progress.';
+
 REVOKE ALL ON FUNCTION aispend._start_refresh_workers(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._notify_request(bigint, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._refresh_sweep() FROM PUBLIC;
@@ -350,3 +418,4 @@ REVOKE ALL ON PROCEDURE aispend._refresh_work() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._refresh_failed(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.request_refresh(name[], timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.cancel_refresh(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.wait_refresh(bigint, interval) FROM PUBLIC;

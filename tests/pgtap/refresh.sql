@@ -7,7 +7,7 @@
 -- Autocommit structure, as in sync_concurrency.sql: the workers see only what this session commits.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(48);
+SELECT plan(49);
 
 -- a tag unique to this run: the mock counts faults per options string for its whole life
 SELECT 'rf' || pg_backend_pid() || '_' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS run_tag \gset
@@ -148,7 +148,16 @@ CREATE FUNCTION pg_temp.refresh_button() RETURNS bigint LANGUAGE sql AS $$
 $$;
 SELECT pg_temp.refresh_button() AS fn_id \gset
 RESET ROLE;
-SELECT is(pg_temp.wait_done(:fn_id, 'rf_demo'), 'succeeded', 'a refresh requested from a function runs too');
+SET ROLE rf_admin;
+SELECT is(aispend.wait_refresh(:fn_id), 'succeeded',
+          'a refresh requested from a function runs too: aispend.wait_refresh waits for it and returns its state');
+BEGIN;
+SELECT aispend.request_refresh(ARRAY['rf_demo']) AS uncommitted_id \gset
+SELECT throws_ok(format('SELECT aispend.wait_refresh(%s)', :uncommitted_id), '55000',
+                 format('aispend: refresh request %s is not committed yet, so it has not started', :uncommitted_id),
+                 'waiting inside the requesting transaction is refused (it would wait forever)');
+ROLLBACK;
+RESET ROLE;
 SELECT is((SELECT count(*)::int FROM dblink_get_notify('rf_listen') AS n
             WHERE n.extra::jsonb ->> 'account' = 'rf_demo' AND n.extra::jsonb ? 'endpoint'
               AND n.extra::jsonb ->> 'status' = 'succeeded'), 6,
