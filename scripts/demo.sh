@@ -51,6 +51,16 @@ PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$DB" -c "CREATE EXTENS
 say "creating the accounts demo_openai and demo_anthropic and syncing them (90 days)"
 setup_demo_db "$DB" "http://127.0.0.1:$mock_port"
 
+say "Refresh Data: a background refresh of both accounts, requested with SELECT, its progress as it goes"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' 2>&1 | sed 's/^NOTICE:  /  /'
+SELECT aispend.request_refresh() AS request \gset
+\pset footer off
+SELECT aispend.wait_refresh(:request) AS refreshed;
+SELECT account, state, sum(steps_done) AS steps, sum(rows_fetched) AS rows_fetched,
+       sum(http_requests) AS http_requests, max(elapsed) AS took
+FROM aispend.refresh_progress WHERE request = :request GROUP BY account, state ORDER BY account;
+SQL
+
 say "dashboard, last 30 days"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f scripts/demo_tabs.sql
 

@@ -109,7 +109,7 @@ stop_mock() {
     local dir=$1 pidfile
     for pidfile in "$dir"/mock-*.pid; do
         [ -f "$pidfile" ] || continue
-        kill "$(cat "$pidfile")" 2>/dev/null
+        kill "$(cat "$pidfile")" 2>/dev/null || true   # already gone: nothing to stop
         rm -f "$pidfile"
     done
     return 0

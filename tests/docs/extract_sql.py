@@ -5,7 +5,8 @@ Usage: extract_sql.py ROOT OUTDIR
 Writes OUTDIR/NNN.sql (one block each) and prints a manifest, one line per block, tab-separated:
     NNN  FILE  BLOCK  LINE  MODE  REASON  EXPECTED_ERROR
 MODE: tx    run inside BEGIN; ... ROLLBACK;
-      notx  cannot run in a transaction block (CALL of a procedure that commits, VACUUM, CREATE DATABASE, ...):
+      notx  cannot run in a transaction block (CALL of a procedure that commits, VACUUM, CREATE DATABASE, a wait
+            for a background refresh that must commit first, ...):
             run as is on a scratch copy of the database
       skip  opted out with <!-- not-tested: REASON --> on the line(s) just before the fence
 EXPECTED_ERROR: a block that shows its error as a comment, "-- ERROR:  message", must fail with that message.
@@ -17,6 +18,7 @@ import sys
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([A-Za-z0-9_+-]*)")
 OPT_OUT = re.compile(r"<!--\s*not-tested:\s*(.*?)\s*-->")
 NO_TX = re.compile(r"^\s*(CALL\s|VACUUM\b|CREATE\s+DATABASE\b|DROP\s+DATABASE\b|ALTER\s+SYSTEM\b|"
+                   r"SELECT\s+aispend\.wait_refresh\b|"
                    r"CREATE\s+INDEX\s+CONCURRENTLY\b|REINDEX\s+.*CONCURRENTLY\b|CHECKPOINT\b|"
                    r"\\c(onnect)?\s)", re.I | re.M)
 
