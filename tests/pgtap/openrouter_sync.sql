@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \set VERBOSITY terse
-SELECT plan(25);
+SELECT plan(28);
 
 \set sept :mock_url/mock/anchor=2026-09-30
 \set oct :mock_url/mock/anchor=2026-10-15
@@ -71,6 +71,19 @@ SELECT is((SELECT sum(cost) FROM aispend.cost_facts_between('or_e2e', '2026-09-0
            WHERE model LIKE '% (BYOK)'), 7.175727000, 'cost facts: the BYOK rows hold exactly the BYOK amount');
 SELECT ok((SELECT count(*) FROM aispend.api_keys_table(daterange('2026-09-01', '2026-10-01'), provider => 'openrouter')) > 0,
           'API keys tab, provider openrouter, has rows');
+SELECT results_eq($$ SELECT model, class FROM aispend.models_table(daterange('2026-09-01', '2026-10-01'),
+                                                                   provider => 'openrouter') ORDER BY 1 $$,
+                  $$ VALUES ('anthropic/claude-sonnet-4.5'::text, 'chat'::text),
+                            ('anthropic/claude-sonnet-4.5 (BYOK)', 'chat'), ('deepseek/deepseek-r1', 'chat'),
+                            ('google/gemini-2.5-flash', 'chat'), ('meta-llama/llama-3.3-70b-instruct', 'chat'),
+                            ('openai/gpt-4.1', 'chat') $$,
+                  'models tab: the vendor prefix of a slug is looked through for the class');
+SELECT ok(aispend.report_html(daterange('2026-09-01', '2026-10-01'), 'openrouter') LIKE '%Other providers%$20.44%',
+          'the report, provider openrouter: the other-providers card');
+SELECT results_eq($$ SELECT "Provider", count(*), sum("Cost")
+                     FROM aispend.workspaces_csv(daterange('2026-09-01', '2026-10-01'), provider => 'openrouter') GROUP BY 1 $$,
+                  $$ VALUES ('openrouter'::text, 3::bigint, 20.44) $$,
+                  'workspaces CSV, provider openrouter: the three workspaces under their provider name');
 
 -- ---- 3. retention: a later sync (the window slid to 2026-09-16 .. 2026-10-15) deletes none of the older days
 ALTER SERVER or_e2e OPTIONS (SET base_url :'oct');
