@@ -212,7 +212,9 @@ COMMENT ON COLUMN aispend.usage.endpoint IS 'Provider usage endpoint: completion
 COMMENT ON COLUMN aispend.usage.bucket_start IS 'Start of the UTC bucket.';
 COMMENT ON COLUMN aispend.usage.bucket_width IS '1d or 1h (server option bucket_width at sync time).';
 COMMENT ON COLUMN aispend.usage.workspace_id IS 'Workspace / project; ''(default)'' when the provider sent none.';
-COMMENT ON COLUMN aispend.usage.api_key_id IS 'API key; ''(console)'' (Anthropic) or ''(none)'' (OpenAI) when the provider sent none.';
+COMMENT ON COLUMN aispend.usage.api_key_id IS
+    'API key; ''(console)'' (Anthropic), ''(all keys)'' (OpenRouter: its activity report is not split by key) or '
+    '''(none)'' (OpenAI) when the provider sent none.';
 COMMENT ON COLUMN aispend.usage.batch IS 'Batch API usage (OpenAI batch flag; Anthropic service_tier batch).';
 COMMENT ON COLUMN aispend.usage.uncached_input_tokens IS
     'Input tokens neither read from nor written to the cache. All input = uncached + cache_read + cache_write_5m + cache_write_1h. NULL = not reported.';

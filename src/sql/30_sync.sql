@@ -59,6 +59,7 @@ RETURN CASE WHEN p_provider = 'openrouter'
 COMMENT ON FUNCTION aispend._retained_since(text, timestamptz) IS
     'Internal: the first UTC day a provider still reports at a time (OpenRouter: 30 completed days back; others: '
     '-infinity). A sync deletes no stored fact before it.';
+REVOKE ALL ON FUNCTION aispend._retained_since(text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
@@ -178,7 +179,9 @@ BEGIN
     CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
     SELECT f.endpoint, f.bucket_start,
            coalesce(f.workspace_id, '(default)') AS workspace_id,
-           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
+           -- OpenRouter's activity report is not split by key: '(all keys)', not '(none)' (it was keys' usage)
+           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' WHEN 'openrouter' THEN '(all keys)'
+                                                  ELSE '(none)' END) AS api_key_id,
            f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
            sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
            sum(f.cache_read_tokens)::bigint AS cache_read_tokens,

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \set VERBOSITY terse
-SELECT plan(28);
+SELECT plan(29);
 
 \set sept :mock_url/mock/anchor=2026-09-30
 \set oct :mock_url/mock/anchor=2026-10-15
@@ -23,6 +23,8 @@ SELECT results_eq($$ SELECT count(*), sum(uncached_input_tokens)::bigint, sum(ou
                   $$ VALUES (149::bigint, 5627393::bigint, 1689936::bigint, 3431::bigint, 0::bigint) $$,
                   'usage: rows, prompt tokens (as all input; no cache split: NULL), completion tokens (reasoning '
                   'inside, not added) and requests equal the mock''s totals');
+SELECT results_eq($$ SELECT DISTINCT api_key_id FROM aispend.usage WHERE account = 'or_e2e' $$,
+                  $$ VALUES ('(all keys)'::text) $$, 'usage is not split by key: ''(all keys)'', not ''(none)''');
 SELECT is((SELECT sum(amount_usd) FROM aispend.costs WHERE account = 'or_e2e' AND cost_type = 'credits'),
           13.267724850, 'credits spent: exact');
 SELECT is((SELECT sum(amount_usd)::text FROM aispend.costs WHERE account = 'or_e2e' AND cost_type = 'byok_inference'),

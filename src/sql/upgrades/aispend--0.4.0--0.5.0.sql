@@ -80,6 +80,7 @@ RETURN CASE WHEN p_provider = 'openrouter'
 COMMENT ON FUNCTION aispend._retained_since(text, timestamptz) IS
     'Internal: the first UTC day a provider still reports at a time (OpenRouter: 30 completed days back; others: '
     '-infinity). A sync deletes no stored fact before it.';
+REVOKE ALL ON FUNCTION aispend._retained_since(text, timestamptz) FROM PUBLIC;
 
 -- Replaces the usage of [p_since, p_until) with what the provider returns now, touching only rows that differ:
 -- rows gone upstream are deleted, changed rows updated, new rows inserted, identical rows left alone.
@@ -94,7 +95,9 @@ BEGIN
     CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
     SELECT f.endpoint, f.bucket_start,
            coalesce(f.workspace_id, '(default)') AS workspace_id,
-           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
+           -- OpenRouter's activity report is not split by key: '(all keys)', not '(none)' (it was keys' usage)
+           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' WHEN 'openrouter' THEN '(all keys)'
+                                                  ELSE '(none)' END) AS api_key_id,
            f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
            sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
            sum(f.cache_read_tokens)::bigint AS cache_read_tokens,
@@ -219,6 +222,10 @@ BEGIN
     DROP TABLE pg_temp.aispend_stage_costs;
 END
 $$;
+
+COMMENT ON COLUMN aispend.usage.api_key_id IS
+    'API key; ''(console)'' (Anthropic), ''(all keys)'' (OpenRouter: its activity report is not split by key) or '
+    '''(none)'' (OpenAI) when the provider sent none.';
 
 CREATE OR REPLACE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
 RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
