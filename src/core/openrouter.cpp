@@ -236,17 +236,25 @@ class OpenRouter final : public Provider {
     }
 
   private:
+    // An API without workspaces (before 2026-04) answers 404: the account then has none, and its keys are
+    // the default listing's.
     template <typename OnData>
     void for_each_workspace_page(OnData &&on_data) {
         Query q;
         q.add("limit", kPage);
         PagedEndpoint endpoint{base_url_, "/v1/workspaces", q.str(), nullptr, nullptr};
-        pager_.for_each_offset_page(request_, endpoint, kPage, [&](const JsonRef &root, long *total) {
-            JsonRef data = root.at("data");
-            if (OptInt n = root.opt_count("total_count")) *total = static_cast<long>(*n);
-            on_data(data);
-            return static_cast<long>(data.size());
-        });
+        bool any_page = false;
+        try {
+            pager_.for_each_offset_page(request_, endpoint, kPage, [&](const JsonRef &root, long *total) {
+                any_page = true;
+                JsonRef data = root.at("data");
+                if (OptInt n = root.opt_count("total_count")) *total = static_cast<long>(*n);
+                on_data(data);
+                return static_cast<long>(data.size());
+            });
+        } catch (const ProviderError &e) {
+            if (any_page || e.kind() != ProviderError::Kind::Http || e.details().http_status != 404) throw;
+        }
     }
 
     // The activity of the window's days, in batches of at most RowBatch::kRows items.

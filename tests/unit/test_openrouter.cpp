@@ -238,3 +238,33 @@ TEST(OpenRouter, HourlyBucketsAreAConfigError) {
     EXPECT_EQ(d.kind, ProviderError::Kind::Config);
     EXPECT_TRUE(http.requests.empty());
 }
+
+// An API without workspaces answers 404 on /workspaces: no workspaces, and the default listing of keys.
+TEST(OpenRouter, NoWorkspacesEndpointMeansTheDefaultKeys) {
+    FakeTransport http;
+    http.fail(kWorkspaces, 404);
+    http.add(kKeys, keys_page(0, 2));
+    Pages<Workspace> workspaces;
+    make(http)->list_workspaces(workspaces.sink());
+    EXPECT_TRUE(workspaces.rows.empty());
+    Pages<ApiKey> keys;
+    make(http)->list_api_keys(keys.sink());
+    ASSERT_EQ(keys.rows.size(), 2u);
+    EXPECT_EQ(keys.rows[1].id, "h1");
+}
+
+// Any other failure is the sync's failure: a non-management key (403), a server error.
+TEST(OpenRouter, OtherFailuresOfWorkspacesAreErrors) {
+    FakeTransport http;
+    http.fail(kWorkspaces, 403);
+    auto d = provider_error([&] { make(http)->list_workspaces([](std::vector<Workspace> &&) {}); });
+    EXPECT_EQ(d.kind, ProviderError::Kind::Auth);
+    FakeTransport http2;
+    http2.fail(kWorkspaces, 500);
+    d = provider_error([&] { make(http2)->list_api_keys([](std::vector<ApiKey> &&) {}); });
+    EXPECT_EQ(d.http_status, 500);
+    FakeTransport http3;
+    http3.fail(kActivity, 404);  // a 404 elsewhere is not read as "nothing"
+    d = provider_error([&] { make(http3)->fetch_costs(kWindow, [](std::vector<CostRow> &&) {}); });
+    EXPECT_EQ(d.http_status, 404);
+}
