@@ -83,6 +83,50 @@ void Pager::for_each_page(const HttpRequest &request, const PagedEndpoint &endpo
     }
 }
 
+void Pager::count_page(const HttpRequest &request, const std::string &url) {
+    if (pages_ >= limits_.max_pages) {
+        ProviderError::Details d;
+        d.kind = ProviderError::Kind::PageLimit;
+        d.provider = request.provider;
+        d.endpoint = url;
+        d.detail = "the provider still had more after " + std::to_string(limits_.max_pages) +
+                   " pages in one sync step (server option max_pages)";
+        throw ProviderError(std::move(d));
+    }
+    ++pages_;
+}
+
+void Pager::fetch_once(const HttpRequest &request, const PagedEndpoint &endpoint,
+                       const std::function<void(const JsonRef &root)> &on_page) {
+    const std::string url = url_for_messages(endpoint.base_url + endpoint.path);
+    count_page(request, url);
+    HttpRequest req = request;
+    req.url = endpoint.base_url + endpoint.path + (endpoint.query.empty() ? "" : "?" + endpoint.query);
+    HttpResponse response = http_.get(req);
+    JsonDoc doc(response.body, JsonSource{request.provider, url, response.status}, limits_.parse);
+    std::string().swap(response.body);
+    on_page(doc.root());
+}
+
+void Pager::for_each_offset_page(const HttpRequest &request, const PagedEndpoint &endpoint, long page_size,
+                                 const std::function<long(const JsonRef &root, long *total_count)> &on_page) {
+    const std::string url = url_for_messages(endpoint.base_url + endpoint.path);
+    long offset = 0;
+    for (;;) {
+        count_page(request, url);
+        HttpRequest req = request;
+        req.url = endpoint.base_url + endpoint.path + "?" + endpoint.query;
+        if (offset > 0) req.url += "&" + Query().add("offset", offset).str();
+        HttpResponse response = http_.get(req);
+        JsonDoc doc(response.body, JsonSource{request.provider, url, response.status}, limits_.parse);
+        std::string().swap(response.body);
+        long total = -1;
+        long rows = on_page(doc.root(), &total);
+        offset += rows;
+        if (rows <= 0 || rows < page_size || (total >= 0 && offset >= total)) return;
+    }
+}
+
 std::string api_root(std::string url) {
     auto drop_slashes = [&url] {
         while (!url.empty() && url.back() == '/') url.pop_back();

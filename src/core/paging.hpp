@@ -72,7 +72,20 @@ class Pager {
     void for_each_page(const HttpRequest &request, const PagedEndpoint &endpoint,
                        const std::function<void(const JsonRef &root)> &on_page);
 
+    // One request without pagination (OpenRouter's /activity returns its whole window at once), counted
+    // against the page budget like a page.
+    void fetch_once(const HttpRequest &request, const PagedEndpoint &endpoint,
+                    const std::function<void(const JsonRef &root)> &on_page);
+
+    // A listing paged by offset (OpenRouter): `offset=<rows so far>` is appended (nothing on the first
+    // request) until on_page, which returns the number of rows the page held, reports fewer than page_size
+    // rows or total_count rows have been delivered (total_count < 0: unknown). An empty page always ends it.
+    void for_each_offset_page(const HttpRequest &request, const PagedEndpoint &endpoint, long page_size,
+                              const std::function<long(const JsonRef &root, long *total_count)> &on_page);
+
   private:
+    void count_page(const HttpRequest &request, const std::string &url);
+
     HttpTransport &http_;
     FetchLimits limits_;
     long pages_ = 0;

@@ -5,11 +5,13 @@ namespace aispend::core {
 
 ProviderInfo openai_provider_info();
 ProviderInfo anthropic_provider_info();
+ProviderInfo openrouter_provider_info();
 
 const std::vector<ProviderInfo> &provider_registry() {
     static const std::vector<ProviderInfo> registry{
         openai_provider_info(),
         anthropic_provider_info(),
+        openrouter_provider_info(),
     };
     return registry;
 }

@@ -104,8 +104,8 @@ void _PG_init(void) {
         "aispend.allowed_hosts", "Hosts aispend may send requests (and admin keys) to.",
         "Comma-separated host, host:port or *.domain entries; a host without a port means https on 443. "
         "Checked when a base_url is set and before every request.",
-        &aispend::pg::allowed_hosts, "api.openai.com, api.anthropic.com", PGC_SUSET, GUC_LIST_INPUT,
-        check_host_list, nullptr, nullptr);
+        &aispend::pg::allowed_hosts, "api.openai.com, api.anthropic.com, openrouter.ai", PGC_SUSET,
+        GUC_LIST_INPUT, check_host_list, nullptr, nullptr);
     DefineCustomStringVariable(
         "aispend.webhook_hosts", "Hosts aispend may post alerts to (webhook URLs).",
         "Comma-separated host, host:port or *.domain entries, as aispend.allowed_hosts: https only (plain "

@@ -76,15 +76,21 @@ BEGIN
     backfill_days := coalesce(backfill_days, 90);
     resync_days := coalesce(resync_days, 3);
     bucket_width := coalesce(bucket_width, '1d');
-    IF provider IS NULL OR provider NOT IN ('openai', 'anthropic') THEN
+    IF provider IS NULL OR provider NOT IN ('openai', 'anthropic', 'openrouter') THEN
         RAISE EXCEPTION 'aispend: account "%" has no valid provider option', _account_settings.account
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'ALTER SERVER ... OPTIONS (ADD provider ''openai'') (or ''anthropic'').';
+                  HINT = 'ALTER SERVER ... OPTIONS (ADD provider ''openai'') (or ''anthropic'', ''openrouter'').';
     END IF;
     IF bucket_width NOT IN ('1d', '1h') THEN
         RAISE EXCEPTION 'aispend: account "%": bucket_width must be ''1d'' or ''1h'', not "%"',
             _account_settings.account, bucket_width
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF provider = 'openrouter' AND bucket_width <> '1d' THEN
+        RAISE EXCEPTION 'aispend: account "%": OpenRouter reports whole UTC days, bucket_width must be ''1d''',
+            _account_settings.account
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ALTER SERVER ... OPTIONS (DROP bucket_width).';
     END IF;
 END
 $$;
@@ -206,7 +212,9 @@ COMMENT ON COLUMN aispend.usage.endpoint IS 'Provider usage endpoint: completion
 COMMENT ON COLUMN aispend.usage.bucket_start IS 'Start of the UTC bucket.';
 COMMENT ON COLUMN aispend.usage.bucket_width IS '1d or 1h (server option bucket_width at sync time).';
 COMMENT ON COLUMN aispend.usage.workspace_id IS 'Workspace / project; ''(default)'' when the provider sent none.';
-COMMENT ON COLUMN aispend.usage.api_key_id IS 'API key; ''(console)'' (Anthropic) or ''(none)'' (OpenAI) when the provider sent none.';
+COMMENT ON COLUMN aispend.usage.api_key_id IS
+    'API key; ''(console)'' (Anthropic), ''(all keys)'' (OpenRouter: its activity report is not split by key) or '
+    '''(none)'' (OpenAI) when the provider sent none.';
 COMMENT ON COLUMN aispend.usage.batch IS 'Batch API usage (OpenAI batch flag; Anthropic service_tier batch).';
 COMMENT ON COLUMN aispend.usage.uncached_input_tokens IS
     'Input tokens neither read from nor written to the cache. All input = uncached + cache_read + cache_write_5m + cache_write_1h. NULL = not reported.';

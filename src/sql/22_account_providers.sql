@@ -58,7 +58,8 @@ END;
 COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';
 REVOKE ALL ON FUNCTION aispend._remember_provider(name, text) FROM PUBLIC;
 
--- The provider filter of every tab and view: all, openai, anthropic, other (any provider but those two).
+-- The provider filter of every tab and view: all, openai, anthropic, other (any provider but those two), or
+-- the name of another provider (openrouter), which is also part of other.
 CREATE FUNCTION aispend._provider_matches(provider text, filter text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, aispend, pg_temp
@@ -69,9 +70,11 @@ BEGIN
         WHEN 'openai' THEN RETURN provider = 'openai';
         WHEN 'anthropic' THEN RETURN provider = 'anthropic';
         WHEN 'other' THEN RETURN provider NOT IN ('openai', 'anthropic');
+        WHEN 'openrouter' THEN RETURN provider = 'openrouter';
         ELSE RAISE EXCEPTION 'aispend: unknown provider filter "%"', filter
-                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic or other.';
+                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use all, openai, anthropic, openrouter or other.';
     END CASE;
 END
 $$;
-COMMENT ON FUNCTION aispend._provider_matches(text, text) IS 'Internal: the provider filter (all, openai, anthropic, other).';
+COMMENT ON FUNCTION aispend._provider_matches(text, text) IS
+    'Internal: the provider filter (all, openai, anthropic, openrouter, or other: any provider but OpenAI and Anthropic).';

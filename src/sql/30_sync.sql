@@ -47,6 +47,20 @@ END;
 
 -- ---------------------------------------------------------------- one endpoint, one window (no COMMIT)
 
+-- The first day a provider still reports at p_now: OpenRouter's /activity covers the last 30 completed UTC days,
+-- so a sync never deletes a stored day before them (the API is silent about it, not restating it). -infinity
+-- for the providers whose reports reach back as far as asked.
+CREATE FUNCTION aispend._retained_since(p_provider text, p_now timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+RETURN CASE WHEN p_provider = 'openrouter'
+            THEN aispend._utc_add(aispend._bucket_floor(p_now, '1d'), pg_catalog.make_interval(days => -30))
+            ELSE '-infinity'::timestamptz END;
+COMMENT ON FUNCTION aispend._retained_since(text, timestamptz) IS
+    'Internal: the first UTC day a provider still reports at a time (OpenRouter: 30 completed days back; others: '
+    '-infinity). A sync deletes no stored fact before it.';
+REVOKE ALL ON FUNCTION aispend._retained_since(text, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION aispend._sync_workspaces(p_account name, p_provider text, p_now timestamptz,
     OUT fetched bigint, OUT inserted bigint, OUT updated bigint, OUT deleted bigint)
 LANGUAGE plpgsql
@@ -165,7 +179,9 @@ BEGIN
     CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
     SELECT f.endpoint, f.bucket_start,
            coalesce(f.workspace_id, '(default)') AS workspace_id,
-           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' ELSE '(none)' END) AS api_key_id,
+           -- OpenRouter's activity report is not split by key: '(all keys)', not '(none)' (it was keys' usage)
+           coalesce(f.api_key_id, CASE p_provider WHEN 'anthropic' THEN '(console)' WHEN 'openrouter' THEN '(all keys)'
+                                                  ELSE '(none)' END) AS api_key_id,
            f.model, f.service_tier, f.batch, f.context_window, f.inference_geo,
            sum(f.uncached_input_tokens)::bigint AS uncached_input_tokens,
            sum(f.cache_read_tokens)::bigint AS cache_read_tokens,
@@ -183,8 +199,10 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
     SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_usage;
 
+    -- OpenRouter reports only its last 30 completed UTC days: older days it no longer sends are history, kept.
     DELETE FROM aispend.usage u
      WHERE u.account = p_account AND u.bucket_start >= p_since AND u.bucket_start < p_until
+       AND u.bucket_start >= aispend._retained_since(p_provider, p_now)
        AND NOT EXISTS (
            SELECT 1 FROM pg_temp.aispend_stage_usage s
            WHERE ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
@@ -254,6 +272,7 @@ BEGIN
 
     DELETE FROM aispend.costs c
      WHERE c.account = p_account AND c.bucket_start >= p_since AND c.bucket_start < p_until
+       AND c.bucket_start >= aispend._retained_since(p_provider, p_now)
        AND NOT EXISTS (
            SELECT 1 FROM pg_temp.aispend_stage_costs s
            WHERE ROW(s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,

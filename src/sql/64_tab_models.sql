@@ -8,7 +8,8 @@
 -- Drill-down filters: workspace (name or id) and api_key (name or id), as on the API keys tab.
 
 -- The class of a model, from its name: the providers' naming conventions, checked against the shipped price
--- catalogue (embedding and audio models are priced by input only or by audio tokens).
+-- catalogue (embedding and audio models are priced by input only or by audio tokens). A vendor prefix as in
+-- OpenRouter's slugs ('openai/gpt-4.1', 'meta-llama/llama-3.3-70b-instruct') is looked through.
 CREATE FUNCTION aispend.model_class(model text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN model IS NULL OR model LIKE '(%' THEN 'other'
@@ -16,7 +17,7 @@ RETURN CASE WHEN model IS NULL OR model LIKE '(%' THEN 'other'
             WHEN model ~* '(whisper|tts|transcribe|speech|audio)' THEN 'audio'
             WHEN model ~* '(dall-e|gpt-image|image|imagen|sora|video)' THEN 'image'
             WHEN model ~* 'moderation' THEN 'other'
-            WHEN model ~* '^(gpt|chatgpt|o[0-9]|claude|codex|computer-use|text-davinci|davinci|babbage|gemini|gemma|llama|mistral|mixtral|command|deepseek|grok|qwen|phi)'
+            WHEN model ~* '^([a-z0-9._-]+/)?(gpt|chatgpt|o[0-9]|claude|codex|computer-use|text-davinci|davinci|babbage|gemini|gemma|llama|mistral|mixtral|command|deepseek|grok|qwen|phi)'
                 THEN 'chat'
             ELSE 'other' END;
 COMMENT ON FUNCTION aispend.model_class(text) IS

@@ -351,7 +351,7 @@ BEGIN
                 THEN aispend._report_card('workspaces_summary.anthropic_cost', 'Anthropic',
                                           aispend._report_money(ws.anthropic_cost), ws.anthropic_cost::text)
                 ELSE '' END
-        || CASE WHEN prov = 'other' OR prov = 'all' AND ws.other_cost <> 0
+        || CASE WHEN prov NOT IN ('all', 'openai', 'anthropic') OR prov = 'all' AND ws.other_cost <> 0
                 THEN aispend._report_card('workspaces_summary.other_cost', 'Other providers',
                                           aispend._report_money(ws.other_cost), ws.other_cost::text)
                 ELSE '' END

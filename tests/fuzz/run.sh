@@ -9,7 +9,7 @@ out=build/fuzz
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Isrc
        $(pkg-config --cflags jansson))
 libs=(-fsanitize=fuzzer,address,undefined $(pkg-config --libs jansson))
-core=(json decimal timeutil paging url_policy line_item token_class openai anthropic registry errors utf8)
+core=(json decimal timeutil paging url_policy line_item token_class openai anthropic openrouter registry errors utf8)
 mkdir -p "$out/obj"
 
 # Core objects once, two at a time (shared machine).
@@ -18,7 +18,7 @@ objs=("${core[@]/#/$out/obj/}")
 objs=("${objs[@]/%/.o}")
 
 targets=(json line_item)
-for provider in openai anthropic; do
+for provider in openai anthropic openrouter; do
     for call in workspaces api_keys usage costs; do targets+=("${provider}_${call}"); done
 done
 

@@ -7,6 +7,7 @@ import base64
 import datetime
 import json
 import threading
+import time
 import uuid
 
 from api_common import ApiError
@@ -86,6 +87,15 @@ def error_for(fault, provider, opts):
         headers["retry-after"] = str(opts["retry_after"])
     if provider == "openai":
         return ApiError(status, oa_type, message, code=oa_code, headers=headers)
+    if provider == "openrouter":  # {"error": {"code": <status>, "message", "metadata"}}; 429 with X-RateLimit-*
+        metadata = None
+        if status == 429:
+            message, metadata = "Rate limit exceeded", {"error_type": "rate_limit_exceeded"}
+            headers.update({"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": str(int(time.time() * 1000) + 1000)})
+        elif status == 401:
+            message = "Missing Authentication header"
+        return ApiError(status, None, message, code=metadata, headers=headers)
     return ApiError(status, an_type, message, headers=headers)
 
 
@@ -107,6 +117,9 @@ def wrongtype(obj):
         for field in ("input_tokens", "uncached_input_tokens", "amount"):
             if field in result:
                 result[field] = str(result[field]) if field != "amount" else 12.5
+    if "usage" in first and "prompt_tokens" in first:  # an OpenRouter activity row: money as a string
+        usage = first["usage"]
+        first["usage"] = usage[2:-1] if isinstance(usage, str) and usage.startswith("\0N") else str(usage)
     for field in ("created_at", "name"):
         if field in first and "results" not in first:
             first[field] = "abc" if isinstance(first[field], int) else 12345
@@ -185,7 +198,7 @@ def keyecho(provider, key):
     """A 401 in the provider's format whose message echoes the key it was sent, in the ways a careless
     provider or gateway might: as is, upper- and lower-cased, cut at either end, and base64-encoded (alone
     and as the whole "Bearer <key>" header value)."""
-    header = ("Bearer " if provider == "openai" else "") + key
+    header = ("Bearer " if provider in ("openai", "openrouter") else "") + key
     message = (f"Invalid key {key}; KEY={key.upper()}; key={key.lower()}; starts {key[:-3]}...; "
                f"ends ...{key[3:]}; b64 {base64.b64encode(key.encode()).decode()}; "
                f"header {base64.b64encode(header.encode()).decode()}")
@@ -228,7 +241,10 @@ def overflow(obj):
 
 
 def negative(obj):
-    """A negative token count in the first result of a usage page."""
+    """A negative token count in the first result of a usage page (OpenRouter: of the first activity row)."""
+    for row in (obj.get("data") or [])[:1] if isinstance(obj.get("data"), list) else ():
+        if "prompt_tokens" in row:
+            row["prompt_tokens"] = -5
     for bucket in (obj.get("data") or [])[:1]:
         for result in bucket.get("results", [])[:1]:
             for field in ("input_tokens", "uncached_input_tokens"):

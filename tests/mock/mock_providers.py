@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Mock OpenAI + Anthropic admin APIs on 127.0.0.1 (entry point).
+"""Mock OpenAI + Anthropic admin APIs and the OpenRouter management API on 127.0.0.1 (entry point).
 
     python3 tests/mock/mock_providers.py --port N [--org small|medium|large|demo] [--seed 42]
         [--anchor YYYY-MM-DD] [--latency-ms 0] [--port-file PATH] [--verbose]
@@ -22,12 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import anthropic_api  # noqa: E402
 import faults  # noqa: E402
 import openai_api  # noqa: E402
+import openrouter_api  # noqa: E402
 import totals  # noqa: E402
 from api_common import ApiError, dumps  # noqa: E402
 from entities import epoch_day  # noqa: E402
 from orgs import ORG_NAMES, get_org  # noqa: E402
 
-PROVIDERS = {"openai": openai_api, "anthropic": anthropic_api}
+PROVIDERS = {"openai": openai_api, "anthropic": anthropic_api, "openrouter": openrouter_api}
 
 
 class MockServer(ThreadingHTTPServer):
@@ -56,7 +57,7 @@ class MockServer(ThreadingHTTPServer):
 
 def _sent_key(provider, headers):
     """The admin key a request carried (whatever it is): what a key-echoing provider echoes."""
-    if provider == "openai":
+    if provider in ("openai", "openrouter"):
         auth = headers.get("Authorization") or ""
         return auth[7:].strip() if auth.startswith("Bearer ") else auth
     return headers.get("x-api-key") or ""
@@ -100,7 +101,8 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError) as exc:
             return self._send_json(400, {"mock_error": str(exc)})
         provider = ("openai" if path.startswith(openai_api.PREFIX)
-                    else "anthropic" if path.startswith(anthropic_api.PREFIX) else None)
+                    else "anthropic" if path.startswith(anthropic_api.PREFIX)
+                    else "openrouter" if path.rstrip("/") in openrouter_api.PATHS else None)
         if provider is None:
             return self._send_json(404, {"mock_error": f"no such endpoint: {path}"})
         self._api(provider, path, query, org, options_text, opts)
@@ -138,7 +140,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if opts.get("fault") == "keyecho" and self.server.tracker.decide(options_text, opts):
                 raise faults.keyecho(provider, _sent_key(provider, self.headers))
-            module.check_auth(self.headers)
+            if provider == "openrouter":
+                module.check_auth(self.headers, path)
+            else:
+                module.check_auth(self.headers)
             fault = opts.get("fault") if self.server.tracker.decide(options_text, opts) else None
             if fault and fault.isdigit():
                 raise faults.error_for(fault, provider, opts)
@@ -173,12 +178,16 @@ class Handler(BaseHTTPRequestHandler):
     def _totals(self, query):
         one = {k: v[-1] for k, v in query.items()}
         provider, group = one.get("provider"), one.get("group")
-        if provider not in PROVIDERS or (group and group not in totals.GROUPS):
-            raise ValueError("provider must be openai|anthropic; group one of " + "|".join(totals.GROUPS))
+        if provider not in PROVIDERS or (group and (group not in totals.GROUPS or provider == "openrouter")):
+            raise ValueError("provider must be openai|anthropic|openrouter; group one of " + "|".join(totals.GROUPS)
+                             + " (openrouter: none)")
         opts = {k: (int(one[k]) if k == "seed" else one[k]) for k in ("org", "seed", "anchor", "bump") if k in one}
         start = epoch_day(datetime.date.fromisoformat(one["start"]))
         end = epoch_day(datetime.date.fromisoformat(one["end"]))
-        result = totals.compute(self.server.org_for(opts), provider, start, end, group)
+        if provider == "openrouter":
+            result = openrouter_api.totals(self.server.org_for(opts), start, end)
+        else:
+            result = totals.compute(self.server.org_for(opts), provider, start, end, group)
         result.update(provider=provider, start=one["start"], end=one["end"], end_exclusive=True)
         self._send_json(200, result)
 

@@ -29,6 +29,7 @@ import usage  # noqa: E402
 ANCHOR = "2026-08-10"  # windows around it straddle the 2026-07-15 change of OpenAI completions fields
 OPENAI = {"Authorization": "Bearer sk-admin-test-openai"}
 ANTHROPIC = {"x-api-key": "sk-ant-admin01-test", "anthropic-version": "2023-06-01"}
+OPENROUTER = {"Authorization": "Bearer sk-or-v1-mgmt-test"}
 DAY = 86400
 
 
@@ -305,6 +306,96 @@ class TestCostsAndTotals(MockTestCase):
         status, body, _ = self.c.get("/mock/bump=2026-08-02/v1/organizations/cost_report", ANTHROPIC,
                                      {"starting_at": "2026-08-02T00:00:00Z", "ending_at": "2026-08-03T00:00:00Z"})
         self.assertEqual(Decimal(body["data"][0]["results"][0]["amount"]) / 100, Decimal(after[1]["cost_usd"]))
+
+
+class TestOpenRouter(MockTestCase):
+    """The OpenRouter management API (anchor 2026-08-10: /activity reports 2026-07-12 .. 2026-08-10)."""
+
+    def test_auth_and_error_shape(self):
+        status, body, _ = self.c.get("/v1/activity", {})
+        self.assertEqual((status, body), (401, {"error": {"code": 401, "message": "Missing Authentication header",
+                                                          "metadata": None}, "user_id": None}))
+        status, body, _ = self.c.get("/v1/activity", {"Authorization": "Bearer sk-or-v1-0123inference"})
+        self.assertEqual((status, body["error"]["code"], body["error"]["message"]),
+                         (403, 403, "Only management keys can fetch activity for an account"))
+        status, body, _ = self.c.get("/v1/keys", {"Authorization": "Bearer sk-or-v1-0123inference"})
+        self.assertEqual((status, body["error"]["message"]), (403, "Only management keys can perform this operation"))
+        status, body, _ = self.c.get("/v1/key", {"Authorization": "Bearer sk-or-v1-0123inference"})
+        self.assertEqual(status, 200)
+        status, body, resp = self.c.get("/mock/fault=429;tag=or/v1/activity", OPENROUTER)
+        self.assertEqual((status, body["error"]), (429, {"code": 429, "message": "Rate limit exceeded",
+                                                         "metadata": {"error_type": "rate_limit_exceeded"}}))
+        self.assertEqual(resp.getheader("X-RateLimit-Remaining"), "0")
+        status, body, _ = self.c.get("/mock/fault=500;tag=or/v1/workspaces", OPENROUTER)
+        self.assertEqual((status, body["error"]["code"]), (500, 500))
+
+    def test_workspaces_and_keys_by_offset(self):
+        status, body, _ = self.c.get("/v1/workspaces", OPENROUTER, {"limit": 2})
+        self.assertEqual((status, body["total_count"], [w["name"] for w in body["data"]]),
+                         (200, 3, ["Default", "Agents"]))
+        _, body2, _ = self.c.get("/v1/workspaces", OPENROUTER, {"limit": 2, "offset": 2})
+        self.assertEqual([w["name"] for w in body2["data"]], ["Evaluation"])
+        default, agents = body["data"][0]["id"], body["data"][1]["id"]
+        _, keys, _ = self.c.get("/v1/keys", OPENROUTER)
+        self.assertEqual([k["name"] for k in keys["data"]], ["or-key-0000", "or-key-0003", "or-key-0005"])
+        self.assertTrue(all(k["workspace_id"] == default for k in keys["data"]))
+        _, keys, _ = self.c.get("/v1/keys", OPENROUTER, {"workspace_id": agents})
+        self.assertEqual([k["name"] for k in keys["data"]], ["or-key-0001"])
+        _, keys, _ = self.c.get("/v1/keys", OPENROUTER, {"workspace_id": agents, "include_disabled": "true"})
+        self.assertEqual([(k["name"], k["disabled"]) for k in keys["data"]],
+                         [("or-key-0001", False), ("or-key-0004", True)])
+        self.assertEqual(self.c.get("/v1/keys", OPENROUTER, {"offset": 3})[1], {"data": []})
+        # the large org pages the 133 keys of its default workspace: 100 + 33
+        sizes = [len(self.c.get("/mock/org=large/v1/keys", OPENROUTER, {"offset": o})[1]["data"])
+                 for o in (0, 100, 200)]
+        self.assertEqual(sizes, [100, 33, 0])
+
+    def test_activity_window_fields_and_exact_sums(self):
+        status, body, _ = self.c.get("/v1/activity", OPENROUTER, {"group_by": "workspace"})
+        self.assertEqual(status, 200)
+        rows = body["data"]
+        days = sorted({r["date"][:10] for r in rows})
+        self.assertEqual((days[0], days[-1], len(days)), ("2026-07-12", "2026-08-10", 30))  # no 2026-08-11
+        self.assertEqual({len(r["date"]) for r in rows}, {10, 19})  # both forms of the date
+        self.assertEqual(len(rows), 158)
+        self.assertEqual(sum(r["usage"] for r in rows), Decimal("13.120234220"))
+        self.assertEqual(sum(r["byok_usage_inference"] for r in rows), Decimal("9.213825000"))
+        self.assertEqual(sum(r["prompt_tokens"] for r in rows), 5996848)
+        self.assertEqual(sum(r["completion_tokens"] for r in rows), 1653775)
+        self.assertEqual(sum(r["reasoning_tokens"] for r in rows), 200845)
+        self.assertTrue(all(r["reasoning_tokens"] <= r["completion_tokens"] for r in rows))
+        byok = [r for r in rows if r["byok_usage_inference"]]
+        self.assertEqual({r["provider_name"] for r in byok}, {"Anthropic"})
+        # credits carry the 5 % BYOK fee of BYOK rows
+        self.assertTrue(all(r["usage"] == (r["byok_usage_inference"] * Decimal("0.05")).quantize(Decimal("1e-9"))
+                            for r in byok))
+        _, totals_body, _ = self.c.get("/mock/totals", {}, {"provider": "openrouter", "start": "2026-07-01",
+                                                            "end": "2026-09-01", "anchor": ANCHOR})
+        self.assertEqual((totals_body["rows"], totals_body["usage"]), (158, "13.120234220"))
+        # without group_by the rows carry no workspace_id, the sums are unchanged
+        _, flat, _ = self.c.get("/v1/activity", OPENROUTER)
+        self.assertFalse(any("workspace_id" in r for r in flat["data"]))
+        self.assertEqual(sum(r["usage"] for r in flat["data"]), Decimal("13.120234220"))
+
+    def test_activity_filters_and_bad_dates(self):
+        _, body, _ = self.c.get("/v1/activity", OPENROUTER, {"date": "2026-08-10"})
+        self.assertEqual({r["date"][:10] for r in body["data"]}, {"2026-08-10"})
+        for bad in ("2026-08-11", "2026-07-11", "10/08/2026"):
+            status, body, _ = self.c.get("/v1/activity", OPENROUTER, {"date": bad})
+            self.assertEqual((status, body["error"]["message"]), (400, "Invalid date format or date range"), bad)
+        status, _, _ = self.c.get("/v1/activity", OPENROUTER, {"group_by": "key"})
+        self.assertEqual(status, 400)
+        hashes = [k["hash"] for w in self.c.get("/v1/workspaces", OPENROUTER)[1]["data"]
+                  for k in self.c.get("/v1/keys", OPENROUTER, {"workspace_id": w["id"], "include_disabled": "true"})[1]["data"]]
+        per_key = [self.c.get("/v1/activity", OPENROUTER, {"api_key_hash": h})[1]["data"] for h in hashes]
+        self.assertEqual([len(rows) for rows in per_key], [53, 26, 24, 26, 0, 29])  # or-key-0004 (disabled) has none
+        self.assertEqual(sum(r["usage"] for rows in per_key for r in rows), Decimal("13.120234220"))
+
+    def test_activity_faults(self):
+        status, body, _ = self.c.get("/mock/fault=wrongtype;tag=or/v1/activity", OPENROUTER)
+        self.assertIsInstance(body["data"][0]["usage"], str)
+        status, body, _ = self.c.get("/mock/fault=negative;tag=or/v1/activity", OPENROUTER)
+        self.assertEqual(body["data"][0]["prompt_tokens"], -5)
 
 
 class TestWebhookReceiver(MockTestCase):

@@ -70,7 +70,7 @@ SELECT throws_ok($$SELECT * FROM aispend._fetch_workspaces('aispend_n_open')$$, 
                  'aispend account "aispend_n_open": openai GET ' || rtrim(:'tls_url', '/') || '/v1/organization/projects: connection failed (after 0 retries)',
                  'an open port that does not speak TLS: the very same failure (but for the URL)');
 SELECT is((SELECT count(*)::int FROM pg_settings WHERE name = 'aispend.allowed_hosts'
-             AND boot_val = 'api.openai.com, api.anthropic.com'), 1,
+             AND boot_val = 'api.openai.com, api.anthropic.com, openrouter.ai'), 1,
           'the default allow-list is the providers'' API hosts');
 
 SELECT * FROM finish();

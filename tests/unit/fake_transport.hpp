@@ -22,6 +22,9 @@ namespace aispend::test {
 class FakeTransport : public core::HttpTransport {
   public:
     void add(const std::string &url, std::string body) { bodies_[url] = std::move(body); }
+    // The URL fails as CurlTransport fails a non-2xx status: a ProviderError of kind Http (or Auth for
+    // 401/403).
+    void fail(const std::string &url, long status) { statuses_[url] = status; }
     // Served for any URL without a canned body (fuzzing); without it such a URL is a test failure.
     void set_fallback(std::string body) { fallback_ = std::move(body), has_fallback_ = true; }
 
@@ -30,6 +33,15 @@ class FakeTransport : public core::HttpTransport {
         stats_.requests += 1;
         core::HttpResponse response;
         response.status = 200;
+        auto failed = statuses_.find(request.url);
+        if (failed != statuses_.end()) {
+            core::ProviderError::Details d;
+            d.kind = failed->second == 401 || failed->second == 403 ? core::ProviderError::Kind::Auth
+                                                                    : core::ProviderError::Kind::Http;
+            d.provider = request.provider;
+            d.http_status = failed->second;
+            throw core::ProviderError(std::move(d));
+        }
         auto it = bodies_.find(request.url);
         if (it != bodies_.end()) {
             response.body = it->second;
@@ -53,6 +65,7 @@ class FakeTransport : public core::HttpTransport {
 
   private:
     std::map<std::string, std::string> bodies_;
+    std::map<std::string, long> statuses_;
     std::string fallback_;
     bool has_fallback_ = false;
     core::HttpStats stats_;

@@ -264,12 +264,14 @@ TEST(Anthropic, BadTimeAndMissingResultsNameThePath) {
     EXPECT_EQ(d.detail, "data[0].results: missing");
 }
 
-TEST(Registry, KnowsBothProviders) {
-    EXPECT_EQ(provider_names(), "openai, anthropic");
+TEST(Registry, KnowsTheThreeProviders) {
+    EXPECT_EQ(provider_names(), "openai, anthropic, openrouter");
     ASSERT_NE(find_provider("openai"), nullptr);
     EXPECT_EQ(find_provider("openai")->default_base_url, "https://api.openai.com");
     ASSERT_NE(find_provider("anthropic"), nullptr);
     EXPECT_EQ(find_provider("anthropic")->default_base_url, "https://api.anthropic.com");
+    ASSERT_NE(find_provider("openrouter"), nullptr);
+    EXPECT_EQ(find_provider("openrouter")->default_base_url, "https://openrouter.ai/api");
     EXPECT_EQ(find_provider("gemini"), nullptr);
-    EXPECT_EQ(provider_registry().size(), 2u);
+    EXPECT_EQ(provider_registry().size(), 3u);
 }
