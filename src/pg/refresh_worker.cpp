@@ -66,9 +66,6 @@ struct RefreshWorkerArgs {
 };
 static_assert(sizeof(RefreshWorkerArgs) <= BGW_EXTRALEN, "the worker's arguments must fit in bgw_extra");
 constexpr uint32 kArgsMagic = 0x61737266;  // "asrf"
-// pg_advisory_lock_shared(1634300787, role oid) is what a live refresh worker holds ('aisp' + 3, as in
-// 20_schema.sql's lock keys).
-constexpr uint32 kAliveLockClass = 1634300787;
 
 // ---------------------------------------------------------------- the requesting backend
 
@@ -161,13 +158,15 @@ void refresh_worker_sigterm(SIGNAL_ARGS) {
     }
 }
 
+// The parse trees and plans of the statement being run (freed by recover_from_error after an error).
+MemoryContext stmt_context = nullptr;
+
 // Runs one statement as a top-level command outside a transaction block, so that a CALL is non-atomic (see
 // the top of the file). Called inside a transaction started with StartTransactionCommand; when it returns the
 // current transaction is the one the procedure's last COMMIT started (or still the first).
 void run_nonatomic(const char *sql) {
     // Parse trees and plans must survive the procedure's COMMITs: not in a transaction's memory.
-    MemoryContext stmt_context =
-        AllocSetContextCreate(TopMemoryContext, "aispend refresh statement", ALLOCSET_DEFAULT_SIZES);
+    stmt_context = AllocSetContextCreate(TopMemoryContext, "aispend refresh statement", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old_context = MemoryContextSwitchTo(stmt_context);
     List *parsed = pg_parse_query(sql);
     MemoryContextSwitchTo(old_context);
@@ -196,6 +195,7 @@ void run_nonatomic(const char *sql) {
     (void)PortalRun(portal, FETCH_ALL, true, true, None_Receiver, None_Receiver, &qc);
     PortalDrop(portal, false);
     MemoryContextDelete(stmt_context);
+    stmt_context = nullptr;
 }
 
 // After an error: log it, roll back, and keep a copy (in TopMemoryContext) for the record. Called in
@@ -206,7 +206,16 @@ ErrorData *recover_from_error() {
     EmitErrorReport();
     ErrorData *edata = CopyErrorData();
     FlushErrorState();
+    // As PostgresMain's error recovery: the portals (the procedure's cursors kept across its COMMITs), the
+    // transaction, then what a session keeps past it: session advisory locks (a sync's account lock would
+    // otherwise stay held while this worker goes on to other accounts) and the statement's memory.
+    PortalErrorCleanup();
     AbortOutOfAnyTransaction();
+    LockReleaseSession(USER_LOCKMETHOD);
+    if (stmt_context != nullptr) {
+        MemoryContextDelete(stmt_context);
+        stmt_context = nullptr;
+    }
     RESUME_INTERRUPTS();
     return edata;
 }
@@ -224,6 +233,10 @@ bool record_failure(ErrorData *edata) {
                 "the refresh's worker was terminated (pg_terminate_backend, or the server shutting down)";
             sqlstate = "57P01";
         }
+        // A cancel (cancel_refresh) that comes now is for the account that already failed: it must not stop the
+        // recording, nor the next account.
+        QueryCancelPending = false;
+        HOLD_CANCEL_INTERRUPTS();
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
@@ -242,9 +255,14 @@ bool record_failure(ErrorData *edata) {
         SPI_finish();
         PopActiveSnapshot();
         CommitTransactionCommand();
+        RESUME_CANCEL_INTERRUPTS();
+        QueryCancelPending = false;
     }
     PG_CATCH();
-    { (void)recover_from_error(); }
+    {
+        RESUME_CANCEL_INTERRUPTS();
+        (void)recover_from_error();
+    }
     PG_END_TRY();
     return marked;
 }
@@ -288,19 +306,22 @@ void aispend_refresh_worker_main(Datum) {
     BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
     SetConfigOption("application_name", "aispend refresh", PGC_USERSET, PGC_S_SESSION);
 
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    // Held for the worker's life, so that any role can tell from pg_locks (pg_stat_activity hides other
-    // roles' backends) that this worker, of this role and database, is alive: aispend._refresh_state.
-    LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kAliveLockClass, (uint32)args.role, 2);
-    (void)LockAcquire(&tag, ShareLock, true, false);
+    // The session settings of the role and database (ALTER ROLE / DATABASE ... SET) must not change what the
+    // sync's SQL means: operators resolve through search_path, and a read-only or repeatable-read default
+    // would fail every step. (application_name is how aispend._refresh_state tells a live worker: any role
+    // sees the application_name, user and database of any backend in pg_stat_activity.)
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_USERSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_USERSET, PGC_S_OVERRIDE);
+
     // The requests may be rows the requesting transaction has not committed yet: wait for it to end.
     if (TransactionIdIsValid(args.requester_xid)) {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
         pgstat_report_activity(STATE_RUNNING, "waiting for the requesting transaction to end");
         XactLockTableWait(args.requester_xid, nullptr, nullptr, XLTW_None);
+        CommitTransactionCommand();
     }
-    CommitTransactionCommand();
 
     MemoryContextSwitchTo(TopMemoryContext);
     const char *sql = "CALL aispend._refresh_work()";

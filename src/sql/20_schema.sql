@@ -357,29 +357,58 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- What a request's state means now: a 'running' request whose worker is gone (killed, a crash: it could not
 -- record anything) failed; so did a 'queued' one that no worker of its role took within a minute of being
 -- visible (the workers were started before the request committed, and take every queued request of their role).
--- A live worker holds the shared advisory lock (1634300787, its role's oid) in its database for its whole life
--- (src/pg/refresh_worker.cpp): pg_locks shows it to every role, where pg_stat_activity hides other roles' rows.
+-- A live worker is a backend of the request's role in this database named 'aispend refresh': pg_stat_activity
+-- shows the pid, user, database and application_name of every backend to every role, and only a session of
+-- that role could pretend to be one.
+CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.pid FROM pg_catalog.pg_stat_activity a
+     WHERE a.application_name = 'aispend refresh'
+       AND a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role)
+       AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+$$;
+COMMENT ON FUNCTION aispend._refresh_workers(name) IS
+    'Internal: the process ids of the background refresh workers of a role in this database.';
+
+CREATE FUNCTION aispend._refresh_worker_alive(p_role name, p_pid integer) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM aispend._refresh_workers(p_role) AS w(pid) WHERE p_pid IS NULL OR w.pid = p_pid)
+$$;
+COMMENT ON FUNCTION aispend._refresh_worker_alive(name, integer) IS
+    'Internal: whether a background refresh worker of the role runs in this database (that pid, or any when NULL).';
+
 CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN state = 'running' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
-                    AND l.pid = worker_pid) THEN 'failed'
-        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
-                    AND l.objid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = requested_by)
-                    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
-                                       WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
+        WHEN state = 'running' AND NOT aispend._refresh_worker_alive(requested_by, worker_pid) THEN 'failed'
+        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute'
+             AND NOT aispend._refresh_worker_alive(requested_by, NULL) THEN 'failed'
         ELSE state
     END
 $$;
 COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
     'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';
+
+-- Who may change a request: its role (or a member of it). Everyone who may read the table sees every request.
+ALTER TABLE aispend.refresh_requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY refresh_requests_read ON aispend.refresh_requests FOR SELECT USING (true);
+CREATE POLICY refresh_requests_own_insert ON aispend.refresh_requests FOR INSERT
+    WITH CHECK (requested_by = CURRENT_USER);
+CREATE POLICY refresh_requests_own_update ON aispend.refresh_requests FOR UPDATE
+    USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')))
+    WITH CHECK (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                         WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')));
+CREATE POLICY refresh_requests_own_delete ON aispend.refresh_requests FOR DELETE
+    USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')));
 
 -- Data that pg_dump must keep: everything synced and every edit (display names), and the run log. aispend.models
 -- is derived from the facts by their triggers (53_invalidation.sql), which rebuild it on restore.

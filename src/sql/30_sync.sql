@@ -379,6 +379,10 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
+        IF NOT pg_catalog.isfinite(v_win.w_start) OR NOT pg_catalog.isfinite(v_win.w_end) THEN
+            RAISE EXCEPTION 'aispend: account %: the % window must be finite', p_account, endpoint
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
         v_from := v_win.w_start;
         WHILE v_from < v_win.w_end LOOP
             chunk_from := v_from;
@@ -564,6 +568,10 @@ DECLARE
     v_failed name[] := '{}';
     v_mine boolean;
 BEGIN
+    IF NOT pg_catalog.isfinite(coalesce(v_since, '2000-01-01'::timestamptz))
+       OR NOT pg_catalog.isfinite(coalesce(v_until, '2000-01-01'::timestamptz)) THEN
+        RAISE EXCEPTION 'aispend: since and until must be finite times' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
         RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
             USING ERRCODE = 'invalid_parameter_value';

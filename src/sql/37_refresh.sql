@@ -27,8 +27,10 @@ COMMENT ON FUNCTION aispend._notify_request(bigint, name, text) IS
     'Internal: NOTIFY aispend_refresh of a refresh request''s new state.';
 
 -- Marks the requests whose worker is gone failed (aispend._refresh_state), so that no row stays running.
+-- SECURITY DEFINER: it closes other roles' requests too (row-level security lets a role change only its own),
+-- and only those whose worker is gone.
 CREATE FUNCTION aispend._refresh_sweep() RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
@@ -85,6 +87,9 @@ BEGIN
          WHERE q.account = v.account AND q.id = v.id;
         COMMIT;
 
+        -- A sync of the account already running (a scheduled one, a CALL) is waited for, not failed on: the sync
+        -- then sees it holds the account's lock, and releases it when done.
+        PERFORM pg_catalog.pg_advisory_lock(1634300784, aispend._lock_key(v.account));
         CALL aispend.sync(v.account, v.since);
 
         UPDATE aispend.refresh_requests q
@@ -143,8 +148,8 @@ DECLARE
     v_active record;
     v_queued integer;
 BEGIN
-    IF since IS NOT NULL AND since >= pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'aispend: since (%) must be in the past', since USING ERRCODE = 'invalid_parameter_value';
+    IF since IS NOT NULL AND (since >= pg_catalog.clock_timestamp() OR NOT pg_catalog.isfinite(since)) THEN
+        RAISE EXCEPTION 'aispend: since (%) must be a time in the past', since USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF accounts IS NULL THEN
         SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
@@ -206,8 +211,12 @@ BEGIN
     -- Workers for the role's queued accounts; they take queued requests of the role, so none is left waiting.
     SELECT pg_catalog.count(*) INTO v_queued FROM aispend.refresh_requests q
      WHERE q.state = 'queued' AND q.requested_by = CURRENT_USER;
+    -- Workers already running for the role count against aispend.refresh_workers (the library is loaded: its
+    -- _key_status ran above); one is started anyway, to wait for this transaction's requests.
     IF v_queued > 0 THEN
-        PERFORM aispend._start_refresh_workers(v_queued);
+        PERFORM aispend._start_refresh_workers(GREATEST(1, LEAST(v_queued,
+            pg_catalog.current_setting('aispend.refresh_workers')::integer
+            - (SELECT pg_catalog.count(*)::integer FROM aispend._refresh_workers(CURRENT_USER)))));
     END IF;
     RETURN v_id;
 END
@@ -232,18 +241,17 @@ BEGIN
             HINT = 'SELECT DISTINCT request, state FROM aispend.refresh_progress;';
     END IF;
     -- The row lock keeps a worker from finishing this account and starting the next one under our cancel.
+    -- Row-level security leaves out the rows of roles this one is not a member of.
     FOR v IN SELECT q.* FROM aispend.refresh_requests q
               WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')
               ORDER BY q.account FOR UPDATE
     LOOP
-        IF NOT pg_catalog.pg_has_role(v.requested_by, 'MEMBER') THEN
-            RAISE EXCEPTION 'aispend: refresh request % is role %''s', request, v.requested_by
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
         IF v.state = 'running' THEN
             -- The worker rolls the step back and records the request cancelled itself.
-            IF NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
-                RAISE WARNING 'aispend: the worker of request % (account %) was not found', request, v.account;
+            -- only that role's live worker: a pid left by a dead one may belong to another process by now
+            IF NOT aispend._refresh_worker_alive(v.requested_by, v.worker_pid)
+               OR NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
+                RAISE WARNING 'aispend: the worker of request % (account %) is gone', request, v.account;
             END IF;
         ELSE
             UPDATE aispend.refresh_requests q
@@ -256,6 +264,12 @@ BEGIN
         END IF;
         n := n + 1;
     END LOOP;
+    IF n = 0 AND EXISTS (SELECT 1 FROM aispend.refresh_requests q
+                          WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')) THEN
+        RAISE EXCEPTION 'aispend: refresh request % is another role''s', request
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the role that requested it (or a member of that role) may cancel it.';
+    END IF;
     RETURN n;
 END
 $$;

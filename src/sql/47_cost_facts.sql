@@ -51,18 +51,18 @@ u AS (
                                        aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
     GROUP BY 1, 2, 3, 4
 ),
--- billed lines per day / workspace / key / model (lines without a model keep their label); OpenRouter's BYOK
--- inference (billed by the user's own provider key, not in credits) is kept apart as the model '<model> (BYOK)'
+-- billed lines per day / workspace / key / model (lines without a model keep their label). OpenRouter's BYOK
+-- inference is not OpenRouter's bill but the user's own provider key's: it is left to that provider's figures
+-- (aispend.billed_elsewhere lists it), so that no total adds the same dollar twice.
 c AS (
-    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id,
-           CASE WHEN x.cost_type = 'byok_inference' AND x.model IS NOT NULL THEN x.model || ' (BYOK)'
-                ELSE x.model END AS model,
+    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
            CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
            sum(x.amount_usd) AS billed
     FROM aispend.costs x
     WHERE x.account = cost_facts_between.account
       AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
       AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
+      AND x.cost_type IS DISTINCT FROM 'byok_inference'
     GROUP BY 1, 2, 3, 4, 5
 ),
 -- a day is settled when the account has billed lines for it that were fetched after it ended (see
@@ -167,8 +167,7 @@ COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai, anthropic or openroute
 COMMENT ON COLUMN aispend.cost_facts.workspace_id IS 'Workspace / project (''(default)'' sentinel as in usage and costs).';
 COMMENT ON COLUMN aispend.cost_facts.api_key_id IS
     'API key (sentinels ''(console)'', ''(none)'' as in usage); ''(unattributed)'' for billed lines no key can be given.';
-COMMENT ON COLUMN aispend.cost_facts.model IS
-    'Model; NULL for billed lines that have none (see line_item). OpenRouter BYOK inference: ''<model> (BYOK)''.';
+COMMENT ON COLUMN aispend.cost_facts.model IS 'Model; NULL for billed lines that have none (see line_item).';
 COMMENT ON COLUMN aispend.cost_facts.line_item IS
     'The provider''s label of a billed line without a model (web search, code execution, file search, ...); '
     'NULL on usage rows.';

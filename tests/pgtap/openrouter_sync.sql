@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \set VERBOSITY terse
-SELECT plan(29);
+SELECT plan(30);
 
 \set sept :mock_url/mock/anchor=2026-09-30
 \set oct :mock_url/mock/anchor=2026-10-15
@@ -50,41 +50,48 @@ SELECT results_eq($$ SELECT name, status FROM aispend.api_keys WHERE account = '
                             ('or-key-0003', 'active'), ('or-key-0004', 'disabled'), ('or-key-0005', 'active') $$,
                   'the keys of every workspace, the disabled one included');
 
--- ---- 2. the dashboard: its own provider name and under other, BYOK as its own model
+-- ---- 2. the dashboard: its own provider name and under other; BYOK inference billed elsewhere, never added
 SELECT results_eq($$ SELECT total_cost, openai_cost, anthropic_cost, other_cost, requests, tokens
                      FROM aispend.workspaces_summary(daterange('2026-09-01', '2026-10-01'), provider => 'openrouter') $$,
-                  $$ VALUES (20.44, 0.00, 0.00, 20.44, 3431::bigint, 7317329::bigint) $$,
-                  'workspaces summary, provider openrouter: credits + BYOK, in other_cost');
+                  $$ VALUES (13.27, 0.00, 0.00, 13.27, 3431::bigint, 7317329::bigint) $$,
+                  'workspaces summary, provider openrouter: the credits spent (BYOK inference is not OpenRouter''s bill), in other_cost');
 SELECT results_eq($$ SELECT total_cost, other_cost
                      FROM aispend.workspaces_summary(daterange('2026-09-01', '2026-10-01'), provider => 'other') $$,
-                  $$ VALUES (20.44, 20.44) $$, 'provider other shows it too');
+                  $$ VALUES (13.27, 13.27) $$, 'provider other shows it too');
 SELECT is_empty($$ SELECT 1 FROM aispend.workspaces_table(daterange('2026-09-01', '2026-10-01'), provider => 'openai')
                    WHERE 'or_e2e' = ANY (accounts) $$, 'provider openai does not');
 SELECT results_eq($$ SELECT name, cost FROM aispend.workspaces_table(daterange('2026-09-01', '2026-10-01'),
                                                                      provider => 'openrouter') ORDER BY 1 $$,
-                  $$ VALUES ('Agents'::text, 4.00), ('Default', 15.40), ('Evaluation', 1.04) $$,
+                  $$ VALUES ('Agents'::text, 4.00), ('Default', 8.22), ('Evaluation', 1.04) $$,
                   'workspaces tab, provider openrouter');
-SELECT results_eq($$ SELECT model, cost, tokens FROM aispend.models_table(daterange('2026-09-01', '2026-10-01'),
-                                                                          provider => 'openrouter')
-                     WHERE model LIKE '%BYOK%' $$,
-                  $$ VALUES ('anthropic/claude-sonnet-4.5 (BYOK)'::text, 7.18, 0::bigint) $$,
-                  'models tab: BYOK inference kept apart as its own model row');
-SELECT is((SELECT sum(cost) FROM aispend.cost_facts_between('or_e2e', '2026-09-01', '2026-09-30')
-           WHERE model LIKE '% (BYOK)'), 7.175727000, 'cost facts: the BYOK rows hold exactly the BYOK amount');
+SELECT is((SELECT sum(cost) FROM aispend.cost_facts_between('or_e2e', '2026-09-01', '2026-09-30')),
+          (SELECT sum(amount_usd) FROM aispend.costs WHERE account = 'or_e2e' AND cost_type = 'credits'
+              AND bucket_start < '2026-10-01'), 'cost facts: the credits spent, to the digit, and nothing of BYOK');
+CREATE SERVER or_upstream FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
+SELECT results_eq($$ SELECT account, provider, billed_by, counted_in, sum(amount_usd), count(DISTINCT model)
+                     FROM aispend.billed_elsewhere(daterange('2026-09-01', '2026-10-01'), 'openrouter')
+                     GROUP BY 1, 2, 3, 4 $$,
+                  $$ VALUES ('or_e2e'::name, 'openrouter'::text, 'Anthropic'::text, 'or_upstream'::text, 7.175727000,
+                             1::bigint) $$,
+                  'billed_elsewhere lists the BYOK inference exactly, billed by Anthropic, counted in its account');
+SELECT is((SELECT count(*)::int FROM aispend.models_table(daterange('2026-09-01', '2026-10-01'), provider => 'all')
+            WHERE model LIKE '%BYOK%'), 0, 'no tab has a BYOK row: no dollar is added twice');
+DROP SERVER or_upstream;
+SELECT count(*) >= 0 AS forgotten FROM aispend.forget_account('or_upstream') \gset
 SELECT ok((SELECT count(*) FROM aispend.api_keys_table(daterange('2026-09-01', '2026-10-01'), provider => 'openrouter')) > 0,
           'API keys tab, provider openrouter, has rows');
 SELECT results_eq($$ SELECT model, class FROM aispend.models_table(daterange('2026-09-01', '2026-10-01'),
                                                                    provider => 'openrouter') ORDER BY 1 $$,
                   $$ VALUES ('anthropic/claude-sonnet-4.5'::text, 'chat'::text),
-                            ('anthropic/claude-sonnet-4.5 (BYOK)', 'chat'), ('deepseek/deepseek-r1', 'chat'),
+                            ('deepseek/deepseek-r1', 'chat'),
                             ('google/gemini-2.5-flash', 'chat'), ('meta-llama/llama-3.3-70b-instruct', 'chat'),
                             ('openai/gpt-4.1', 'chat') $$,
                   'models tab: the vendor prefix of a slug is looked through for the class');
-SELECT ok(aispend.report_html(daterange('2026-09-01', '2026-10-01'), 'openrouter') LIKE '%Other providers%$20.44%',
+SELECT ok(aispend.report_html(daterange('2026-09-01', '2026-10-01'), 'openrouter') LIKE '%Other providers%$13.27%',
           'the report, provider openrouter: the other-providers card');
 SELECT results_eq($$ SELECT "Provider", count(*), sum("Cost")
                      FROM aispend.workspaces_csv(daterange('2026-09-01', '2026-10-01'), provider => 'openrouter') GROUP BY 1 $$,
-                  $$ VALUES ('openrouter'::text, 3::bigint, 20.44) $$,
+                  $$ VALUES ('openrouter'::text, 3::bigint, 13.26) $$,
                   'workspaces CSV, provider openrouter: the three workspaces under their provider name');
 
 -- ---- 3. retention: a later sync (the window slid to 2026-09-16 .. 2026-10-15) deletes none of the older days

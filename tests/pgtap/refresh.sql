@@ -7,7 +7,7 @@
 -- Autocommit structure, as in sync_concurrency.sql: the workers see only what this session commits.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(49);
+SELECT plan(53);
 
 -- a tag unique to this run: the mock counts faults per options string for its whole life
 SELECT 'rf' || pg_backend_pid() || '_' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS run_tag \gset
@@ -253,7 +253,17 @@ SELECT throws_ok($$SELECT aispend.request_refresh(ARRAY['rf_nosuch'])$$, '42704'
 SELECT throws_ok($$SELECT aispend.request_refresh(since => now() + interval '1 day')$$, '22023', NULL,
                  'a since in the future: 22023');
 SELECT throws_ok($$SELECT aispend.cancel_refresh(-1)$$, 'P0002', NULL, 'cancelling no request: P0002');
+SELECT throws_ok($$SELECT aispend.request_refresh(since => '-infinity')$$, '22023', NULL,
+                 'since => -infinity: 22023 (a window without a start would never end)');
+SELECT throws_ok($$CALL aispend.sync('rf_demo', since => '-infinity')$$, '22023', NULL,
+                 'and so does a sync from -infinity');
+SELECT throws_ok($$INSERT INTO aispend.refresh_requests (id, account, requested_by) VALUES (-2, 'rf_slow', 'rf_other')$$,
+                 '42501', NULL, 'an admin cannot queue work under another role''s name (row-level security)');
+SET ROLE rf_other;
+UPDATE aispend.refresh_requests SET state = 'queued' WHERE account = 'rf_demo';
 RESET ROLE;
+SELECT is((SELECT count(*)::int FROM aispend.refresh_requests WHERE account = 'rf_demo' AND state = 'queued'), 0,
+          'another role''s requests are not its to change (row-level security: its UPDATE sees none)');
 SET ROLE rf_nologin;
 SELECT throws_ok($$SELECT aispend.request_refresh(ARRAY['rf_demo'])$$, '28000', NULL,
                  'a role that cannot log in cannot run a worker (refused at once, 28000)');

@@ -5,7 +5,7 @@
 -- ---- OpenRouter (issue 15)
 -- A third provider, 'openrouter' (docs/providers.md): accepted as an account's provider (whole UTC days only),
 -- selectable as provider => 'openrouter' in every tab (and still part of 'other'); a sync never deletes the days
--- before OpenRouter's 30-day window; BYOK inference is kept apart in the cost facts as '<model> (BYOK)'.
+-- before OpenRouter's 30-day window; BYOK inference is left out of the cost facts (aispend.billed_elsewhere lists it).
 
 CREATE OR REPLACE FUNCTION aispend._account_settings(account name,
     OUT provider text, OUT backfill_days integer, OUT resync_days integer, OUT bucket_width text)
@@ -246,18 +246,18 @@ u AS (
                                        aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
     GROUP BY 1, 2, 3, 4
 ),
--- billed lines per day / workspace / key / model (lines without a model keep their label); OpenRouter's BYOK
--- inference (billed by the user's own provider key, not in credits) is kept apart as the model '<model> (BYOK)'
+-- billed lines per day / workspace / key / model (lines without a model keep their label). OpenRouter's BYOK
+-- inference is not OpenRouter's bill but the user's own provider key's: it is left to that provider's figures
+-- (aispend.billed_elsewhere lists it), so that no total adds the same dollar twice.
 c AS (
-    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id,
-           CASE WHEN x.cost_type = 'byok_inference' AND x.model IS NOT NULL THEN x.model || ' (BYOK)'
-                ELSE x.model END AS model,
+    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
            CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
            sum(x.amount_usd) AS billed
     FROM aispend.costs x
     WHERE x.account = cost_facts_between.account
       AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
       AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
+      AND x.cost_type IS DISTINCT FROM 'byok_inference'
     GROUP BY 1, 2, 3, 4, 5
 ),
 -- a day is settled when the account has billed lines for it that were fetched after it ended (see
@@ -344,8 +344,7 @@ FROM g LEFT JOIN settled_days sd ON sd.day = g.day
 CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv;
 END;
 COMMENT ON COLUMN aispend.cost_facts.provider IS 'openai, anthropic or openrouter: the account''s provider (aispend.account_provider).';
-COMMENT ON COLUMN aispend.cost_facts.model IS
-    'Model; NULL for billed lines that have none (see line_item). OpenRouter BYOK inference: ''<model> (BYOK)''.';
+COMMENT ON COLUMN aispend.cost_facts.model IS 'Model; NULL for billed lines that have none (see line_item).';
 
 -- The class of a model, from its name: the providers' naming conventions, checked against the shipped price
 -- catalogue (embedding and audio models are priced by input only or by audio tokens). A vendor prefix as in
@@ -416,29 +415,58 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- What a request's state means now: a 'running' request whose worker is gone (killed, a crash: it could not
 -- record anything) failed; so did a 'queued' one that no worker of its role took within a minute of being
 -- visible (the workers were started before the request committed, and take every queued request of their role).
--- A live worker holds the shared advisory lock (1634300787, its role's oid) in its database for its whole life
--- (src/pg/refresh_worker.cpp): pg_locks shows it to every role, where pg_stat_activity hides other roles' rows.
+-- A live worker is a backend of the request's role in this database named 'aispend refresh': pg_stat_activity
+-- shows the pid, user, database and application_name of every backend to every role, and only a session of
+-- that role could pretend to be one.
+CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.pid FROM pg_catalog.pg_stat_activity a
+     WHERE a.application_name = 'aispend refresh'
+       AND a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role)
+       AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+$$;
+COMMENT ON FUNCTION aispend._refresh_workers(name) IS
+    'Internal: the process ids of the background refresh workers of a role in this database.';
+
+CREATE FUNCTION aispend._refresh_worker_alive(p_role name, p_pid integer) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM aispend._refresh_workers(p_role) AS w(pid) WHERE p_pid IS NULL OR w.pid = p_pid)
+$$;
+COMMENT ON FUNCTION aispend._refresh_worker_alive(name, integer) IS
+    'Internal: whether a background refresh worker of the role runs in this database (that pid, or any when NULL).';
+
 CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN state = 'running' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
-                    AND l.pid = worker_pid) THEN 'failed'
-        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = 1634300787::oid AND l.objsubid = 2
-                    AND l.objid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = requested_by)
-                    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
-                                       WHERE d.datname = pg_catalog.current_database())) THEN 'failed'
+        WHEN state = 'running' AND NOT aispend._refresh_worker_alive(requested_by, worker_pid) THEN 'failed'
+        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute'
+             AND NOT aispend._refresh_worker_alive(requested_by, NULL) THEN 'failed'
         ELSE state
     END
 $$;
 COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
     'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';
+
+-- Who may change a request: its role (or a member of it). Everyone who may read the table sees every request.
+ALTER TABLE aispend.refresh_requests ENABLE ROW LEVEL SECURITY;
+CREATE POLICY refresh_requests_read ON aispend.refresh_requests FOR SELECT USING (true);
+CREATE POLICY refresh_requests_own_insert ON aispend.refresh_requests FOR INSERT
+    WITH CHECK (requested_by = CURRENT_USER);
+CREATE POLICY refresh_requests_own_update ON aispend.refresh_requests FOR UPDATE
+    USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')))
+    WITH CHECK (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                         WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')));
+CREATE POLICY refresh_requests_own_delete ON aispend.refresh_requests FOR DELETE
+    USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = requested_by AND pg_catalog.pg_has_role(r.oid, 'MEMBER')));
 
 SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.refresh_request_ids', '');
@@ -474,6 +502,10 @@ BEGIN
             step := step + 1;
             RETURN NEXT;
             CONTINUE;
+        END IF;
+        IF NOT pg_catalog.isfinite(v_win.w_start) OR NOT pg_catalog.isfinite(v_win.w_end) THEN
+            RAISE EXCEPTION 'aispend: account %: the % window must be finite', p_account, endpoint
+                USING ERRCODE = 'invalid_parameter_value';
         END IF;
         v_from := v_win.w_start;
         WHILE v_from < v_win.w_end LOOP
@@ -621,6 +653,10 @@ DECLARE
     v_failed name[] := '{}';
     v_mine boolean;
 BEGIN
+    IF NOT pg_catalog.isfinite(coalesce(v_since, '2000-01-01'::timestamptz))
+       OR NOT pg_catalog.isfinite(coalesce(v_until, '2000-01-01'::timestamptz)) THEN
+        RAISE EXCEPTION 'aispend: since and until must be finite times' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF v_since IS NOT NULL AND v_until IS NOT NULL AND v_since >= v_until THEN
         RAISE EXCEPTION 'aispend: since (%) must be before until (%)', v_since, v_until
             USING ERRCODE = 'invalid_parameter_value';
@@ -825,8 +861,10 @@ COMMENT ON FUNCTION aispend._notify_request(bigint, name, text) IS
     'Internal: NOTIFY aispend_refresh of a refresh request''s new state.';
 
 -- Marks the requests whose worker is gone failed (aispend._refresh_state), so that no row stays running.
+-- SECURITY DEFINER: it closes other roles' requests too (row-level security lets a role change only its own),
+-- and only those whose worker is gone.
 CREATE FUNCTION aispend._refresh_sweep() RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
@@ -883,6 +921,9 @@ BEGIN
          WHERE q.account = v.account AND q.id = v.id;
         COMMIT;
 
+        -- A sync of the account already running (a scheduled one, a CALL) is waited for, not failed on: the sync
+        -- then sees it holds the account's lock, and releases it when done.
+        PERFORM pg_catalog.pg_advisory_lock(1634300784, aispend._lock_key(v.account));
         CALL aispend.sync(v.account, v.since);
 
         UPDATE aispend.refresh_requests q
@@ -941,8 +982,8 @@ DECLARE
     v_active record;
     v_queued integer;
 BEGIN
-    IF since IS NOT NULL AND since >= pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'aispend: since (%) must be in the past', since USING ERRCODE = 'invalid_parameter_value';
+    IF since IS NOT NULL AND (since >= pg_catalog.clock_timestamp() OR NOT pg_catalog.isfinite(since)) THEN
+        RAISE EXCEPTION 'aispend: since (%) must be a time in the past', since USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF accounts IS NULL THEN
         SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
@@ -1004,8 +1045,12 @@ BEGIN
     -- Workers for the role's queued accounts; they take queued requests of the role, so none is left waiting.
     SELECT pg_catalog.count(*) INTO v_queued FROM aispend.refresh_requests q
      WHERE q.state = 'queued' AND q.requested_by = CURRENT_USER;
+    -- Workers already running for the role count against aispend.refresh_workers (the library is loaded: its
+    -- _key_status ran above); one is started anyway, to wait for this transaction's requests.
     IF v_queued > 0 THEN
-        PERFORM aispend._start_refresh_workers(v_queued);
+        PERFORM aispend._start_refresh_workers(GREATEST(1, LEAST(v_queued,
+            pg_catalog.current_setting('aispend.refresh_workers')::integer
+            - (SELECT pg_catalog.count(*)::integer FROM aispend._refresh_workers(CURRENT_USER)))));
     END IF;
     RETURN v_id;
 END
@@ -1030,18 +1075,17 @@ BEGIN
             HINT = 'SELECT DISTINCT request, state FROM aispend.refresh_progress;';
     END IF;
     -- The row lock keeps a worker from finishing this account and starting the next one under our cancel.
+    -- Row-level security leaves out the rows of roles this one is not a member of.
     FOR v IN SELECT q.* FROM aispend.refresh_requests q
               WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')
               ORDER BY q.account FOR UPDATE
     LOOP
-        IF NOT pg_catalog.pg_has_role(v.requested_by, 'MEMBER') THEN
-            RAISE EXCEPTION 'aispend: refresh request % is role %''s', request, v.requested_by
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
         IF v.state = 'running' THEN
             -- The worker rolls the step back and records the request cancelled itself.
-            IF NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
-                RAISE WARNING 'aispend: the worker of request % (account %) was not found', request, v.account;
+            -- only that role's live worker: a pid left by a dead one may belong to another process by now
+            IF NOT aispend._refresh_worker_alive(v.requested_by, v.worker_pid)
+               OR NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
+                RAISE WARNING 'aispend: the worker of request % (account %) is gone', request, v.account;
             END IF;
         ELSE
             UPDATE aispend.refresh_requests q
@@ -1054,6 +1098,12 @@ BEGIN
         END IF;
         n := n + 1;
     END LOOP;
+    IF n = 0 AND EXISTS (SELECT 1 FROM aispend.refresh_requests q
+                          WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')) THEN
+        RAISE EXCEPTION 'aispend: refresh request % is another role''s', request
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the role that requested it (or a member of that role) may cancel it.';
+    END IF;
     RETURN n;
 END
 $$;
@@ -1591,6 +1641,38 @@ BEGIN
     RETURN html;
 END
 $$;
+
+-- ---- 68_billed_elsewhere.sql (new)
+-- 68_billed_elsewhere.sql: spend one source reports on behalf of another, shown where it was billed and never
+-- added twice. OpenRouter's BYOK inference ("byok_usage_inference") is billed by the user's own provider key: it
+-- is on that provider's bill, and in aispend's figures of that provider's account when it is synced. The cost
+-- facts leave it out (47_cost_facts.sql); this lists it, with who billed it and where aispend counts it.
+
+CREATE FUNCTION aispend.billed_elsewhere(period daterange DEFAULT aispend.period('last_30_days'),
+                                         provider text DEFAULT 'all')
+RETURNS TABLE (day date, account name, provider text, workspace text, model text, amount_usd numeric,
+               billed_by text, counted_in text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT (c.bucket_start AT TIME ZONE 'UTC')::date AS day, c.account, ap.provider,
+           coalesce(w.name, c.workspace_id) AS workspace, c.model, sum(c.amount_usd) AS amount_usd,
+           pg_catalog.split_part(c.line_item, ' | ', 2) AS billed_by,
+           (SELECT pg_catalog.string_agg(o.account, ', ' ORDER BY o.account) FROM aispend._account_providers() o
+             WHERE o.provider = pg_catalog.lower(pg_catalog.split_part(c.line_item, ' | ', 2))) AS counted_in
+    FROM aispend.costs c
+    JOIN aispend._account_providers() ap ON ap.account = c.account
+    LEFT JOIN aispend.workspaces w ON w.account = c.account AND w.workspace_id = c.workspace_id
+    WHERE c.cost_type = 'byok_inference'
+      AND c.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(billed_elsewhere.period)))
+      AND c.bucket_start < aispend._utc_day_start(pg_catalog.upper(billed_elsewhere.period))
+      AND aispend._provider_matches(ap.provider, billed_elsewhere.provider)
+    GROUP BY 1, 2, 3, 4, 5, 7, 8
+    ORDER BY 1, 2, 4, 5;
+END;
+COMMENT ON FUNCTION aispend.billed_elsewhere(daterange, text) IS
+    'Spend a source reported that another bills (OpenRouter BYOK inference, billed by your own provider key): '
+    'per UTC day, account, workspace and model, with the provider that billed it and the aispend accounts of that '
+    'provider, where it is counted (NULL: not synced here). Never part of any total: no dollar is added twice.';
 
 -- ---- from 73_alerts.sql: the same body, stored again (its SELECT f.* of aispend.freshness has two more columns)
 CREATE OR REPLACE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
