@@ -166,7 +166,8 @@ MemoryContext stmt_context = nullptr;
 // current transaction is the one the procedure's last COMMIT started (or still the first).
 void run_nonatomic(const char *sql) {
     // Parse trees and plans must survive the procedure's COMMITs: not in a transaction's memory.
-    stmt_context = AllocSetContextCreate(TopMemoryContext, "aispend refresh statement", ALLOCSET_DEFAULT_SIZES);
+    stmt_context =
+        AllocSetContextCreate(TopMemoryContext, "aispend refresh statement", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old_context = MemoryContextSwitchTo(stmt_context);
     List *parsed = pg_parse_query(sql);
     MemoryContextSwitchTo(old_context);
@@ -233,8 +234,8 @@ bool record_failure(ErrorData *edata) {
                 "the refresh's worker was terminated (pg_terminate_backend, or the server shutting down)";
             sqlstate = "57P01";
         }
-        // A cancel (cancel_refresh) that comes now is for the account that already failed: it must not stop the
-        // recording, nor the next account.
+        // A cancel (cancel_refresh) that comes now is for the account that already failed: it must not stop
+        // the recording, nor the next account.
         QueryCancelPending = false;
         HOLD_CANCEL_INTERRUPTS();
         SetCurrentStatementStartTimestamp();
