@@ -1674,6 +1674,54 @@ COMMENT ON FUNCTION aispend.billed_elsewhere(daterange, text) IS
     'per UTC day, account, workspace and model, with the provider that billed it and the aispend accounts of that '
     'provider, where it is counted (NULL: not synced here). Never part of any total: no dollar is added twice.';
 
+-- ---- from 72_period_names.sql: its overload taking a period by name
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid, p.proname, p.proretset,
+               pg_catalog.pg_get_function_arguments(p.oid) AS args,
+               pg_catalog.pg_get_function_result(p.oid) AS result,
+               p.proargnames[1:x.k - 1] AS before, p.proargnames[x.k + 1:p.pronargs] AS rest
+        FROM pg_catalog.pg_proc p
+        CROSS JOIN LATERAL (SELECT pg_catalog.array_position(p.proargnames[1:p.pronargs], 'period') AS k) x
+        WHERE p.pronamespace = 'aispend'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
+          AND x.k IS NOT NULL AND p.proargtypes[x.k - 1] = 'daterange'::regtype
+          AND p.proname = 'billed_elsewhere'   -- the one new function taking a period
+        ORDER BY p.proname
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE FUNCTION aispend.%I(%s) RETURNS %s LANGUAGE sql STABLE BEGIN ATOMIC %s aispend.%I(%s); END',
+            f.proname,
+            -- the arguments before period as declared, period as text (no default), those after as declared
+            pg_catalog.substr(f.args, 1, pg_catalog.strpos(f.args, 'period daterange') - 1) || 'period text'
+            || CASE WHEN pg_catalog.cardinality(f.rest) > 0
+                    THEN pg_catalog.substr(f.args, pg_catalog.strpos(f.args, ', ' || f.rest[1] || ' '))
+                    ELSE '' END,
+            f.result,
+            CASE WHEN f.proretset THEN 'SELECT * FROM' ELSE 'SELECT' END,
+            f.proname,
+            pg_catalog.array_to_string(
+                ARRAY(SELECT pg_catalog.quote_ident(a) || ' => ' || pg_catalog.quote_ident(a)
+                      FROM pg_catalog.unnest(f.before) AS a)
+                || ARRAY['period => aispend.period(period)']
+                || ARRAY(SELECT pg_catalog.quote_ident(a) || ' => '
+                                || CASE WHEN a = 'compare_with'
+                                        THEN 'coalesce(compare_with, aispend.previous_period(period))'
+                                        ELSE pg_catalog.quote_ident(a) END
+                         FROM pg_catalog.unnest(f.rest) AS a), ', '));
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION aispend.%I(%s) IS %L', f.proname,
+            pg_catalog.replace(pg_catalog.pg_get_function_identity_arguments(f.oid), 'period daterange',
+                               'period text'),
+            'aispend.' || f.proname || ' with the period given by name (aispend.period(period)): '
+            || 'last_7_days, last_30_days, month_to_date, previous_month, ... compared with '
+            || 'aispend.previous_period(period) unless compare_with says otherwise. See that function.');
+    END LOOP;
+END
+$$;
+
+
 -- ---- from 73_alerts.sql: the same body, stored again (its SELECT f.* of aispend.freshness has two more columns)
 CREATE OR REPLACE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (rule text, kind text, alert_key text, scope text, observed numeric, threshold numeric, message text,
