@@ -46,7 +46,7 @@ OptionProblem unknown(const std::string &name, const char *context, const char *
 std::optional<OptionProblem> check_server_option(const std::string &name, const std::string &value,
                                                  const HostPolicy &hosts) {
     if (name == "provider") {
-        // 'focus': a billing source loaded from FOCUS exports (aispend.import_focus), never fetched over HTTP.
+        // 'focus': an account loaded from FOCUS exports (aispend.import_focus), never fetched.
         if (value == kImportedProvider) return std::nullopt;
         if (find_provider(value) == nullptr)
             return OptionProblem{OptionProblem::Kind::BadValue, "unknown provider \"" + value + "\"",
