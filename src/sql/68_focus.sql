@@ -26,8 +26,10 @@ DECLARE
     v_len bigint;
 BEGIN
     csv := pg_catalog.regexp_replace(csv, U&'^\FEFF', '');   -- a UTF-8 byte order mark (Azure's exports)
-    CREATE TEMP TABLE IF NOT EXISTS aispend_csv_matches (ord bigint, raw text, term text) ON COMMIT DROP;
-    TRUNCATE pg_temp.aispend_csv_matches;
+    IF pg_catalog.to_regclass('pg_temp.aispend_csv_matches') IS NOT NULL THEN
+        DROP TABLE pg_temp.aispend_csv_matches;
+    END IF;
+    CREATE TEMP TABLE aispend_csv_matches (ord bigint, raw text, term text) ON COMMIT DROP;
     INSERT INTO pg_temp.aispend_csv_matches
     SELECT m.ord, m.g[1], m.g[2]
     FROM pg_catalog.regexp_matches(csv, '("(?:[^"]|"")*"|[^,"\r\n]*)(,|\r?\n|$)', 'g') WITH ORDINALITY AS m(g, ord);
@@ -49,6 +51,7 @@ BEGIN
                  1 + coalesce(pg_catalog.count(*) FILTER (WHERE x.term ~ '\n')
                               OVER (ORDER BY x.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rn
           FROM pg_temp.aispend_csv_matches x) r;
+    DROP TABLE pg_temp.aispend_csv_matches;
 END
 $$;
 COMMENT ON FUNCTION aispend._csv_cells(text) IS
