@@ -523,7 +523,7 @@ CREATE INDEX focus_charges_day_idx ON aispend.focus_charges (account, charge_per
 COMMENT ON TABLE aispend.focus_charges IS
     'The AI rows of the FOCUS exports imported by aispend.import_focus, one per CSV row, with both costs and the raw '
     'SKU text; an import replaces the rows of each (account, billing account, billing period) in its file. '
-    'aispend.costs holds them summed per UTC day for the dashboard.';
+    'aispend.costs holds the USD ones summed per UTC day for the dashboard (other currencies stay here only).';
 COMMENT ON COLUMN aispend.focus_charges.account IS 'The account (server with provider ''focus'') the file was imported into.';
 COMMENT ON COLUMN aispend.focus_charges.billing_account_id IS 'FOCUS BillingAccountId (AWS payer account, Azure billing account, GCP billing account).';
 COMMENT ON COLUMN aispend.focus_charges.billing_period_start IS 'FOCUS BillingPeriodStart (inclusive): with billing_account_id, the unit an import replaces.';
@@ -818,11 +818,20 @@ BEGIN
                                              WHEN 'cache-read' THEN 'cached_input' WHEN 'cache-write' THEN 'cache_write'
                                              ELSE 'unrecognised' END END AS token_class
           FROM aispend.focus_charges c
-          WHERE c.account = v_account
+          WHERE c.account = v_account AND c.billing_currency = 'USD'   -- the dashboard sums US dollars
             AND aispend._utc_day_start((c.charge_period_start AT TIME ZONE 'UTC')::date) IN
                 (SELECT d.day FROM pg_temp.aispend_focus_days d)) x
     GROUP BY x.day, x.workspace_id, x.line_item, x.model, x.token_type, x.tier, x.cost_type, x.routing, x.currency,
              x.quantity_unit;
+
+    IF EXISTS (SELECT 1 FROM pg_temp.aispend_focus_typed t WHERE t.is_ai AND t.billing_currency <> 'USD') THEN
+        RAISE WARNING 'aispend: FOCUS import into account "%": % AI rows billed in % are kept in aispend.focus_charges '
+                      'but not shown on the dashboard, which sums US dollars', v_account,
+                      (SELECT pg_catalog.count(*) FROM pg_temp.aispend_focus_typed t WHERE t.is_ai AND t.billing_currency <> 'USD'),
+                      (SELECT pg_catalog.string_agg(DISTINCT t.billing_currency, ', ') FROM pg_temp.aispend_focus_typed t
+                        WHERE t.is_ai AND t.billing_currency <> 'USD')
+            USING HINT = 'Export the bill in USD (Azure: x_BilledCostInUsd is not read), or read focus_charges directly.';
+    END IF;
 
     -- sub-accounts are the workspaces, named as the export names them
     PERFORM aispend._note_fact_dimensions(v_account, 'focus', v_now,

@@ -10,7 +10,7 @@
 \set azure `cat :'focus_dir'/azure.csv`
 \set gcp `zcat :'focus_dir'/gcp.csv.gz`
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 
 CREATE SERVER fx_aws FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
 CREATE SERVER fx_azure FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
@@ -178,6 +178,20 @@ DROP SERVER fx_gcp;
 SELECT ok((SELECT rows_deleted FROM aispend.forget_account('fx_gcp') WHERE table_name = 'aispend.focus_charges'::regclass) = 6,
           'forget_account removes the imported charges');
 SELECT is((SELECT count(*) FROM aispend.costs WHERE account = 'fx_gcp'), 0::bigint, 'and their costs');
+
+-- ---- another currency is kept, never summed as dollars
+CREATE SERVER fx_eur FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
+SET LOCAL client_min_messages = error;   -- the import warns that EUR is not shown
+CREATE TEMP TABLE eur AS SELECT * FROM aispend.import_focus('fx_eur', replace(:'aws', '0.45,0.45,0.45,123456789012,Acme Payer,USD', '0.45,0.45,0.45,123456789012,Acme Payer,EUR'));
+RESET client_min_messages;
+SELECT is((SELECT string_agg(billing_currency || ' ' || billed_cost, ', ' ORDER BY source_row) FROM aispend.focus_charges WHERE account = 'fx_eur' AND source_row IN (4, 5)),
+          'USD 0.15, EUR 0.45', 'a row billed in EUR is kept');
+SELECT is((SELECT sum(amount_usd)::text FROM aispend.costs WHERE account = 'fx_eur'), '5.741', 'but not summed with the dollars');
+
+-- ---- CSV: quoted cells with commas, quotes and line breaks; CRLF
+SELECT is((SELECT string_agg(row_no || ':' || col_no || '=' || cell, '|' ORDER BY row_no, col_no)
+           FROM aispend._csv_cells(E'a,"b,""c""\nd",\r\n"",x\n')),
+          E'1:1=a|1:2=b,"c"\nd|1:3=|2:1=|2:2=x|3:1=', 'CSV cells: quotes, commas, line breaks, CRLF, empty cells');
 
 -- ---- parse rules on their own
 SELECT is((SELECT ROW(p.model, p.token_type, p.tier, p.routing)::text FROM aispend.parse_focus_sku('aws', 'USE1-Nova2.0Lite-input-tokens-flex') p),
