@@ -466,15 +466,6 @@ COMMENT ON FUNCTION aispend.focus_token_multiplier(text) IS
     'Tokens per unit of a FOCUS unit that counts tokens: 1 (Tokens), 1000 (1K / 1000 Tokens), 1000000 (1M / '
     'Million Tokens); NULL for other units (Units, count, Requests, GB-Hours...).';
 
--- One cell of a FOCUS row by header name (lower-cased); NULL for a missing column, an empty cell or the literal
--- NULL that some exports write.
-CREATE FUNCTION aispend._focus_cell(f text[], h jsonb, col text)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN (SELECT CASE WHEN v IS NULL OR pg_catalog.btrim(v) IN ('', 'NULL') THEN NULL ELSE pg_catalog.btrim(v) END
-        FROM (SELECT f[(h OPERATOR(pg_catalog.->>) col)::integer] AS v) x);
-COMMENT ON FUNCTION aispend._focus_cell(text[], jsonb, text) IS
-    'Internal: a FOCUS cell by lower-cased header name; NULL for a missing column, an empty cell or NULL.';
-
 -- FOCUS date/times: '2024-09-01T00:00:00Z', '2024-09-01T00:00Z' (Azure 1.0), '2024-09-01 00:00:00' (no zone:
 -- UTC), '2024-09-01', '2024-09-01 07:00:00 UTC' (BigQuery's CSV).
 CREATE FUNCTION aispend._focus_ts(v text)
@@ -609,6 +600,8 @@ DECLARE
     v_read bigint;
     v_inserted bigint;
     v_deleted bigint;
+    v_ts constant text := '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?( ?UTC|Z|[+-][0-9]{2}(:?[0-9]{2})?)?$';
+    v_num constant text := '^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$';
 BEGIN
     SELECT s.srvoptions INTO v_opts FROM aispend._servers() s WHERE s.srvname = v_account;
     IF NOT FOUND THEN
@@ -672,27 +665,56 @@ BEGIN
             USING ERRCODE = 'bad_copy_file_format', HINT = 'Every row of a CSV export has one cell per header column.';
     END IF;
 
+    -- the cells aispend reads, by column index (one pass; a missing optional column is NULL)
+    EXECUTE 'CREATE TEMP TABLE aispend_focus_text ON COMMIT DROP AS SELECT r.row_no, '
+         || (SELECT pg_catalog.string_agg(
+                        CASE WHEN v_h ? c
+                             THEN pg_catalog.format('NULLIF(NULLIF(pg_catalog.btrim(r.f[%s]), %L), %L) AS %I',
+                                                    v_h OPERATOR(pg_catalog.->>) c, '', 'NULL', c)
+                             ELSE pg_catalog.format('NULL::text AS %I', c) END, ', ' ORDER BY o)
+             FROM pg_catalog.unnest(ARRAY['providername', 'billingaccountid', 'billingperiodstart', 'billingperiodend',
+                                          'chargeperiodstart', 'chargeperiodend', 'chargecategory', 'chargeclass',
+                                          'servicecategory', 'servicename', 'subaccountid', 'subaccountname',
+                                          'regionid', 'skuid', 'skumeter', 'x_usagetype', 'x_skumetername',
+                                          'chargedescription', 'billedcost', 'effectivecost', 'listcost',
+                                          'billingcurrency', 'consumedquantity', 'consumedunit', 'pricingquantity',
+                                          'pricingunit', 'x_servicecode']) WITH ORDINALITY AS x(c, o))
+         || ' FROM pg_temp.aispend_focus_rows r';
+    DROP TABLE pg_temp.aispend_focus_rows;
+
     -- required cells and the syntax of dates and numbers, with the row and column of the first bad one
-    SELECT r.row_no, x.col, x.val INTO v_bad
-      FROM pg_temp.aispend_focus_rows r
-     CROSS JOIN LATERAL (VALUES
-        ('BillingAccountId', aispend._focus_cell(r.f, v_h, 'billingaccountid'), 'text'),
-        ('BillingPeriodStart', aispend._focus_cell(r.f, v_h, 'billingperiodstart'), 'ts'),
-        ('BillingPeriodEnd', aispend._focus_cell(r.f, v_h, 'billingperiodend'), 'ts'),
-        ('ChargePeriodStart', aispend._focus_cell(r.f, v_h, 'chargeperiodstart'), 'ts'),
-        ('ChargePeriodEnd', coalesce(aispend._focus_cell(r.f, v_h, 'chargeperiodend'), '2000-01-01'), 'ts'),
-        ('ChargeCategory', aispend._focus_cell(r.f, v_h, 'chargecategory'), 'text'),
-        ('ServiceName', aispend._focus_cell(r.f, v_h, 'servicename'), 'text'),
-        ('BilledCost', aispend._focus_cell(r.f, v_h, 'billedcost'), 'num'),
-        ('EffectiveCost', aispend._focus_cell(r.f, v_h, 'effectivecost'), 'num'),
-        ('BillingCurrency', aispend._focus_cell(r.f, v_h, 'billingcurrency'), 'text'),
-        ('ListCost', coalesce(aispend._focus_cell(r.f, v_h, 'listcost'), '0'), 'num'),
-        ('ConsumedQuantity', coalesce(aispend._focus_cell(r.f, v_h, 'consumedquantity'), '0'), 'num'),
-        ('PricingQuantity', coalesce(aispend._focus_cell(r.f, v_h, 'pricingquantity'), '0'), 'num')) AS x(col, val, kind)
-     WHERE x.val IS NULL
-        OR (x.kind = 'ts' AND x.val !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?( ?UTC|Z|[+-][0-9]{2}(:?[0-9]{2})?)?$')
-        OR (x.kind = 'num' AND x.val !~ '^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$')
-     ORDER BY r.row_no LIMIT 1;
+    SELECT x.row_no, x.col, x.val INTO v_bad
+      FROM (SELECT CASE WHEN t.billingaccountid IS NULL THEN 'BillingAccountId'
+                        WHEN t.billingperiodstart IS NULL OR t.billingperiodstart !~ v_ts THEN 'BillingPeriodStart'
+                        WHEN t.billingperiodend IS NULL OR t.billingperiodend !~ v_ts THEN 'BillingPeriodEnd'
+                        WHEN t.chargeperiodstart IS NULL OR t.chargeperiodstart !~ v_ts THEN 'ChargePeriodStart'
+                        WHEN t.chargeperiodend !~ v_ts THEN 'ChargePeriodEnd'
+                        WHEN t.chargecategory IS NULL THEN 'ChargeCategory'
+                        WHEN t.servicename IS NULL THEN 'ServiceName'
+                        WHEN t.billedcost IS NULL OR t.billedcost !~ v_num THEN 'BilledCost'
+                        WHEN t.effectivecost IS NULL OR t.effectivecost !~ v_num THEN 'EffectiveCost'
+                        WHEN t.billingcurrency IS NULL THEN 'BillingCurrency'
+                        WHEN t.listcost !~ v_num THEN 'ListCost'
+                        WHEN t.consumedquantity !~ v_num THEN 'ConsumedQuantity'
+                        WHEN t.pricingquantity !~ v_num THEN 'PricingQuantity' END AS col,
+                   t.*
+              FROM pg_temp.aispend_focus_text t) x0
+     CROSS JOIN LATERAL (SELECT x0.row_no, x0.col,
+                                CASE x0.col WHEN 'BillingAccountId' THEN x0.billingaccountid
+                                            WHEN 'BillingPeriodStart' THEN x0.billingperiodstart
+                                            WHEN 'BillingPeriodEnd' THEN x0.billingperiodend
+                                            WHEN 'ChargePeriodStart' THEN x0.chargeperiodstart
+                                            WHEN 'ChargePeriodEnd' THEN x0.chargeperiodend
+                                            WHEN 'ChargeCategory' THEN x0.chargecategory
+                                            WHEN 'ServiceName' THEN x0.servicename
+                                            WHEN 'BilledCost' THEN x0.billedcost
+                                            WHEN 'EffectiveCost' THEN x0.effectivecost
+                                            WHEN 'BillingCurrency' THEN x0.billingcurrency
+                                            WHEN 'ListCost' THEN x0.listcost
+                                            WHEN 'ConsumedQuantity' THEN x0.consumedquantity
+                                            WHEN 'PricingQuantity' THEN x0.pricingquantity END AS val) x
+     WHERE x0.col IS NOT NULL
+     ORDER BY x0.row_no LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'aispend: FOCUS import into account "%": row %, column %: %', v_account, v_bad.row_no, v_bad.col,
                         CASE WHEN v_bad.val IS NULL THEN 'a required value is missing'
@@ -713,43 +735,32 @@ BEGIN
                 WHEN t.cloud = 'gcp' AND pg_catalog.lower(t.consumed_unit) = 'count' AND t.sku_text ~* '\mtoken'
                      THEN t.consumed_quantity END AS tokens,
            p.model, p.token_type, p.tier, p.routing
-    FROM (SELECT r.row_no,
-                 coalesce(v_cloud, aispend.focus_cloud(aispend._focus_cell(r.f, v_h, 'providername'))) AS cloud,
-                 aispend._focus_cell(r.f, v_h, 'billingaccountid') AS billing_account_id,
-                 aispend._focus_ts(aispend._focus_cell(r.f, v_h, 'billingperiodstart')) AS billing_period_start,
-                 aispend._focus_ts(aispend._focus_cell(r.f, v_h, 'billingperiodend')) AS billing_period_end,
-                 aispend._focus_ts(aispend._focus_cell(r.f, v_h, 'chargeperiodstart')) AS charge_period_start,
-                 aispend._focus_ts(aispend._focus_cell(r.f, v_h, 'chargeperiodend')) AS charge_period_end,
+    FROM (SELECT x.row_no, x.cloud, x.billingaccountid AS billing_account_id,
+                 aispend._focus_ts(x.billingperiodstart) AS billing_period_start,
+                 aispend._focus_ts(x.billingperiodend) AS billing_period_end,
+                 aispend._focus_ts(x.chargeperiodstart) AS charge_period_start,
+                 aispend._focus_ts(x.chargeperiodend) AS charge_period_end,
                  -- FOCUS casing (Google's view writes usage, tax, adjustment)
-                 coalesce((SELECT k FROM pg_catalog.unnest(ARRAY['Usage', 'Purchase', 'Tax', 'Credit', 'Adjustment']) k
-                            WHERE pg_catalog.lower(k) = pg_catalog.lower(aispend._focus_cell(r.f, v_h, 'chargecategory'))),
-                          aispend._focus_cell(r.f, v_h, 'chargecategory')) AS charge_category,
-                 CASE WHEN pg_catalog.lower(aispend._focus_cell(r.f, v_h, 'chargeclass')) = 'correction' THEN 'Correction'
-                      ELSE aispend._focus_cell(r.f, v_h, 'chargeclass') END AS charge_class,
-                 aispend._focus_cell(r.f, v_h, 'servicecategory') AS service_category,
-                 aispend._focus_cell(r.f, v_h, 'servicename') AS service_name,
-                 aispend._focus_cell(r.f, v_h, 'subaccountid') AS sub_account_id,
-                 aispend._focus_cell(r.f, v_h, 'subaccountname') AS sub_account_name,
-                 aispend._focus_cell(r.f, v_h, 'regionid') AS region_id,
-                 aispend._focus_cell(r.f, v_h, 'skuid') AS sku_id,
-                 CASE WHEN coalesce(v_cloud, aispend.focus_cloud(aispend._focus_cell(r.f, v_h, 'providername'))) = 'gcp'
-                      THEN coalesce(aispend._focus_cell(r.f, v_h, 'chargedescription'), aispend._focus_cell(r.f, v_h, 'skumeter'))
-                      ELSE coalesce(aispend._focus_cell(r.f, v_h, 'skumeter'), aispend._focus_cell(r.f, v_h, 'x_usagetype'),
-                                    aispend._focus_cell(r.f, v_h, 'x_skumetername'),
-                                    aispend._focus_cell(r.f, v_h, 'chargedescription')) END AS sku_text,
-                 aispend._focus_cell(r.f, v_h, 'chargedescription') AS charge_description,
-                 aispend._focus_cell(r.f, v_h, 'billedcost')::numeric AS billed_cost,
-                 aispend._focus_cell(r.f, v_h, 'effectivecost')::numeric AS effective_cost,
-                 aispend._focus_cell(r.f, v_h, 'listcost')::numeric AS list_cost,
-                 pg_catalog.upper(aispend._focus_cell(r.f, v_h, 'billingcurrency')) AS billing_currency,
-                 aispend._focus_cell(r.f, v_h, 'consumedquantity')::numeric AS consumed_quantity,
-                 aispend._focus_cell(r.f, v_h, 'consumedunit') AS consumed_unit,
-                 aispend._focus_cell(r.f, v_h, 'pricingquantity')::numeric AS pricing_quantity,
-                 aispend._focus_cell(r.f, v_h, 'pricingunit') AS pricing_unit,
-                 (aispend._focus_cell(r.f, v_h, 'servicename') ILIKE ANY (v_patterns)
-                  OR coalesce(aispend._focus_cell(r.f, v_h, 'x_servicecode') ILIKE ANY (v_patterns), false)) AS is_ai
-          FROM pg_temp.aispend_focus_rows r) t
+                 CASE pg_catalog.lower(x.chargecategory) WHEN 'usage' THEN 'Usage' WHEN 'purchase' THEN 'Purchase'
+                      WHEN 'tax' THEN 'Tax' WHEN 'credit' THEN 'Credit' WHEN 'adjustment' THEN 'Adjustment'
+                      ELSE x.chargecategory END AS charge_category,
+                 CASE WHEN pg_catalog.lower(x.chargeclass) = 'correction' THEN 'Correction' ELSE x.chargeclass END
+                     AS charge_class,
+                 x.servicecategory AS service_category, x.servicename AS service_name,
+                 x.subaccountid AS sub_account_id, x.subaccountname AS sub_account_name, x.regionid AS region_id,
+                 x.skuid AS sku_id,
+                 CASE WHEN x.cloud = 'gcp' THEN coalesce(x.chargedescription, x.skumeter)
+                      ELSE coalesce(x.skumeter, x.x_usagetype, x.x_skumetername, x.chargedescription) END AS sku_text,
+                 x.chargedescription AS charge_description,
+                 x.billedcost::numeric AS billed_cost, x.effectivecost::numeric AS effective_cost,
+                 x.listcost::numeric AS list_cost, pg_catalog.upper(x.billingcurrency) AS billing_currency,
+                 x.consumedquantity::numeric AS consumed_quantity, x.consumedunit AS consumed_unit,
+                 x.pricingquantity::numeric AS pricing_quantity, x.pricingunit AS pricing_unit,
+                 (x.servicename ILIKE ANY (v_patterns) OR coalesce(x.x_servicecode ILIKE ANY (v_patterns), false)) AS is_ai
+          FROM (SELECT t.*, coalesce(v_cloud, aispend.focus_cloud(t.providername)) AS cloud
+                FROM pg_temp.aispend_focus_text t) x) t
     LEFT JOIN LATERAL aispend.parse_focus_sku(t.cloud, t.sku_text, t.service_name) p ON t.is_ai;
+    DROP TABLE pg_temp.aispend_focus_text;
     SELECT pg_catalog.count(*) INTO v_read FROM pg_temp.aispend_focus_typed;
 
     -- the run
@@ -866,7 +877,7 @@ BEGIN
     JOIN pg_temp.aispend_focus_typed t ON t.billing_account_id = p.bai AND t.billing_period_start = p.bps
     GROUP BY p.bai, p.bps, p.bpe
     ORDER BY p.bps, p.bai;
-    DROP TABLE pg_temp.aispend_focus_rows, pg_temp.aispend_focus_typed, pg_temp.aispend_focus_periods,
+    DROP TABLE pg_temp.aispend_focus_typed, pg_temp.aispend_focus_periods,
                pg_temp.aispend_focus_days, pg_temp.aispend_focus_replaced;
 END
 $$;
@@ -1056,7 +1067,6 @@ COMMENT ON COLUMN aispend.focus_30d."x_Unpriced" IS 'aispend: some usage has no 
 
 -- Nothing is executable by PUBLIC (99_privileges.sql); grant_admin / grant_reader decide (re-run them after upgrading).
 REVOKE ALL ON FUNCTION aispend._csv_cells(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._focus_cell(text[],jsonb,text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._focus_provider_name(name,text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._focus_ts(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.focus(daterange,text) FROM PUBLIC;
