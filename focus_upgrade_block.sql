@@ -1,6 +1,7 @@
 -- ---- FOCUS (issue 15)
 -- Accounts with provider 'focus' are imported, not synced: _account_settings says so, sync() and request_refresh()
--- without accounts skip them (the three replaced whole below, each differing from 0.5.0's by those lines only);
+-- without accounts skip them, alert_conditions raises no sync alerts for them (the four replaced whole below, each
+-- differing from 0.5.0's by those lines only);
 -- then the import (src/sql/68_focus.sql) and the export (src/sql/75_focus_export.sql), verbatim.
 
 CREATE OR REPLACE FUNCTION aispend._account_settings(account name,
@@ -268,6 +269,94 @@ BEGIN
     RETURN v_id;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rule text, kind text, alert_key text, scope text, observed numeric, threshold numeric, message text,
+               details jsonb)
+LANGUAGE sql STABLE
+SET jit = off
+BEGIN ATOMIC
+    WITH r AS (SELECT * FROM aispend.alert_rules r WHERE r.enabled),
+    budget AS MATERIALIZED (
+        SELECT s.*, b.thresholds
+        FROM aispend.budgets_status(alert_conditions.as_of) s JOIN aispend.budgets b ON b.name = s.name
+        -- a custom budget whose days are over has no current period: its alerts resolve
+        WHERE s.period @> alert_conditions.as_of
+          AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
+    spikes AS MATERIALIZED (
+        SELECT a.*, r.name AS rule
+        FROM r CROSS JOIN LATERAL aispend.anomalies(pg_catalog.daterange(alert_conditions.as_of - 2, alert_conditions.as_of),
+                                                    r.anomaly_kind, 'all', r.min_score, r.min_cost) a
+        WHERE r.kind = 'anomaly'),
+    -- one condition per rule and key, workspace or model: its latest flagged day
+    latest AS (
+        SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity_id) s.*
+        FROM spikes s ORDER BY s.rule, s.kind, s.account, s.entity_id, s.day DESC),
+    -- FOCUS accounts (provider 'focus') are imported when a cloud publishes its bill, never synced: no sync alerts
+    fresh AS MATERIALIZED (
+        SELECT f.* FROM aispend.freshness f
+        WHERE f.server_exists AND f.provider IS DISTINCT FROM 'focus' AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
+    -- a threshold of a budget reached in its current period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period), t.pct),
+           'budget ' || b.name, b.spent, pg_catalog.round(b.amount_usd * t.pct / 100, 2),
+           pg_catalog.format('Budget "%s" has used %s%% of $%s (threshold %s%%): $%s spent, %s days left',
+                             b.name, b.pct_used, b.amount_usd, t.pct, b.spent, b.days_left),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'pct_used', b.pct_used, 'threshold_pct', t.pct)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    -- each threshold once (80 and 80.0 are one), reached as budgets_status says
+    CROSS JOIN LATERAL (SELECT DISTINCT pg_catalog.trim_scale(x) AS pct FROM pg_catalog.unnest(b.thresholds) AS x) t
+    WHERE r.kind = 'budget_threshold' AND t.pct <= b.threshold_reached
+    UNION ALL
+    -- a budget forecast to exceed its amount by the end of its period
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period)),
+           'budget ' || b.name, b.forecast, b.amount_usd,
+           pg_catalog.format('Budget "%s" is forecast to reach $%s (band $%s to $%s) of $%s by %s',
+                             b.name, b.forecast, b.forecast_low, b.forecast_high, b.amount_usd,
+                             pg_catalog.upper(b.period) - 1),
+           pg_catalog.jsonb_build_object('budget', b.name, 'period', b.period::text, 'amount_usd', b.amount_usd,
+                                         'spent', b.spent, 'forecast', b.forecast, 'forecast_low', b.forecast_low,
+                                         'forecast_high', b.forecast_high, 'days_left', b.days_left)
+    FROM r JOIN budget b ON r.budget IS NULL OR r.budget = b.name
+    WHERE r.kind = 'budget_forecast' AND b.will_exceed
+    UNION ALL
+    -- a spike (or new spending) of a key, workspace or model on one of the last two complete days
+    SELECT s.rule, 'anomaly', pg_catalog.concat_ws('|', s.kind, s.account, s.entity_id),
+           pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+               || coalesce(' (' || s.account || ')', ''),
+           s.observed, s.expected,
+           pg_catalog.format('%s %s: $%s on %s, expected $%s (%s)',
+                             CASE s.flag WHEN 'new' THEN 'New spending of' ELSE 'Spike of' END,
+                             pg_catalog.replace(s.kind, '_', ' ') || ' ' || s.entity
+                                 || coalesce(' (' || s.account || ')', ''),
+                             s.observed, s.day, s.expected,
+                             CASE WHEN s.ratio IS NULL THEN 'new' ELSE s.ratio || 'x, score ' || coalesce(s.score::text, '-') END),
+           pg_catalog.jsonb_build_object('day', s.day, 'kind', s.kind, 'entity', s.entity, 'account', s.account,
+                                         'provider', s.provider, 'observed', s.observed, 'expected', s.expected,
+                                         'ratio', s.ratio, 'score', s.score, 'flag', s.flag)
+    FROM latest s
+    UNION ALL
+    -- an account's endpoint failed after its last success (a run in progress changes nothing)
+    SELECT r.name, r.kind, pg_catalog.concat_ws('|', f.account, f.endpoint), 'account ' || f.account, NULL, NULL,
+           pg_catalog.format('Sync of %s %s failed (SQLSTATE %s)', f.account, f.endpoint,
+                             coalesce(f.last_error_sqlstate, '-')),
+           pg_catalog.jsonb_build_object('account', f.account, 'endpoint', f.endpoint,
+                                         'sqlstate', f.last_error_sqlstate, 'at', f.last_error_at)
+    FROM r, fresh f
+    WHERE r.kind = 'sync_failure' AND f.last_error_at > coalesce(f.last_success_at, '-infinity')
+    UNION ALL
+    -- no successful sync of an account for too long (or never)
+    SELECT r.name, r.kind, x.account, 'account ' || x.account, x.hours, r.max_age_hours,
+           CASE WHEN x.hours IS NULL THEN pg_catalog.format('No successful sync of %s yet', x.account)
+                ELSE pg_catalog.format('No successful sync of %s for %s hours', x.account, x.hours) END,
+           pg_catalog.jsonb_build_object('account', x.account, 'last_success_at', x.last_success_at,
+                                         'max_age_hours', r.max_age_hours)
+    FROM r, (SELECT f.account, max(f.last_success_at) AS last_success_at,
+                    pg_catalog.round((pg_catalog.date_part('epoch', alert_conditions.at_time - max(f.last_success_at))
+                                      / 3600)::numeric, 1) AS hours
+             FROM fresh f GROUP BY f.account) x
+    WHERE r.kind = 'stale_data' AND (x.hours IS NULL OR x.hours > r.max_age_hours);
+END;
 
 -- 68_focus.sql: FOCUS billing exports of cloud-hosted models (AWS Bedrock, Azure OpenAI / AI Foundry, Google
 -- Vertex AI / Gemini API) imported as accounts, and every synced cost exported as FOCUS 1.2 rows. See docs/focus.md.

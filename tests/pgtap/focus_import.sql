@@ -10,7 +10,7 @@
 \set azure `cat :'focus_dir'/azure.csv`
 \set gcp `zcat :'focus_dir'/gcp.csv.gz`
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 CREATE SERVER fx_aws FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
 CREATE SERVER fx_azure FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
@@ -172,6 +172,12 @@ CREATE TEMP TABLE aws6 AS SELECT * FROM aispend.import_focus('fx_aws2', :'aws', 
 SELECT is((SELECT ROW(ai_rows, skipped_rows, billed_cost)::text FROM aws6), '(9,2,6.19000080000)',
           'ai_services chooses the services (SQS in; the Marketplace model and the S3 tax out)');
 SELECT throws_ok($$SELECT * FROM aispend.import_focus('fx_aws2', 'a', 'oracle')$$, '22023', NULL, 'an unknown cloud');
+
+-- ---- a FOCUS account is never "stale": it is imported, not synced
+SELECT lives_ok($$ SELECT aispend.set_alert_rule('fx stale', 'stale_data', max_age_hours => 1) $$, 'a stale_data rule');
+SELECT is((SELECT string_agg(DISTINCT c.scope, ', ') FROM aispend.alert_conditions('2026-12-01', '2026-12-01 12:00+00') c
+           WHERE c.rule = 'fx stale' AND c.scope LIKE 'account fx\_%'), 'account fx_openai',
+          'stale_data alerts the synced account, not the FOCUS ones');
 
 -- ---- forgetting the account removes its charges
 DROP SERVER fx_gcp;
