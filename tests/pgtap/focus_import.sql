@@ -10,7 +10,7 @@
 \set azure `cat :'focus_dir'/azure.csv`
 \set gcp `zcat :'focus_dir'/gcp.csv.gz`
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 CREATE SERVER fx_aws FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
 CREATE SERVER fx_azure FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
@@ -198,6 +198,20 @@ SELECT is((SELECT sum(amount_usd)::text FROM aispend.costs WHERE account = 'fx_e
 SELECT is((SELECT string_agg(row_no || ':' || col_no || '=' || cell, '|' ORDER BY row_no, col_no)
            FROM aispend._csv_cells(E'a,"b,""c""\nd",\r\n"",x\n')),
           E'1:1=a|1:2=b,"c"\nd|1:3=|2:1=|2:2=x|3:1=', 'CSV cells: quotes, commas, line breaks, CRLF, empty cells');
+
+-- property: 400 random cells (commas, quotes, CR, LF, spaces, empty), written as RFC 4180, read back the same
+SELECT setseed(0.15) \gset
+CREATE TEMP TABLE rnd AS
+SELECT r, c, coalesce((SELECT string_agg(substr(E'ab,"\n\r x', 1 + floor(random() * 8)::integer, 1), '')
+                       FROM generate_series(1, floor(random() * 6)::integer + r * 0 + c * 0)), '') AS cell
+FROM generate_series(1, 100) r, generate_series(1, 4) c;
+SELECT results_eq(
+    format('SELECT row_no::integer, col_no::integer, cell FROM aispend._csv_cells(%L) ORDER BY 1, 2',
+           (SELECT string_agg(line, E'\r\n' ORDER BY r)
+              FROM (SELECT r, string_agg(CASE WHEN cell ~ '[,"\r\n]' THEN '"' || replace(cell, '"', '""') || '"' ELSE cell END,
+                                         ',' ORDER BY c) AS line
+                    FROM rnd GROUP BY r) l)),
+    'SELECT r, c, cell FROM rnd ORDER BY 1, 2', 'CSV cells: random cells read back exactly');
 
 -- ---- parse rules on their own
 SELECT is((SELECT ROW(p.model, p.token_type, p.tier, p.routing)::text FROM aispend.parse_focus_sku('aws', 'USE1-Nova2.0Lite-input-tokens-flex') p),
