@@ -586,9 +586,13 @@ BEGIN
        AND w.provider_name IS DISTINCT FROM n.name;
     PERFORM aispend._remember_provider(v_account, 'focus');
 
+    -- complete through the end of the file's last charge: data_freshness shows how far the bill goes
     UPDATE aispend.sync_runs r
        SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), rows_inserted = v_inserted,
-           rows_updated = 0, rows_deleted = v_deleted
+           rows_updated = 0, rows_deleted = v_deleted,
+           complete_through = (SELECT aispend._bucket_floor(pg_catalog.max(coalesce(t.charge_period_end,
+                                                                                     t.charge_period_start)), '1d')
+                                 FROM pg_temp.aispend_focus_typed t)
      WHERE r.account = v_account AND r.id = v_run;
     PERFORM aispend._reroll(v_account);
 

@@ -10,7 +10,7 @@
 \set azure `cat :'focus_dir'/azure.csv`
 \set gcp `zcat :'focus_dir'/gcp.csv.gz`
 BEGIN;
-SELECT plan(55);
+SELECT plan(56);
 
 CREATE SERVER fx_aws FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
 CREATE SERVER fx_azure FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
@@ -92,6 +92,8 @@ SELECT is((SELECT string_agg(workspace_id || '=' || name || ' ' || status, ', ' 
           '111111111111=ml-prod unlisted, 222222222222=research unlisted', 'AWS: sub-accounts are the workspaces, with their names');
 SELECT is((SELECT ROW(endpoint, status, rows_fetched, rows_inserted, rows_deleted)::text FROM aispend.sync_runs
            WHERE account = 'fx_aws' AND id = (SELECT run_id FROM aws1)), '(costs,succeeded,11,9,0)', 'AWS: the run is recorded');
+SELECT is((SELECT ROW(costs_day, settled_day)::text FROM aispend.data_freshness WHERE account = 'fx_aws'),
+          '(2026-09-30,2026-09-30)', 'AWS: data_freshness shows the bill through the end of its last charge');
 SELECT is((SELECT ROW(sku_text, charges, billed_cost)::text FROM aispend.focus_unparsed WHERE account = 'fx_aws' AND charge_category = 'Usage'),
           '(USE1-Bedrock-ModelEvaluation-Human-Tasks,1,0.21)', 'AWS: the unparsed usage is listed');
 
