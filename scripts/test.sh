@@ -119,6 +119,7 @@ record regress "$ok" "$bad"
 
 say "pgTAP (tests/pgtap/)"
 pg_prove -v -d aispend_test --set "mock_url=$AISPEND_MOCK_URL" --set "prices_path=$PRICES_PATH" \
+    --set "focus_dir=$AISPEND_ROOT/tests/fixtures/focus" \
     tests/pgtap/*.sql >"$work/pgtap.log" 2>&1
 status=$?
 # Per file: every "ok" passes; every "not ok", and every planned test that never ran, fails.

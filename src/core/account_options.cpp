@@ -24,6 +24,8 @@ constexpr IntRule kIntRules[] = {
 const char *const kServerNames =
     "provider, base_url, backfill_days, resync_days, bucket_width, timeout_ms, max_retries, page_buckets, "
     "max_pages";
+// The provider of accounts whose costs are imported from cloud billing exports rather than fetched.
+const char *const kImportedProvider = "focus";
 const char *const kMappingNames = "admin_key, admin_key_env";
 
 bool parse_int(const std::string &text, long *out) {
@@ -44,6 +46,8 @@ OptionProblem unknown(const std::string &name, const char *context, const char *
 std::optional<OptionProblem> check_server_option(const std::string &name, const std::string &value,
                                                  const HostPolicy &hosts) {
     if (name == "provider") {
+        // 'focus': an account loaded from FOCUS exports (aispend.import_focus), never fetched.
+        if (value == kImportedProvider) return std::nullopt;
         if (find_provider(value) == nullptr)
             return OptionProblem{OptionProblem::Kind::BadValue, "unknown provider \"" + value + "\"",
                                  "Valid providers are: " + provider_names() + "."};

@@ -31,7 +31,7 @@ SELECT s.srvname::text AS account,
 
 COMMENT ON VIEW aispend.accounts IS 'Provider accounts (aispend foreign servers): provider, base URL, options, and whether the current role has an admin key for each; never the key';
 COMMENT ON COLUMN aispend.accounts.account IS 'Server name; pass it to aispend.sync()';
-COMMENT ON COLUMN aispend.accounts.provider IS 'openai or anthropic';
+COMMENT ON COLUMN aispend.accounts.provider IS 'openai, anthropic, openrouter, or focus (a cloud billing source imported from FOCUS exports: docs/focus.md)';
 COMMENT ON COLUMN aispend.accounts.base_url IS 'API base URL, or (provider default)';
 COMMENT ON COLUMN aispend.accounts.options IS 'All server options (server options never hold secrets)';
 COMMENT ON COLUMN aispend.accounts.has_key IS 'Whether a sync run by the current role would find an admin key (NULL: the role has no USAGE on the server)';

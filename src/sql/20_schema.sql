@@ -76,6 +76,13 @@ BEGIN
     backfill_days := coalesce(backfill_days, 90);
     resync_days := coalesce(resync_days, 3);
     bucket_width := coalesce(bucket_width, '1d');
+    IF provider = 'focus' THEN
+        RAISE EXCEPTION 'aispend: account "%" is a FOCUS billing source: it is imported, not synced',
+            _account_settings.account
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Load its export: SELECT * FROM aispend.import_focus(''' || _account_settings.account
+                         || ''', :''focus''); (docs/focus.md).';
+    END IF;
     IF provider IS NULL OR provider NOT IN ('openai', 'anthropic', 'openrouter') THEN
         RAISE EXCEPTION 'aispend: account "%" has no valid provider option', _account_settings.account
             USING ERRCODE = 'invalid_parameter_value',

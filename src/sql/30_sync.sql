@@ -577,7 +577,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_only IS NULL THEN
-        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s
+         WHERE aispend._option(s.srvoptions, 'provider') IS DISTINCT FROM 'focus';   -- imported, not synced
         IF v_accounts IS NULL THEN
             RAISE NOTICE 'aispend: no accounts to sync (no server of the foreign-data wrapper aispend)';
             RETURN;

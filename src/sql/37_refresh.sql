@@ -152,7 +152,8 @@ BEGIN
         RAISE EXCEPTION 'aispend: since (%) must be a time in the past', since USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF accounts IS NULL THEN
-        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s;
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s
+         WHERE aispend._option(s.srvoptions, 'provider') IS DISTINCT FROM 'focus';   -- imported, not synced
         IF v_accounts IS NULL THEN
             RAISE EXCEPTION 'aispend: no accounts to refresh (no server of the foreign-data wrapper aispend)'
                 USING ERRCODE = 'no_data_found', HINT = 'Create one first: docs/accounts.md.';

@@ -235,9 +235,10 @@ BEGIN ATOMIC
     latest AS (
         SELECT DISTINCT ON (s.rule, s.kind, s.account, s.entity_id) s.*
         FROM spikes s ORDER BY s.rule, s.kind, s.account, s.entity_id, s.day DESC),
+    -- FOCUS accounts (provider 'focus') are imported when a cloud publishes its bill, never synced: no sync alerts
     fresh AS MATERIALIZED (
         SELECT f.* FROM aispend.freshness f
-        WHERE f.server_exists AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
+        WHERE f.server_exists AND f.provider IS DISTINCT FROM 'focus' AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('sync_failure', 'stale_data')))
     -- a threshold of a budget reached in its current period
     SELECT r.name, r.kind, pg_catalog.concat_ws('|', b.name, pg_catalog.lower(b.period), t.pct),
            'budget ' || b.name, b.spent, pg_catalog.round(b.amount_usd * t.pct / 100, 2),

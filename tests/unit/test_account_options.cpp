@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/account_options.hpp"
+#include "core/provider.hpp"
 
 using namespace aispend::core;
 
@@ -38,6 +39,16 @@ TEST(AccountOptions, BaseUrlMustBeAnAllowedHost) {
         server({{"provider", "openai"}, {"base_url", "https://api.openai.com/" + std::string(600, 'a')}});
     ASSERT_TRUE(problem);
     EXPECT_EQ(problem->message, "invalid base_url: the URL is longer than 512 characters");
+}
+
+TEST(AccountOptions, FocusIsAnImportedProvider) {
+    // A FOCUS billing source is an account whose costs aispend.import_focus loads: no fetcher, no base URL.
+    EXPECT_FALSE(server({{"provider", "focus"}}));
+    EXPECT_EQ(server_settings({{"provider", "focus"}}).provider, "focus");
+    EXPECT_EQ(find_provider("focus"), nullptr);
+    auto problem = server({{"provider", "Focus"}});
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->message, "unknown provider \"Focus\"");
 }
 
 TEST(AccountOptions, MaxPages) {
