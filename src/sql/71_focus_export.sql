@@ -1,4 +1,4 @@
--- 75_focus_export.sql: every cost of the dashboard as FOCUS 1.2 rows (docs/focus.md, "Export").
+-- 71_focus_export.sql: every cost of the dashboard as FOCUS 1.2 rows (docs/focus.md, "Export").
 --
 -- One row per UTC day, account, workspace, API key and model of aispend.daily_rollup (what every tab sums), so
 -- that sum("BilledCost") over a period is the dashboard's total for it. The 57 FOCUS 1.2 columns in the
