@@ -48,7 +48,7 @@ psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | 
     psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
 
-say "creating the accounts demo_openai and demo_anthropic and syncing them (90 days)"
+say "creating the accounts demo_openai, demo_anthropic and demo_openrouter, syncing them (90 days), and importing demo_bedrock (a FOCUS export)"
 setup_demo_db "$DB" "http://127.0.0.1:$mock_port"
 
 say "Refresh Data: a background refresh of both accounts, requested with SELECT, its progress as it goes"

@@ -129,7 +129,30 @@ CREATE SERVER demo_openai FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai
 CREATE SERVER demo_anthropic FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic', base_url :'mock_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER demo_openai OPTIONS (admin_key 'sk-admin-test-openai');
 CREATE USER MAPPING FOR CURRENT_USER SERVER demo_anthropic OPTIONS (admin_key 'sk-ant-admin01-test');
+CREATE SERVER demo_openrouter FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openrouter', base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_openrouter OPTIONS (admin_key 'sk-or-v1-mgmt-test');
+CREATE SERVER demo_bedrock FOREIGN DATA WRAPPER aispend OPTIONS (provider 'focus');
 SQL
     psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CALL aispend.sync()" 2>&1 | sed 's/^NOTICE:  /  /'
+    [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+    # Amazon Bedrock spend from a FOCUS export (docs/focus.md): the AWS sample, moved to recent days.
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v focus="$(demo_focus_csv)" <<'SQL' 2>&1 | sed 's/^NOTICE:  /  /'
+SELECT format('  aispend: demo_bedrock FOCUS import, billing period %s: %s rows, %s of AI (%s unparsed), $%s billed',
+              billing_period_start::date, rows_read, ai_rows, unparsed_rows, billed_cost)
+FROM aispend.import_focus('demo_bedrock', :'focus') \g (tuples_only format=unaligned)
+SQL
     return "${PIPESTATUS[0]}"
+}
+
+# demo_focus_csv: tests/fixtures/focus/aws.csv (September 2026) moved to the month whose 3rd to 18th lie in the
+# last 30 days, so that the demo's dashboard shows it.
+demo_focus_csv() {
+    python3 - "$AISPEND_ROOT/tests/fixtures/focus/aws.csv" <<'PY'
+import datetime, sys
+today = datetime.datetime.now(datetime.timezone.utc).date()
+month = today.replace(day=1) if today.day >= 19 else (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+following = (month + datetime.timedelta(days=32)).replace(day=1)
+text = open(sys.argv[1], encoding="utf-8").read()
+sys.stdout.write(text.replace("2026-10-01", following.isoformat()).replace("2026-09-", month.strftime("%Y-%m-")))
+PY
 }
