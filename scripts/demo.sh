@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: a local PostgreSQL 15 with aispend, the bundled mock providers serving a demo organisation,
-# one OpenAI and one Anthropic account, a sync, and the dashboard tabs printed.
+# OpenAI, Anthropic and OpenRouter accounts and Amazon Bedrock spend from a FOCUS export, a sync, a background
+# refresh with its progress, and the dashboard tabs printed.
 # Usage: scripts/demo.sh           start (or reuse) and print the dashboard
 #        scripts/demo.sh --stop    stop PostgreSQL and the mock providers
 #        scripts/demo.sh --clean   stop and delete the demo directory
