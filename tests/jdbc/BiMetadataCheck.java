@@ -61,7 +61,10 @@ public class BiMetadataCheck {
                         int jdbc = rs.getInt("DATA_TYPE");
                         String remarks = rs.getString("REMARKS");
                         // Arrays (accounts name[], workspace_ids text[]) are concrete too: BI tools show them as text.
-                        boolean ok = (concrete.contains(jdbc) || (jdbc == Types.ARRAY && type.startsWith("_")))
+                        // So is jsonb (FOCUS's JSON columns Tags and SkuPriceDetails): Metabase reads it as JSON and
+                        // unfolds its keys, Grafana and Superset show it as text.
+                        boolean ok = (concrete.contains(jdbc) || (jdbc == Types.ARRAY && type.startsWith("_"))
+                                      || (jdbc == Types.OTHER && type.equals("jsonb")))
                                      && !bad.contains(type);
                         if (!ok) problems.add(col + " has type " + type + " (java.sql.Types " + jdbc + ")");
                         if (remarks == null || remarks.isEmpty()) problems.add(col + " has no remark");
