@@ -7,7 +7,7 @@
 -- Autocommit structure, as in sync_concurrency.sql: the workers see only what this session commits.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(53);
+SELECT plan(56);
 
 -- a tag unique to this run: the mock counts faults per options string for its whole life
 SELECT 'rf' || pg_backend_pid() || '_' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS run_tag \gset
@@ -278,6 +278,17 @@ SELECT is((SELECT DISTINCT state FROM aispend.refresh_progress WHERE request = :
 SELECT throws_ok($$SELECT error_message FROM aispend.refresh_requests$$, '42501', NULL,
                  'and cannot read the error texts of refresh requests');
 RESET ROLE;
+
+-- ---- 10. a transaction that looked at pg_stat_activity before a worker started still sees it alive
+BEGIN;
+SELECT count(*) >= 0 AS looked FROM pg_stat_activity \gset
+SELECT id AS late_id FROM dblink('rf_client2', 'SELECT aispend.request_refresh(ARRAY[''rf_slow''])') AS t(id bigint) \gset
+SELECT ok(pg_temp.wait_step('rf_slow'), 'another session''s refresh is in the middle of a step');
+SELECT is((SELECT DISTINCT state FROM aispend.refresh_progress WHERE request = :late_id), 'running',
+          'and shows running here, though this transaction read pg_stat_activity before its worker started');
+COMMIT;
+SELECT n AS cancelled FROM dblink('rf_client2', format('SELECT aispend.cancel_refresh(%s)', :late_id)) AS t(n integer) \gset
+SELECT is(pg_temp.wait_done(:late_id, 'rf_slow', 30), 'cancelled', 'its role cancels it');
 
 SELECT * FROM finish();
 

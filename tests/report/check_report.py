@@ -276,6 +276,7 @@ def main(argv):
                    [("model", txt), ("class", txt), ("provider", txt), ("cost_per_1m", rate), ("cost", money), ("tokens", integer),
                     ("requests", integer), ("pct_of_total", pct), ("trend_label", txt)])
     day = lambda v: v if v is not None else "—"  # noqa: E731
+    dash = lambda v: v or "—"  # noqa: E731  (the freshness table shows NULL as a dash; psql gives it as '')
     table("savings_opportunities", f"SELECT * FROM aispend.savings_opportunities({args}) LIMIT 10",
           [("api_key", txt), ("workspace", txt), ("model", txt), ("alternative", txt), ("list_cost", money),
            ("repriced_cost", money), ("saving", money), ("saving_pct", pct)])
@@ -291,8 +292,8 @@ def main(argv):
     table("data_freshness", "SELECT f.*, to_char(f.last_sync AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' AS synced "
                             f"FROM aispend.data_freshness f WHERE aispend._provider_matches(provider, '{provider}') "
                             "ORDER BY account",
-          [("account", txt), ("provider", txt), ("usage_day", day), ("costs_day", day), ("settled_day", day),
-           ("synced", day), ("status", day), ("refresh_state", lambda v: v or "—")])
+          [("account", txt), ("provider", txt), ("usage_day", dash), ("costs_day", dash), ("settled_day", dash),
+           ("synced", dash), ("status", dash), ("refresh_state", dash)])
 
     band = lambda r: f"{money(r['forecast_low'])} – {money(r['forecast_high'])}"  # noqa: E731
     budgets = psql(db, "SELECT *, '' AS bar FROM aispend.budgets_status()")

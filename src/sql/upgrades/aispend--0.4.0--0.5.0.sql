@@ -1286,13 +1286,19 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- shows the pid, user, database and application_name of every backend to every role, and only a session of
 -- that role could pretend to be one.
 CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- pg_stat_activity is read once per transaction and kept: a loop waiting for a refresh (wait_refresh) would
+    -- take a worker started after its first look for dead
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    RETURN QUERY
     SELECT a.pid FROM pg_catalog.pg_stat_activity a
      WHERE a.application_name = 'aispend refresh'
        AND a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role)
-       AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+       AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database());
+END
 $$;
 COMMENT ON FUNCTION aispend._refresh_workers(name) IS
     'Internal: the process ids of the background refresh workers of a role in this database.';
