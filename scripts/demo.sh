@@ -52,7 +52,7 @@ PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$DB" -c "CREATE EXTENS
 say "creating the accounts demo_openai, demo_anthropic and demo_openrouter, syncing them (90 days), and importing demo_bedrock (a FOCUS export)"
 setup_demo_db "$DB" "http://127.0.0.1:$mock_port"
 
-say "Refresh Data: a background refresh of both accounts, requested with SELECT, its progress as it goes"
+say "Refresh Data: a background refresh of every synced account, requested with SELECT, its progress as it goes"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' 2>&1 | sed 's/^NOTICE:  /  /'
 SELECT aispend.request_refresh() AS request \gset
 \pset footer off
