@@ -52,7 +52,7 @@ CREATE FUNCTION aispend._remember_provider(account name, provider text)
 RETURNS void LANGUAGE sql
 BEGIN ATOMIC
     INSERT INTO aispend.account_providers AS r (account, provider) VALUES (account, provider)
-    ON CONFLICT ON CONSTRAINT account_providers_pkey DO UPDATE
+    ON CONFLICT (account) DO UPDATE
        SET provider = excluded.provider, remembered_at = excluded.remembered_at;
 END;
 COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';

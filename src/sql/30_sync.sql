@@ -454,6 +454,7 @@ AS $$
 DECLARE
     v_run bigint;
     v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_finished timestamptz;
     v_res record;
     v_http bigint;
     v_retries bigint;
@@ -497,8 +498,10 @@ BEGIN
             END IF;
         END IF;
 
+        -- The time is read first: Citus refuses volatile functions in UPDATEs of distributed tables.
+        v_finished := pg_catalog.clock_timestamp();
         UPDATE aispend.sync_runs r
-           SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), complete_through = v_complete,
+           SET status = 'succeeded', finished_at = v_finished, complete_through = v_complete,
                rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
                rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
          WHERE r.account = p_account AND r.id = v_run;
@@ -524,9 +527,10 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             v_http := NULL;
         END;
+        v_finished := pg_catalog.clock_timestamp();
         UPDATE aispend.sync_runs r
            SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
-               finished_at = pg_catalog.clock_timestamp(), http_requests = v_http, retries = v_retries,
+               finished_at = v_finished, http_requests = v_http, retries = v_retries,
                bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
                error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')
          WHERE r.account = p_account AND r.id = v_run;
@@ -633,8 +637,9 @@ BEGIN
             END IF;
 
             -- Runs still 'running' belong to a sync that died (crash, cancel, lost session): we hold the lock.
+            v_now := pg_catalog.clock_timestamp();
             UPDATE aispend.sync_runs r
-               SET status = 'aborted', finished_at = pg_catalog.clock_timestamp(),
+               SET status = 'aborted', finished_at = v_now,
                    error_message = coalesce(r.error_message,
                                             'interrupted: the sync was cancelled or its session ended before it finished')
              WHERE r.account = v_acct AND r.status = 'running';

@@ -181,7 +181,7 @@ BEGIN ATOMIC
     FROM nr
     -- stored day by day: a tab reads the rows of one day, which then share a few pages
     ORDER BY nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
-    ON CONFLICT ON CONSTRAINT _cum_pkey DO UPDATE
+    ON CONFLICT (account, grain, at, kind, workspace_id, api_key_id, model) DO UPDATE
        SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
      WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
 END;
@@ -230,7 +230,7 @@ BEGIN ATOMIC
     SELECT p_account, 'm', nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
     FROM nr
     ORDER BY nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
-    ON CONFLICT ON CONSTRAINT _cum_pkey DO UPDATE
+    ON CONFLICT (account, grain, at, kind, workspace_id, api_key_id, model) DO UPDATE
        SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
      WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
 END;

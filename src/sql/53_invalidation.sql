@@ -30,7 +30,7 @@ BEGIN ATOMIC
     SELECT p_account, d::date
     FROM pg_catalog.generate_series(p_first::timestamp, p_last::timestamp, interval '1 day') AS d
     WHERE p_first IS NOT NULL AND p_last IS NOT NULL
-    ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+    ON CONFLICT (account, day) DO NOTHING;
 END;
 COMMENT ON FUNCTION aispend._mark_days(name, date, date) IS 'Internal: marks the UTC days first..last of an account dirty.';
 

@@ -87,6 +87,11 @@ DECLARE
     acct name;
     opts text[];
 BEGIN
+    -- On a Citus worker, DDL that the coordinator propagates arrives on Citus's own connections: the
+    -- coordinator wrote its audit row already.
+    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+        RETURN;
+    END IF;
     FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
         acct := NULL;
         IF c.object_type = 'server' THEN

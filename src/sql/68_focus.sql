@@ -326,6 +326,8 @@ DECLARE
     v_bad record;
     v_run bigint;
     v_now timestamptz := pg_catalog.clock_timestamp();
+    v_finished timestamptz;
+    v_complete timestamptz;
     v_read bigint;
     v_inserted bigint;
     v_deleted bigint;
@@ -587,12 +589,13 @@ BEGIN
     PERFORM aispend._remember_provider(v_account, 'focus');
 
     -- complete through the end of the file's last charge: data_freshness shows how far the bill goes
+    -- (read into variables first: Citus refuses volatile functions and local tables in an UPDATE of sync_runs)
+    SELECT aispend._bucket_floor(pg_catalog.max(coalesce(t.charge_period_end, t.charge_period_start)), '1d')
+      INTO v_complete FROM pg_temp.aispend_focus_typed t;
+    v_finished := pg_catalog.clock_timestamp();
     UPDATE aispend.sync_runs r
-       SET status = 'succeeded', finished_at = pg_catalog.clock_timestamp(), rows_inserted = v_inserted,
-           rows_updated = 0, rows_deleted = v_deleted,
-           complete_through = (SELECT aispend._bucket_floor(pg_catalog.max(coalesce(t.charge_period_end,
-                                                                                     t.charge_period_start)), '1d')
-                                 FROM pg_temp.aispend_focus_typed t)
+       SET status = 'succeeded', finished_at = v_finished, rows_inserted = v_inserted,
+           rows_updated = 0, rows_deleted = v_deleted, complete_through = v_complete
      WHERE r.account = v_account AND r.id = v_run;
     PERFORM aispend._reroll(v_account);
 

@@ -49,7 +49,7 @@ BEGIN ATOMIC
     INSERT INTO aispend.budgets AS b (name, amount_usd, scope_kind, scope, period_kind, thresholds, custom_period)
     VALUES (set_budget.name, set_budget.amount_usd, set_budget.scope_kind, set_budget.scope, set_budget.period_kind,
             set_budget.thresholds, set_budget.custom_period)
-    ON CONFLICT ON CONSTRAINT budgets_pkey DO UPDATE
+    ON CONFLICT (name) DO UPDATE
        SET amount_usd = excluded.amount_usd, scope_kind = excluded.scope_kind, scope = excluded.scope,
            period_kind = excluded.period_kind, thresholds = excluded.thresholds,
            custom_period = excluded.custom_period

@@ -111,7 +111,7 @@ BEGIN ATOMIC
     VALUES (set_alert_rule.name, set_alert_rule.kind, set_alert_rule.budget, set_alert_rule.webhook,
             set_alert_rule.anomaly_kind, set_alert_rule.min_score, set_alert_rule.min_cost,
             set_alert_rule.max_age_hours, set_alert_rule.enabled)
-    ON CONFLICT ON CONSTRAINT alert_rules_pkey DO UPDATE
+    ON CONFLICT (name) DO UPDATE
        SET kind = excluded.kind, budget = excluded.budget, webhook = excluded.webhook,
            anomaly_kind = excluded.anomaly_kind, min_score = excluded.min_score, min_cost = excluded.min_cost,
            max_age_hours = excluded.max_age_hours, enabled = excluded.enabled

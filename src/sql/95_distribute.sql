@@ -1,0 +1,269 @@
+-- 95_distribute.sql: aispend on a Citus cluster (docs/scaling.md).
+--
+-- aispend.distribute() turns a single-node install on a Citus coordinator into a distributed one: every table of
+-- the schema with an "account" column is distributed by account, all co-located (one account's facts, rollups,
+-- names and runs live in shards on one node); every other table (prices, budgets, alerts, teams, webhooks) is a
+-- reference table, copied to every node. The tables are read from the catalog, so a table a later version adds
+-- is distributed too; aispend.undistributed_tables() lists what is left, and the Citus test fails unless empty.
+--
+-- What Citus refuses, and how aispend meets it:
+--   * triggers (the rollups' invalidation, the name history, the append-only audit log):
+--     citus.enable_unsafe_triggers is set for the distribution, and the triggers of the distributed tables are
+--     created on every shard. They stay correct because every table they read or write for a row is co-located
+--     with it (same account, same node) or a reference table. The triggers of reference tables (only the
+--     prices' invalidation) are dropped: they would fire on every node's copy; on Citus a change of prices is
+--     followed by aispend.refresh_rollups();
+--   * volatile functions in UPDATEs of distributed tables (clock_timestamp() in sync_runs, refresh_requests,
+--     the FOCUS runs): the sources compute the time into a variable first;
+--   * foreign keys: only between reference tables (alerts, budgets, webhooks, teams); they are dropped while the
+--     tables are handed to Citus and added back (a foreign key to a local table makes Citus convert that table,
+--     which fails for an extension's table with an identity column);
+--   * subqueries in row-level policies (teams, refresh requests): replaced by equivalent function calls
+--     (aispend._citus_policies);
+--   * a function with an SQL-standard body that names a constraint (ON CONFLICT ON CONSTRAINT): Citus follows
+--     the functions that use a table as its dependencies and refuses a constraint among them; those functions
+--     infer the conflict from the key's columns instead (ON CONFLICT (columns)), which is the same;
+--   * identity columns (sync_runs, workspace_name_history, prices, alerts): all bigint, which Citus supports.
+
+CREATE FUNCTION aispend._citus_present() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus')
+$$;
+COMMENT ON FUNCTION aispend._citus_present() IS 'Internal: true when the citus extension is installed in this database.';
+
+-- The tables of the schema and what they become: "distributed" (an account column) or "reference".
+CREATE FUNCTION aispend._distribution_plan()
+RETURNS TABLE (table_name regclass, distribution text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c.oid::regclass,
+           CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                             WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid
+                               AND a.attname OPERATOR(pg_catalog.=) 'account' AND NOT a.attisdropped)
+                THEN 'distributed' ELSE 'reference' END
+      FROM pg_catalog.pg_class c
+     WHERE c.relnamespace OPERATOR(pg_catalog.=) 'aispend'::regnamespace
+       AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+       AND NOT c.relispartition
+     ORDER BY c.relname
+$$;
+COMMENT ON FUNCTION aispend._distribution_plan() IS
+    'Internal: each table of the schema and what aispend.distribute() makes of it: distributed by account (it has '
+    'an account column) or a reference table.';
+
+-- What Citus knows of a table: 'distributed' (hash by account), 'reference', 'other' or NULL (a local table).
+CREATE FUNCTION aispend._citus_kind(t regclass) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+DECLARE
+    v_method "char";
+    v_repmodel "char";
+    v_column text;
+BEGIN
+    IF NOT aispend._citus_present() THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT p.partmethod, p.repmodel, pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+               FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1'
+       INTO v_method, v_repmodel, v_column USING t;
+    RETURN CASE WHEN v_method IS NULL THEN NULL
+                WHEN v_method = 'h' AND v_column = 'account' THEN 'distributed'
+                WHEN v_method = 'n' AND v_repmodel = 't' THEN 'reference'
+                ELSE 'other' END;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_kind(regclass) IS
+    'Internal: how Citus holds a table: distributed (hash by account), reference, other, or NULL (local).';
+
+CREATE FUNCTION aispend.undistributed_tables()
+RETURNS TABLE (table_name regclass, expected text, actual text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+    SELECT p.table_name, p.distribution, coalesce(aispend._citus_kind(p.table_name), 'local')
+      FROM aispend._distribution_plan() p
+     WHERE aispend._citus_kind(p.table_name) IS DISTINCT FROM p.distribution
+$$;
+COMMENT ON FUNCTION aispend.undistributed_tables() IS
+    'The tables of aispend not held as aispend.distribute() holds them on a Citus cluster: a table with an account '
+    'column that is not distributed by account, or another that is not a reference table. Empty after '
+    'aispend.distribute(); every table when Citus is absent.';
+
+-- Row-level policies: Citus refuses subqueries in the policies of distributed and reference tables. These
+-- functions say the same as the policies of 20_schema.sql, 67_team_access.sql and 73_alerts.sql, one call per row;
+-- aispend.distribute() puts them in place of the policies' subqueries (a single node keeps the subqueries, which
+-- the planner hashes once per query).
+CREATE FUNCTION aispend._team_row_visible(p_account name, p_workspace_id text, p_api_key_id text)
+RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+    SELECT NOT aispend._team_restricted()
+        OR (p_account, p_workspace_id) IN (SELECT w.account, w.workspace_id FROM aispend._team_workspaces(CURRENT_USER) w)
+        OR (p_account, p_api_key_id) IN (SELECT k.account, k.api_key_id FROM aispend._team_keys(CURRENT_USER) k)
+$$;
+COMMENT ON FUNCTION aispend._team_row_visible(name, text, text) IS
+    'Internal: the team_scope policy of the facts and rollups as one call (a team reads the rows of its workspaces '
+    'and keys), for Citus (aispend.distribute).';
+
+CREATE FUNCTION aispend._team_workspace_visible(p_account name, p_workspace_id text)
+RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+    SELECT NOT aispend._team_restricted()
+        OR (p_account, p_workspace_id) IN (SELECT w.account, w.workspace_id FROM aispend._team_workspaces(CURRENT_USER) w)
+        OR (p_account, p_workspace_id) IN (SELECT k.account, k.workspace_id FROM aispend._team_keys(CURRENT_USER) k)
+$$;
+COMMENT ON FUNCTION aispend._team_workspace_visible(name, text) IS
+    'Internal: the team_scope policy of workspaces and their name history as one call, for Citus '
+    '(aispend.distribute).';
+
+CREATE FUNCTION aispend._may_act_as(p_role name)
+RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                    WHERE r.rolname OPERATOR(pg_catalog.=) p_role AND pg_catalog.pg_has_role(r.oid, 'MEMBER'))
+$$;
+COMMENT ON FUNCTION aispend._may_act_as(name) IS
+    'Internal: whether the current role is (a member of) a role: the refresh requests'' policies as one call, for '
+    'Citus (aispend.distribute).';
+
+-- Rewrites, before distribution, the policies whose expressions hold a subquery; refuses one it does not know.
+CREATE FUNCTION aispend._citus_policies() RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, aispend, pg_temp AS $$
+DECLARE
+    p record;
+    v_using text;
+    n integer := 0;
+BEGIN
+    FOR p IN SELECT y.polrelid::regclass AS rel, y.polname, y.polcmd,
+                    pg_catalog.pg_get_expr(y.polqual, y.polrelid) AS qual,
+                    pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) AS chk
+               FROM pg_catalog.pg_policy y JOIN pg_catalog.pg_class c ON c.oid = y.polrelid
+              WHERE c.relnamespace = 'aispend'::regnamespace
+                AND (pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~* '\mselect\M'
+                     OR pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) ~* '\mselect\M')
+              ORDER BY 1, 2 LOOP
+        IF p.polname = 'team_scope' AND p.rel IN ('aispend.workspaces'::regclass,
+                                                   'aispend.workspace_name_history'::regclass) THEN
+            v_using := 'aispend._team_workspace_visible(account, workspace_id)';
+        ELSIF p.polname = 'team_scope' AND p.qual ~ '_team_keys' THEN
+            v_using := 'aispend._team_row_visible(account, workspace_id, api_key_id)';
+        ELSIF p.polname = 'team_scope' THEN
+            v_using := 'NOT aispend._team_restricted()';
+        ELSIF p.polname IN ('refresh_requests_own_update', 'refresh_requests_own_delete') THEN
+            v_using := 'aispend._may_act_as(requested_by)';
+        ELSE
+            RAISE EXCEPTION 'aispend.distribute(): the policy % on % has a subquery, which Citus refuses', p.polname, p.rel
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        EXECUTE pg_catalog.format('ALTER POLICY %I ON %s USING (%s)', p.polname, p.rel, v_using);
+        IF p.chk IS NOT NULL THEN
+            EXECUTE pg_catalog.format('ALTER POLICY %I ON %s WITH CHECK (%s)', p.polname, p.rel, v_using);
+        END IF;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_policies() IS
+    'Internal: before aispend.distribute() hands the tables to Citus, replaces the subqueries of the row-level '
+    'policies by the equivalent function calls; returns how many policies it changed.';
+
+CREATE FUNCTION aispend.distribute(shard_count integer DEFAULT 32)
+RETURNS TABLE (table_name regclass, distribution text, colocated_with regclass)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, aispend, pg_temp AS $$
+DECLARE
+    v_anchor regclass;
+    v_fkeys text[];
+    v_sql text;
+    t regclass;
+BEGIN
+    IF NOT aispend._citus_present() THEN
+        RAISE EXCEPTION 'aispend.distribute() needs Citus: the citus extension is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Run it on a Citus coordinator (CREATE EXTENSION citus, then citus_add_node for each worker); '
+                         'see docs/scaling.md.';
+    END IF;
+    IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The invalidation triggers, the name history and the audit log's guards run on the shards.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- One connection per node: the foreign keys between reference tables are added in the same transaction.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    PERFORM aispend._citus_policies();
+
+    -- Foreign keys (between reference tables only) are dropped and added back once both ends are Citus tables:
+    -- with a foreign key to a local table, Citus would convert the local one, which an extension's table with an
+    -- identity column cannot be.
+    v_fkeys := ARRAY(SELECT pg_catalog.format('ALTER TABLE aispend.%I ADD CONSTRAINT %I %s', c.relname, k.conname,
+                                              pg_catalog.pg_get_constraintdef(k.oid))
+                       FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+                      WHERE k.contype = 'f' AND c.relnamespace = 'aispend'::regnamespace
+                        AND (aispend._citus_kind(k.conrelid) IS NULL OR aispend._citus_kind(k.confrelid) IS NULL)
+                      ORDER BY k.conrelid::regclass::text, k.conname);
+    FOR v_sql IN SELECT pg_catalog.format('ALTER TABLE aispend.%I DROP CONSTRAINT %I', c.relname, k.conname)
+                   FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+                  WHERE k.contype = 'f' AND c.relnamespace = 'aispend'::regnamespace
+                    AND (aispend._citus_kind(k.conrelid) IS NULL OR aispend._citus_kind(k.confrelid) IS NULL) LOOP
+        EXECUTE v_sql;
+        -- the workers' own copies (their CREATE EXTENSION) too: adding the key back propagates it to them
+        EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+            USING pg_catalog.replace(v_sql, 'DROP CONSTRAINT', 'DROP CONSTRAINT IF EXISTS');
+    END LOOP;
+
+    FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
+              WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
+        -- A reference table's triggers would fire on every node's copy, each reading distributed tables from
+        -- inside a shard and creating temporary tables (which Citus's two-phase commit refuses): dropped. The
+        -- only ones are the prices' invalidation; on Citus a price change is followed by
+        -- aispend.refresh_rollups() (docs/scaling.md).
+        FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON aispend.%I', g.tgname, c.relname)
+                       FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+                      WHERE g.tgrelid = t AND NOT g.tgisinternal LOOP
+            EXECUTE v_sql;
+            EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+                USING pg_catalog.replace(v_sql, 'DROP TRIGGER', 'DROP TRIGGER IF EXISTS');
+        END LOOP;
+        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING t;
+        table_name := t; distribution := 'reference'; colocated_with := NULL;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Tables with an account column: distributed by account, co-located with aispend.workspaces (or, when that
+    -- is already distributed, with it).
+    FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
+              WHERE p.distribution = 'distributed'
+              ORDER BY p.table_name <> 'aispend.workspaces'::regclass, p.table_name::text LOOP
+        IF aispend._citus_kind(t) = 'distributed' THEN
+            v_anchor := coalesce(v_anchor, t);
+            CONTINUE;
+        ELSIF aispend._citus_kind(t) IS NOT NULL THEN
+            RAISE EXCEPTION 'aispend.distribute(): % is already held by Citus, but not distributed by account', t
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'undistribute_table() it first.';
+        END IF;
+        IF v_anchor IS NULL THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''account'', shard_count => $2, '
+                    'colocate_with => ''none'')' USING t, shard_count;
+            v_anchor := t;
+        ELSE
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''account'', colocate_with => $2)'
+                USING t, v_anchor::text;
+        END IF;
+        table_name := t; distribution := 'distributed'; colocated_with := CASE WHEN t <> v_anchor THEN v_anchor END;
+        RETURN NEXT;
+    END LOOP;
+
+    FOREACH v_sql IN ARRAY v_fkeys LOOP
+        EXECUTE v_sql;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend.distribute(integer) IS
+    'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
+    'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
+    'Returns what it did. Refuses when Citus is absent. See docs/scaling.md.';
+
+REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._distribution_plan() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_kind(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.undistributed_tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._team_row_visible(name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._team_workspace_visible(name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._may_act_as(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_policies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend.distribute(integer) FROM PUBLIC;
