@@ -184,6 +184,8 @@ say "upgrade from each earlier release (ALTER EXTENSION UPDATE = a fresh install
 run_counted upgrade tests/upgrade/run.sh aispend_test "http://127.0.0.1:$demo_port"
 say "pg_dump / pg_restore of the demo database (same dashboard, rollups rebuilt)"
 run_counted dump-restore tests/upgrade/dump_restore.sh aispend_test
+say "Citus: a coordinator and two workers, aispend.distribute(), the demo synced on both (../shared/vendor/citus)"
+run_counted citus tests/citus/run.sh
 say "packaging (make dist, reinstall gives the same objects)"
 run_counted dist tests/packaging/test_dist.sh
 

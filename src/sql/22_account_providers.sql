@@ -28,7 +28,8 @@ AS $$
     SELECT s.srvname, aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
     UNION ALL
     SELECT r.account, r.provider FROM aispend.account_providers r
-    WHERE NOT EXISTS (SELECT 1 FROM aispend._servers() s WHERE s.srvname OPERATOR(pg_catalog.=) r.account)
+    -- NOT IN, not a correlated NOT EXISTS: Citus plans the servers once and pushes the filter down to the shards
+    WHERE r.account OPERATOR(pg_catalog.<>) ALL (SELECT s.srvname FROM aispend._servers() s)
 $$;
 COMMENT ON FUNCTION aispend._account_providers() IS
     'Internal: every account and its provider (server option; remembered provider of a dropped server).';
@@ -49,12 +50,16 @@ COMMENT ON FUNCTION aispend.reports_requests(text) IS
 
 -- Called by aispend.sync for every account it syncs.
 CREATE FUNCTION aispend._remember_provider(account name, provider text)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
-    INSERT INTO aispend.account_providers AS r (account, provider) VALUES (account, provider)
-    ON CONFLICT (account) DO UPDATE
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    INSERT INTO aispend.account_providers AS r (account, provider)
+    VALUES (_remember_provider.account, _remember_provider.provider)
+    ON CONFLICT ON CONSTRAINT account_providers_pkey DO UPDATE
        SET provider = excluded.provider, remembered_at = excluded.remembered_at;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._remember_provider(name, text) IS 'Internal: aispend.sync remembers the provider of an account.';
 REVOKE ALL ON FUNCTION aispend._remember_provider(name, text) FROM PUBLIC;
 

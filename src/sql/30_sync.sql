@@ -26,8 +26,10 @@ RETURN CASE WHEN since IS NULL THEN ''
 -- so that every fact joins to a dimension row. Existing rows are left untouched.
 CREATE FUNCTION aispend._note_fact_dimensions(p_account name, p_provider text, p_now timestamptz,
                                               p_workspaces text[], p_keys text[])
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
     INSERT INTO aispend.workspaces (account, provider, workspace_id, provider_name, status, first_seen, last_seen)
     SELECT p_account, p_provider, w,
            CASE WHEN w = '(default)' THEN CASE p_provider WHEN 'anthropic' THEN '(default workspace)'
@@ -43,7 +45,8 @@ BEGIN ATOMIC
     FROM pg_catalog.unnest(p_keys) AS k
     WHERE k IS NOT NULL
     ON CONFLICT (account, api_key_id) DO NOTHING;
-END;
+END
+$$;
 
 -- ---------------------------------------------------------------- one endpoint, one window (no COMMIT)
 
@@ -105,7 +108,7 @@ BEGIN
     -- Vanished upstream (the list includes archived ones): kept, marked archived.
     UPDATE aispend.workspaces w SET status = 'archived'
      WHERE w.account = p_account AND w.status NOT IN ('archived', 'unlisted') AND w.workspace_id NOT LIKE '(%'
-       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_workspaces s WHERE s.workspace_id = w.workspace_id);
+       AND w.workspace_id NOT IN (SELECT s.workspace_id FROM pg_temp.aispend_stage_workspaces s);
     GET DIAGNOSTICS n = ROW_COUNT;
     updated := updated + n;
     deleted := 0;
@@ -155,7 +158,7 @@ BEGIN
     -- Vanished upstream (OpenAI lists only live keys): kept, marked deleted.
     UPDATE aispend.api_keys k SET status = 'deleted'
      WHERE k.account = p_account AND k.status NOT IN ('deleted', 'unlisted') AND k.api_key_id NOT LIKE '(%'
-       AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_stage_api_keys s WHERE s.api_key_id = k.api_key_id);
+       AND k.api_key_id NOT IN (SELECT s.api_key_id FROM pg_temp.aispend_stage_api_keys s WHERE s.api_key_id IS NOT NULL);
     GET DIAGNOSTICS n = ROW_COUNT;
     updated := updated + n;
     deleted := 0;
@@ -200,15 +203,30 @@ BEGIN
     SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_usage;
 
     -- OpenRouter reports only its last 30 completed UTC days: older days it no longer sends are history, kept.
-    DELETE FROM aispend.usage u
+    -- Rows gone upstream are found first, then deleted by their key: Citus refuses a STABLE function (the
+    -- row-to-text cast) on a column in a DELETE of a distributed table.
+    CREATE TEMP TABLE aispend_gone_usage ON COMMIT DROP AS
+    SELECT u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model, u.service_tier,
+           u.batch, u.context_window, u.inference_geo
+      FROM aispend.usage u
      WHERE u.account = p_account AND u.bucket_start >= p_since AND u.bucket_start < p_until
        AND u.bucket_start >= aispend._retained_since(p_provider, p_now)
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_temp.aispend_stage_usage s
-           WHERE ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model, s.service_tier,
-                     s.batch, s.context_window, s.inference_geo)::text
-               = ROW(u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model,
-                     u.service_tier, u.batch, u.context_window, u.inference_geo)::text);
+       AND ROW(u.endpoint, u.bucket_start, u.bucket_width, u.workspace_id, u.api_key_id, u.model,
+               u.service_tier, u.batch, u.context_window, u.inference_geo)::text
+           NOT IN (SELECT ROW(s.endpoint, s.bucket_start, p_width, s.workspace_id, s.api_key_id, s.model,
+                              s.service_tier, s.batch, s.context_window, s.inference_geo)::text
+                     FROM pg_temp.aispend_stage_usage s);
+    DELETE FROM aispend.usage u USING pg_temp.aispend_gone_usage g
+     WHERE u.account = p_account AND u.bucket_start = g.bucket_start
+       AND u.endpoint IS NOT DISTINCT FROM g.endpoint
+       AND u.bucket_width IS NOT DISTINCT FROM g.bucket_width
+       AND u.workspace_id IS NOT DISTINCT FROM g.workspace_id
+       AND u.api_key_id IS NOT DISTINCT FROM g.api_key_id
+       AND u.model IS NOT DISTINCT FROM g.model
+       AND u.service_tier IS NOT DISTINCT FROM g.service_tier
+       AND u.batch IS NOT DISTINCT FROM g.batch
+       AND u.context_window IS NOT DISTINCT FROM g.context_window
+       AND u.inference_geo IS NOT DISTINCT FROM g.inference_geo;
     GET DIAGNOSTICS deleted = ROW_COUNT;
 
     WITH up AS (
@@ -249,6 +267,7 @@ BEGIN
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
         (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_usage s));
     DROP TABLE pg_temp.aispend_stage_usage;
+    DROP TABLE pg_temp.aispend_gone_usage;
 END
 $$;
 
@@ -270,17 +289,33 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12;
     SELECT count(*) INTO fetched FROM pg_temp.aispend_stage_costs;
 
-    DELETE FROM aispend.costs c
+    -- Rows gone upstream are found first, then deleted by their key: Citus refuses a STABLE function (the
+    -- row-to-text cast) on a column in a DELETE of a distributed table.
+    CREATE TEMP TABLE aispend_gone_costs ON COMMIT DROP AS
+    SELECT c.bucket_start, c.workspace_id, c.api_key_id, c.line_item, c.model, c.token_type, c.service_tier,
+           c.context_window, c.cost_type, c.inference_geo, c.currency, c.quantity_unit
+      FROM aispend.costs c
      WHERE c.account = p_account AND c.bucket_start >= p_since AND c.bucket_start < p_until
        AND c.bucket_start >= aispend._retained_since(p_provider, p_now)
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_temp.aispend_stage_costs s
-           WHERE ROW(s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
-                     s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.currency,
-                     s.quantity_unit)::text
-               = ROW(c.bucket_start, c.workspace_id, c.api_key_id, c.line_item, c.model, c.token_type,
-                     c.service_tier, c.context_window, c.cost_type, c.inference_geo, c.currency,
-                     c.quantity_unit)::text);
+       AND ROW(c.bucket_start, c.workspace_id, c.api_key_id, c.line_item, c.model, c.token_type,
+               c.service_tier, c.context_window, c.cost_type, c.inference_geo, c.currency, c.quantity_unit)::text
+           NOT IN (SELECT ROW(s.bucket_start, s.workspace_id, s.api_key_id, s.line_item, s.model, s.token_type,
+                              s.service_tier, s.context_window, s.cost_type, s.inference_geo, s.currency,
+                              s.quantity_unit)::text
+                     FROM pg_temp.aispend_stage_costs s);
+    DELETE FROM aispend.costs c USING pg_temp.aispend_gone_costs g
+     WHERE c.account = p_account AND c.bucket_start = g.bucket_start
+       AND c.workspace_id IS NOT DISTINCT FROM g.workspace_id
+       AND c.api_key_id IS NOT DISTINCT FROM g.api_key_id
+       AND c.line_item IS NOT DISTINCT FROM g.line_item
+       AND c.model IS NOT DISTINCT FROM g.model
+       AND c.token_type IS NOT DISTINCT FROM g.token_type
+       AND c.service_tier IS NOT DISTINCT FROM g.service_tier
+       AND c.context_window IS NOT DISTINCT FROM g.context_window
+       AND c.cost_type IS NOT DISTINCT FROM g.cost_type
+       AND c.inference_geo IS NOT DISTINCT FROM g.inference_geo
+       AND c.currency IS NOT DISTINCT FROM g.currency
+       AND c.quantity_unit IS NOT DISTINCT FROM g.quantity_unit;
     GET DIAGNOSTICS deleted = ROW_COUNT;
 
     WITH up AS (
@@ -304,6 +339,7 @@ BEGIN
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_costs s),
         (SELECT pg_catalog.array_agg(DISTINCT s.api_key_id) FROM pg_temp.aispend_stage_costs s));
     DROP TABLE pg_temp.aispend_stage_costs;
+    DROP TABLE pg_temp.aispend_gone_costs;
 END
 $$;
 
@@ -465,7 +501,7 @@ BEGIN
     o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
     INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
     VALUES (p_account, p_endpoint, p_since, p_until,
-            CASE p_endpoint WHEN 'usage' THEN p_width WHEN 'costs' THEN '1d' END, v_t0)
+            CASE WHEN p_endpoint = 'usage' THEN p_width WHEN p_endpoint = 'costs' THEN '1d' END, v_t0)
     RETURNING id INTO v_run;
     PERFORM aispend._notify_refresh(pg_catalog.jsonb_build_object('account', p_account, 'endpoint', p_endpoint,
                                                                   'run', v_run, 'status', 'running'));
@@ -529,7 +565,7 @@ BEGIN
         END;
         v_finished := pg_catalog.clock_timestamp();
         UPDATE aispend.sync_runs r
-           SET status = CASE o_sqlstate WHEN '57014' THEN 'aborted' ELSE 'failed' END,
+           SET status = CASE WHEN o_sqlstate = '57014' THEN 'aborted' ELSE 'failed' END,
                finished_at = v_finished, http_requests = v_http, retries = v_retries,
                bytes = v_bytes, error_sqlstate = o_sqlstate, error_message = o_message,
                error_detail = NULLIF(o_detail, ''), error_hint = NULLIF(o_hint, '')

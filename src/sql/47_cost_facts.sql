@@ -24,9 +24,11 @@ COMMENT ON FUNCTION aispend._utc_day_start(date) IS 'Internal: the timestamptz o
 -- Pruning old sync_runs rows changes nothing as long as the latest succeeded costs run is kept.
 CREATE FUNCTION aispend.settled_before(account name)
 RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
-        WHERE r.account OPERATOR(pg_catalog.=) settled_before.account AND r.endpoint OPERATOR(pg_catalog.=) 'costs'
-          AND r.status OPERATOR(pg_catalog.=) 'succeeded');
+BEGIN ATOMIC
+    SELECT (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
+            WHERE r.account OPERATOR(pg_catalog.=) settled_before.account AND r.endpoint OPERATOR(pg_catalog.=) 'costs'
+              AND r.status OPERATOR(pg_catalog.=) 'succeeded');
+END;
 COMMENT ON FUNCTION aispend.settled_before(name) IS
     'The UTC day before which an account''s billed days are settled (their cost is the bill): the latest '
     'complete_through of its succeeded costs syncs. NULL: no costs sync recorded (facts loaded by hand), every '

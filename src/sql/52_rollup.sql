@@ -128,13 +128,14 @@ BEGIN
            estimated_cost = excluded.estimated_cost, cost = excluded.cost, cost_basis = excluded.cost_basis,
            input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
            total_tokens = excluded.total_tokens, requests = excluded.requests, unpriced = excluded.unpriced
-     -- compared as text: 1.0 and 1.00 are equal numbers but not the same figure on the page
-     WHERE ROW(r.billed_cost, r.allocated_cost, r.estimated_cost, r.cost, r.cost_basis, r.input_tokens,
-               r.output_tokens, r.total_tokens, r.requests, r.unpriced)::text
+     -- compared as text: 1.0 and 1.00 are equal numbers but not the same figure on the page (column by column:
+     -- the row-to-text cast is STABLE, which Citus refuses in ON CONFLICT ... WHERE; the columns' casts are not)
+     WHERE (r.billed_cost::text, r.allocated_cost::text, r.estimated_cost::text, r.cost::text, r.cost_basis,
+            r.input_tokens::text, r.output_tokens::text, r.total_tokens::text, r.requests::text, r.unpriced::text)
            IS DISTINCT FROM
-           ROW(excluded.billed_cost, excluded.allocated_cost, excluded.estimated_cost, excluded.cost,
-               excluded.cost_basis, excluded.input_tokens, excluded.output_tokens, excluded.total_tokens,
-               excluded.requests, excluded.unpriced)::text;
+           (excluded.billed_cost::text, excluded.allocated_cost::text, excluded.estimated_cost::text,
+            excluded.cost::text, excluded.cost_basis, excluded.input_tokens::text, excluded.output_tokens::text,
+            excluded.total_tokens::text, excluded.requests::text, excluded.unpriced::text);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -145,8 +146,10 @@ COMMENT ON FUNCTION aispend._reroll_days(name, date, date) IS
 
 -- Rewrites the day rows (grain d) of every entity of an account for one calendar month.
 CREATE FUNCTION aispend._reroll_month_days(p_account name, p_month date)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
     WITH d AS (
         SELECT r.day,
                (CASE WHEN GROUPING(r.api_key_id) = 0 THEN 'k' WHEN GROUPING(r.model) = 0 THEN 'm' ELSE 'w' END)::"char"
@@ -183,16 +186,20 @@ BEGIN ATOMIC
     ORDER BY nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
     ON CONFLICT (account, grain, at, kind, workspace_id, api_key_id, model) DO UPDATE
        SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
-     WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
-END;
+     WHERE (c.cost::text, c.tokens::text, c.requests::text)
+           IS DISTINCT FROM (excluded.cost::text, excluded.tokens::text, excluded.requests::text);
+END
+$$;
 COMMENT ON FUNCTION aispend._reroll_month_days(name, date) IS
     'Internal: rewrites the month-to-date rows of every entity of an account for one calendar month.';
 
 -- Rewrites the month rows (grain m) of an account after month p_from up to month p_last. The rows at p_from
 -- (everything before it) are the base; month totals are the day rows at each month's last day.
 CREATE FUNCTION aispend._reroll_months(p_account name, p_from date, p_last date)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
     WITH t AS (
         SELECT c.kind, c.workspace_id, c.api_key_id, c.model, pg_catalog.date_trunc('month', c.at)::date AS m,
                c.cost, c.tokens, c.requests
@@ -232,8 +239,10 @@ BEGIN ATOMIC
     ORDER BY nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
     ON CONFLICT (account, grain, at, kind, workspace_id, api_key_id, model) DO UPDATE
        SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
-     WHERE ROW(c.cost, c.tokens, c.requests)::text IS DISTINCT FROM ROW(excluded.cost, excluded.tokens, excluded.requests)::text;
-END;
+     WHERE (c.cost::text, c.tokens::text, c.requests::text)
+           IS DISTINCT FROM (excluded.cost::text, excluded.tokens::text, excluded.requests::text);
+END
+$$;
 COMMENT ON FUNCTION aispend._reroll_months(name, date, date) IS
     'Internal: rewrites the before-month rows of every entity of an account for the months after p_from.';
 

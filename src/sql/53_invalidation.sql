@@ -24,28 +24,34 @@ COMMENT ON TABLE aispend._dirty_days IS
 
 -- Marks the days first..last of an account.
 CREATE FUNCTION aispend._mark_days(p_account name, p_first date, p_last date)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
     INSERT INTO aispend._dirty_days (account, day)
     SELECT p_account, d::date
     FROM pg_catalog.generate_series(p_first::timestamp, p_last::timestamp, interval '1 day') AS d
     WHERE p_first IS NOT NULL AND p_last IS NOT NULL
     ON CONFLICT (account, day) DO NOTHING;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._mark_days(name, date, date) IS 'Internal: marks the UTC days first..last of an account dirty.';
 
 -- Marks every day of an account that has facts or rollups.
 CREATE FUNCTION aispend._mark_all_days(p_account name)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
-    SELECT aispend._mark_days(p_account, LEAST(f.u0, f.c0, f.r0), GREATEST(f.u1, f.c1, f.r1))
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    PERFORM aispend._mark_days(p_account, LEAST(f.u0, f.c0, f.r0), GREATEST(f.u1, f.c1, f.r1))
     FROM (SELECT (SELECT (min(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u0,
                  (SELECT (max(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u1,
                  (SELECT (min(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c0,
                  (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c1,
                  (SELECT s.first_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r0,
                  (SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r1) f;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day of an account with facts or rollups dirty.';
 
 -- ---------------------------------------------------------------- facts
@@ -53,24 +59,30 @@ COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day o
 -- Records that an account's facts name a model between two buckets (aispend.models), for accounts with a
 -- known provider.
 CREATE FUNCTION aispend._note_model(p_account name, p_model text, p_first timestamptz, p_last timestamptz)
-RETURNS void LANGUAGE sql
-BEGIN ATOMIC
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
     INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
     SELECT p_account, p.provider, p_model, p_first, p_last
     FROM aispend._account_providers() p WHERE p.account = p_account
     ON CONFLICT (account, model) DO UPDATE
        SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
      WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
     'Internal: records in aispend.models that an account''s facts name a model (first and last bucket).';
 
 CREATE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     a name;
+    v_days jsonb := '[]';
+    v_models jsonb := '[]';
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         FOR a IN SELECT s.account FROM aispend._rollup_state s LOOP
@@ -78,20 +90,30 @@ BEGIN
         END LOOP;
         RETURN NULL;
     END IF;
+    -- The transition tables are read into variables first: on Citus this trigger runs on a shard, and an INSERT
+    -- into a distributed table that selects from a transition table is planned where the table is not visible.
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO aispend._dirty_days (account, day)
-        SELECT DISTINCT o.account, (o.bucket_start AT TIME ZONE 'UTC')::date FROM old_rows o
-        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+        SELECT coalesce(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
+                   'account', o.account, 'day', (o.bucket_start AT TIME ZONE 'UTC')::date)), '[]')
+          INTO v_days FROM old_rows o;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO aispend._dirty_days (account, day)
-        SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
-        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+        SELECT v_days || coalesce(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
+                   'account', n.account, 'day', (n.bucket_start AT TIME ZONE 'UTC')::date)), '[]')
+          INTO v_days FROM new_rows n;
         -- The models an account uses: what a price change looks up.
-        PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
-        FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
-              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
+        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'account', x.account, 'model', x.model, 'first_seen', x.first_seen, 'last_seen', x.last_seen)), '[]')
+          INTO v_models
+          FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
+                FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
     END IF;
+    INSERT INTO aispend._dirty_days (account, day)
+    SELECT DISTINCT d.account, d.day FROM pg_catalog.jsonb_to_recordset(v_days) AS d(account name, day date)
+    ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+    PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
+      FROM pg_catalog.jsonb_to_recordset(v_models) AS x(account name, model text, first_seen timestamptz,
+                                                        last_seen timestamptz);
     RETURN NULL;
 END
 $$;
@@ -121,35 +143,41 @@ CREATE TRIGGER costs_changed_trunc AFTER TRUNCATE ON aispend.costs
 CREATE FUNCTION aispend._costs_runs_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     a name;
     old_h date;
     new_h date;
     last_day date;
+    v_old jsonb := '[]';
+    v_new jsonb := '[]';
+    v_changed jsonb;
 BEGIN
-    IF pg_catalog.to_regclass('pg_temp.aispend_runs_changed') IS NULL THEN
-        CREATE TEMP TABLE aispend_runs_changed (account name, id bigint, horizon date, is_new boolean) ON COMMIT DROP;
-    ELSE
-        TRUNCATE pg_temp.aispend_runs_changed;
-    END IF;
+    -- The changed runs in a variable, not a temporary table: on Citus this trigger runs on a worker, inside a
+    -- transaction that may be prepared (two-phase commit), which temporary objects forbid.
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO pg_temp.aispend_runs_changed
-        SELECT o.account, o.id, (o.complete_through AT TIME ZONE 'UTC')::date, false FROM old_rows o
+        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'account', o.account, 'id', o.id, 'horizon', (o.complete_through AT TIME ZONE 'UTC')::date,
+                   'is_new', false)), '[]') INTO v_old
+        FROM old_rows o
         WHERE o.endpoint = 'costs' AND o.status = 'succeeded' AND o.complete_through IS NOT NULL;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO pg_temp.aispend_runs_changed
-        SELECT n.account, n.id, (n.complete_through AT TIME ZONE 'UTC')::date, true FROM new_rows n
+        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'account', n.account, 'id', n.id, 'horizon', (n.complete_through AT TIME ZONE 'UTC')::date,
+                   'is_new', true)), '[]') INTO v_new
+        FROM new_rows n
         WHERE n.endpoint = 'costs' AND n.status = 'succeeded' AND n.complete_through IS NOT NULL;
     END IF;
-    FOR a IN SELECT DISTINCT c.account FROM pg_temp.aispend_runs_changed c LOOP
+    v_changed := v_old || v_new;
+    FOR a IN SELECT DISTINCT c.account FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean) LOOP
         -- the horizon before the statement: the runs it did not write, and the rows it replaced or deleted
         SELECT GREATEST((SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
                          WHERE r.account = a AND r.endpoint = 'costs' AND r.status = 'succeeded'
-                           AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_runs_changed c
+                           AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean)
                                            WHERE c.account = r.account AND c.id = r.id AND c.is_new)),
-                        (SELECT max(c.horizon) FROM pg_temp.aispend_runs_changed c WHERE c.account = a AND NOT c.is_new))
+                        (SELECT max(c.horizon) FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean) WHERE c.account = a AND NOT c.is_new))
           INTO old_h;
         new_h := aispend.settled_before(a);
         IF old_h IS DISTINCT FROM new_h THEN
@@ -240,6 +268,7 @@ CREATE TRIGGER model_prices_rollup_trunc AFTER TRUNCATE ON aispend.model_prices
 CREATE FUNCTION aispend._reroll_at_commit()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 BEGIN
     PERFORM aispend._reroll(NEW.account);

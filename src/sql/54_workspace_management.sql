@@ -42,6 +42,7 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.workspace_name_history_id_se
 CREATE FUNCTION aispend._workspace_name_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 BEGIN
     -- a sentinel workspace's name placeholder ('(default workspace)') giving way to the provider's own name is no

@@ -47,7 +47,9 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.team_scopes', '');
 
 CREATE FUNCTION aispend._team_restricted()
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
-RETURN EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team OPERATOR(pg_catalog.=) CURRENT_USER);
+BEGIN ATOMIC
+    SELECT EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team OPERATOR(pg_catalog.=) CURRENT_USER);
+END;
 COMMENT ON FUNCTION aispend._team_restricted() IS 'Internal: whether the current role is a team (sees its scope only).';
 
 -- The workspaces of a team's scope (ROWS 10: a scope is a few names, and a team's tabs then read the rollup by

@@ -55,9 +55,11 @@ COMMENT ON FUNCTION aispend._api_key_label(text, text) IS 'Internal: the name sh
 -- The last UTC day with usage (tokens or requests) of a key, from the daily rollup.
 CREATE FUNCTION aispend.api_key_last_active(account name, api_key_id text)
 RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT max(r.day) FROM aispend.daily_rollup r
-        WHERE r.account = api_key_last_active.account AND r.api_key_id = api_key_last_active.api_key_id
-          AND (r.total_tokens > 0 OR r.requests > 0));
+BEGIN ATOMIC
+    SELECT (SELECT max(r.day) FROM aispend.daily_rollup r
+            WHERE r.account = api_key_last_active.account AND r.api_key_id = api_key_last_active.api_key_id
+              AND (r.total_tokens > 0 OR r.requests > 0));
+END;
 COMMENT ON FUNCTION aispend.api_key_last_active(name, text) IS
     'The last UTC day with usage (tokens or requests) of an API key in the synced data; NULL: none.';
 

@@ -9,15 +9,17 @@
 -- cloud its imported charges came from.
 CREATE FUNCTION aispend._focus_provider_name(account name, provider text)
 RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
-RETURN CASE provider WHEN 'openai' THEN 'OpenAI' WHEN 'anthropic' THEN 'Anthropic' WHEN 'openrouter' THEN 'OpenRouter'
-                     WHEN 'focus' THEN coalesce(
-                         (SELECT pg_catalog.string_agg(DISTINCT CASE c.cloud WHEN 'aws' THEN 'Amazon Web Services'
-                                                                             WHEN 'azure' THEN 'Microsoft'
-                                                                             WHEN 'gcp' THEN 'Google Cloud'
-                                                                             ELSE 'Other' END, ', ')
-                            FROM aispend.focus_charges c WHERE c.account OPERATOR(pg_catalog.=) _focus_provider_name.account),
-                         'Imported FOCUS billing')
-                     ELSE coalesce(provider, 'Unknown') END;
+BEGIN ATOMIC
+    SELECT CASE provider WHEN 'openai' THEN 'OpenAI' WHEN 'anthropic' THEN 'Anthropic' WHEN 'openrouter' THEN 'OpenRouter'
+                         WHEN 'focus' THEN coalesce(
+                             (SELECT pg_catalog.string_agg(DISTINCT CASE c.cloud WHEN 'aws' THEN 'Amazon Web Services'
+                                                                                 WHEN 'azure' THEN 'Microsoft'
+                                                                                 WHEN 'gcp' THEN 'Google Cloud'
+                                                                                 ELSE 'Other' END, ', ')
+                                FROM aispend.focus_charges c WHERE c.account OPERATOR(pg_catalog.=) _focus_provider_name.account),
+                             'Imported FOCUS billing')
+                         ELSE coalesce(provider, 'Unknown') END;
+END;
 COMMENT ON FUNCTION aispend._focus_provider_name(name, text) IS
     'Internal: ProviderName of an account''s FOCUS rows (OpenAI, Anthropic, OpenRouter; a FOCUS account: its clouds).';
 

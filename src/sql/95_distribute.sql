@@ -23,6 +23,10 @@
 --   * a function with an SQL-standard body that names a constraint (ON CONFLICT ON CONSTRAINT): Citus follows
 --     the functions that use a table as its dependencies and refuses a constraint among them; those functions
 --     infer the conflict from the key's columns instead (ON CONFLICT (columns)), which is the same;
+--   * Citus 13.2 cannot run an SQL function whose body is "RETURN expression" when the expression reads a Citus
+--     table ("syntax error at or near RETURN"): those functions use BEGIN ATOMIC SELECT expression; END;
+--   * a simple CASE (CASE x WHEN ...) on a parameter in DML routed to a shard is deparsed wrongly ("operator does
+--     not exist: text = boolean"): the sync writes searched CASEs (CASE WHEN x = ...);
 --   * identity columns (sync_runs, workspace_name_history, prices, alerts): all bigint, which Citus supports.
 
 CREATE FUNCTION aispend._citus_present() RETURNS boolean
@@ -204,6 +208,15 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
             USING pg_catalog.replace(v_sql, 'DROP CONSTRAINT', 'DROP CONSTRAINT IF EXISTS');
     END LOOP;
+
+    -- The re-roll at COMMIT (a deferred constraint trigger of _dirty_days) would run on a worker while Citus
+    -- prepares the transaction there, a nested distributed execution Citus does not survive: dropped. The sync
+    -- re-rolls after each step anyway; after other changes of facts or prices, aispend.refresh_rollups().
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                WHERE g.tgrelid = 'aispend._dirty_days'::regclass AND g.tgname = 'dirty_days_reroll') THEN
+        DROP TRIGGER dirty_days_reroll ON aispend._dirty_days;
+        PERFORM pg_catalog.run_command_on_workers('DROP TRIGGER IF EXISTS dirty_days_reroll ON aispend._dirty_days');
+    END IF;
 
     FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
               WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
