@@ -177,6 +177,8 @@ CREATE FUNCTION aispend._sync_usage(p_account name, p_provider text, p_since tim
 LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    v_days date[];
 BEGIN
     -- Normalised and de-duplicated (a natural key seen twice is summed; NULL stays NULL).
     CREATE TEMP TABLE aispend_stage_usage ON COMMIT DROP AS
@@ -260,8 +262,18 @@ BEGIN
                 excluded.cache_write_1h_tokens, excluded.output_tokens, excluded.input_audio_tokens,
                 excluded.output_audio_tokens, excluded.input_image_tokens, excluded.output_image_tokens,
                 excluded.requests, excluded.web_search_requests)
-        RETURNING u.xmax = 0 AS is_new)
-    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+        RETURNING u.xmax = 0 AS is_new, (u.bucket_start AT TIME ZONE 'UTC')::date AS day)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new),
+           pg_catalog.array_agg(DISTINCT up.day)
+      INTO inserted, updated, v_days FROM up;
+    -- the rollups of the days that changed, and the models named (what the facts' triggers also do)
+    PERFORM aispend._facts_written(p_account,
+        v_days || ARRAY(SELECT DISTINCT (g.bucket_start AT TIME ZONE 'UTC')::date FROM pg_temp.aispend_gone_usage g),
+        m.models, m.firsts, m.lasts)
+      FROM (SELECT pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
+                   pg_catalog.array_agg(x.l) AS lasts
+              FROM (SELECT s.model, min(s.bucket_start) AS f, max(s.bucket_start) AS l
+                      FROM pg_temp.aispend_stage_usage s WHERE s.model IS NOT NULL GROUP BY s.model) x) m;
 
     PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_usage s),
@@ -278,6 +290,8 @@ CREATE FUNCTION aispend._sync_costs(p_account name, p_provider text, p_since tim
 LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    v_days date[];
 BEGIN
     CREATE TEMP TABLE aispend_stage_costs ON COMMIT DROP AS
     SELECT f.bucket_start, coalesce(f.workspace_id, '(default)') AS workspace_id, f.api_key_id, f.line_item,
@@ -332,8 +346,18 @@ BEGIN
          WHERE c.amount_usd::text <> excluded.amount_usd::text
             OR c.quantity::text IS DISTINCT FROM excluded.quantity::text
             OR c.token_class IS DISTINCT FROM excluded.token_class
-        RETURNING c.xmax = 0 AS is_new)
-    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new) INTO inserted, updated FROM up;
+        RETURNING c.xmax = 0 AS is_new, (c.bucket_start AT TIME ZONE 'UTC')::date AS day)
+    SELECT count(*) FILTER (WHERE up.is_new), count(*) FILTER (WHERE NOT up.is_new),
+           pg_catalog.array_agg(DISTINCT up.day)
+      INTO inserted, updated, v_days FROM up;
+    -- the rollups of the days that changed, and the models named (what the facts' triggers also do)
+    PERFORM aispend._facts_written(p_account,
+        v_days || ARRAY(SELECT DISTINCT (g.bucket_start AT TIME ZONE 'UTC')::date FROM pg_temp.aispend_gone_costs g),
+        m.models, m.firsts, m.lasts)
+      FROM (SELECT pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
+                   pg_catalog.array_agg(x.l) AS lasts
+              FROM (SELECT s.model, min(s.bucket_start) AS f, max(s.bucket_start) AS l
+                      FROM pg_temp.aispend_stage_costs s WHERE s.model IS NOT NULL GROUP BY s.model) x) m;
 
     PERFORM aispend._note_fact_dimensions(p_account, p_provider, p_now,
         (SELECT pg_catalog.array_agg(DISTINCT s.workspace_id) FROM pg_temp.aispend_stage_costs s),
@@ -497,6 +521,7 @@ DECLARE
     v_bytes bigint;
     v_resume timestamptz;
     v_complete timestamptz;
+    v_settled date;
 BEGIN
     o_sqlstate := NULL; o_message := NULL; o_detail := NULL; o_hint := NULL;
     INSERT INTO aispend.sync_runs (account, endpoint, window_start, window_end, bucket_width, started_at)
@@ -536,11 +561,15 @@ BEGIN
 
         -- The time is read first: Citus refuses volatile functions in UPDATEs of distributed tables.
         v_finished := pg_catalog.clock_timestamp();
+        v_settled := aispend.settled_before(p_account);
         UPDATE aispend.sync_runs r
            SET status = 'succeeded', finished_at = v_finished, complete_through = v_complete,
                rows_fetched = v_res.fetched, rows_inserted = v_res.inserted, rows_updated = v_res.updated,
                rows_deleted = v_res.deleted, http_requests = v_http, retries = v_retries, bytes = v_bytes
          WHERE r.account = p_account AND r.id = v_run;
+        IF p_endpoint = 'costs' THEN
+            PERFORM aispend._mark_settlement_moved(p_account, v_settled, aispend.settled_before(p_account));
+        END IF;
         -- The facts' triggers (and, for costs, the run that settles its days) marked the days that changed; the
         -- dashboard's rollups of those days change in this transaction. A large change is analyzed first: with
         -- the statistics of a much smaller table, the cost model's joins are planned as nested loops, and a

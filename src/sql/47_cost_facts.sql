@@ -23,12 +23,15 @@ COMMENT ON FUNCTION aispend._utc_day_start(date) IS 'Internal: the timestamptz o
 -- after it ended). NULL when the account has no such run (costs loaded by hand): every billed day is settled.
 -- Pruning old sync_runs rows changes nothing as long as the latest succeeded costs run is kept.
 CREATE FUNCTION aispend.settled_before(account name)
-RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
-            WHERE r.account OPERATOR(pg_catalog.=) settled_before.account AND r.endpoint OPERATOR(pg_catalog.=) 'costs'
-              AND r.status OPERATOR(pg_catalog.=) 'succeeded');
-END;
+RETURNS date LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+-- PL/pgSQL: Citus plans a query of an SQL function's parameter on the distribution column only through PL/pgSQL
+AS $$
+BEGIN
+    RETURN (SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
+             WHERE r.account = settled_before.account AND r.endpoint = 'costs' AND r.status = 'succeeded');
+END
+$$;
 COMMENT ON FUNCTION aispend.settled_before(name) IS
     'The UTC day before which an account''s billed days are settled (their cost is the bill): the latest '
     'complete_through of its succeeded costs syncs. NULL: no costs sync recorded (facts loaded by hand), every '

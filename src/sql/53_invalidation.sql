@@ -74,15 +74,35 @@ $$;
 COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
     'Internal: records in aispend.models that an account''s facts name a model (first and last bucket).';
 
+-- What aispend's own writers (the sync, the FOCUS import) call for the facts they changed, so that the rollups
+-- follow without the triggers: on Citus the triggers cannot run (aispend.distribute drops them; a trigger on a
+-- shard that reads other distributed tables is a nested distributed execution). On a single node the triggers
+-- mark the same days again, which changes nothing.
+CREATE FUNCTION aispend._facts_written(p_account name, p_days date[], p_models text[], p_first timestamptz[],
+                                       p_last timestamptz[])
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    INSERT INTO aispend._dirty_days (account, day)
+    SELECT DISTINCT p_account, d.day FROM pg_catalog.unnest(p_days) AS d(day) WHERE d.day IS NOT NULL
+    ON CONFLICT (account, day) DO NOTHING;
+    PERFORM aispend._note_model(p_account, m.model, m.first_seen, m.last_seen)
+       FROM ROWS FROM (pg_catalog.unnest(p_models), pg_catalog.unnest(p_first), pg_catalog.unnest(p_last))
+            AS m(model, first_seen, last_seen)
+      WHERE m.model IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._facts_written(name, date[], text[], timestamptz[], timestamptz[]) IS
+    'Internal: marks dirty the UTC days of facts an aispend writer changed and records the models they name '
+    '(model, first and last bucket); what the facts'' triggers do, for Citus, where they cannot run.';
+
 CREATE FUNCTION aispend._facts_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
-SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     a name;
-    v_days jsonb := '[]';
-    v_models jsonb := '[]';
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         FOR a IN SELECT s.account FROM aispend._rollup_state s LOOP
@@ -90,30 +110,20 @@ BEGIN
         END LOOP;
         RETURN NULL;
     END IF;
-    -- The transition tables are read into variables first: on Citus this trigger runs on a shard, and an INSERT
-    -- into a distributed table that selects from a transition table is planned where the table is not visible.
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        SELECT coalesce(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
-                   'account', o.account, 'day', (o.bucket_start AT TIME ZONE 'UTC')::date)), '[]')
-          INTO v_days FROM old_rows o;
+        INSERT INTO aispend._dirty_days (account, day)
+        SELECT DISTINCT o.account, (o.bucket_start AT TIME ZONE 'UTC')::date FROM old_rows o
+        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT v_days || coalesce(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
-                   'account', n.account, 'day', (n.bucket_start AT TIME ZONE 'UTC')::date)), '[]')
-          INTO v_days FROM new_rows n;
+        INSERT INTO aispend._dirty_days (account, day)
+        SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
+        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
         -- The models an account uses: what a price change looks up.
-        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                   'account', x.account, 'model', x.model, 'first_seen', x.first_seen, 'last_seen', x.last_seen)), '[]')
-          INTO v_models
-          FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
-                FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
+        PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
+        FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
+              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
     END IF;
-    INSERT INTO aispend._dirty_days (account, day)
-    SELECT DISTINCT d.account, d.day FROM pg_catalog.jsonb_to_recordset(v_days) AS d(account name, day date)
-    ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
-    PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
-      FROM pg_catalog.jsonb_to_recordset(v_models) AS x(account name, model text, first_seen timestamptz,
-                                                        last_seen timestamptz);
     RETURN NULL;
 END
 $$;
@@ -140,56 +150,62 @@ CREATE TRIGGER costs_changed_trunc AFTER TRUNCATE ON aispend.costs
 
 -- ---------------------------------------------------------------- settlement (sync runs of costs)
 
+-- Marks the days between an account's old and new settlement horizon (aispend.settled_before), when it moved.
+CREATE FUNCTION aispend._mark_settlement_moved(p_account name, p_old date, p_new date)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    last_day date;
+BEGIN
+    IF p_old IS NOT DISTINCT FROM p_new THEN
+        RETURN;
+    END IF;
+    -- no horizon = every billed day settled: the days from the other horizon on change
+    SELECT GREATEST((SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = p_account),
+                    (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c
+                     WHERE c.account = p_account))
+      INTO last_day;
+    PERFORM aispend._mark_days(p_account, LEAST(p_old, p_new),
+                               CASE WHEN p_old IS NULL OR p_new IS NULL THEN last_day
+                                    ELSE GREATEST(p_old, p_new) - 1 END);
+END
+$$;
+COMMENT ON FUNCTION aispend._mark_settlement_moved(name, date, date) IS
+    'Internal: marks dirty the days between an account''s old and new settlement horizon (aispend.settled_before).';
+
 CREATE FUNCTION aispend._costs_runs_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
-SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     a name;
     old_h date;
-    new_h date;
-    last_day date;
-    v_old jsonb := '[]';
-    v_new jsonb := '[]';
-    v_changed jsonb;
 BEGIN
-    -- The changed runs in a variable, not a temporary table: on Citus this trigger runs on a worker, inside a
-    -- transaction that may be prepared (two-phase commit), which temporary objects forbid.
+    IF pg_catalog.to_regclass('pg_temp.aispend_runs_changed') IS NULL THEN
+        CREATE TEMP TABLE aispend_runs_changed (account name, id bigint, horizon date, is_new boolean) ON COMMIT DROP;
+    ELSE
+        TRUNCATE pg_temp.aispend_runs_changed;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                   'account', o.account, 'id', o.id, 'horizon', (o.complete_through AT TIME ZONE 'UTC')::date,
-                   'is_new', false)), '[]') INTO v_old
-        FROM old_rows o
+        INSERT INTO pg_temp.aispend_runs_changed
+        SELECT o.account, o.id, (o.complete_through AT TIME ZONE 'UTC')::date, false FROM old_rows o
         WHERE o.endpoint = 'costs' AND o.status = 'succeeded' AND o.complete_through IS NOT NULL;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                   'account', n.account, 'id', n.id, 'horizon', (n.complete_through AT TIME ZONE 'UTC')::date,
-                   'is_new', true)), '[]') INTO v_new
-        FROM new_rows n
+        INSERT INTO pg_temp.aispend_runs_changed
+        SELECT n.account, n.id, (n.complete_through AT TIME ZONE 'UTC')::date, true FROM new_rows n
         WHERE n.endpoint = 'costs' AND n.status = 'succeeded' AND n.complete_through IS NOT NULL;
     END IF;
-    v_changed := v_old || v_new;
-    FOR a IN SELECT DISTINCT c.account FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean) LOOP
+    FOR a IN SELECT DISTINCT c.account FROM pg_temp.aispend_runs_changed c LOOP
         -- the horizon before the statement: the runs it did not write, and the rows it replaced or deleted
         SELECT GREATEST((SELECT (max(r.complete_through) AT TIME ZONE 'UTC')::date FROM aispend.sync_runs r
                          WHERE r.account = a AND r.endpoint = 'costs' AND r.status = 'succeeded'
-                           AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean)
+                           AND NOT EXISTS (SELECT 1 FROM pg_temp.aispend_runs_changed c
                                            WHERE c.account = r.account AND c.id = r.id AND c.is_new)),
-                        (SELECT max(c.horizon) FROM pg_catalog.jsonb_to_recordset(v_changed) AS c(account name, id bigint, horizon date, is_new boolean) WHERE c.account = a AND NOT c.is_new))
+                        (SELECT max(c.horizon) FROM pg_temp.aispend_runs_changed c WHERE c.account = a AND NOT c.is_new))
           INTO old_h;
-        new_h := aispend.settled_before(a);
-        IF old_h IS DISTINCT FROM new_h THEN
-            -- no horizon = every billed day settled: the days from the other horizon on change
-            SELECT GREATEST((SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = a),
-                            (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c
-                             WHERE c.account = a))
-              INTO last_day;
-            PERFORM aispend._mark_days(a, LEAST(old_h, new_h),
-                                       CASE WHEN old_h IS NULL OR new_h IS NULL THEN last_day
-                                            ELSE GREATEST(old_h, new_h) - 1 END);
-        END IF;
+        PERFORM aispend._mark_settlement_moved(a, old_h, aispend.settled_before(a));
     END LOOP;
     RETURN NULL;
 END
@@ -268,7 +284,6 @@ CREATE TRIGGER model_prices_rollup_trunc AFTER TRUNCATE ON aispend.model_prices
 CREATE FUNCTION aispend._reroll_at_commit()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
-SET citus.allow_nested_distributed_execution = on
 AS $$
 BEGIN
     PERFORM aispend._reroll(NEW.account);
@@ -284,3 +299,5 @@ CREATE CONSTRAINT TRIGGER dirty_days_reroll AFTER INSERT ON aispend._dirty_days
 REVOKE ALL ON FUNCTION aispend._mark_days(name, date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._mark_all_days(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._mark_settlement_moved(name, date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._facts_written(name, date[], text[], timestamptz[], timestamptz[]) FROM PUBLIC;

@@ -327,6 +327,7 @@ DECLARE
     v_run bigint;
     v_now timestamptz := pg_catalog.clock_timestamp();
     v_finished timestamptz;
+    v_settled date;
     v_complete timestamptz;
     v_read bigint;
     v_inserted bigint;
@@ -566,6 +567,17 @@ BEGIN
     GROUP BY x.day, x.workspace_id, x.line_item, x.model, x.token_type, x.tier, x.cost_type, x.routing, x.currency,
              x.quantity_unit;
 
+    -- the rollups of those days, and the models named (what the facts' triggers also do)
+    PERFORM aispend._facts_written(v_account, ARRAY(SELECT (d.day AT TIME ZONE 'UTC')::date FROM pg_temp.aispend_focus_days d),
+                                   m.models, m.firsts, m.lasts)
+      FROM (SELECT pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
+                   pg_catalog.array_agg(x.l) AS lasts
+              FROM (SELECT c.model, pg_catalog.min(c.bucket_start) AS f, pg_catalog.max(c.bucket_start) AS l
+                      FROM aispend.costs c
+                     WHERE c.account = v_account AND c.model IS NOT NULL
+                       AND c.bucket_start = ANY (ARRAY(SELECT d.day FROM pg_temp.aispend_focus_days d))
+                     GROUP BY c.model) x) m;
+
     IF EXISTS (SELECT 1 FROM pg_temp.aispend_focus_typed t WHERE t.is_ai AND t.billing_currency <> 'USD') THEN
         RAISE WARNING 'aispend: FOCUS import into account "%": % AI rows billed in % are kept in aispend.focus_charges '
                       'but not shown on the dashboard, which sums US dollars', v_account,
@@ -593,10 +605,12 @@ BEGIN
     SELECT aispend._bucket_floor(pg_catalog.max(coalesce(t.charge_period_end, t.charge_period_start)), '1d')
       INTO v_complete FROM pg_temp.aispend_focus_typed t;
     v_finished := pg_catalog.clock_timestamp();
+    v_settled := aispend.settled_before(v_account);
     UPDATE aispend.sync_runs r
        SET status = 'succeeded', finished_at = v_finished, rows_inserted = v_inserted,
            rows_updated = 0, rows_deleted = v_deleted, complete_through = v_complete
      WHERE r.account = v_account AND r.id = v_run;
+    PERFORM aispend._mark_settlement_moved(v_account, v_settled, aispend.settled_before(v_account));
     PERFORM aispend._reroll(v_account);
 
     RETURN QUERY

@@ -209,14 +209,20 @@ BEGIN
             USING pg_catalog.replace(v_sql, 'DROP CONSTRAINT', 'DROP CONSTRAINT IF EXISTS');
     END LOOP;
 
-    -- The re-roll at COMMIT (a deferred constraint trigger of _dirty_days) would run on a worker while Citus
-    -- prepares the transaction there, a nested distributed execution Citus does not survive: dropped. The sync
-    -- re-rolls after each step anyway; after other changes of facts or prices, aispend.refresh_rollups().
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                WHERE g.tgrelid = 'aispend._dirty_days'::regclass AND g.tgname = 'dirty_days_reroll') THEN
-        DROP TRIGGER dirty_days_reroll ON aispend._dirty_days;
-        PERFORM pg_catalog.run_command_on_workers('DROP TRIGGER IF EXISTS dirty_days_reroll ON aispend._dirty_days');
-    END IF;
+    -- The rollups' invalidation triggers of the facts and runs, and the re-roll at COMMIT, would run on the
+    -- shards and read other distributed tables from there: a nested distributed execution, which Citus refuses or
+    -- does not survive (a worker crashed at COMMIT PREPARED). Dropped: aispend's writers mark the days they change
+    -- themselves (aispend._facts_written, aispend._mark_settlement_moved) and re-roll before they commit.
+    FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON %s', g.tgname, g.tgrelid::regclass)
+                   FROM pg_catalog.pg_trigger g
+                  WHERE NOT g.tgisinternal
+                    AND g.tgfoid IN ('aispend._facts_changed()'::regprocedure, 'aispend._costs_runs_changed()'::regprocedure,
+                                     'aispend._reroll_at_commit()'::regprocedure)
+                  ORDER BY 1 LOOP
+        EXECUTE v_sql;
+        EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+            USING pg_catalog.replace(v_sql, 'DROP TRIGGER', 'DROP TRIGGER IF EXISTS');
+    END LOOP;
 
     FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
               WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
