@@ -71,6 +71,7 @@ SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
+    v_names jsonb := aispend._names_before(p_account);
 BEGIN
     CREATE TEMP TABLE aispend_stage_workspaces ON COMMIT DROP AS
     -- the default workspace (Anthropic's, listed under its real id) is the '(default)' of the reports
@@ -112,6 +113,7 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     updated := updated + n;
     deleted := 0;
+    PERFORM aispend._names_changed(p_account, v_names);
     DROP TABLE pg_temp.aispend_stage_workspaces;
 END
 $$;

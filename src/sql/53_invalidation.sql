@@ -42,14 +42,19 @@ CREATE FUNCTION aispend._mark_all_days(p_account name)
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    v_first date;
+    v_last date;
 BEGIN
-    PERFORM aispend._mark_days(p_account, LEAST(f.u0, f.c0, f.r0), GREATEST(f.u1, f.c1, f.r1))
+    -- read first, then marked: on Citus a function called in a query of distributed tables runs on a shard
+    SELECT LEAST(f.u0, f.c0, f.r0), GREATEST(f.u1, f.c1, f.r1) INTO v_first, v_last
     FROM (SELECT (SELECT (min(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u0,
                  (SELECT (max(u.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = p_account) AS u1,
                  (SELECT (min(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c0,
                  (SELECT (max(c.bucket_start) AT TIME ZONE 'UTC')::date FROM aispend.costs c WHERE c.account = p_account) AS c1,
                  (SELECT s.first_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r0,
                  (SELECT s.last_day FROM aispend._rollup_state s WHERE s.account = p_account) AS r1) f;
+    PERFORM aispend._mark_days(p_account, v_first, v_last);
 END
 $$;
 COMMENT ON FUNCTION aispend._mark_all_days(name) IS 'Internal: marks every day of an account with facts or rollups dirty.';

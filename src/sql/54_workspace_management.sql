@@ -39,29 +39,42 @@ COMMENT ON COLUMN aispend.workspace_name_history.changed_by IS 'The role that ma
 SELECT pg_catalog.pg_extension_config_dump('aispend.workspace_name_history', '');
 SELECT pg_catalog.pg_extension_config_dump('aispend.workspace_name_history_id_seq', '');
 
-CREATE FUNCTION aispend._workspace_name_changed()
-RETURNS trigger LANGUAGE plpgsql
+-- Records one change of a workspace's names (the trigger below, or a writer on Citus: aispend._names_changed).
+CREATE FUNCTION aispend._record_name_change(p_account name, p_workspace_id text, p_old_display text,
+                                            p_new_display text, p_old_provider text, p_new_provider text,
+                                            p_old_name text, p_new_name text)
+RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
-SET citus.allow_nested_distributed_execution = on
 AS $$
 BEGIN
     -- a sentinel workspace's name placeholder ('(default workspace)') giving way to the provider's own name is no
     -- rename: the name became known
-    IF OLD.display_name IS NOT DISTINCT FROM NEW.display_name AND NEW.workspace_id LIKE '(%'
-       AND OLD.provider_name LIKE '(%' THEN
-        RETURN NULL;
+    IF p_old_display IS NOT DISTINCT FROM p_new_display AND p_workspace_id LIKE '(%' AND p_old_provider LIKE '(%' THEN
+        RETURN;
     END IF;
     INSERT INTO aispend.workspace_name_history (account, workspace_id, source, action, old_name, new_name,
                                                 old_display_name, new_display_name, old_provider_name,
                                                 new_provider_name)
-    VALUES (NEW.account, NEW.workspace_id,
-            CASE WHEN OLD.display_name IS DISTINCT FROM NEW.display_name THEN 'custom' ELSE 'provider' END,
-            CASE WHEN OLD.display_name IS NOT DISTINCT FROM NEW.display_name THEN 'provider rename'
+    VALUES (p_account, p_workspace_id,
+            CASE WHEN p_old_display IS DISTINCT FROM p_new_display THEN 'custom' ELSE 'provider' END,
+            CASE WHEN p_old_display IS NOT DISTINCT FROM p_new_display THEN 'provider rename'
                  -- aispend.revert_workspace_name says so for the change it makes
                  WHEN current_setting('aispend_history.action', true) = 'revert' THEN 'revert'
-                 WHEN NEW.display_name IS NULL THEN 'reset'
+                 WHEN p_new_display IS NULL THEN 'reset'
                  ELSE 'rename' END,
-            OLD.name, NEW.name, OLD.display_name, NEW.display_name, OLD.provider_name, NEW.provider_name);
+            p_old_name, p_new_name, p_old_display, p_new_display, p_old_provider, p_new_provider);
+END
+$$;
+COMMENT ON FUNCTION aispend._record_name_change(name, text, text, text, text, text, text, text) IS
+    'Internal: records one change of a workspace''s names in aispend.workspace_name_history.';
+
+CREATE FUNCTION aispend._workspace_name_changed()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    PERFORM aispend._record_name_change(NEW.account, NEW.workspace_id, OLD.display_name, NEW.display_name,
+                                        OLD.provider_name, NEW.provider_name, OLD.name, NEW.name);
     RETURN NULL;
 END
 $$;
@@ -71,6 +84,53 @@ CREATE TRIGGER workspace_name_history AFTER UPDATE OF display_name, provider_nam
     FOR EACH ROW
     WHEN (OLD.display_name IS DISTINCT FROM NEW.display_name OR OLD.provider_name IS DISTINCT FROM NEW.provider_name)
     EXECUTE FUNCTION aispend._workspace_name_changed();
+
+-- On Citus the trigger cannot run (aispend.distribute drops it: from a shard it would write another distributed
+-- table); aispend's writers of names then take the names before (aispend._names_before) and record what changed
+-- after (aispend._names_changed). With the trigger in place both do nothing.
+CREATE FUNCTION aispend._names_before(p_account name)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                  AND g.tgfoid = 'aispend._workspace_name_changed()'::regprocedure) THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT pg_catalog.jsonb_object_agg(w.workspace_id, pg_catalog.jsonb_build_array(w.display_name,
+                                                                                          w.provider_name, w.name))
+              FROM aispend.workspaces w WHERE w.account = p_account);
+END
+$$;
+COMMENT ON FUNCTION aispend._names_before(name) IS
+    'Internal: an account''s workspace names before a change, when the name history trigger is not in place '
+    '(Citus); NULL when it is.';
+
+CREATE FUNCTION aispend._names_changed(p_account name, p_before jsonb)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    w record;
+    o jsonb;
+BEGIN
+    IF p_before IS NULL THEN
+        RETURN;
+    END IF;
+    FOR w IN SELECT x.workspace_id, x.display_name, x.provider_name, x.name
+               FROM aispend.workspaces x WHERE x.account = p_account ORDER BY x.workspace_id LOOP
+        o := p_before -> w.workspace_id;
+        -- a workspace inserted by the change is no rename (the trigger fires on UPDATE only)
+        CONTINUE WHEN o IS NULL
+            OR ((o ->> 0) IS NOT DISTINCT FROM w.display_name AND (o ->> 1) IS NOT DISTINCT FROM w.provider_name);
+        PERFORM aispend._record_name_change(p_account, w.workspace_id, o ->> 0, w.display_name, o ->> 1,
+                                            w.provider_name, o ->> 2, w.name);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._names_changed(name, jsonb) IS
+    'Internal: records in the name history what changed since aispend._names_before (nothing when it returned NULL).';
 
 -- A custom name is trimmed of white space of any kind (tabs, line breaks, no-break and other Unicode spaces);
 -- one of only white space means "no custom name"; one longer than 200 characters is refused (a name is shown
@@ -111,6 +171,7 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     shown text;
+    before jsonb := aispend._names_before(account);
 BEGIN
     UPDATE aispend.workspaces w SET display_name = new_name
      WHERE w.account = account AND w.workspace_id = workspace_id
@@ -119,6 +180,7 @@ BEGIN
         RAISE EXCEPTION 'aispend: no workspace % in account %', workspace_id, account
             USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM aispend.workspace_management;';
     END IF;
+    PERFORM aispend._names_changed(account, before);
     RETURN shown;
 END
 $$;

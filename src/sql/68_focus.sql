@@ -328,6 +328,10 @@ DECLARE
     v_now timestamptz := pg_catalog.clock_timestamp();
     v_finished timestamptz;
     v_settled date;
+    v_names jsonb;
+    v_models text[];
+    v_firsts timestamptz[];
+    v_lasts timestamptz[];
     v_complete timestamptz;
     v_read bigint;
     v_inserted bigint;
@@ -567,16 +571,17 @@ BEGIN
     GROUP BY x.day, x.workspace_id, x.line_item, x.model, x.token_type, x.tier, x.cost_type, x.routing, x.currency,
              x.quantity_unit;
 
-    -- the rollups of those days, and the models named (what the facts' triggers also do)
+    -- the rollups of those days, and the models named (what the facts' triggers also do); read first, then
+    -- marked: on Citus a function called in a query of distributed tables runs on a shard
+    SELECT pg_catalog.array_agg(x.model), pg_catalog.array_agg(x.f), pg_catalog.array_agg(x.l)
+      INTO v_models, v_firsts, v_lasts
+      FROM (SELECT c.model, pg_catalog.min(c.bucket_start) AS f, pg_catalog.max(c.bucket_start) AS l
+              FROM aispend.costs c
+             WHERE c.account = v_account AND c.model IS NOT NULL
+               AND c.bucket_start = ANY (ARRAY(SELECT d.day FROM pg_temp.aispend_focus_days d))
+             GROUP BY c.model) x;
     PERFORM aispend._facts_written(v_account, ARRAY(SELECT (d.day AT TIME ZONE 'UTC')::date FROM pg_temp.aispend_focus_days d),
-                                   m.models, m.firsts, m.lasts)
-      FROM (SELECT pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
-                   pg_catalog.array_agg(x.l) AS lasts
-              FROM (SELECT c.model, pg_catalog.min(c.bucket_start) AS f, pg_catalog.max(c.bucket_start) AS l
-                      FROM aispend.costs c
-                     WHERE c.account = v_account AND c.model IS NOT NULL
-                       AND c.bucket_start = ANY (ARRAY(SELECT d.day FROM pg_temp.aispend_focus_days d))
-                     GROUP BY c.model) x) m;
+                                   v_models, v_firsts, v_lasts);
 
     IF EXISTS (SELECT 1 FROM pg_temp.aispend_focus_typed t WHERE t.is_ai AND t.billing_currency <> 'USD') THEN
         RAISE WARNING 'aispend: FOCUS import into account "%": % AI rows billed in % are kept in aispend.focus_charges '
@@ -591,6 +596,7 @@ BEGIN
     PERFORM aispend._note_fact_dimensions(v_account, 'focus', v_now,
         (SELECT pg_catalog.array_agg(DISTINCT coalesce(t.sub_account_id, '(default)')) FROM pg_temp.aispend_focus_typed t
           WHERE t.is_ai), NULL);
+    v_names := aispend._names_before(v_account);
     UPDATE aispend.workspaces w SET provider_name = n.name
       FROM (SELECT DISTINCT ON (t.sub_account_id) t.sub_account_id, t.sub_account_name AS name
               FROM pg_temp.aispend_focus_typed t
@@ -598,6 +604,7 @@ BEGIN
              ORDER BY t.sub_account_id, t.row_no DESC) n
      WHERE w.account = v_account AND w.workspace_id = n.sub_account_id
        AND w.provider_name IS DISTINCT FROM n.name;
+    PERFORM aispend._names_changed(v_account, v_names);
     PERFORM aispend._remember_provider(v_account, 'focus');
 
     -- complete through the end of the file's last charge: data_freshness shows how far the bill goes
