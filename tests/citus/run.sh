@@ -41,59 +41,24 @@ if [ ! -f "$vendor/build-citus.sh" ]; then
     finish
 fi
 
-pg_config="$PG_BIN/pg_config"
-[ -x "$pg_config" ] || pg_config=$(command -v pg_config)
-if [ ! -f "$("$pg_config" --pkglibdir)/citus.so" ]; then
-    echo "# building Citus with ../shared/vendor/citus/build-citus.sh for $pg_config"
-    if ! as_root env PG_CONFIG="$pg_config" "$vendor/build-citus.sh"; then
-        not_ok "Citus builds and installs (../shared/vendor/citus/build-citus.sh)"
-        finish
-    fi
+# shellcheck source=tests/citus/cluster.sh
+source "$here/cluster.sh"
+if ! citus_build; then
+    not_ok "Citus builds and installs (../shared/vendor/citus/build-citus.sh)"
+    finish
 fi
 
 work=$(mktemp -d /tmp/aispend-citus.XXXXXX)
 chmod 755 "$work"
-nodes=(coord worker1 worker2)
-declare -A port
 cleanup() {
-    local n
-    for n in "${nodes[@]}"; do stop_cluster "$work/$n"; done
+    citus_stop
     stop_mock "$work"
     if [ -n "${KEEP_CITUS_DIR:-}" ]; then echo "# kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-# start_citus_node DIR PORT: initdb + start with Citus (and pg_cron, for aispend's schedules) preloaded, trust
-# auth on loopback, the socket in DIR; prepared transactions on (Citus commits across nodes with 2PC).
-start_citus_node() {
-    local dir=$1 p=$2
-    mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-    as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null || return 1
-    as_cluster_user tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
-listen_addresses = '127.0.0.1'
-port = $p
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'citus,pg_cron'
-cron.database_name = '$db'
-max_worker_processes = 32
-max_prepared_transactions = 100
-log_min_messages = warning
-fsync = off
-aispend.allow_loopback = on
-CONF
-    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null || {
-        tail -20 "$dir/postgres.log"; return 1; }
-}
-
-# psql on a node: qn NODE DB SQL
-qn() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[$1]}" -U postgres -d "$2" -c "$3"; }
-
 started=1
-for n in "${nodes[@]}"; do
-    port[$n]=$(free_port)
-    start_citus_node "$work/$n" "${port[$n]}" >"$work/start-$n.log" 2>&1 || started=0
-done
+citus_start || started=0
 if [ "$started" -eq 0 ]; then
     not_ok "a coordinator and two workers start with Citus preloaded" "$(ls "$work"/start-*.log | head -1)"
     finish
@@ -102,15 +67,7 @@ ok "a coordinator and two workers start with Citus preloaded (ports ${port[coord
 
 # aispend on every node, then the workers join the coordinator.
 setup_ok=1
-for n in "${nodes[@]}"; do
-    { qn "$n" postgres "CREATE DATABASE $db" &&
-      qn "$n" "$db" "SET client_min_messages = warning; CREATE EXTENSION citus; CREATE EXTENSION pg_cron; CREATE EXTENSION aispend"
-    } >>"$work/setup.log" 2>&1 || setup_ok=0
-done
-{ qn coord "$db" "SELECT pg_catalog.citus_set_coordinator_host('127.0.0.1', ${port[coord]})" &&
-  qn coord "$db" "SELECT pg_catalog.citus_add_node('127.0.0.1', ${port[worker1]})" &&
-  qn coord "$db" "SELECT pg_catalog.citus_add_node('127.0.0.1', ${port[worker2]})"
-} >>"$work/setup.log" 2>&1 || setup_ok=0
+citus_setup "$db" || setup_ok=0
 if [ "$setup_ok" -eq 1 ] && [ "$(qn coord "$db" "SELECT count(*) FROM pg_catalog.citus_get_active_worker_nodes()")" = 2 ]; then
     ok "citus and aispend on every node, two active workers"
 else

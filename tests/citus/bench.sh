@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Citus benchmark (issue 16): the large benchmark organisation of the mock providers, loaded once per account into
+# ACCOUNTS accounts (default 8, alternately OpenAI and Anthropic, DAYS days each, default 2), on a Citus cluster (a
+# coordinator and two workers on this machine, aispend.distribute()) and on a single node (a database of the
+# coordinator's server without Citus), in one run: the first sync of every account with 1, 2 and 4 sessions
+# syncing accounts in parallel (fresh accounts each round), rows per second; then the per-account statements of
+# a sync on the cluster under EXPLAIN: each must be router (one shard, one task). Prints a table and writes
+# tests/bench/results/citus-scale.txt. The dashboard tabs are not timed on the cluster: they do not run there yet
+# (docs/scaling.md).
+# Usage: tests/citus/bench.sh [ACCOUNTS] [DAYS]     PG_BIN=/path/to/postgresql/15/bin for another PostgreSQL 15.
+# Needs what scripts/test.sh installs and ../shared/vendor/citus.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+AISPEND_ROOT=$(cd "$here/../.." && pwd)
+export AISPEND_ROOT
+cd "$AISPEND_ROOT"
+pg_bin_env=${PG_BIN:-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+PG_BIN=${pg_bin_env:-$PG_BIN}
+# shellcheck source=tests/citus/cluster.sh
+source "$here/cluster.sh"
+
+accounts=${1:-8}
+days=${2:-2}
+db=aispend_bench
+single=aispend_bench_single
+out="$AISPEND_ROOT/tests/bench/results/citus-scale.txt"
+work=$(mktemp -d /tmp/aispend-citus-bench.XXXXXX)
+chmod 755 "$work"
+trap 'citus_stop; stop_mock "$work"; rm -rf "$work"' EXIT
+
+citus_build
+make -s -j2 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+as_root make -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+citus_start || { cat "$work"/start-*.log; exit 1; }
+citus_setup "$db" || { cat "$work/setup.log"; exit 1; }
+qn coord postgres "CREATE DATABASE $single" >/dev/null
+qn coord "$single" "SET client_min_messages = warning; CREATE EXTENSION aispend" >/dev/null
+qn coord "$db" "SET client_min_messages = warning; SELECT count(*) FROM aispend.distribute(shard_count => 32, experimental => true)" >/dev/null
+mock_port=$(free_port)
+start_mock "$work" "$mock_port" large >/dev/null
+
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[coord]}" -U postgres -d "$@"; }
+now() { date +%s.%N; }
+
+# add_accounts DB ROUND: ACCOUNTS servers rROUND_a1.. on the mock (one day per page, as tests/bench/sync_bench.sh)
+add_accounts() {
+    psql_db "$1" -v url="http://127.0.0.1:$mock_port" -v n="$accounts" -v r="$2" >/dev/null <<'SQL'
+SELECT format('CREATE SERVER r%s_a%s FOREIGN DATA WRAPPER aispend OPTIONS (provider %L, base_url %L, page_buckets ''1'');
+               CREATE USER MAPPING FOR CURRENT_USER SERVER r%s_a%s OPTIONS (admin_key %L);',
+              :r, i, p, :'url', :r, i, CASE p WHEN 'openai' THEN 'sk-admin-test-openai' ELSE 'sk-ant-admin01-test' END)
+FROM generate_series(1, :n) AS i, LATERAL (SELECT CASE i % 2 WHEN 1 THEN 'openai' ELSE 'anthropic' END AS p) AS x
+\gexec
+SQL
+}
+
+# sync_round DB ROUND SESSIONS: the round's accounts split over SESSIONS parallel sessions, each syncing its
+# accounts one after another (DAYS days up to today's UTC midnight). Prints "seconds rows".
+sync_round() {
+    local d=$1 r=$2 s=$3 i pids=() t0 t1 rows
+    add_accounts "$d" "$r"
+    t0=$(now)
+    for ((i = 0; i < s; i++)); do
+        psql_db "$d" -v r="$r" -v s="$s" -v i="$i" -v n="$accounts" -v days="$days" >/dev/null 2>"$work/sync-$d-$r-$i.log" <<'SQL' &
+SET client_min_messages = warning;
+SELECT format('CALL aispend.sync(%L, since => %L, until => %L)', 'r' || :r || '_a' || a,
+              date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - make_interval(days => :days),
+              date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+FROM generate_series(1, :n) AS a WHERE a % :s = :i
+\gexec
+SQL
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i"; done
+    t1=$(now)
+    rows=$(qn coord "$d" "SELECT (SELECT count(*) FROM aispend.usage WHERE account LIKE 'r${r}\_%')
+                               + (SELECT count(*) FROM aispend.costs WHERE account LIKE 'r${r}\_%')")
+    failed=$(qn coord "$d" "SELECT count(*) FROM aispend.sync_runs WHERE account LIKE 'r${r}\_%' AND status <> 'succeeded'")
+    [ "$failed" = 0 ] || { echo "round $r on $d: $failed runs failed" >&2; cat "$work"/sync-"$d"-"$r"-*.log >&2; exit 1; }
+    python3 -c "print(f'{$t1 - $t0:.2f} $rows')"
+}
+
+{
+    echo "aispend on Citus: $accounts accounts of the large mock organisation, $days days each"
+    echo "(coordinator + 2 workers on one 2-core machine; single node = a database of the coordinator's server)"
+    echo
+    printf '%-28s %12s %12s %14s %14s %8s\n' "first sync, sessions" "rows" "single s" "single rows/s" "cluster rows/s" "ratio"
+} | tee "$out"
+round=0
+for s in 1 2 4; do
+    round=$((round + 1))
+    read -r t_single rows_single < <(sync_round "$single" "$round" "$s")
+    read -r t_cluster rows_cluster < <(sync_round "$db" "$round" "$s")
+    [ "$rows_single" = "$rows_cluster" ] || { echo "rows differ: single $rows_single, cluster $rows_cluster" >&2; exit 1; }
+    python3 - "$s" "$rows_single" "$t_single" "$t_cluster" <<'PY' | tee -a "$out"
+import sys
+s, rows, ts, tc = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+label = f"{s} session{'s' if s > 1 else ''}"
+print(f"{label:<28} {rows:>12} {ts:>12.2f} {rows / ts:>14.0f} {rows / tc:>14.0f} {ts / tc:>8.2f}")
+PY
+done
+echo "(ratio = single-node seconds / cluster seconds; the single node also computes the rollups, the cluster does not yet)" | tee -a "$out"
+
+# The per-account statements of a sync, as aispend runs them, under EXPLAIN on the cluster: router, one task.
+acct="r1_a1"
+explain() {  # explain LABEL SQL: "LABEL: <Citus node> tasks=N" from the plan
+    local plan
+    plan=$(psql_db "$db" -At -c "SET client_min_messages = warning" -c "EXPLAIN (COSTS OFF) $2" 2>&1)
+    printf '  %-58s %s; %s\n' "$1" \
+        "$(grep -oE 'Custom Scan \(Citus [A-Za-z ]+\)' <<<"$plan" | head -1 | sed 's/Custom Scan (\(.*\))/\1/')" \
+        "$(grep -oE 'Task Count: [0-9]+' <<<"$plan" | head -1)"
+    echo "$plan" >>"$work/plans.txt"
+}
+{
+    echo
+    echo "hot per-account statements on the cluster (EXPLAIN): executor; tasks"
+    explain "usage of one account, a day range (sync, re-roll)" \
+        "SELECT * FROM aispend.usage u WHERE u.account = '$acct' AND u.bucket_start >= now() - interval '2 days'"
+    explain "costs of one account, a day range" \
+        "SELECT * FROM aispend.costs c WHERE c.account = '$acct' AND c.bucket_start >= now() - interval '2 days'"
+    explain "the resume point (max complete_through)" \
+        "SELECT max(r.complete_through) FROM aispend.sync_runs r WHERE r.account = '$acct' AND r.endpoint = 'usage' AND r.status = 'succeeded'"
+    explain "a run's end (UPDATE sync_runs)" \
+        "UPDATE aispend.sync_runs r SET status = 'succeeded' WHERE r.account = '$acct' AND r.id = 1"
+    explain "usage upsert of one account" \
+        "INSERT INTO aispend.usage AS u (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model, service_tier, batch, context_window, inference_geo, requests) VALUES ('$acct', 'completions', now(), '1d', 'w', 'k', 'm', 'default', false, '', '', 1) ON CONFLICT ON CONSTRAINT usage_natural_key DO UPDATE SET requests = excluded.requests"
+    explain "gone usage rows deleted" \
+        "DELETE FROM aispend.usage u WHERE u.account = '$acct' AND u.bucket_start = now() AND u.model = 'm'"
+    explain "a workspace renamed" \
+        "UPDATE aispend.workspaces w SET display_name = 'x' WHERE w.account = '$acct' AND w.workspace_id = 'w'"
+    explain "the days marked for the rollups" \
+        "INSERT INTO aispend._dirty_days (account, day) VALUES ('$acct', current_date) ON CONFLICT (account, day) DO NOTHING"
+    echo "  (full plans: EXPLAIN of the same statements; repartition joins: $(grep -c -i 'repartition' "$work/plans.txt"))"
+} | tee -a "$out"
+echo "written: $out"
