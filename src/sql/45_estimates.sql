@@ -27,12 +27,7 @@ WITH base AS (
 ),
 rows AS (
     SELECT b.*, pv.provider
-    -- aispend.account_provider() spelled out: on Citus this query runs on a shard, where a function reading a
-    -- distributed table cannot be called, but the account's own row of account_providers can be read
-    FROM base b, (SELECT coalesce((SELECT aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
-                                    WHERE s.srvname = _usage_costed_between.account),
-                                   (SELECT r.provider FROM aispend.account_providers r
-                                    WHERE r.account = _usage_costed_between.account)) AS provider OFFSET 0) pv
+    FROM base b, (SELECT aispend.account_provider(_usage_costed_between.account) AS provider OFFSET 0) pv
 ),
 prices AS MATERIALIZED (
     SELECT k.provider, k.model, k.day, k.long_context, p AS price

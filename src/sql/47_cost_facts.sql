@@ -151,11 +151,7 @@ SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key
             ELSE 'estimated' END,
        g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
 FROM g LEFT JOIN settled_days sd ON sd.day = g.day
--- aispend.account_provider() spelled out, as in aispend._usage_costed_between (a shard on Citus)
-CROSS JOIN (SELECT coalesce((SELECT aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
-                             WHERE s.srvname = cost_facts_between.account),
-                            (SELECT r.provider FROM aispend.account_providers r
-                             WHERE r.account = cost_facts_between.account)) AS provider OFFSET 0) pv;
+CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv;
 END;
 COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '

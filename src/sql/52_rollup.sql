@@ -116,9 +116,10 @@ BEGIN
     gone AS (
         DELETE FROM aispend.daily_rollup r
         WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day
-          AND NOT EXISTS (SELECT 1 FROM nr
-                          WHERE nr.day = r.day AND nr.workspace_id = r.workspace_id AND nr.api_key_id = r.api_key_id
-                            AND nr.model = r.model))
+          -- NOT IN (no column is NULL on either side), hashed: right after a first sync the rollup's statistics
+          -- say one row, and a NOT EXISTS became a nested loop over nr per rollup row (minutes for a large account)
+          AND (r.day, r.workspace_id, r.api_key_id, r.model) NOT IN
+              (SELECT nr.day, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend.daily_rollup AS r (account, day, workspace_id, api_key_id, model, billed_cost,
                                            allocated_cost, estimated_cost, cost, cost_basis, input_tokens,
                                            output_tokens, total_tokens, requests, unpriced)
@@ -177,8 +178,9 @@ BEGIN
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'd' AND x.at >= p_month AND x.at < (p_month + interval '1 month')::date
-          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.day = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
-                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+          -- NOT IN, hashed (see aispend._reroll_days)
+          AND (x.at, x.kind, x.workspace_id, x.api_key_id, x.model) NOT IN
+              (SELECT nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     SELECT p_account, 'd', nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
     FROM nr
@@ -231,8 +233,9 @@ BEGIN
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'm' AND x.at > p_from
-          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.m = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
-                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+          -- NOT IN, hashed (see aispend._reroll_days)
+          AND (x.at, x.kind, x.workspace_id, x.api_key_id, x.model) NOT IN
+              (SELECT nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     SELECT p_account, 'm', nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
     FROM nr

@@ -7,12 +7,12 @@
 -- is distributed too; aispend.undistributed_tables() lists what is left, and the Citus test fails unless empty.
 --
 -- What Citus refuses, and how aispend meets it:
---   * triggers (the rollups' invalidation, the name history, the append-only audit log):
---     citus.enable_unsafe_triggers is set for the distribution, and the triggers of the distributed tables are
---     created on every shard. They stay correct because every table they read or write for a row is co-located
---     with it (same account, same node) or a reference table. The triggers of reference tables (only the
---     prices' invalidation) are dropped: they would fire on every node's copy; on Citus a change of prices is
---     followed by aispend.refresh_rollups();
+--   * triggers: those that read or write other tables (the rollups' invalidation of the facts and runs, the
+--     re-roll at COMMIT, the name history) would run on the shards, a nested distributed execution that Citus
+--     refuses or does not survive: they are dropped, and aispend's writers mark the days, models and names they
+--     change themselves (53_invalidation.sql, 54_workspace_management.sql). Those that only look at their own row
+--     (the custom name's clean-up, the audit log's guards) run on the shards (citus.enable_unsafe_triggers). The
+--     triggers of reference tables (the prices' invalidation) are dropped: they would fire on every node's copy;
 --   * volatile functions in UPDATEs of distributed tables (clock_timestamp() in sync_runs, refresh_requests,
 --     the FOCUS runs): the sources compute the time into a variable first;
 --   * foreign keys: only between reference tables (alerts, budgets, webhooks, teams); they are dropped while the

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $db and $work are the sourcing script's
 # Shared by tests/citus/run.sh and tests/citus/bench.sh: Citus built when missing, a coordinator and two workers
 # on loopback ports, aispend on every node. Source it after scripts/lib.sh; it defines functions only.
 # Uses: $PG_BIN, $work (the work directory), $db (the database); sets port[coord], port[worker1], port[worker2].

@@ -247,6 +247,21 @@ if [ ! -s "$work/rows.diff" ]; then
 else
     not_ok "the tables hold the same rows on the cluster as on the single node" "$work/rows.diff" 30
 fi
+# docs/scaling.md's blocks for a coordinator, run on this one.
+python3 "$AISPEND_ROOT/tests/docs/extract_sql.py" "$AISPEND_ROOT" "$work/doc-blocks" >"$work/doc-manifest"
+doc_blocks=0
+: >"$work/docs.log"
+while IFS=$'\t' read -r id file block line mode reason expected; do
+    [ "$file" = docs/scaling.md ] && [[ "$reason" == "run on a Citus coordinator"* ]] || continue
+    doc_blocks=$((doc_blocks + 1))
+    psql_coord -d "$db" -f "$work/doc-blocks/$id.sql" >>"$work/docs.log" 2>&1 ||
+        echo "docs/scaling.md block $block (line $line) failed" >>"$work/docs.log"
+done <"$work/doc-manifest"
+if [ "$doc_blocks" -gt 0 ] && ! grep -qE 'failed|ERROR' "$work/docs.log"; then
+    ok "docs/scaling.md: its $doc_blocks blocks for a coordinator run on this one"
+else
+    not_ok "docs/scaling.md: its blocks for a coordinator run on this one ($doc_blocks found)" "$work/docs.log"
+fi
 echo "ok - the rollups and every tab on the cluster, compared with the single node # SKIP the cost model and the tabs are SQL functions reading distributed tables, which Citus 13 cannot plan: not run on a cluster yet (docs/scaling.md)"
 passed=$((passed + 1))
 finish
