@@ -2,8 +2,9 @@
 -- Frozen once released: never edit it; a later change ships in aispend--0.6.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.6.0'" to load this file. \quit
 
--- ---- functions new or changed in 0.6.0 (src/sql/30_sync.sql, 47_cost_facts.sql, 53_invalidation.sql,
--- 54_workspace_management.sql, 68_focus.sql, 95_distribute.sql, ...), as a fresh install defines them
+-- ---- functions new or changed in 0.6.0 (src/sql/30_sync.sql, 47_cost_facts.sql, 52_rollup.sql,
+-- 53_invalidation.sql, 54_workspace_management.sql, 68_focus.sql, 95_distribute.sql, ...), as a fresh install
+-- defines them
 CREATE OR REPLACE FUNCTION aispend._account_providers()
  RETURNS TABLE(account name, provider text)
  LANGUAGE sql
@@ -399,9 +400,10 @@ BEGIN
     gone AS (
         DELETE FROM aispend.daily_rollup r
         WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day
-          AND NOT EXISTS (SELECT 1 FROM nr
-                          WHERE nr.day = r.day AND nr.workspace_id = r.workspace_id AND nr.api_key_id = r.api_key_id
-                            AND nr.model = r.model))
+          -- NOT IN (no column is NULL on either side), hashed: right after a first sync the rollup's statistics
+          -- say one row, and a NOT EXISTS became a nested loop over nr per rollup row (minutes for a large account)
+          AND (r.day, r.workspace_id, r.api_key_id, r.model) NOT IN
+              (SELECT nr.day, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend.daily_rollup AS r (account, day, workspace_id, api_key_id, model, billed_cost,
                                            allocated_cost, estimated_cost, cost, cost_basis, input_tokens,
                                            output_tokens, total_tokens, requests, unpriced)
@@ -456,8 +458,9 @@ BEGIN
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'd' AND x.at >= p_month AND x.at < (p_month + interval '1 month')::date
-          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.day = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
-                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+          -- NOT IN, hashed (see aispend._reroll_days)
+          AND (x.at, x.kind, x.workspace_id, x.api_key_id, x.model) NOT IN
+              (SELECT nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     SELECT p_account, 'd', nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
     FROM nr
@@ -506,8 +509,9 @@ BEGIN
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'm' AND x.at > p_from
-          AND NOT EXISTS (SELECT 1 FROM nr WHERE nr.m = x.at AND nr.kind = x.kind AND nr.workspace_id = x.workspace_id
-                                             AND nr.api_key_id = x.api_key_id AND nr.model = x.model))
+          -- NOT IN, hashed (see aispend._reroll_days)
+          AND (x.at, x.kind, x.workspace_id, x.api_key_id, x.model) NOT IN
+              (SELECT nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
     INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
     SELECT p_account, 'm', nr.m, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
     FROM nr
@@ -1600,193 +1604,12 @@ RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team OPERATOR(pg_catalog.=) CURRENT_USER);
 END;
-CREATE OR REPLACE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
-RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
-               workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
-               context_window text, inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
-               cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
-               input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
-               output_image_tokens bigint, requests bigint, web_search_requests bigint, input_tokens bigint,
-               total_tokens bigint, price_id bigint, price_match_kind text, price_pattern text, price_origin text,
-               estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
-               priced boolean)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-WITH base AS (
-    SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
-           coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
-           + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
-           aispend._long_context(u.context_window) AS long_context
-    FROM aispend.usage u
-    WHERE u.account = _usage_costed_between.account
-      AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
-),
-rows AS (
-    SELECT b.*, pv.provider
-    -- aispend.account_provider() spelled out: on Citus this query runs on a shard, where a function reading a
-    -- distributed table cannot be called, but the account's own row of account_providers can be read
-    FROM base b, (SELECT coalesce((SELECT aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
-                                    WHERE s.srvname = _usage_costed_between.account),
-                                   (SELECT r.provider FROM aispend.account_providers r
-                                    WHERE r.account = _usage_costed_between.account)) AS provider OFFSET 0) pv
-),
-prices AS MATERIALIZED (
-    SELECT k.provider, k.model, k.day, k.long_context, p AS price
-    FROM (SELECT DISTINCT r.provider, r.model, r.day, r.long_context FROM rows r) k
-    LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true
-)
-SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
-       r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
-       r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
-       r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
-       r.requests, r.web_search_requests,
-       r.input_tokens,
-       r.input_tokens + coalesce(r.output_tokens, 0) AS total_tokens,
-       (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
-       pg_catalog.trim_scale(c.token_cost),
-       pg_catalog.trim_scale(c.web_search_cost),
-       pg_catalog.trim_scale(c.token_cost + c.web_search_cost),
-       (c.token_cost + c.web_search_cost) IS NOT NULL
-FROM rows r
-JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
-              AND coalesce(pr.model, '') = coalesce(r.model, '')
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN (pr.price).id IS NOT NULL THEN
-               aispend._token_cost(pr.price, r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens,
-                                   r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens,
-                                   r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
-                                   r.batch, r.service_tier, r.inference_geo) END AS token_cost,
-           CASE WHEN (pr.price).id IS NULL THEN NULL
-                WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
-                ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
-) c;
-END;
 CREATE OR REPLACE FUNCTION aispend.api_key_last_active(account name, api_key_id text)
 RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT (SELECT max(r.day) FROM aispend.daily_rollup r
             WHERE r.account = api_key_last_active.account AND r.api_key_id = api_key_last_active.api_key_id
               AND (r.total_tokens > 0 OR r.requests > 0));
-END;
-CREATE OR REPLACE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
-RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
-               line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
-               cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
-               web_search_requests bigint, unpriced boolean, settled boolean)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-WITH
--- usage, costed, per day / workspace / key / model
-u AS (
-    SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
-           sum(uc.estimated_cost) AS est, sum(uc.estimated_token_cost) AS est_tok,
-           bool_or(NOT uc.priced) AS unpriced,
-           sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
-           sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
-    FROM aispend._usage_costed_between(cost_facts_between.account, aispend._utc_day_start(cost_facts_between.from_day),
-                                       aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
-    GROUP BY 1, 2, 3, 4
-),
--- billed lines per day / workspace / key / model (lines without a model keep their label). OpenRouter's BYOK
--- inference is not OpenRouter's bill but the user's own provider key's: it is left to that provider's figures
--- (aispend.billed_elsewhere lists it), so that no total adds the same dollar twice.
-c AS (
-    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
-           CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
-           sum(x.amount_usd) AS billed
-    FROM aispend.costs x
-    WHERE x.account = cost_facts_between.account
-      AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
-      AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
-      AND x.cost_type IS DISTINCT FROM 'byok_inference'
-    GROUP BY 1, 2, 3, 4, 5
-),
--- a day is settled when the account has billed lines for it that were fetched after it ended (see
--- aispend.settled_before): a property of the synced data, never of the clock
-settled_days AS (
-    SELECT DISTINCT c.day FROM c
-    WHERE c.day < (SELECT coalesce(aispend.settled_before(cost_facts_between.account), 'infinity'))
-),
--- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
-slices AS (
-    SELECT c.day, c.workspace_id, c.model, sum(c.billed) AS b
-    FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
-    GROUP BY 1, 2, 3
-),
--- each slice's bill beside the usage rows of its keys, by window functions over a union rather than a join:
--- right after a sync the planner's row estimates for these CTEs are ~1, and a join became a nested loop
--- (minutes for a month of a large organisation)
-slice_rows AS (
-    SELECT x.*, max(x.bill) OVER w AS b, count(x.api_key_id) OVER w AS keys,
-           sum(x.est_tok) OVER w AS sum_est, sum(x.tot) OVER w AS sum_tot
-    FROM (SELECT u.day, u.workspace_id, u.model, u.api_key_id, u.est_tok, u.tot, NULL::numeric AS bill
-          FROM u WHERE u.model IS NOT NULL
-          UNION ALL
-          SELECT s.day, s.workspace_id, s.model, NULL, NULL, NULL, s.b FROM slices s) x
-    WINDOW w AS (PARTITION BY x.day, x.workspace_id, x.model)
-),
-weights AS (
-    SELECT r.day, r.workspace_id, r.api_key_id, r.model, r.b,
-           CASE WHEN r.sum_est > 0 THEN coalesce(r.est_tok, 0)
-                WHEN r.sum_tot > 0 THEN coalesce(r.tot, 0)::numeric
-                ELSE 1 END AS wt
-    FROM slice_rows r
-    WHERE r.api_key_id IS NOT NULL AND r.b IS NOT NULL
-),
-shares AS (
-    SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
-           pg_catalog.round(wg.b * wg.wt / sum(wg.wt) OVER w, 12) AS r,
-           row_number() OVER (PARTITION BY wg.day, wg.workspace_id, wg.model ORDER BY wg.wt DESC, wg.api_key_id) AS rk
-    FROM weights wg
-    WINDOW w AS (PARTITION BY wg.day, wg.workspace_id, wg.model)
-),
-alloc AS (
-    SELECT sh.day, sh.workspace_id, sh.api_key_id, sh.model,
-           CASE WHEN sh.rk = 1 THEN sh.b - (sum(sh.r) OVER w - sh.r) ELSE sh.r END AS allocated
-    FROM shares sh
-    WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
-),
--- one row per fact: the usage, a bill at key grain and an allocated share of (day, workspace, key, model) meet
--- in one row through FULL JOINs (never planned as nested loops, whatever the estimates); the billed lines
--- that no usage row can take keep rows of their own
-g AS (
-    SELECT day, workspace_id, api_key_id, model, NULL::text AS line_item, kb.billed, aa.allocated, uu.est,
-           coalesce(uu.unpriced, false) AS unpriced, uu.inp::bigint AS inp, uu.outp::bigint AS outp,
-           uu.tot::bigint AS tot, uu.req::bigint AS req, uu.wsr::bigint AS wsr, uu.has_usage IS NOT NULL AS has_usage
-    FROM (SELECT u.*, true AS has_usage FROM u) AS uu
-    FULL JOIN (SELECT a.day, a.workspace_id, a.api_key_id, a.model, a.allocated FROM alloc a) AS aa
-         USING (day, workspace_id, api_key_id, model)
-    FULL JOIN (SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.billed
-               FROM c WHERE c.api_key_id IS NOT NULL AND c.model IS NOT NULL) AS kb   -- newer OpenAI costs
-         USING (day, workspace_id, api_key_id, model)
-    UNION ALL
-    -- billed lines without a model: their own rows, under their key (newer OpenAI costs) or '(unattributed)'
-    SELECT c.day, c.workspace_id, coalesce(c.api_key_id, '(unattributed)'), NULL, c.line_item, c.billed, NULL,
-           NULL, false, NULL, NULL, NULL, NULL, NULL, false
-    FROM c WHERE c.model IS NULL
-    UNION ALL
-    -- billed model with no usage behind it in its slice
-    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, false, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM slice_rows r
-    WHERE r.api_key_id IS NULL AND r.keys = 0
-)
-SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
-       g.billed,
-       CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
-       g.est,
-       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage THEN coalesce(g.billed, 0) + coalesce(g.allocated, 0)
-            ELSE g.est END,
-       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage
-            THEN CASE WHEN g.allocated IS NOT NULL OR g.billed IS NULL THEN 'allocated' ELSE 'billed' END
-            ELSE 'estimated' END,
-       g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
-FROM g LEFT JOIN settled_days sd ON sd.day = g.day
--- aispend.account_provider() spelled out, as in aispend._usage_costed_between (a shard on Citus)
-CROSS JOIN (SELECT coalesce((SELECT aispend._option(s.srvoptions, 'provider') FROM aispend._servers() s
-                             WHERE s.srvname = cost_facts_between.account),
-                            (SELECT r.provider FROM aispend.account_providers r
-                             WHERE r.account = cost_facts_between.account)) AS provider OFFSET 0) pv;
 END;
 CREATE OR REPLACE FUNCTION aispend.set_alert_rule(name text, kind text, budget text DEFAULT NULL, webhook text DEFAULT NULL,
                                        anomaly_kind text DEFAULT NULL, min_score numeric DEFAULT 3.5,
