@@ -262,6 +262,12 @@ if [ "$doc_blocks" -gt 0 ] && ! grep -qE 'failed|ERROR' "$work/docs.log"; then
 else
     not_ok "docs/scaling.md: its blocks for a coordinator run on this one ($doc_blocks found)" "$work/docs.log"
 fi
+marked=$(qn coord "$db" "SELECT count(DISTINCT account) || ' accounts, ' || count(*) || ' days' FROM aispend._dirty_days" 2>&1)
+if [ "$(qn coord "$db" "SELECT count(*) FROM aispend.daily_rollup")" = 0 ] && [[ "$marked" == "4 accounts, "* ]]; then
+    ok "no rollup is computed on the cluster, and the days the syncs changed stay marked for it ($marked)"
+else
+    not_ok "no rollup is computed on the cluster, and the days the syncs changed stay marked for it (${marked:-none})"
+fi
 echo "ok - the rollups and every tab on the cluster, compared with the single node # SKIP the cost model and the tabs are SQL functions reading distributed tables, which Citus 13 cannot plan: not run on a cluster yet (docs/scaling.md)"
 passed=$((passed + 1))
 finish
