@@ -373,6 +373,88 @@ BEGIN
        SET provider = excluded.provider, remembered_at = excluded.remembered_at;
 END
 $function$;
+CREATE OR REPLACE FUNCTION aispend._reroll(account name)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET work_mem TO '64MB'
+ SET jit TO 'off'
+ SET plan_cache_mode TO 'force_custom_plan'
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+    acct name := account;
+    days date[];
+    chunk record;
+    old_last date;
+    new_first date;
+    new_last date;
+    months date[];
+    m date;
+    mstart date;
+    n bigint := 0;
+BEGIN
+    -- Not on a Citus cluster yet (docs/scaling.md): the cost model cannot run there. The marked days stay marked
+    -- (nothing is lost) rather than rolled up wrong.
+    IF aispend._citus_kind('aispend.daily_rollup'::regclass) IS NOT NULL THEN
+        RETURN 0;
+    END IF;
+    -- One re-roll per account at a time (classid 'aisq': next to the sync's 'aisp').
+    PERFORM pg_catalog.pg_advisory_xact_lock(1634300785, aispend._lock_key(acct));
+    WITH d AS (DELETE FROM aispend._dirty_days x WHERE x.account = acct RETURNING x.day)
+    SELECT pg_catalog.array_agg(DISTINCT d.day ORDER BY d.day) INTO days FROM d;
+    IF days IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT s.last_day INTO old_last FROM aispend._rollup_state s WHERE s.account = acct;
+
+    FOR chunk IN
+        SELECT min(x.day) AS f, max(x.day) AS l
+        FROM (SELECT y.day, y.run, (y.day - min(y.day) OVER (PARTITION BY y.run)) / 31 AS part
+              FROM (SELECT z.day, sum(z.gap) OVER (ORDER BY z.day) AS run
+                    FROM (SELECT u.day, CASE WHEN u.day - pg_catalog.lag(u.day) OVER (ORDER BY u.day) <= 1 THEN 0
+                                             ELSE 1 END AS gap
+                          FROM pg_catalog.unnest(days) AS u(day)) z) y) x
+        GROUP BY x.run, x.part ORDER BY 1
+    LOOP
+        n := n + aispend._reroll_days(acct, chunk.f, chunk.l);
+    END LOOP;
+
+    SELECT r.day INTO new_first FROM aispend.daily_rollup r WHERE r.account = acct ORDER BY r.day LIMIT 1;
+    SELECT r.day INTO new_last FROM aispend.daily_rollup r WHERE r.account = acct ORDER BY r.day DESC LIMIT 1;
+    IF new_last IS NULL THEN
+        DELETE FROM aispend._cum c WHERE c.account = acct;
+        DELETE FROM aispend._rollup_state s WHERE s.account = acct;
+        RETURN n;
+    END IF;
+
+    IF old_last IS NULL THEN
+        -- first roll-up of the account: every month
+        DELETE FROM aispend._cum c WHERE c.account = acct;
+        months := ARRAY(SELECT gm::date FROM pg_catalog.generate_series(
+                            pg_catalog.date_trunc('month', new_first::timestamp),
+                            pg_catalog.date_trunc('month', new_last::timestamp), interval '1 month') AS gm);
+        mstart := months[1];
+    ELSE
+        months := ARRAY(SELECT DISTINCT pg_catalog.date_trunc('month', d::timestamp)::date
+                        FROM pg_catalog.unnest(days) AS d ORDER BY 1);
+        -- from the earliest changed month, or from the old last month when the data now reaches further
+        mstart := LEAST(months[1], pg_catalog.date_trunc('month', old_last::timestamp)::date);
+    END IF;
+    FOREACH m IN ARRAY months LOOP
+        PERFORM aispend._reroll_month_days(acct, m);
+    END LOOP;
+    PERFORM aispend._reroll_months(acct, mstart, pg_catalog.date_trunc('month', new_last::timestamp)::date);
+    DELETE FROM aispend._cum c
+     WHERE c.account = acct AND c.grain = 'm' AND c.at > pg_catalog.date_trunc('month', new_last::timestamp)::date;
+
+    INSERT INTO aispend._rollup_state AS s (account, first_day, last_day, refreshed_at)
+    VALUES (acct, new_first, new_last, pg_catalog.now())
+    ON CONFLICT ON CONSTRAINT _rollup_state_pkey DO UPDATE
+       SET first_day = excluded.first_day, last_day = excluded.last_day, refreshed_at = excluded.refreshed_at;
+    RETURN n;
+END
+$function$;
 CREATE OR REPLACE FUNCTION aispend._reroll_days(p_account name, from_day date, to_day date)
  RETURNS bigint
  LANGUAGE plpgsql
