@@ -56,7 +56,7 @@ SQL
 }
 
 # sync_round DB ROUND SESSIONS: the round's accounts split over SESSIONS parallel sessions, each syncing its
-# accounts one after another (DAYS days up to today's UTC midnight). Prints "seconds rows".
+# accounts one after another (DAYS days up to today's UTC midnight). Prints "seconds rows step-seconds".
 sync_round() {
     local d=$1 r=$2 s=$3 i pids=() t0 t1 rows
     add_accounts "$d" "$r"
@@ -76,31 +76,39 @@ SQL
     t1=$(now)
     rows=$(qn coord "$d" "SELECT (SELECT count(*) FROM aispend.usage WHERE account LIKE 'r${r}\_%')
                                + (SELECT count(*) FROM aispend.costs WHERE account LIKE 'r${r}\_%')")
+    # the steps' own time: fetch and write, without the re-roll that follows each step (finished_at is set before)
+    steps=$(qn coord "$d" "SELECT round(sum(extract(epoch FROM finished_at - started_at))::numeric, 2)
+                             FROM aispend.sync_runs WHERE account LIKE 'r${r}\_%'")
     failed=$(qn coord "$d" "SELECT count(*) FROM aispend.sync_runs WHERE account LIKE 'r${r}\_%' AND status <> 'succeeded'")
     [ "$failed" = 0 ] || { echo "round $r on $d: $failed runs failed" >&2; cat "$work"/sync-"$d"-"$r"-*.log >&2; exit 1; }
-    python3 -c "print(f'{$t1 - $t0:.2f} $rows')"
+    python3 -c "print(f'{$t1 - $t0:.2f} $rows $steps')"
 }
 
 {
     echo "aispend on Citus: $accounts accounts of the large mock organisation, $days days each"
     echo "(coordinator + 2 workers on one 2-core machine; single node = a database of the coordinator's server)"
     echo
-    printf '%-28s %12s %12s %14s %14s %8s\n' "first sync, sessions" "rows" "single s" "single rows/s" "cluster rows/s" "ratio"
+    printf '%-12s %8s | %9s %9s %7s | %9s %9s %7s | %9s %9s\n' "sessions" "rows" "single s" "cluster s" "ratio" \
+           "single" "cluster" "ratio" "single" "cluster"
+    printf '%-12s %8s | %27s | %27s | %19s\n' "" "" "wall clock, seconds" "sync steps only, seconds" "rows/s, wall clock"
 } | tee "$out"
 round=0
 for s in 1 2 4; do
     round=$((round + 1))
-    read -r t_single rows_single < <(sync_round "$single" "$round" "$s")
-    read -r t_cluster rows_cluster < <(sync_round "$db" "$round" "$s")
+    read -r t_single rows_single steps_single < <(sync_round "$single" "$round" "$s")
+    read -r t_cluster rows_cluster steps_cluster < <(sync_round "$db" "$round" "$s")
     [ "$rows_single" = "$rows_cluster" ] || { echo "rows differ: single $rows_single, cluster $rows_cluster" >&2; exit 1; }
-    python3 - "$s" "$rows_single" "$t_single" "$t_cluster" <<'PY' | tee -a "$out"
+    python3 - "$s" "$rows_single" "$t_single" "$t_cluster" "$steps_single" "$steps_cluster" <<'PY' | tee -a "$out"
 import sys
-s, rows, ts, tc = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+s, rows = int(sys.argv[1]), int(sys.argv[2])
+ts, tc, ss, sc = (float(x) for x in sys.argv[3:7])
 label = f"{s} session{'s' if s > 1 else ''}"
-print(f"{label:<28} {rows:>12} {ts:>12.2f} {rows / ts:>14.0f} {rows / tc:>14.0f} {ts / tc:>8.2f}")
+print(f"{label:<12} {rows:>8} | {ts:>9.1f} {tc:>9.1f} {tc / ts:>7.2f} | {ss:>9.1f} {sc:>9.1f} {sc / ss:>7.2f} |"
+      f" {rows / ts:>9.0f} {rows / tc:>9.0f}")
 PY
 done
-echo "(ratio = single-node seconds / cluster seconds; the single node also computes the rollups, the cluster does not yet)" | tee -a "$out"
+echo "(ratio = cluster / single node. Wall clock: the single node also re-rolls the rollups after each step, the" | tee -a "$out"
+echo " cluster does not yet. Sync steps only: fetch and write, the same work on both, summed over the runs.)" | tee -a "$out"
 
 # The per-account statements of a sync, as aispend runs them, under EXPLAIN on the cluster: router, one task.
 acct="r1_a1"
