@@ -88,8 +88,8 @@ DECLARE
     opts text[];
 BEGIN
     -- On a Citus worker, DDL that the coordinator propagates arrives on Citus's own connections: the
-    -- coordinator wrote its audit row already.
-    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+    -- coordinator wrote its audit row already. (Never skipped elsewhere: the name alone could be set by anyone.)
+    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' AND aispend._on_citus_worker() THEN
         RETURN;
     END IF;
     FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP

@@ -35,6 +35,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION aispend._citus_present() IS 'Internal: true when the citus extension is installed in this database.';
 
+-- Whether this database is a Citus worker's (its node group is not the coordinator's, 0).
+CREATE FUNCTION aispend._on_citus_worker() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+DECLARE
+    v_group integer;
+BEGIN
+    IF NOT aispend._citus_present() THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO v_group;
+    RETURN coalesce(v_group, 0) <> 0;
+END
+$$;
+COMMENT ON FUNCTION aispend._on_citus_worker() IS 'Internal: true in a database of a Citus worker node.';
+
 -- The tables of the schema and what they become: "distributed" (an account column) or "reference".
 CREATE FUNCTION aispend._distribution_plan()
 RETURNS TABLE (table_name regclass, distribution text)
@@ -293,6 +308,7 @@ COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'on a cluster yet. See docs/scaling.md.';
 
 REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._distribution_plan() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_kind(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.undistributed_tables() FROM PUBLIC;

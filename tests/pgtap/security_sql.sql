@@ -6,7 +6,7 @@
 --      rename history
 --   the audit trail of accounts and key mappings (who, when, never a key), append-only
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 CREATE ROLE sq_admin NOLOGIN;
 CREATE ROLE sq_reader NOLOGIN;
@@ -82,6 +82,13 @@ SELECT is((SELECT count(*)::int FROM aispend.audit_log a WHERE a::text LIKE '%AU
 SELECT throws_ok($$DELETE FROM aispend.audit_log WHERE account = 'sq_audit'$$, '42501', NULL,
                  'the admin cannot remove audit rows');
 SELECT throws_ok($$UPDATE aispend.audit_log SET by_role = 'nobody'$$, '42501', NULL, 'nor change them');
+-- the name of Citus's internal connections (a worker skips the DDL its coordinator already logged) hides nothing
+SET application_name = 'citus_internal gpid=10000000001';
+CREATE SERVER sq_audit2 FOREIGN DATA WRAPPER aispend OPTIONS (provider 'anthropic');
+DROP SERVER sq_audit2;
+RESET application_name;
+SELECT is((SELECT string_agg(action, ', ' ORDER BY at, action) FROM aispend.audit_log WHERE account = 'sq_audit2'),
+          'CREATE SERVER, DROP SERVER', 'a session named like a Citus internal connection is logged all the same');
 RESET ROLE;
 
 -- 12

@@ -3,8 +3,8 @@
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.6.0'" to load this file. \quit
 
 -- ---- functions new or changed in 0.6.0 (src/sql/30_sync.sql, 47_cost_facts.sql, 52_rollup.sql,
--- 53_invalidation.sql, 54_workspace_management.sql, 68_focus.sql, 95_distribute.sql, ...), as a fresh install
--- defines them
+-- 53_invalidation.sql, 54_workspace_management.sql, 55_audit.sql, 68_focus.sql, 95_distribute.sql, ...), as a
+-- fresh install defines them
 CREATE OR REPLACE FUNCTION aispend._account_providers()
  RETURNS TABLE(account name, provider text)
  LANGUAGE sql
@@ -28,8 +28,8 @@ DECLARE
     opts text[];
 BEGIN
     -- On a Citus worker, DDL that the coordinator propagates arrives on Citus's own connections: the
-    -- coordinator wrote its audit row already.
-    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+    -- coordinator wrote its audit row already. (Never skipped elsewhere: the name alone could be set by anyone.)
+    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' AND aispend._on_citus_worker() THEN
         RETURN;
     END IF;
     FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
@@ -335,6 +335,22 @@ BEGIN
     ON CONFLICT (account, model) DO UPDATE
        SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
      WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;
+END
+$function$;
+CREATE OR REPLACE FUNCTION aispend._on_citus_worker()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+DECLARE
+    v_group integer;
+BEGIN
+    IF NOT aispend._citus_present() THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO v_group;
+    RETURN coalesce(v_group, 0) <> 0;
 END
 $function$;
 CREATE OR REPLACE FUNCTION aispend._record_name_change(p_account name, p_workspace_id text, p_old_display text, p_new_display text, p_old_provider text, p_new_provider text, p_old_name text, p_new_name text)
@@ -1742,6 +1758,8 @@ COMMENT ON FUNCTION aispend._names_before(name) IS 'Internal: an account''s work
 REVOKE ALL ON FUNCTION aispend._names_before(name) FROM PUBLIC;
 COMMENT ON FUNCTION aispend._names_changed(name,jsonb) IS 'Internal: records in the name history what changed since aispend._names_before (nothing when it returned NULL).';
 REVOKE ALL ON FUNCTION aispend._names_changed(name,jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION aispend._on_citus_worker() IS 'Internal: true in a database of a Citus worker node.';
+REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;
 COMMENT ON FUNCTION aispend._record_name_change(name,text,text,text,text,text,text,text) IS 'Internal: records one change of a workspace''s names in aispend.workspace_name_history.';
 REVOKE ALL ON FUNCTION aispend._record_name_change(name,text,text,text,text,text,text,text) FROM PUBLIC;
 COMMENT ON FUNCTION aispend._team_row_visible(name,text,text) IS 'Internal: the team_scope policy of the facts and rollups as one call (a team reads the rows of its workspaces and keys), for Citus (aispend.distribute).';
