@@ -48,12 +48,14 @@ build_and_install() {
     as_root make -s install >/dev/null || return 1
 }
 
-# start_cluster DIR PORT DBNAME: initdb + start with pg_cron preloaded (jobs run in DBNAME), trust auth on
-# loopback and the socket in DIR. Everything lives under DIR. aispend may reach loopback (the mock providers),
-# and the server's environment holds the mock's OpenAI key for the account aispend_env_openai
-# (tests/pgtap/security_keys.sql reads it through the environment-key rules).
+# start_cluster DIR PORT DBNAME [SETTING...]: initdb + start with pg_cron preloaded (jobs run in DBNAME), trust
+# auth on loopback and the socket in DIR. Everything lives under DIR. aispend may reach loopback (the mock
+# providers), and the server's environment holds the mock's OpenAI key for the account aispend_env_openai
+# (tests/pgtap/security_keys.sql reads it through the environment-key rules). Each SETTING ("name = value") is
+# added to postgresql.conf at initdb, after the defaults (so it wins).
 start_cluster() {
     local dir=$1 port=$2 db=$3
+    shift 3
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
@@ -70,6 +72,7 @@ log_min_messages = warning
 fsync = off
 aispend.allow_loopback = on
 CONF
+        [ $# -eq 0 ] || printf '%s\n' "$@" | as_cluster_user tee -a "$dir/data/postgresql.conf" >/dev/null
     else
         as_cluster_user sed -i "s/^port = .*/port = $port/" "$dir/data/postgresql.conf"
         grep -q '^aispend.allow_loopback' "$dir/data/postgresql.conf" ||

@@ -79,10 +79,10 @@ $$;
 COMMENT ON FUNCTION aispend._note_model(name, text, timestamptz, timestamptz) IS
     'Internal: records in aispend.models that an account''s facts name a model (first and last bucket).';
 
--- What aispend's own writers (the sync, the FOCUS import) call for the facts they changed, so that the rollups
--- follow without the triggers: on Citus the triggers cannot run (aispend.distribute drops them; a trigger on a
--- shard that reads other distributed tables is a nested distributed execution). On a single node the triggers
--- mark the same days again, which changes nothing.
+-- Marks the days of facts that changed and records the models they name: what the facts' triggers call, and
+-- what aispend's own writers (the sync, the FOCUS import) call themselves, so that the rollups follow without the
+-- triggers: on Citus those cannot run (aispend.distribute drops them; a trigger on a shard that reads other
+-- distributed tables is a nested distributed execution). On a single node both mark the same days: no change.
 CREATE FUNCTION aispend._facts_written(p_account name, p_days date[], p_models text[], p_first timestamptz[],
                                        p_last timestamptz[])
 RETURNS void LANGUAGE plpgsql
@@ -116,18 +116,20 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO aispend._dirty_days (account, day)
-        SELECT DISTINCT o.account, (o.bucket_start AT TIME ZONE 'UTC')::date FROM old_rows o
-        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
+        PERFORM aispend._facts_written(o.account, pg_catalog.array_agg(DISTINCT (o.bucket_start AT TIME ZONE 'UTC')::date),
+                                       NULL, NULL, NULL)
+           FROM old_rows o GROUP BY o.account;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO aispend._dirty_days (account, day)
-        SELECT DISTINCT n.account, (n.bucket_start AT TIME ZONE 'UTC')::date FROM new_rows n
-        ON CONFLICT ON CONSTRAINT _dirty_days_pkey DO NOTHING;
-        -- The models an account uses: what a price change looks up.
-        PERFORM aispend._note_model(x.account, x.model, x.first_seen, x.last_seen)
-        FROM (SELECT n.account, n.model, min(n.bucket_start) AS first_seen, max(n.bucket_start) AS last_seen
-              FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x;
+        -- the days, and the models an account uses: what a price change looks up
+        PERFORM aispend._facts_written(d.account, d.days, m.models, m.firsts, m.lasts)
+           FROM (SELECT n.account, pg_catalog.array_agg(DISTINCT (n.bucket_start AT TIME ZONE 'UTC')::date) AS days
+                   FROM new_rows n GROUP BY n.account) d
+           LEFT JOIN (SELECT x.account, pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
+                             pg_catalog.array_agg(x.l) AS lasts
+                        FROM (SELECT n.account, n.model, min(n.bucket_start) AS f, max(n.bucket_start) AS l
+                                FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x
+                       GROUP BY x.account) m ON m.account = d.account;
     END IF;
     RETURN NULL;
 END

@@ -16,27 +16,11 @@ citus_build() {
     as_root env PG_CONFIG="$pg_config" "$vendor/build-citus.sh"
 }
 
-# start_citus_node DIR PORT: initdb + start with Citus (and pg_cron, for aispend's schedules) preloaded, trust
-# auth on loopback, the socket in DIR; prepared transactions on (Citus commits across nodes with 2PC).
+# start_citus_node DIR PORT: a cluster as scripts/lib.sh starts one, with Citus preloaded too and prepared
+# transactions on (Citus commits across nodes with two-phase commit).
 start_citus_node() {
-    local dir=$1 p=$2
-    mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-    as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null || return 1
-    as_cluster_user tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
-listen_addresses = '127.0.0.1'
-port = $p
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'citus,pg_cron'
-cron.database_name = '$db'
-max_worker_processes = 32
-max_prepared_transactions = 100
-log_min_messages = warning
-fsync = off
-aispend.allow_loopback = on
-CONF
-    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null || {
-        tail -20 "$dir/postgres.log"; return 1; }
+    start_cluster "$1" "$2" "$db" "shared_preload_libraries = 'citus,pg_cron'" "max_worker_processes = 32" \
+        "max_prepared_transactions = 100"
 }
 
 # psql on a node: qn NODE DB SQL

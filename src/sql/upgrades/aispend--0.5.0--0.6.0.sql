@@ -182,6 +182,39 @@ AS $function$
        AND NOT c.relispartition
      ORDER BY c.relname
 $function$;
+CREATE OR REPLACE FUNCTION aispend._facts_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+DECLARE
+    a name;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        FOR a IN SELECT s.account FROM aispend._rollup_state s LOOP
+            PERFORM aispend._mark_all_days(a);
+        END LOOP;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM aispend._facts_written(o.account, pg_catalog.array_agg(DISTINCT (o.bucket_start AT TIME ZONE 'UTC')::date),
+                                       NULL, NULL, NULL)
+           FROM old_rows o GROUP BY o.account;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        -- the days, and the models an account uses: what a price change looks up
+        PERFORM aispend._facts_written(d.account, d.days, m.models, m.firsts, m.lasts)
+           FROM (SELECT n.account, pg_catalog.array_agg(DISTINCT (n.bucket_start AT TIME ZONE 'UTC')::date) AS days
+                   FROM new_rows n GROUP BY n.account) d
+           LEFT JOIN (SELECT x.account, pg_catalog.array_agg(x.model) AS models, pg_catalog.array_agg(x.f) AS firsts,
+                             pg_catalog.array_agg(x.l) AS lasts
+                        FROM (SELECT n.account, n.model, min(n.bucket_start) AS f, max(n.bucket_start) AS l
+                                FROM new_rows n WHERE n.model IS NOT NULL GROUP BY n.account, n.model) x
+                       GROUP BY x.account) m ON m.account = d.account;
+    END IF;
+    RETURN NULL;
+END
+$function$;
 CREATE OR REPLACE FUNCTION aispend._facts_written(p_account name, p_days date[], p_models text[], p_first timestamp with time zone[], p_last timestamp with time zone[])
  RETURNS void
  LANGUAGE plpgsql
