@@ -34,9 +34,22 @@ $$;
 COMMENT ON FUNCTION aispend._account_providers() IS
     'Internal: every account and its provider (server option; remembered provider of a dropped server).';
 
+-- As aispend._account_providers() for one account, reading only that account's remembered row: on Citus a
+-- query of its shard, not of all of them.
 CREATE FUNCTION aispend.account_provider(account name)
-RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT p.provider FROM aispend._account_providers() p WHERE p.account OPERATOR(pg_catalog.=) account_provider.account);
+RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    server_options text[];
+BEGIN
+    SELECT s.srvoptions INTO server_options FROM aispend._servers() s WHERE s.srvname = account_provider.account;
+    IF FOUND THEN
+        RETURN aispend._option(server_options, 'provider');
+    END IF;
+    RETURN (SELECT r.provider FROM aispend.account_providers r WHERE r.account = account_provider.account);
+END
+$$;
 COMMENT ON FUNCTION aispend.account_provider(name) IS
     'The provider of an account (openai, anthropic, ...): its server''s option, or the provider remembered from its '
     'last sync when the server was dropped; NULL for an unknown account.';

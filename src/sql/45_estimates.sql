@@ -1,6 +1,64 @@
 -- 45_estimates.sql: estimated cost of every usage row (aispend.usage_costed) and the models without a price
 -- (aispend.unpriced_models). See docs/costs.md "Estimated cost" and "Unpriced".
 
+-- All input tokens of a usage row: uncached + cache reads + cache writes (5 minutes and 1 hour).
+CREATE FUNCTION aispend._input_tokens(uncached bigint, cache_read bigint, cache_write_5m bigint, cache_write_1h bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(uncached, 0) + coalesce(cache_read, 0) + coalesce(cache_write_5m, 0) + coalesce(cache_write_1h, 0);
+COMMENT ON FUNCTION aispend._input_tokens(bigint, bigint, bigint, bigint) IS
+    'Internal: all input tokens of a usage row (uncached + cache reads + cache writes).';
+
+-- The estimate of one usage row at its price row (no price row: both NULL): its tokens, its web searches.
+-- The one place a usage row is costed; pure, so Citus runs it on the shard beside the row.
+CREATE FUNCTION aispend._usage_estimate(p aispend.model_prices, uncached bigint, cache_read bigint,
+    cache_write_5m bigint, cache_write_1h bigint, output bigint, input_audio bigint, output_audio bigint,
+    input_image bigint, output_image bigint, batch boolean, service_tier text, inference_geo text,
+    web_search_requests bigint, OUT token_cost numeric, OUT web_search_cost numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE WHEN p.id IS NOT NULL THEN
+                aispend._token_cost(p, uncached, cache_read, cache_write_5m, cache_write_1h, output, input_audio,
+                                    output_audio, input_image, output_image, batch, service_tier, inference_geo) END,
+           CASE WHEN p.id IS NULL THEN NULL
+                WHEN coalesce(web_search_requests, 0) = 0 THEN 0
+                ELSE web_search_requests * p.web_search_per_k / 1000 END;
+END;
+COMMENT ON FUNCTION aispend._usage_estimate(aispend.model_prices, bigint, bigint, bigint, bigint, bigint, bigint,
+                                            bigint, bigint, bigint, boolean, text, text, bigint) IS
+    'Internal: the estimated USD of one usage row''s tokens and web searches at a price row (NULL without one).';
+
+-- The price row of every (model, UTC day, long context) the usage of an account has in [lo, hi). The keys are
+-- read first, then priced here: on Citus the first is a query of the account's shard, and aispend.price_for
+-- (which reads the price catalogue) cannot run inside one.
+CREATE FUNCTION aispend._usage_prices(account name, provider text, lo timestamptz, hi timestamptz)
+RETURNS TABLE (model text, day date, long_context boolean, price aispend.model_prices)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    models text[];
+    days date[];
+    long_contexts boolean[];
+BEGIN
+    SELECT pg_catalog.array_agg(k.model), pg_catalog.array_agg(k.day), pg_catalog.array_agg(k.long_context)
+      INTO models, days, long_contexts
+      FROM (SELECT DISTINCT u.model, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
+                   aispend._long_context(u.context_window) AS long_context
+              FROM aispend.usage u
+             WHERE u.account = _usage_prices.account
+               AND u.bucket_start >= _usage_prices.lo AND u.bucket_start < _usage_prices.hi) k;
+    RETURN QUERY
+        SELECT k.model, k.day, k.long_context, p
+          FROM ROWS FROM (pg_catalog.unnest(models), pg_catalog.unnest(days), pg_catalog.unnest(long_contexts))
+               AS k(model, day, long_context)
+          LEFT JOIN LATERAL aispend.price_for(_usage_prices.provider, k.model, k.day, k.long_context) p ON true;
+END
+$$;
+COMMENT ON FUNCTION aispend._usage_prices(name, text, timestamptz, timestamptz) IS
+    'Internal: the price row (aispend.price_for) of each model, UTC day and long-context flag in an account''s '
+    'usage in [lo, hi); the keys of aispend._cost_facts''s costing.';
+
 -- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
 -- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
 -- hundreds of thousands of rows but only a few hundred such keys.
@@ -18,8 +76,8 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
 WITH base AS (
     SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
-           coalesce(u.uncached_input_tokens, 0) + coalesce(u.cache_read_tokens, 0)
-           + coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0) AS input_tokens,
+           aispend._input_tokens(u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
+                                 u.cache_write_1h_tokens) AS input_tokens,
            aispend._long_context(u.context_window) AS long_context
     FROM aispend.usage u
     WHERE u.account = _usage_costed_between.account
@@ -49,16 +107,9 @@ SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint,
 FROM rows r
 JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
               AND coalesce(pr.model, '') = coalesce(r.model, '')
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN (pr.price).id IS NOT NULL THEN
-               aispend._token_cost(pr.price, r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens,
-                                   r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens,
-                                   r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
-                                   r.batch, r.service_tier, r.inference_geo) END AS token_cost,
-           CASE WHEN (pr.price).id IS NULL THEN NULL
-                WHEN coalesce(r.web_search_requests, 0) = 0 THEN 0
-                ELSE r.web_search_requests * (pr.price).web_search_per_k / 1000 END AS web_search_cost
-) c;
+CROSS JOIN LATERAL aispend._usage_estimate(pr.price, r.uncached_input_tokens, r.cache_read_tokens,
+    r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens, r.output_audio_tokens,
+    r.input_image_tokens, r.output_image_tokens, r.batch, r.service_tier, r.inference_geo, r.web_search_requests) c;
 END;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
     'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';

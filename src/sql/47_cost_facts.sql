@@ -37,6 +37,158 @@ COMMENT ON FUNCTION aispend.settled_before(name) IS
     'complete_through of its succeeded costs syncs. NULL: no costs sync recorded (facts loaded by hand), every '
     'billed day is settled.';
 
+-- The cost facts of an account's UTC days p_from..p_to. PL/pgSQL, with the account's provider, settled day and
+-- usage prices read first: on Citus the query below then reads only the account's shard and runs there whole
+-- (a router query); no function in it reads a table.
+CREATE FUNCTION aispend._cost_facts(p_account name, p_from date, p_to date)
+RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
+               line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
+               cost_basis text, input_tokens bigint, output_tokens bigint, total_tokens bigint, requests bigint,
+               web_search_requests bigint, unpriced boolean, settled boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_account name := p_account;
+    v_lo timestamptz := aispend._utc_day_start(p_from);
+    v_hi timestamptz := aispend._utc_day_start(p_to + 1);
+    v_provider text := aispend.account_provider(p_account);
+    v_settled_before date := coalesce(aispend.settled_before(p_account), 'infinity');
+    v_models text[];
+    v_days date[];
+    v_long_contexts boolean[];
+    v_prices aispend.model_prices[];
+BEGIN
+    SELECT pg_catalog.array_agg(k.model), pg_catalog.array_agg(k.day), pg_catalog.array_agg(k.long_context),
+           pg_catalog.array_agg(k.price)
+      INTO v_models, v_days, v_long_contexts, v_prices
+      FROM aispend._usage_prices(v_account, v_provider, v_lo, v_hi) k;
+    RETURN QUERY
+    WITH
+    -- usage, costed, per day / workspace / key / model
+    u AS (
+        SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
+               sum(pg_catalog.trim_scale(e.token_cost + e.web_search_cost)) AS est,
+               sum(pg_catalog.trim_scale(e.token_cost)) AS est_tok,
+               bool_or(e.token_cost + e.web_search_cost IS NULL) AS unpriced,
+               sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp,
+               sum(uc.input_tokens + coalesce(uc.output_tokens, 0)) AS tot,
+               sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
+        FROM (SELECT x.*, (x.bucket_start AT TIME ZONE 'UTC')::date AS day,
+                     aispend._input_tokens(x.uncached_input_tokens, x.cache_read_tokens, x.cache_write_5m_tokens,
+                                           x.cache_write_1h_tokens) AS input_tokens
+              FROM aispend.usage x
+              WHERE x.account = v_account AND x.bucket_start >= v_lo AND x.bucket_start < v_hi) uc
+        -- by subscript: unnest() would spread the price rows into their columns
+        JOIN (SELECT v_models[i] AS model, v_days[i] AS day, v_long_contexts[i] AS long_context, v_prices[i] AS price
+              FROM pg_catalog.generate_subscripts(v_models, 1) AS i OFFSET 0) pr
+          ON pr.day = uc.day AND pr.long_context = aispend._long_context(uc.context_window)
+         AND coalesce(pr.model, '') = coalesce(uc.model, '')
+        CROSS JOIN LATERAL aispend._usage_estimate(pr.price, uc.uncached_input_tokens, uc.cache_read_tokens,
+            uc.cache_write_5m_tokens, uc.cache_write_1h_tokens, uc.output_tokens, uc.input_audio_tokens,
+            uc.output_audio_tokens, uc.input_image_tokens, uc.output_image_tokens, uc.batch, uc.service_tier,
+            uc.inference_geo, uc.web_search_requests) e
+        GROUP BY 1, 2, 3, 4
+    ),
+    -- billed lines per day / workspace / key / model (lines without a model keep their label). OpenRouter's BYOK
+    -- inference is not OpenRouter's bill but the user's own provider key's: it is left to that provider's figures
+    -- (aispend.billed_elsewhere lists it), so that no total adds the same dollar twice.
+    c AS (
+        SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
+               CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
+               sum(x.amount_usd) AS billed
+        FROM aispend.costs x
+        WHERE x.account = v_account AND x.bucket_start >= v_lo AND x.bucket_start < v_hi
+          AND x.cost_type IS DISTINCT FROM 'byok_inference'
+        GROUP BY 1, 2, 3, 4, 5
+    ),
+    -- a day is settled when the account has billed lines for it that were fetched after it ended (see
+    -- aispend.settled_before): a property of the synced data, never of the clock
+    settled_days AS (
+        SELECT DISTINCT c.day FROM c
+        WHERE c.day < v_settled_before
+    ),
+    -- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
+    slices AS (
+        SELECT c.day, c.workspace_id, c.model, sum(c.billed) AS b
+        FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
+        GROUP BY 1, 2, 3
+    ),
+    -- each slice's bill beside the usage rows of its keys, by window functions over a union rather than a join:
+    -- right after a sync the planner's row estimates for these CTEs are ~1, and a join became a nested loop
+    -- (minutes for a month of a large organisation)
+    slice_rows AS (
+        SELECT x.*, max(x.bill) OVER w AS b, count(x.api_key_id) OVER w AS keys,
+               sum(x.est_tok) OVER w AS sum_est, sum(x.tot) OVER w AS sum_tot
+        FROM (SELECT u.day, u.workspace_id, u.model, u.api_key_id, u.est_tok, u.tot, NULL::numeric AS bill
+              FROM u WHERE u.model IS NOT NULL
+              UNION ALL
+              SELECT s.day, s.workspace_id, s.model, NULL, NULL, NULL, s.b FROM slices s) x
+        WINDOW w AS (PARTITION BY x.day, x.workspace_id, x.model)
+    ),
+    weights AS (
+        SELECT r.day, r.workspace_id, r.api_key_id, r.model, r.b,
+               CASE WHEN r.sum_est > 0 THEN coalesce(r.est_tok, 0)
+                    WHEN r.sum_tot > 0 THEN coalesce(r.tot, 0)::numeric
+                    ELSE 1 END AS wt
+        FROM slice_rows r
+        WHERE r.api_key_id IS NOT NULL AND r.b IS NOT NULL
+    ),
+    shares AS (
+        SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
+               pg_catalog.round(wg.b * wg.wt / sum(wg.wt) OVER w, 12) AS r,
+               row_number() OVER (PARTITION BY wg.day, wg.workspace_id, wg.model ORDER BY wg.wt DESC, wg.api_key_id) AS rk
+        FROM weights wg
+        WINDOW w AS (PARTITION BY wg.day, wg.workspace_id, wg.model)
+    ),
+    alloc AS (
+        SELECT sh.day, sh.workspace_id, sh.api_key_id, sh.model,
+               CASE WHEN sh.rk = 1 THEN sh.b - (sum(sh.r) OVER w - sh.r) ELSE sh.r END AS allocated
+        FROM shares sh
+        WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
+    ),
+    -- one row per fact: the usage, a bill at key grain and an allocated share of (day, workspace, key, model) meet
+    -- in one row through FULL JOINs (never planned as nested loops, whatever the estimates); the billed lines
+    -- that no usage row can take keep rows of their own
+    g AS (
+        SELECT day, workspace_id, api_key_id, model, NULL::text AS line_item, kb.billed, aa.allocated, uu.est,
+               coalesce(uu.unpriced, false) AS unpriced, uu.inp::bigint AS inp, uu.outp::bigint AS outp,
+               uu.tot::bigint AS tot, uu.req::bigint AS req, uu.wsr::bigint AS wsr, uu.has_usage IS NOT NULL AS has_usage
+        FROM (SELECT u.*, true AS has_usage FROM u) AS uu
+        FULL JOIN (SELECT a.day, a.workspace_id, a.api_key_id, a.model, a.allocated FROM alloc a) AS aa
+             USING (day, workspace_id, api_key_id, model)
+        FULL JOIN (SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.billed
+                   FROM c WHERE c.api_key_id IS NOT NULL AND c.model IS NOT NULL) AS kb   -- newer OpenAI costs
+             USING (day, workspace_id, api_key_id, model)
+        UNION ALL
+        -- billed lines without a model: their own rows, under their key (newer OpenAI costs) or '(unattributed)'
+        SELECT c.day, c.workspace_id, coalesce(c.api_key_id, '(unattributed)'), NULL, c.line_item, c.billed, NULL,
+               NULL, false, NULL, NULL, NULL, NULL, NULL, false
+        FROM c WHERE c.model IS NULL
+        UNION ALL
+        -- billed model with no usage behind it in its slice
+        SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, false, NULL, NULL, NULL,
+               NULL, NULL, false
+        FROM slice_rows r
+        WHERE r.api_key_id IS NULL AND r.keys = 0
+    )
+    SELECT g.day, v_account, v_provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
+           g.billed,
+           CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
+           g.est,
+           CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage THEN coalesce(g.billed, 0) + coalesce(g.allocated, 0)
+                ELSE g.est END,
+           CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage
+                THEN CASE WHEN g.allocated IS NOT NULL OR g.billed IS NULL THEN 'allocated' ELSE 'billed' END
+                ELSE 'estimated' END,
+           g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
+    FROM g LEFT JOIN settled_days sd ON sd.day = g.day;
+END
+$$;
+COMMENT ON FUNCTION aispend._cost_facts(name, date, date) IS
+    'Internal: what aispend.cost_facts_between returns, for the re-roll (52_rollup.sql).';
+
 CREATE FUNCTION aispend.cost_facts_between(account name, from_day date, to_day date)
 RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key_id text, model text,
                line_item text, billed_cost numeric, allocated_cost numeric, estimated_cost numeric, cost numeric,
@@ -44,114 +196,8 @@ RETURNS TABLE (day date, account name, provider text, workspace_id text, api_key
                web_search_requests bigint, unpriced boolean, settled boolean)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-WITH
--- usage, costed, per day / workspace / key / model
-u AS (
-    SELECT uc.day, uc.workspace_id, uc.api_key_id, uc.model,
-           sum(uc.estimated_cost) AS est, sum(uc.estimated_token_cost) AS est_tok,
-           bool_or(NOT uc.priced) AS unpriced,
-           sum(uc.input_tokens) AS inp, sum(uc.output_tokens) AS outp, sum(uc.total_tokens) AS tot,
-           sum(uc.requests) AS req, sum(uc.web_search_requests) AS wsr
-    FROM aispend._usage_costed_between(cost_facts_between.account, aispend._utc_day_start(cost_facts_between.from_day),
-                                       aispend._utc_day_start(cost_facts_between.to_day + 1)) uc
-    GROUP BY 1, 2, 3, 4
-),
--- billed lines per day / workspace / key / model (lines without a model keep their label). OpenRouter's BYOK
--- inference is not OpenRouter's bill but the user's own provider key's: it is left to that provider's figures
--- (aispend.billed_elsewhere lists it), so that no total adds the same dollar twice.
-c AS (
-    SELECT (x.bucket_start AT TIME ZONE 'UTC')::date AS day, x.workspace_id, x.api_key_id, x.model,
-           CASE WHEN x.model IS NULL THEN coalesce(x.line_item, x.cost_type, '(unlabelled)') END AS line_item,
-           sum(x.amount_usd) AS billed
-    FROM aispend.costs x
-    WHERE x.account = cost_facts_between.account
-      AND x.bucket_start >= aispend._utc_day_start(cost_facts_between.from_day)
-      AND x.bucket_start < aispend._utc_day_start(cost_facts_between.to_day + 1)
-      AND x.cost_type IS DISTINCT FROM 'byok_inference'
-    GROUP BY 1, 2, 3, 4, 5
-),
--- a day is settled when the account has billed lines for it that were fetched after it ended (see
--- aispend.settled_before): a property of the synced data, never of the clock
-settled_days AS (
-    SELECT DISTINCT c.day FROM c
-    WHERE c.day < (SELECT coalesce(aispend.settled_before(cost_facts_between.account), 'infinity'))
-),
--- model lines the provider does not attribute to a key: shared among the keys of (day, workspace, model)
-slices AS (
-    SELECT c.day, c.workspace_id, c.model, sum(c.billed) AS b
-    FROM c WHERE c.api_key_id IS NULL AND c.model IS NOT NULL
-    GROUP BY 1, 2, 3
-),
--- each slice's bill beside the usage rows of its keys, by window functions over a union rather than a join:
--- right after a sync the planner's row estimates for these CTEs are ~1, and a join became a nested loop
--- (minutes for a month of a large organisation)
-slice_rows AS (
-    SELECT x.*, max(x.bill) OVER w AS b, count(x.api_key_id) OVER w AS keys,
-           sum(x.est_tok) OVER w AS sum_est, sum(x.tot) OVER w AS sum_tot
-    FROM (SELECT u.day, u.workspace_id, u.model, u.api_key_id, u.est_tok, u.tot, NULL::numeric AS bill
-          FROM u WHERE u.model IS NOT NULL
-          UNION ALL
-          SELECT s.day, s.workspace_id, s.model, NULL, NULL, NULL, s.b FROM slices s) x
-    WINDOW w AS (PARTITION BY x.day, x.workspace_id, x.model)
-),
-weights AS (
-    SELECT r.day, r.workspace_id, r.api_key_id, r.model, r.b,
-           CASE WHEN r.sum_est > 0 THEN coalesce(r.est_tok, 0)
-                WHEN r.sum_tot > 0 THEN coalesce(r.tot, 0)::numeric
-                ELSE 1 END AS wt
-    FROM slice_rows r
-    WHERE r.api_key_id IS NOT NULL AND r.b IS NOT NULL
-),
-shares AS (
-    SELECT wg.day, wg.workspace_id, wg.api_key_id, wg.model, wg.b,
-           pg_catalog.round(wg.b * wg.wt / sum(wg.wt) OVER w, 12) AS r,
-           row_number() OVER (PARTITION BY wg.day, wg.workspace_id, wg.model ORDER BY wg.wt DESC, wg.api_key_id) AS rk
-    FROM weights wg
-    WINDOW w AS (PARTITION BY wg.day, wg.workspace_id, wg.model)
-),
-alloc AS (
-    SELECT sh.day, sh.workspace_id, sh.api_key_id, sh.model,
-           CASE WHEN sh.rk = 1 THEN sh.b - (sum(sh.r) OVER w - sh.r) ELSE sh.r END AS allocated
-    FROM shares sh
-    WINDOW w AS (PARTITION BY sh.day, sh.workspace_id, sh.model)
-),
--- one row per fact: the usage, a bill at key grain and an allocated share of (day, workspace, key, model) meet
--- in one row through FULL JOINs (never planned as nested loops, whatever the estimates); the billed lines
--- that no usage row can take keep rows of their own
-g AS (
-    SELECT day, workspace_id, api_key_id, model, NULL::text AS line_item, kb.billed, aa.allocated, uu.est,
-           coalesce(uu.unpriced, false) AS unpriced, uu.inp::bigint AS inp, uu.outp::bigint AS outp,
-           uu.tot::bigint AS tot, uu.req::bigint AS req, uu.wsr::bigint AS wsr, uu.has_usage IS NOT NULL AS has_usage
-    FROM (SELECT u.*, true AS has_usage FROM u) AS uu
-    FULL JOIN (SELECT a.day, a.workspace_id, a.api_key_id, a.model, a.allocated FROM alloc a) AS aa
-         USING (day, workspace_id, api_key_id, model)
-    FULL JOIN (SELECT c.day, c.workspace_id, c.api_key_id, c.model, c.billed
-               FROM c WHERE c.api_key_id IS NOT NULL AND c.model IS NOT NULL) AS kb   -- newer OpenAI costs
-         USING (day, workspace_id, api_key_id, model)
-    UNION ALL
-    -- billed lines without a model: their own rows, under their key (newer OpenAI costs) or '(unattributed)'
-    SELECT c.day, c.workspace_id, coalesce(c.api_key_id, '(unattributed)'), NULL, c.line_item, c.billed, NULL,
-           NULL, false, NULL, NULL, NULL, NULL, NULL, false
-    FROM c WHERE c.model IS NULL
-    UNION ALL
-    -- billed model with no usage behind it in its slice
-    SELECT r.day, r.workspace_id, '(unattributed)', r.model, NULL, r.bill, NULL, NULL, false, NULL, NULL, NULL,
-           NULL, NULL, false
-    FROM slice_rows r
-    WHERE r.api_key_id IS NULL AND r.keys = 0
-)
-SELECT g.day, cost_facts_between.account, pv.provider, g.workspace_id, g.api_key_id, g.model, g.line_item,
-       g.billed,
-       CASE WHEN sd.day IS NOT NULL AND g.billed IS NULL THEN coalesce(g.allocated, 0) ELSE g.allocated END,
-       g.est,
-       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage THEN coalesce(g.billed, 0) + coalesce(g.allocated, 0)
-            ELSE g.est END,
-       CASE WHEN sd.day IS NOT NULL OR NOT g.has_usage
-            THEN CASE WHEN g.allocated IS NOT NULL OR g.billed IS NULL THEN 'allocated' ELSE 'billed' END
-            ELSE 'estimated' END,
-       g.inp, g.outp, g.tot, g.req, g.wsr, g.unpriced, sd.day IS NOT NULL
-FROM g LEFT JOIN settled_days sd ON sd.day = g.day
-CROSS JOIN (SELECT aispend.account_provider(cost_facts_between.account) AS provider OFFSET 0) pv;
+    SELECT f.* FROM aispend._cost_facts(cost_facts_between.account, cost_facts_between.from_day,
+                                        cost_facts_between.to_day) f;
 END;
 COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
     'aispend.cost_facts for one account and the UTC days from_day..to_day (inclusive), computed from that slice '

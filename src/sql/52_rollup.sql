@@ -96,34 +96,35 @@ SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     n bigint;
+    new_rows aispend.daily_rollup[];
 BEGIN
-    -- A fact with a model is already one rollup row; the lines without one are added up per key. Only rows
-    -- that change are written (a re-roll of many days mostly rewrites the same figures; fewer dead rows).
-    WITH f AS MATERIALIZED (SELECT * FROM aispend.cost_facts_between(p_account, from_day, to_day)),
-    nr AS MATERIALIZED (
-        SELECT f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost, f.estimated_cost,
-               coalesce(f.cost, 0) AS cost, f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
-               f.requests, f.unpriced
-        FROM f WHERE f.model IS NOT NULL
-        UNION ALL
-        SELECT f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
-               sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
-               CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
-               sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
-               coalesce(bool_or(f.unpriced), false)
-        FROM f WHERE f.model IS NULL
-        GROUP BY f.day, f.workspace_id, f.api_key_id),
-    gone AS (
-        DELETE FROM aispend.daily_rollup r
-        WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day
-          -- NOT IN (no column is NULL on either side), hashed: right after a first sync the rollup's statistics
-          -- say one row, and a NOT EXISTS became a nested loop over nr per rollup row (minutes for a large account)
-          AND (r.day, r.workspace_id, r.api_key_id, r.model) NOT IN
-              (SELECT nr.day, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
-    INSERT INTO aispend.daily_rollup AS r (account, day, workspace_id, api_key_id, model, billed_cost,
-                                           allocated_cost, estimated_cost, cost, cost_basis, input_tokens,
-                                           output_tokens, total_tokens, requests, unpriced)
-    SELECT p_account, nr.* FROM nr
+    -- The new rows, computed once. A fact with a model is already one rollup row; the lines without one are
+    -- added up per key. (A statement of its own: on Citus the cost model runs here, and the writes below are
+    -- statements of the account's shard.)
+    WITH f AS MATERIALIZED (SELECT * FROM aispend._cost_facts(p_account, from_day, to_day))
+    SELECT pg_catalog.array_agg(ROW(p_account, nr.*)::aispend.daily_rollup) INTO new_rows
+    FROM (SELECT f.day, f.workspace_id, f.api_key_id, f.model, f.billed_cost, f.allocated_cost, f.estimated_cost,
+                 coalesce(f.cost, 0) AS cost, f.cost_basis, f.input_tokens, f.output_tokens, f.total_tokens,
+                 f.requests, f.unpriced
+          FROM f WHERE f.model IS NOT NULL
+          UNION ALL
+          SELECT f.day, f.workspace_id, f.api_key_id, aispend._no_model_label(),
+                 sum(f.billed_cost), sum(f.allocated_cost), sum(f.estimated_cost), coalesce(sum(f.cost), 0),
+                 CASE WHEN min(f.cost_basis) <> max(f.cost_basis) THEN 'mixed' ELSE min(f.cost_basis) END,
+                 sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.requests),
+                 coalesce(bool_or(f.unpriced), false)
+          FROM f WHERE f.model IS NULL
+          GROUP BY f.day, f.workspace_id, f.api_key_id) nr;
+    DELETE FROM aispend.daily_rollup r
+    WHERE r.account = p_account AND r.day BETWEEN from_day AND to_day
+      -- NOT IN (no column is NULL on either side), hashed: right after a first sync the rollup's statistics
+      -- say one row, and a NOT EXISTS became a nested loop over the new rows per rollup row (minutes for a
+      -- large account)
+      AND (r.day, r.workspace_id, r.api_key_id, r.model) NOT IN
+          (SELECT x.day, x.workspace_id, x.api_key_id, x.model FROM pg_catalog.unnest(new_rows) x);
+    -- Only rows that change are written (a re-roll of many days mostly rewrites the same figures; fewer dead rows).
+    INSERT INTO aispend.daily_rollup AS r
+    SELECT x.* FROM pg_catalog.unnest(new_rows) x
     ON CONFLICT ON CONSTRAINT daily_rollup_pkey DO UPDATE
        SET billed_cost = excluded.billed_cost, allocated_cost = excluded.allocated_cost,
            estimated_cost = excluded.estimated_cost, cost = excluded.cost, cost_basis = excluded.cost_basis,
@@ -223,13 +224,16 @@ BEGIN
     s AS (
         SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m,
                coalesce(sum(t.cost) OVER w, 0) AS cost, coalesce(sum(t.tokens) OVER w, 0) AS tokens,
-               sum(t.requests) OVER w AS requests
+               sum(t.requests) OVER w AS requests, count(t.m) OVER w AS months_before
         FROM g
         LEFT JOIN t ON t.kind = g.kind AND t.workspace_id = g.workspace_id AND t.api_key_id = g.api_key_id
                    AND t.model = g.model AND t.m = g.m
         WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.m
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
-    nr AS MATERIALIZED (SELECT s.* FROM s WHERE s.m > p_from),
+    -- an entity has a row from the month after its first one: none for its first month (nothing is before
+    -- it), whether the re-roll starts there (a first roll-up) or earlier (a later one)
+    nr AS MATERIALIZED (SELECT s.kind, s.workspace_id, s.api_key_id, s.model, s.m, s.cost, s.tokens, s.requests
+                        FROM s WHERE s.m > p_from AND s.months_before > 0),
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'm' AND x.at > p_from
@@ -272,11 +276,6 @@ DECLARE
     mstart date;
     n bigint := 0;
 BEGIN
-    -- Not on a Citus cluster yet (docs/scaling.md): the cost model cannot run there. The marked days stay marked
-    -- (nothing is lost) rather than rolled up wrong.
-    IF aispend._citus_kind('aispend.daily_rollup'::regclass) IS NOT NULL THEN
-        RETURN 0;
-    END IF;
     -- One re-roll per account at a time (classid 'aisq': next to the sync's 'aisp').
     PERFORM pg_catalog.pg_advisory_xact_lock(1634300785, aispend._lock_key(acct));
     WITH d AS (DELETE FROM aispend._dirty_days x WHERE x.account = acct RETURNING x.day)
@@ -346,6 +345,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     acct name;
+    m record;
 BEGIN
     FOR acct IN
         SELECT a FROM (SELECT DISTINCT u.account AS a FROM aispend.usage u
@@ -355,11 +355,17 @@ BEGIN
     LOOP
         DELETE FROM aispend._rollup_state s WHERE s.account = acct;
         DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
-        PERFORM aispend._note_model(acct, x.model, min(x.b), max(x.b))
-        FROM (SELECT u.model, u.bucket_start AS b FROM aispend.usage u WHERE u.account = acct AND u.model IS NOT NULL
-              UNION ALL
-              SELECT c.model, c.bucket_start FROM aispend.costs c WHERE c.account = acct AND c.model IS NOT NULL) x
-        GROUP BY x.model;
+        -- the models read first, then noted: on Citus a function called inside a query of the facts would run on
+        -- their shard, where it cannot write another table
+        FOR m IN
+            SELECT x.model, min(x.b) AS first, max(x.b) AS last
+            FROM (SELECT u.model, u.bucket_start AS b FROM aispend.usage u WHERE u.account = acct AND u.model IS NOT NULL
+                  UNION ALL
+                  SELECT c.model, c.bucket_start FROM aispend.costs c WHERE c.account = acct AND c.model IS NOT NULL) x
+            GROUP BY x.model
+        LOOP
+            PERFORM aispend._note_model(acct, m.model, m.first, m.last);
+        END LOOP;
         PERFORM aispend._mark_all_days(acct);
         refreshed_account := acct;
         rollup_rows := aispend._reroll(acct);

@@ -67,10 +67,14 @@ CREATE FUNCTION aispend._note_model(p_account name, p_model text, p_first timest
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    v_provider text := aispend.account_provider(p_account);
 BEGIN
+    IF v_provider IS NULL THEN   -- not an account
+        RETURN;
+    END IF;
     INSERT INTO aispend.models AS m (account, provider, model, first_seen, last_seen)
-    SELECT p_account, p.provider, p_model, p_first, p_last
-    FROM aispend._account_providers() p WHERE p.account = p_account
+    VALUES (p_account, v_provider, p_model, p_first, p_last)
     ON CONFLICT (account, model) DO UPDATE
        SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
      WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen;

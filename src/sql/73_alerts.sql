@@ -353,6 +353,12 @@ DECLARE
 BEGIN
     -- one evaluation at a time (two syncs ending together would both fire the same condition)
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aispend.evaluate_alerts'));
+    -- no rule to evaluate and no alert to resolve: nothing to do (and no dashboard query to run, which a Citus
+    -- cluster cannot plan yet, docs/scaling.md)
+    IF NOT EXISTS (SELECT 1 FROM aispend.alert_rules r WHERE r.enabled)
+       AND NOT EXISTS (SELECT 1 FROM aispend.alerts a WHERE a.state <> 'resolved') THEN
+        RETURN;
+    END IF;
     FOR c IN
         WITH cond AS MATERIALIZED (SELECT * FROM aispend.alert_conditions(as_of)),
         kept AS (

@@ -5,8 +5,8 @@
 # coordinator's server without Citus), in one run: the first sync of every account with 1, 2 and 4 sessions
 # syncing accounts in parallel (fresh accounts each round), rows per second; then the per-account statements of
 # a sync on the cluster under EXPLAIN: each must be router (one shard, one task). Prints a table and writes
-# tests/bench/results/citus-scale.txt. The dashboard tabs are not timed on the cluster: they do not run there yet
-# (docs/scaling.md).
+# tests/bench/results/citus-scale.txt. Each sync step re-rolls the rollups on both. The dashboard tabs are not
+# timed on the cluster: they do not run there yet (docs/scaling.md).
 # Usage: tests/citus/bench.sh [ACCOUNTS] [DAYS]     PG_BIN=/path/to/postgresql/15/bin for another PostgreSQL 15.
 # Needs what scripts/test.sh installs and ../shared/vendor/citus.
 set -euo pipefail
@@ -107,8 +107,8 @@ print(f"{label:<12} {rows:>8} | {ts:>9.1f} {tc:>9.1f} {tc / ts:>7.2f} | {ss:>9.1
       f" {rows / ts:>9.0f} {rows / tc:>9.0f}")
 PY
 done
-echo "(ratio = cluster / single node. Wall clock: the single node also re-rolls the rollups after each step, the" | tee -a "$out"
-echo " cluster does not yet. Sync steps only: fetch and write, the same work on both, summed over the runs.)" | tee -a "$out"
+echo "(ratio = cluster / single node. Wall clock: the syncs, each step followed by its re-roll of the rollups. Sync" | tee -a "$out"
+echo " steps only: fetch and write, without the re-roll, summed over the runs.)" | tee -a "$out"
 
 # The per-account statements of a sync, as aispend runs them, under EXPLAIN on the cluster: router, one task.
 acct="r1_a1"
@@ -139,6 +139,14 @@ explain() {  # explain LABEL SQL: "LABEL: <Citus node> tasks=N" from the plan
         "UPDATE aispend.workspaces w SET display_name = 'x' WHERE w.account = '$acct' AND w.workspace_id = 'w'"
     explain "the days marked for the rollups" \
         "INSERT INTO aispend._dirty_days (account, day) VALUES ('$acct', current_date) ON CONFLICT (account, day) DO NOTHING"
+    explain "the models of the usage of a day range (re-roll)" \
+        "SELECT DISTINCT u.model, (u.bucket_start AT TIME ZONE 'UTC')::date FROM aispend.usage u WHERE u.account = '$acct' AND u.bucket_start >= now() - interval '2 days'"
+    explain "the day rows of a month (re-roll)" \
+        "SELECT r.day, sum(r.cost) FROM aispend.daily_rollup r WHERE r.account = '$acct' AND r.day >= current_date - 30 GROUP BY GROUPING SETS ((r.day, r.workspace_id), (r.day, r.model))"
+    explain "the cumulative rows of a boundary day (tabs)" \
+        "SELECT * FROM aispend._cum c WHERE c.account = '$acct' AND c.grain = 'd' AND c.at = current_date AND c.kind = 'w'"
     echo "  (full plans: EXPLAIN of the same statements; repartition joins: $(grep -c -i 'repartition' "$work/plans.txt"))"
+    echo "  (every statement of a sync and its re-roll is single-shard: tests/citus/run.sh runs them with"
+    echo "   citus.multi_task_query_log_level = error)"
 } | tee -a "$out"
 echo "written: $out"

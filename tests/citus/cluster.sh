@@ -36,12 +36,15 @@ citus_start() {
     return $rc
 }
 
-# citus_setup DB: the database on every node with citus, pg_cron and aispend; the workers joined (log: setup.log).
+# citus_setup DB [VERSION]: the database on every node with citus and aispend (that VERSION, default the newest),
+# and pg_cron in $db (its cron.database_name); the workers joined (log: setup.log).
 citus_setup() {
-    local n rc=0
+    local n rc=0 cron="" version=""
+    [ "$1" = "$db" ] && cron="CREATE EXTENSION pg_cron;"
+    [ -n "${2:-}" ] && version="VERSION '$2'"
     for n in "${citus_nodes[@]}"; do
         { qn "$n" postgres "CREATE DATABASE $1" &&
-          qn "$n" "$1" "SET client_min_messages = warning; CREATE EXTENSION citus; CREATE EXTENSION pg_cron; CREATE EXTENSION aispend"
+          qn "$n" "$1" "SET client_min_messages = warning; CREATE EXTENSION citus; $cron CREATE EXTENSION aispend $version"
         } >>"$work/setup.log" 2>&1 || rc=1
     done
     { qn coord "$1" "SELECT pg_catalog.citus_set_coordinator_host('127.0.0.1', ${port[coord]})" &&
