@@ -488,3 +488,28 @@ COMMENT ON FUNCTION aispend.forget_account(name) IS
     'Deletes every synced row and sync_runs row of an account whose server was dropped; returns rows deleted per '
     'table. The audit trail (name history, audit log) is kept unless a superuser runs it.';
 REVOKE ALL ON FUNCTION aispend.forget_account(name) FROM PUBLIC;
+
+-- The names and keys the tabs and views show, read through a function: a tab (an SQL function inlined into its
+-- caller) then reads no distributed table itself, which Citus cannot plan (docs/scaling.md). Row-level security
+-- applies. ROWS: an estimate near a large organisation's, which keeps the tabs' plans cheap (no JIT).
+CREATE FUNCTION aispend._workspaces()
+RETURNS SETOF aispend.workspaces
+LANGUAGE plpgsql STABLE ROWS 50
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM aispend.workspaces;
+END
+$$;
+COMMENT ON FUNCTION aispend._workspaces() IS 'Internal: aispend.workspaces, as the tabs read it.';
+
+CREATE FUNCTION aispend._api_keys()
+RETURNS SETOF aispend.api_keys
+LANGUAGE plpgsql STABLE ROWS 200
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM aispend.api_keys;
+END
+$$;
+COMMENT ON FUNCTION aispend._api_keys() IS 'Internal: aispend.api_keys, as the tabs read it.';

@@ -34,6 +34,22 @@ $$;
 COMMENT ON FUNCTION aispend._account_providers() IS
     'Internal: every account and its provider (server option; remembered provider of a dropped server).';
 
+-- The accounts a provider filter (all, openai, anthropic, other, ...) selects and their providers, as two arrays in
+-- the same order: what a function reads first, so that its query of the facts need not call
+-- aispend._account_providers() (on Citus a query of the shards cannot: it reads another distributed table).
+CREATE FUNCTION aispend._provider_accounts(provider_filter text, OUT accounts name[], OUT providers text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    SELECT pg_catalog.array_agg(ap.account ORDER BY ap.account), pg_catalog.array_agg(ap.provider ORDER BY ap.account)
+      INTO accounts, providers
+      FROM aispend._account_providers() ap WHERE aispend._provider_matches(ap.provider, provider_filter);
+END
+$$;
+COMMENT ON FUNCTION aispend._provider_accounts(text) IS
+    'Internal: the accounts of a provider filter and their providers, as arrays in the same order.';
+
 -- As aispend._account_providers() for one account, reading only that account's remembered row: on Citus a
 -- query of its shard, not of all of them.
 CREATE FUNCTION aispend.account_provider(account name)

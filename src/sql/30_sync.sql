@@ -773,56 +773,98 @@ COMMENT ON PROCEDURE aispend.refresh() IS
 
 -- ---------------------------------------------------------------- freshness
 
+-- Per account and endpoint, in PL/pgSQL: on Citus each account's runs are read by a query of its shard, and
+-- what only the coordinator knows (the sync's lock, the refresh workers) is asked here, not on the shard. The
+-- provider's error text is read only for a role that may read it (admins); readers see the SQLSTATE.
+CREATE FUNCTION aispend._freshness_rows()
+RETURNS TABLE (account name, provider text, endpoint text, complete_through timestamptz,
+               last_success_at timestamptz, last_status text, last_attempt_at timestamptz,
+               last_error_at timestamptz, last_error_sqlstate text, last_error_message text, running boolean,
+               running_since timestamptz, server_exists boolean, refresh_request bigint, refresh_state text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    servers name[] := ARRAY(SELECT s.srvname FROM aispend._servers() s);
+    read_errors boolean := pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT');
+    a record;
+    q record;
+    e record;
+    locked boolean;
+BEGIN
+    FOR a IN
+        SELECT x.account, x.provider, x.server_exists
+        FROM (SELECT s.srvname AS account, aispend._option(s.srvoptions, 'provider') AS provider,
+                     true AS server_exists
+              FROM aispend._servers() s
+              UNION ALL
+              -- a dropped server's runs (its data stays until aispend.forget_account)
+              SELECT o.account, NULL, false
+              FROM (SELECT DISTINCT r.account FROM aispend.sync_runs r WHERE r.account <> ALL (servers)) o) x
+        ORDER BY x.account
+    LOOP
+        locked := aispend._sync_lock_held(a.account);
+        refresh_request := NULL;
+        refresh_state := NULL;
+        FOR q IN SELECT x.id, x.state, x.worker_pid, x.requested_by, x.requested_at FROM aispend.refresh_requests x
+                  WHERE x.account = a.account AND x.state IN ('queued', 'running') ORDER BY x.id LOOP
+            IF aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) IN ('queued', 'running') THEN
+                refresh_request := q.id;
+                refresh_state := q.state;
+                EXIT;
+            END IF;
+        END LOOP;
+        FOR e IN
+            SELECT x.endpoint, ok.complete_through, ok.last_success_at, last.status, last.started_at,
+                   err.id AS error_run, err.finished_at, err.error_sqlstate, run.started_at AS running_since
+            FROM (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS x(ord, endpoint)
+            LEFT JOIN LATERAL (
+                SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
+                FROM aispend.sync_runs r
+                WHERE r.account = a.account AND r.endpoint = x.endpoint AND r.status = 'succeeded') ok ON true
+            LEFT JOIN LATERAL (
+                SELECT r.status, r.started_at FROM aispend.sync_runs r
+                WHERE r.account = a.account AND r.endpoint = x.endpoint
+                ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
+            LEFT JOIN LATERAL (
+                SELECT r.id, r.finished_at, r.error_sqlstate FROM aispend.sync_runs r
+                WHERE r.account = a.account AND r.endpoint = x.endpoint AND r.status IN ('failed', 'aborted')
+                ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
+            LEFT JOIN LATERAL (
+                SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
+                WHERE r.account = a.account AND r.endpoint = x.endpoint AND r.status = 'running' AND locked) run ON true
+            ORDER BY x.ord
+        LOOP
+            account := a.account;
+            provider := a.provider;
+            endpoint := e.endpoint;
+            complete_through := e.complete_through;
+            last_success_at := e.last_success_at;
+            last_status := e.status;
+            last_attempt_at := e.started_at;
+            last_error_at := e.finished_at;
+            last_error_sqlstate := e.error_sqlstate;
+            last_error_message := NULL;
+            IF read_errors AND e.error_run IS NOT NULL THEN
+                SELECT r.error_message INTO last_error_message FROM aispend.sync_runs r
+                 WHERE r.account = a.account AND r.id = e.error_run;
+            END IF;
+            running := e.running_since IS NOT NULL;
+            running_since := e.running_since;
+            server_exists := a.server_exists;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._freshness_rows() IS 'Internal: the rows of aispend.freshness.';
+
 CREATE VIEW aispend.freshness AS
-WITH accounts AS (
-    SELECT s.srvname AS account,
-           aispend._option(s.srvoptions, 'provider') AS provider,
-           true AS server_exists
-    FROM aispend._servers() s
-    UNION ALL
-    SELECT DISTINCT r.account, NULL, false
-    FROM aispend.sync_runs r
-    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = r.account)
-)
-SELECT a.account, a.provider, e.endpoint,
-       ok.complete_through,
-       ok.last_success_at,
-       last.status AS last_status,
-       last.started_at AS last_attempt_at,
-       err.finished_at AS last_error_at,
-       err.error_sqlstate AS last_error_sqlstate,
-       -- the provider's own words only for roles that may read them (admins); readers see the SQLSTATE
-       CASE WHEN pg_catalog.has_column_privilege('aispend.sync_runs', 'error_message', 'SELECT')
-            THEN err.error_message END AS last_error_message,
-       (run.started_at IS NOT NULL) AS running,
-       run.started_at AS running_since,
-       a.server_exists,
-       rq.id AS refresh_request,
-       rq.state AS refresh_state
-FROM accounts a
-CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
-LEFT JOIN LATERAL (
-    SELECT max(r.complete_through) AS complete_through, max(r.finished_at) AS last_success_at
-    FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'succeeded') ok ON true
-LEFT JOIN LATERAL (
-    SELECT r.status, r.started_at FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint
-    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) last ON true
-LEFT JOIN LATERAL (
-    SELECT r.finished_at, r.error_sqlstate, r.error_message FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status IN ('failed', 'aborted')
-    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) err ON true
-LEFT JOIN LATERAL (
-    SELECT min(r.started_at) AS started_at FROM aispend.sync_runs r
-    WHERE r.account = a.account AND r.endpoint = e.endpoint AND r.status = 'running'
-      AND aispend._sync_lock_held(a.account)) run ON true
-LEFT JOIN LATERAL (
-    SELECT q.id, q.state FROM aispend.refresh_requests q
-    WHERE q.account = a.account AND q.state IN ('queued', 'running')
-      AND aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) IN ('queued', 'running')
-    ORDER BY q.id LIMIT 1) rq ON true
-ORDER BY a.account, e.ord;
+SELECT f.account, f.provider COLLATE "C" AS provider, f.endpoint, f.complete_through, f.last_success_at,
+       f.last_status, f.last_attempt_at, f.last_error_at, f.last_error_sqlstate, f.last_error_message, f.running,
+       f.running_since, f.server_exists, f.refresh_request, f.refresh_state
+FROM aispend._freshness_rows() f;
 COMMENT ON VIEW aispend.freshness IS
     'Per account and endpoint: data complete through which bucket, last success, last error, and whether a sync is running now.';
 COMMENT ON COLUMN aispend.freshness.complete_through IS

@@ -57,11 +57,80 @@ END
 $$;
 COMMENT ON FUNCTION aispend._usage_prices(name, text, timestamptz, timestamptz) IS
     'Internal: the price row (aispend.price_for) of each model, UTC day and long-context flag in an account''s '
-    'usage in [lo, hi); the keys of aispend._cost_facts''s costing.';
+    'usage in [lo, hi): what aispend._cost_facts and aispend._usage_costed_rows cost its usage at.';
+
+-- The priced keys of aispend._usage_prices, as rows again, from its arrays (by subscript: unnest() would spread
+-- the price rows into their columns). Pure: inside a query of an account's shard it runs there.
+CREATE FUNCTION aispend._price_keys(models text[], days date[], long_contexts boolean[],
+                                    prices aispend.model_prices[])
+RETURNS TABLE (model text, day date, long_context boolean, price aispend.model_prices)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT models[i], days[i], long_contexts[i], prices[i] FROM pg_catalog.generate_subscripts(models, 1) AS i
+    OFFSET 0;
+END;
+COMMENT ON FUNCTION aispend._price_keys(text[], date[], boolean[], aispend.model_prices[]) IS
+    'Internal: the (model, day, long context, price row) rows of arrays built from aispend._usage_prices.';
 
 -- Usage rows of one account in [lo, hi) with their estimated cost. The price rule is looked up once per
 -- distinct (provider, model, day, long context), not once per row: a month of a large organisation has
 -- hundreds of thousands of rows but only a few hundred such keys.
+-- PL/pgSQL, with the account's provider and prices read first: on Citus the query is then one of the account's
+-- shard, calling only pure functions.
+CREATE FUNCTION aispend._usage_costed_rows(p_account name, p_lo timestamptz, p_hi timestamptz)
+RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
+               workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
+               context_window text, inference_geo text, uncached_input_tokens bigint, cache_read_tokens bigint,
+               cache_write_5m_tokens bigint, cache_write_1h_tokens bigint, output_tokens bigint,
+               input_audio_tokens bigint, output_audio_tokens bigint, input_image_tokens bigint,
+               output_image_tokens bigint, requests bigint, web_search_requests bigint, input_tokens bigint,
+               total_tokens bigint, price_id bigint, price_match_kind text, price_pattern text, price_origin text,
+               estimated_token_cost numeric, estimated_web_search_cost numeric, estimated_cost numeric,
+               priced boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_provider text := aispend.account_provider(p_account);
+    v_models text[];
+    v_days date[];
+    v_long_contexts boolean[];
+    v_prices aispend.model_prices[];
+BEGIN
+    SELECT pg_catalog.array_agg(k.model), pg_catalog.array_agg(k.day), pg_catalog.array_agg(k.long_context),
+           pg_catalog.array_agg(k.price)
+      INTO v_models, v_days, v_long_contexts, v_prices
+      FROM aispend._usage_prices(p_account, v_provider, p_lo, p_hi) k;
+    RETURN QUERY
+    SELECT r.account, v_provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
+           r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
+           r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
+           r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
+           r.requests, r.web_search_requests,
+           r.input_tokens,
+           r.input_tokens + coalesce(r.output_tokens, 0),
+           (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
+           pg_catalog.trim_scale(e.token_cost),
+           pg_catalog.trim_scale(e.web_search_cost),
+           pg_catalog.trim_scale(e.token_cost + e.web_search_cost),
+           (e.token_cost + e.web_search_cost) IS NOT NULL
+    FROM (SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
+                 aispend._input_tokens(u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
+                                       u.cache_write_1h_tokens) AS input_tokens
+          FROM aispend.usage u
+          WHERE u.account = p_account AND u.bucket_start >= p_lo AND u.bucket_start < p_hi) r
+    JOIN aispend._price_keys(v_models, v_days, v_long_contexts, v_prices) pr
+      ON pr.day = r.day AND pr.long_context = aispend._long_context(r.context_window)
+     AND coalesce(pr.model, '') = coalesce(r.model, '')
+    CROSS JOIN LATERAL aispend._usage_estimate(pr.price, r.uncached_input_tokens, r.cache_read_tokens,
+        r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens, r.output_audio_tokens,
+        r.input_image_tokens, r.output_image_tokens, r.batch, r.service_tier, r.inference_geo, r.web_search_requests) e;
+END
+$$;
+COMMENT ON FUNCTION aispend._usage_costed_rows(name, timestamptz, timestamptz) IS
+    'Internal: what aispend._usage_costed_between returns.';
+
 CREATE FUNCTION aispend._usage_costed_between(account name, lo timestamptz, hi timestamptz)
 RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, bucket_width text, endpoint text,
                workspace_id text, api_key_id text, model text, service_tier text, batch boolean,
@@ -74,49 +143,28 @@ RETURNS TABLE (account name, provider text, day date, bucket_start timestamptz, 
                priced boolean)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-WITH base AS (
-    SELECT u.*, (u.bucket_start AT TIME ZONE 'UTC')::date AS day,
-           aispend._input_tokens(u.uncached_input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
-                                 u.cache_write_1h_tokens) AS input_tokens,
-           aispend._long_context(u.context_window) AS long_context
-    FROM aispend.usage u
-    WHERE u.account = _usage_costed_between.account
-      AND u.bucket_start >= _usage_costed_between.lo AND u.bucket_start < _usage_costed_between.hi
-),
-rows AS (
-    SELECT b.*, pv.provider
-    FROM base b, (SELECT aispend.account_provider(_usage_costed_between.account) AS provider OFFSET 0) pv
-),
-prices AS MATERIALIZED (
-    SELECT k.provider, k.model, k.day, k.long_context, p AS price
-    FROM (SELECT DISTINCT r.provider, r.model, r.day, r.long_context FROM rows r) k
-    LEFT JOIN LATERAL aispend.price_for(k.provider, k.model, k.day, k.long_context) p ON true
-)
-SELECT r.account, r.provider, r.day, r.bucket_start, r.bucket_width, r.endpoint, r.workspace_id, r.api_key_id,
-       r.model, r.service_tier, r.batch, r.context_window, r.inference_geo,
-       r.uncached_input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
-       r.output_tokens, r.input_audio_tokens, r.output_audio_tokens, r.input_image_tokens, r.output_image_tokens,
-       r.requests, r.web_search_requests,
-       r.input_tokens,
-       r.input_tokens + coalesce(r.output_tokens, 0) AS total_tokens,
-       (pr.price).id, (pr.price).match_kind, (pr.price).pattern, (pr.price).origin,
-       pg_catalog.trim_scale(c.token_cost),
-       pg_catalog.trim_scale(c.web_search_cost),
-       pg_catalog.trim_scale(c.token_cost + c.web_search_cost),
-       (c.token_cost + c.web_search_cost) IS NOT NULL
-FROM rows r
-JOIN prices pr ON pr.provider = r.provider AND pr.day = r.day AND pr.long_context = r.long_context
-              AND coalesce(pr.model, '') = coalesce(r.model, '')
-CROSS JOIN LATERAL aispend._usage_estimate(pr.price, r.uncached_input_tokens, r.cache_read_tokens,
-    r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.output_tokens, r.input_audio_tokens, r.output_audio_tokens,
-    r.input_image_tokens, r.output_image_tokens, r.batch, r.service_tier, r.inference_geo, r.web_search_requests) c;
+    SELECT x.* FROM aispend._usage_costed_rows(_usage_costed_between.account, _usage_costed_between.lo,
+                                               _usage_costed_between.hi) x;
 END;
 COMMENT ON FUNCTION aispend._usage_costed_between(name, timestamptz, timestamptz) IS
-    'Internal: aispend.usage_costed for one account and buckets in [lo, hi); what cost_facts_between reads.';
+    'Internal: aispend.usage_costed for one account and buckets in [lo, hi).';
+
+-- The accounts with usage, read through a function: the view below then reads no distributed table itself
+-- (on Citus its per-account function would otherwise run on the shards).
+CREATE FUNCTION aispend._usage_accounts()
+RETURNS TABLE (account name)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT DISTINCT u.account FROM aispend.usage u;
+END
+$$;
+COMMENT ON FUNCTION aispend._usage_accounts() IS 'Internal: the accounts that have usage rows.';
 
 CREATE VIEW aispend.usage_costed WITH (security_invoker = true) AS
 SELECT uc.*
-FROM (SELECT DISTINCT u.account FROM aispend.usage u) a
+FROM aispend._usage_accounts() a
 CROSS JOIN LATERAL aispend._usage_costed_between(a.account, '-infinity', 'infinity') uc;
 COMMENT ON VIEW aispend.usage_costed IS
     'Every usage row with its estimated cost: tokens of each kind x the price row valid on the usage day '

@@ -80,9 +80,7 @@ BEGIN
                                            x.cache_write_1h_tokens) AS input_tokens
               FROM aispend.usage x
               WHERE x.account = v_account AND x.bucket_start >= v_lo AND x.bucket_start < v_hi) uc
-        -- by subscript: unnest() would spread the price rows into their columns
-        JOIN (SELECT v_models[i] AS model, v_days[i] AS day, v_long_contexts[i] AS long_context, v_prices[i] AS price
-              FROM pg_catalog.generate_subscripts(v_models, 1) AS i OFFSET 0) pr
+        JOIN aispend._price_keys(v_models, v_days, v_long_contexts, v_prices) pr
           ON pr.day = uc.day AND pr.long_context = aispend._long_context(uc.context_window)
          AND coalesce(pr.model, '') = coalesce(uc.model, '')
         CROSS JOIN LATERAL aispend._usage_estimate(pr.price, uc.uncached_input_tokens, uc.cache_read_tokens,
@@ -205,7 +203,7 @@ COMMENT ON FUNCTION aispend.cost_facts_between(name, date, date) IS
 
 CREATE VIEW aispend.cost_facts WITH (security_invoker = true) AS
 SELECT f.*
-FROM (SELECT w.account FROM aispend.workspaces w GROUP BY w.account) a
+FROM (SELECT w.account FROM aispend._workspaces() w GROUP BY w.account) a
 CROSS JOIN LATERAL aispend.cost_facts_between(a.account, '-infinity', 'infinity') f;
 COMMENT ON VIEW aispend.cost_facts IS
     'Cost per UTC day, account, provider, workspace, API key and model (line_item for billed lines without usage), '

@@ -224,6 +224,45 @@ COMMENT ON FUNCTION aispend.revert_workspace_name(name, bigint) IS
 --   Created     the provider's creation date, where it gives one;
 --   First Seen  the earlier of Created and the first day with usage or cost (else the day a sync first saw it);
 --   Last Seen   the last day with usage or cost (NULL: never active in the synced data).
+-- PL/pgSQL (on Citus an SQL function cannot read a distributed table; inlined, it read the coordinator's empty
+-- tables without an error), the days with data as correlated subqueries by the distribution column.
+CREATE FUNCTION aispend._workspace_management_rows(p_search text, p_provider text)
+RETURNS TABLE (workspace_name text, provider text, workspace_id text, provider_name text, status text,
+               created date, first_seen date, last_seen date, first_activity date, last_activity date,
+               name_changes bigint, display_name text, provider_status text, account name,
+               created_at timestamptz, archived_at timestamptz, first_synced date, last_listed date,
+               provider_workspace_id text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT m.name, m.provider, m.workspace_id, m.provider_name,
+           CASE WHEN m.status IN ('active', 'archived', 'unlisted') THEN m.status ELSE 'inactive' END,
+           (m.created_at AT TIME ZONE 'UTC')::date,
+           coalesce(LEAST((m.created_at AT TIME ZONE 'UTC')::date, m.first_day), (m.first_seen AT TIME ZONE 'UTC')::date),
+           m.last_day, m.first_day, m.last_day, m.name_changes,
+           m.display_name, m.status, m.account, m.created_at, m.archived_at,
+           (m.first_seen AT TIME ZONE 'UTC')::date, (m.last_seen AT TIME ZONE 'UTC')::date, m.provider_workspace_id
+    FROM (SELECT w.*,
+                 (SELECT min(r.day) FROM aispend.daily_rollup r
+                   WHERE r.account = w.account AND r.workspace_id = w.workspace_id) AS first_day,
+                 (SELECT max(r.day) FROM aispend.daily_rollup r
+                   WHERE r.account = w.account AND r.workspace_id = w.workspace_id) AS last_day,
+                 (SELECT count(*) FROM aispend.workspace_name_history h
+                   WHERE h.account = w.account AND h.workspace_id = w.workspace_id) AS name_changes
+          FROM aispend.workspaces w
+          WHERE aispend._provider_matches(w.provider, p_provider)
+            AND (p_search IS NULL OR p_search = ''
+                 OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', w.name, w.provider_name,
+                                                                             w.workspace_id)),
+                                      pg_catalog.lower(p_search)) > 0)) m
+    ORDER BY m.name, m.account, m.workspace_id;
+END
+$$;
+COMMENT ON FUNCTION aispend._workspace_management_rows(text, text) IS
+    'Internal: what aispend.workspace_management_table returns.';
+
 CREATE FUNCTION aispend.workspace_management_table(search text DEFAULT NULL, provider text DEFAULT 'all')
 RETURNS TABLE (workspace_name text, provider text, workspace_id text, provider_name text, status text,
                created date, first_seen date, last_seen date, first_activity date, last_activity date,
@@ -232,29 +271,8 @@ RETURNS TABLE (workspace_name text, provider text, workspace_id text, provider_n
                provider_workspace_id text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT w.name, w.provider, w.workspace_id, w.provider_name,
-           CASE WHEN w.status IN ('active', 'archived', 'unlisted') THEN w.status ELSE 'inactive' END,
-           (w.created_at AT TIME ZONE 'UTC')::date,
-           coalesce(LEAST((w.created_at AT TIME ZONE 'UTC')::date, fa.day),
-                    (w.first_seen AT TIME ZONE 'UTC')::date),
-           la.day, fa.day, la.day,
-           (SELECT count(*) FROM aispend.workspace_name_history h
-             WHERE h.account = w.account AND h.workspace_id = w.workspace_id),
-           w.display_name, w.status, w.account, w.created_at, w.archived_at,
-           (w.first_seen AT TIME ZONE 'UTC')::date, (w.last_seen AT TIME ZONE 'UTC')::date, w.provider_workspace_id
-    FROM aispend.workspaces w
-    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
-                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
-                       ORDER BY r.day LIMIT 1) fa ON true
-    LEFT JOIN LATERAL (SELECT r.day FROM aispend.daily_rollup r
-                       WHERE r.account = w.account AND r.workspace_id = w.workspace_id
-                       ORDER BY r.day DESC LIMIT 1) la ON true
-    WHERE aispend._provider_matches(w.provider, workspace_management_table.provider)
-      AND (search IS NULL OR search = ''
-           OR pg_catalog.strpos(pg_catalog.lower(pg_catalog.concat_ws(E'\x1f', w.name, w.provider_name,
-                                                                       w.workspace_id)),
-                                pg_catalog.lower(search)) > 0)
-    ORDER BY w.name, w.account, w.workspace_id;
+    SELECT m.* FROM aispend._workspace_management_rows(workspace_management_table.search,
+                                                        workspace_management_table.provider) m;
 END;
 COMMENT ON FUNCTION aispend.workspace_management_table(text, text) IS
     'Workspace Management table: one row per workspace of every account, filtered by search (case-insensitive '

@@ -43,17 +43,22 @@ COMMENT ON FUNCTION aispend.trend(numeric, numeric) IS
 -- comparison would read missing history as zero spend. An account never synced (facts loaded by hand) sets no
 -- limit, as it settles every billed day (aispend.settled_before).
 CREATE FUNCTION aispend.history_from(provider text DEFAULT 'all')
-RETURNS date LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT max(LEAST(s.first_day, w.first_window))
-    FROM aispend._rollup_state s
-    JOIN aispend._account_providers() ap ON ap.account = s.account
-    CROSS JOIN LATERAL (SELECT (min(r.window_start) AT TIME ZONE 'UTC')::date AS first_window
-                        FROM aispend.sync_runs r
-                        WHERE r.account = s.account AND r.status = 'succeeded'
-                          AND r.endpoint IN ('usage', 'costs')) w
-    WHERE aispend._provider_matches(ap.provider, history_from.provider) AND w.first_window IS NOT NULL;
-END;
+RETURNS date LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    accounts name[];
+BEGIN
+    accounts := (aispend._provider_accounts(history_from.provider)).accounts;
+    RETURN (SELECT max(LEAST(s.first_day, w.first_window))
+            FROM aispend._rollup_state s
+            JOIN (SELECT r.account, (min(r.window_start) AT TIME ZONE 'UTC')::date AS first_window
+                  FROM aispend.sync_runs r
+                  WHERE r.account = ANY (accounts) AND r.status = 'succeeded' AND r.endpoint IN ('usage', 'costs')
+                  GROUP BY r.account) w ON w.account = s.account
+            WHERE s.account = ANY (accounts));
+END
+$$;
 COMMENT ON FUNCTION aispend.history_from(text) IS
     'The first UTC day from which every synced account of a provider filter (all, openai, anthropic, other) has '
     'history: per account the earlier of its first synced window and its first day with data; the latest of '

@@ -76,8 +76,8 @@ COMMENT ON FUNCTION aispend._api_key_is(text, text, text) IS 'Internal: the API 
 -- The four cumulative boundaries of a period and of what it is compared with, per account (clamped to the
 -- account's last day with data: nothing happens after it). Slots: 1 the period's last day, 2 the day before
 -- it, 3 the previous period's last day, 4 the day before that.
--- PL/pgSQL with ROWS 8 on purpose: not inlined, so the planner knows there are a handful of boundaries and
--- reads the cumulative table by its (account, grain, at, kind) primary key prefix instead of scanning it.
+-- PL/pgSQL (ROWS 8: a handful of rows per account), as every function the tabs read a table through: on Citus
+-- a query of an SQL function over a distributed table cannot be planned.
 CREATE FUNCTION aispend._boundaries(p_period daterange, p_provider text, p_compare daterange)
 RETURNS TABLE (account name, provider text, slot integer, day date, month date)
 LANGUAGE plpgsql STABLE ROWS 8
@@ -85,11 +85,17 @@ SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     prev daterange := aispend._check_period(coalesce(p_compare, aispend.previous_period(p_period)));
+    accounts name[];
+    last_days date[];
 BEGIN
+    -- the rolled-up accounts first, then their providers: on Citus a query of the shards cannot call
+    -- aispend._account_providers() (it reads another distributed table)
+    SELECT pg_catalog.array_agg(s.account), pg_catalog.array_agg(s.last_day) INTO accounts, last_days
+      FROM aispend._rollup_state s;
     RETURN QUERY
     SELECT s.account, ap.provider, p.slot, LEAST(p.b, s.last_day),
            pg_catalog.date_trunc('month', LEAST(p.b, s.last_day)::timestamp)::date
-    FROM aispend._rollup_state s
+    FROM ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(last_days)) AS s(account, last_day)
     JOIN aispend._account_providers() ap ON ap.account = s.account,
          (VALUES (1, pg_catalog.upper(p_period) - 1), (2, pg_catalog.lower(p_period) - 1),
                  (3, pg_catalog.upper(prev) - 1), (4, pg_catalog.lower(prev) - 1)) AS p(slot, b)
@@ -99,81 +105,152 @@ $$;
 COMMENT ON FUNCTION aispend._boundaries(daterange, text, daterange) IS
     'Internal: boundary days of a period and of what it is compared with (default aispend.previous_period).';
 
--- What _entity_totals returns from the daily rollup rather than the cumulative sums: for a team (its own rows,
--- found by its workspaces and keys; row-level security keeps the others out) and for a drill-down to a
--- workspace or an API key. Not inlined (SET): its plan stays out of the tabs' plans, which therefore stay cheap
--- (no JIT).
-CREATE FUNCTION aispend._rollup_entity_totals(kind "char", period daterange, provider text, workspace text,
-                                              api_key text, compare_with daterange)
-RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
-               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
-               previous_requests bigint)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, aispend, pg_temp SET jit = off
+-- The cumulative rows of one entity kind at those boundaries (with their account's provider and slot).
+CREATE FUNCTION aispend._cum_at_boundaries(p_kind "char", p_period daterange, p_provider text,
+                                           p_compare daterange)
+RETURNS TABLE (account name, provider text, slot integer, workspace_id text, api_key_id text, model text,
+               cost numeric, tokens bigint, requests bigint)
+LANGUAGE plpgsql STABLE ROWS 200
+SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    -- the bounds as dates: compared with every row, a date is cheaper than a range
-    WITH b AS (
-        SELECT pg_catalog.lower(c.cur) AS cur_lo, pg_catalog.upper(c.cur) AS cur_hi,
-               pg_catalog.lower(c.prev) AS prev_lo, pg_catalog.upper(c.prev) AS prev_hi,
-               LEAST(pg_catalog.lower(c.cur), pg_catalog.lower(c.prev)) AS lo,
-               GREATEST(pg_catalog.upper(c.cur), pg_catalog.upper(c.prev)) AS hi
-        FROM (SELECT _rollup_entity_totals.period AS cur,
-                     coalesce(_rollup_entity_totals.compare_with,
-                              aispend.previous_period(_rollup_entity_totals.period)) AS prev) c),
-    r AS (
-        -- a team's rows, found by their workspaces (index daily_rollup_workspace_idx): those of its workspaces,
-        -- and those of its keys in other workspaces
+DECLARE
+    accounts name[];
+    providers text[];
+    slots integer[];
+    grains "char"[];
+    ats date[];
+BEGIN
+    -- the boundaries first (each: a day row, and the month row of everything before its month), then the
+    -- cumulative rows at them: on Citus a query of the shards, calling no function that reads a table
+    SELECT pg_catalog.array_agg(b.account), pg_catalog.array_agg(b.provider), pg_catalog.array_agg(b.slot),
+           pg_catalog.array_agg(g.grain), pg_catalog.array_agg(g.at)
+      INTO accounts, providers, slots, grains, ats
+      FROM aispend._boundaries(p_period, p_provider, p_compare) b
+     CROSS JOIN LATERAL (VALUES ('d'::"char", b.day), ('m'::"char", b.month)) AS g(grain, at);
+    RETURN QUERY
+    SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
+    FROM ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers), pg_catalog.unnest(slots),
+                    pg_catalog.unnest(grains), pg_catalog.unnest(ats)) AS b(account, provider, slot, grain, at)
+    JOIN aispend._cum c ON c.account = b.account AND c.grain = b.grain AND c.at = b.at AND c.kind = p_kind;
+END
+$$;
+COMMENT ON FUNCTION aispend._cum_at_boundaries("char", daterange, text, daterange) IS
+    'Internal: the cumulative rows (aispend._cum) of an entity kind at the boundaries of a period and of what it is '
+    'compared with (aispend._boundaries); what aispend._entity_totals adds up.';
+
+-- The daily rollup rows of a drill-down to a workspace or an API key (by name or id; a key's id also within a
+-- named workspace) on the UTC days [lo, hi) of some accounts; none for a team or without a filter.
+CREATE FUNCTION aispend._drilldown_rows(p_accounts name[], lo date, hi date, p_workspace text, p_api_key text)
+RETURNS SETOF aispend.daily_rollup
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF aispend._team_restricted() OR (p_workspace IS NULL AND p_api_key IS NULL) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r.* FROM aispend.daily_rollup r
+    WHERE r.account = ANY (p_accounts) AND r.day >= lo AND r.day < hi
+      AND (p_workspace IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.workspaces w
+                      WHERE w.account = r.account AND w.workspace_id = r.workspace_id
+                        AND aispend._workspace_is(w.name, w.workspace_id, p_workspace)))
+      AND (p_api_key IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.api_keys k
+                      WHERE k.account = r.account AND k.api_key_id = r.api_key_id
+                        AND aispend._api_key_is(k.name, k.api_key_id, p_api_key))
+           OR p_workspace IS NOT NULL AND r.api_key_id = p_api_key);
+END
+$$;
+COMMENT ON FUNCTION aispend._drilldown_rows(name[], date, date, text, text) IS
+    'Internal: the daily rollup rows of a drill-down to a workspace or an API key (none for a team).';
+
+-- A team's own daily rollup rows on the UTC days [lo, hi) (row-level security keeps the others out), found by
+-- their workspaces (index daily_rollup_workspace_idx): those of its workspaces, and those of its keys in other
+-- workspaces; with the drill-down filters. None for a role that is not a team. (It reads the scope through
+-- functions, which Citus cannot run inside a query of the shards: teams do not work on a cluster yet.)
+CREATE FUNCTION aispend._team_rollup_rows(lo date, hi date, p_workspace text, p_api_key text)
+RETURNS SETOF aispend.daily_rollup
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF NOT aispend._team_restricted() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r.* FROM (
         SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
         JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
-        WHERE (SELECT aispend._team_restricted())
-          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        WHERE r.day >= lo AND r.day < hi
         UNION ALL
         SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
         JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
                                    AND r.api_key_id = k.api_key_id
-        WHERE (SELECT aispend._team_restricted())
-          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
+        WHERE r.day >= lo AND r.day < hi
           AND (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
-                                                  FROM aispend._team_workspaces(CURRENT_USER) w)
+                                                  FROM aispend._team_workspaces(CURRENT_USER) w)) r
+    -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
+    WHERE (p_workspace IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.workspaces w
+                      WHERE w.account = r.account AND w.workspace_id = r.workspace_id
+                        AND aispend._workspace_is(w.name, w.workspace_id, p_workspace))
+           OR r.workspace_id = p_workspace)
+      AND (p_api_key IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.api_keys k
+                      WHERE k.account = r.account AND k.api_key_id = r.api_key_id
+                        AND aispend._api_key_is(k.name, k.api_key_id, p_api_key))
+           OR r.api_key_id = p_api_key);
+END
+$$;
+COMMENT ON FUNCTION aispend._team_rollup_rows(date, date, text, text) IS
+    'Internal: a team''s own daily rollup rows, with the drill-down filters (none for another role).';
+
+-- What _entity_totals returns from the daily rollup rather than the cumulative sums: for a team and for a
+-- drill-down. PL/pgSQL: its plan stays out of the tabs' plans (no JIT), and its rows are read through the two
+-- functions above, with the accounts of the provider filter read first (on Citus, no query of the shards calls a
+-- function that reads a table).
+CREATE FUNCTION aispend._rollup_entity_rows(p_kind "char", p_period daterange, p_provider text, p_workspace text,
+                                            p_api_key text, p_compare daterange)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE plpgsql STABLE ROWS 100
+SET search_path = pg_catalog, aispend, pg_temp SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    prev daterange := coalesce(p_compare, aispend.previous_period(p_period));
+    -- the bounds as dates: compared with every row, a date is cheaper than a range
+    cur_lo date := pg_catalog.lower(p_period);
+    cur_hi date := pg_catalog.upper(p_period);
+    prev_lo date := pg_catalog.lower(prev);
+    prev_hi date := pg_catalog.upper(prev);
+    accounts name[];
+    providers text[];
+BEGIN
+    SELECT a.accounts, a.providers INTO accounts, providers FROM aispend._provider_accounts(p_provider) a;
+    RETURN QUERY
+    WITH r AS (
+        SELECT * FROM aispend._drilldown_rows(accounts, LEAST(cur_lo, prev_lo), GREATEST(cur_hi, prev_hi),
+                                              p_workspace, p_api_key)
         UNION ALL
-        -- anyone else's drill-down: the rows of the workspaces, else of the keys, that the filter names
-        SELECT r.* FROM aispend.workspaces w
-        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
-        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NOT NULL
-          AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace)
-          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)
-        UNION ALL
-        SELECT r.* FROM aispend.api_keys k
-        JOIN aispend.daily_rollup r ON r.account = k.account AND r.api_key_id = k.api_key_id
-        WHERE NOT (SELECT aispend._team_restricted()) AND _rollup_entity_totals.workspace IS NULL
-          AND _rollup_entity_totals.api_key IS NOT NULL
-          AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key)
-          AND r.day >= (SELECT b.lo FROM b) AND r.day < (SELECT b.hi FROM b)),
+        SELECT * FROM aispend._team_rollup_rows(LEAST(cur_lo, prev_lo), GREATEST(cur_hi, prev_hi), p_workspace,
+                                                p_api_key)),
     f AS (
         SELECT r.account, ap.provider, r.workspace_id, r.api_key_id, r.model, r.cost, r.total_tokens, r.requests,
-               r.day >= b.cur_lo AND r.day < b.cur_hi AS cur, r.day >= b.prev_lo AND r.day < b.prev_hi AS prev
+               r.day >= cur_lo AND r.day < cur_hi AS cur, r.day >= prev_lo AND r.day < prev_hi AS prev
         FROM r
-        CROSS JOIN b
-        JOIN aispend._account_providers() ap ON ap.account = r.account
-        WHERE (r.day >= b.cur_lo AND r.day < b.cur_hi OR r.day >= b.prev_lo AND r.day < b.prev_hi)
-          AND aispend._provider_matches(ap.provider, _rollup_entity_totals.provider)
-          -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
-          AND (_rollup_entity_totals.workspace IS NULL
-               OR EXISTS (SELECT 1 FROM aispend.workspaces w
-                          WHERE w.account = r.account AND w.workspace_id = r.workspace_id
-                            AND aispend._workspace_is(w.name, w.workspace_id, _rollup_entity_totals.workspace))
-               OR r.workspace_id = _rollup_entity_totals.workspace)
-          AND (_rollup_entity_totals.api_key IS NULL
-               OR EXISTS (SELECT 1 FROM aispend.api_keys k
-                          WHERE k.account = r.account AND k.api_key_id = r.api_key_id
-                            AND aispend._api_key_is(k.name, k.api_key_id, _rollup_entity_totals.api_key))
-               OR r.api_key_id = _rollup_entity_totals.api_key))
+        JOIN ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers)) AS ap(account, provider)
+          ON ap.account = r.account
+        WHERE r.day >= cur_lo AND r.day < cur_hi OR r.day >= prev_lo AND r.day < prev_hi)
     SELECT o.account, o.provider, o.workspace_id, o.api_key_id, o.model, o.cost, o.tokens, o.requests,
            o.previous_cost, o.previous_tokens, o.previous_requests
     FROM (SELECT f.account, f.provider,
-                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN '' ELSE f.workspace_id END AS workspace_id,
-                 CASE WHEN _rollup_entity_totals.kind = 'k' THEN f.api_key_id ELSE '' END AS api_key_id,
-                 CASE WHEN _rollup_entity_totals.kind = 'm' THEN f.model ELSE '' END AS model,
+                 CASE WHEN p_kind = 'm' THEN '' ELSE f.workspace_id END AS workspace_id,
+                 CASE WHEN p_kind = 'k' THEN f.api_key_id ELSE '' END AS api_key_id,
+                 CASE WHEN p_kind = 'm' THEN f.model ELSE '' END AS model,
                  coalesce(sum(f.cost) FILTER (WHERE f.cur), 0) AS cost,
                  coalesce(sum(f.total_tokens) FILTER (WHERE f.cur), 0)::bigint AS tokens,
                  sum(f.requests) FILTER (WHERE f.cur)::bigint AS requests,
@@ -189,8 +266,23 @@ AS $$
                                             OR sum(f.requests) FILTER (WHERE f.prev) <> 0) AS moved
           FROM f
           GROUP BY 1, 2, 3, 4, 5) o
-    WHERE o.moved
+    WHERE o.moved;
+END
 $$;
+COMMENT ON FUNCTION aispend._rollup_entity_rows("char", daterange, text, text, text, daterange) IS
+    'Internal: what aispend._rollup_entity_totals returns.';
+
+CREATE FUNCTION aispend._rollup_entity_totals(kind "char", period daterange, provider text, workspace text,
+                                              api_key text, compare_with daterange)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, cost numeric,
+               tokens bigint, requests bigint, previous_cost numeric, previous_tokens bigint,
+               previous_requests bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT o.* FROM aispend._rollup_entity_rows(_rollup_entity_totals.kind, _rollup_entity_totals.period,
+                                                _rollup_entity_totals.provider, _rollup_entity_totals.workspace,
+                                                _rollup_entity_totals.api_key, _rollup_entity_totals.compare_with) o;
+END;
 COMMENT ON FUNCTION aispend._rollup_entity_totals("char", daterange, text, text, text, daterange) IS
     'Internal: _entity_totals from the daily rollup: for a team (57_teams.sql, its own rows) or a drill-down to a '
     'workspace or an API key.';
@@ -208,15 +300,9 @@ RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, 
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH v AS (
-        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
-        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
-        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'd' AND c.at = b.day
-                           AND c.kind = _entity_totals.kind
-        UNION ALL
-        SELECT b.account, b.provider, b.slot, c.workspace_id, c.api_key_id, c.model, c.cost, c.tokens, c.requests
-        FROM aispend._boundaries(_entity_totals.period, _entity_totals.provider, _entity_totals.compare_with) b
-        JOIN aispend._cum c ON c.account = b.account AND c.grain = 'm' AND c.at = b.month
-                           AND c.kind = _entity_totals.kind),
+        SELECT b.account, b.provider, b.slot, b.workspace_id, b.api_key_id, b.model, b.cost, b.tokens, b.requests
+        FROM aispend._cum_at_boundaries(_entity_totals.kind, _entity_totals.period, _entity_totals.provider,
+                                        _entity_totals.compare_with) b),
     t AS (
         SELECT v.account, min(v.provider) AS provider, v.workspace_id, v.api_key_id, v.model,
                coalesce(sum(v.cost) FILTER (WHERE v.slot = 1), 0) AS c1,

@@ -13,7 +13,7 @@ BEGIN ATOMIC
         SELECT coalesce(w.name, t.workspace_id) AS name, t.account, t.provider, t.workspace_id, t.cost, t.tokens,
                t.requests, t.previous_cost, t.previous_tokens, t.previous_requests
         FROM aispend._entity_totals('w', period, provider, NULL, NULL, min_cost, max_cost, compare_with) t
-        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id),
+        LEFT JOIN aispend._workspaces() w ON w.account = t.account AND w.workspace_id = t.workspace_id),
     g AS (
         SELECT e.name, sum(e.cost) AS cost FROM e GROUP BY e.name)
     SELECT e.name, e.account, e.provider, e.workspace_id, e.cost, e.tokens, e.requests, e.previous_cost,

@@ -53,13 +53,17 @@ RETURN coalesce(key_name, CASE api_key_id WHEN '(unattributed)' THEN '(fees with
 COMMENT ON FUNCTION aispend._api_key_label(text, text) IS 'Internal: the name shown for a key row.';
 
 -- The last UTC day with usage (tokens or requests) of a key, from the daily rollup.
+-- PL/pgSQL: on Citus a query of one account's shard with the arguments' values.
 CREATE FUNCTION aispend.api_key_last_active(account name, api_key_id text)
-RETURNS date LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT (SELECT max(r.day) FROM aispend.daily_rollup r
+RETURNS date LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT max(r.day) FROM aispend.daily_rollup r
             WHERE r.account = api_key_last_active.account AND r.api_key_id = api_key_last_active.api_key_id
               AND (r.total_tokens > 0 OR r.requests > 0));
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend.api_key_last_active(name, text) IS
     'The last UTC day with usage (tokens or requests) of an API key in the synced data; NULL: none.';
 
@@ -84,8 +88,8 @@ BEGIN ATOMIC
         SELECT k.account, k.provider, k.workspace_id, k.api_key_id, 0, 0,
                CASE WHEN aispend.reports_requests(k.provider) THEN 0 END, 0, 0,
                CASE WHEN aispend.reports_requests(k.provider) THEN 0 END
-        FROM aispend.api_keys k
-        LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+        FROM aispend._api_keys() k
+        LEFT JOIN aispend._workspaces() w ON w.account = k.account AND w.workspace_id = k.workspace_id
         WHERE include_unused AND k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
           AND aispend._provider_matches(k.provider, _api_key_rows.provider)
           AND aispend._workspace_is(w.name, k.workspace_id, _api_key_rows.workspace)
@@ -98,8 +102,8 @@ BEGIN ATOMIC
                t.cost, t.tokens, t.requests, t.previous_cost, t.previous_tokens, t.previous_requests,
                t.account, t.workspace_id, t.api_key_id, k.owner, k.last_used_at
         FROM t
-        LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
-        LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+        LEFT JOIN aispend._api_keys() k ON k.account = t.account AND k.api_key_id = t.api_key_id
+        LEFT JOIN aispend._workspaces() w ON w.account = t.account AND w.workspace_id = t.workspace_id
         WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
           AND (min_cost IS NULL OR t.cost >= min_cost)
           AND (max_cost IS NULL OR t.cost <= max_cost))
@@ -175,8 +179,8 @@ BEGIN ATOMIC
                  coalesce(sum(t.cost) FILTER (WHERE t.api_key_id LIKE '(%'), 0) AS not_key,
                  coalesce(sum(t.previous_cost), 0) AS previous
           FROM aispend._entity_totals('k', period, provider, workspace, api_key, min_cost, max_cost, compare_with) t
-          LEFT JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
-          LEFT JOIN aispend.workspaces w ON w.account = t.account AND w.workspace_id = t.workspace_id
+          LEFT JOIN aispend._api_keys() k ON k.account = t.account AND k.api_key_id = t.api_key_id
+          LEFT JOIN aispend._workspaces() w ON w.account = t.account AND w.workspace_id = t.workspace_id
           WHERE aispend._key_matches(k.name, w.name, k.key_hint, t.api_key_id, k.owner, search)
             AND (min_cost IS NULL OR t.cost >= min_cost)
             AND (max_cost IS NULL OR t.cost <= max_cost)) s
@@ -290,7 +294,7 @@ BEGIN ATOMIC
     FROM (SELECT r.*, a.day AS last_active_day, GREATEST((r.last_used_at AT TIME ZONE 'UTC')::date, a.day) AS last_use
           FROM aispend._api_key_rows(period, provider, search, NULL, NULL, workspace, NULL, true, NULL) r
           CROSS JOIN LATERAL (SELECT aispend.api_key_last_active(r.account, r.api_key_id) AS day) a) t
-    JOIN aispend.api_keys k ON k.account = t.account AND k.api_key_id = t.api_key_id
+    JOIN aispend._api_keys() k ON k.account = t.account AND k.api_key_id = t.api_key_id
     WHERE t.kind = 'key' AND t.status = 'active'
       AND t.cost = 0 AND t.tokens = 0 AND coalesce(t.requests, 0) = 0
     ORDER BY t.last_use NULLS FIRST, t.api_key, t.account, t.api_key_id;
@@ -316,8 +320,8 @@ BEGIN ATOMIC
                  k.last_used_at, a.day AS last_active_day,
                  GREATEST((k.last_used_at AT TIME ZONE 'UTC')::date, a.day) AS last_use,
                  k.account, k.workspace_id, k.api_key_id, k.owner
-          FROM aispend.api_keys k
-          LEFT JOIN aispend.workspaces w ON w.account = k.account AND w.workspace_id = k.workspace_id
+          FROM aispend._api_keys() k
+          LEFT JOIN aispend._workspaces() w ON w.account = k.account AND w.workspace_id = k.workspace_id
           CROSS JOIN LATERAL (SELECT aispend.api_key_last_active(k.account, k.api_key_id) AS day) a
           WHERE k.api_key_id NOT LIKE '(%' AND k.status NOT IN ('deleted', 'unlisted')
             AND aispend._provider_matches(k.provider, api_keys_idle.provider)) x

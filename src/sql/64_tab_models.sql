@@ -180,34 +180,44 @@ COMMENT ON FUNCTION aispend.models_csv(daterange, text, text, numeric, numeric, 
 CREATE FUNCTION aispend._slice_daily(period daterange, provider text, account name, workspace text, api_key text,
                                      model text)
 RETURNS TABLE (day date, cost numeric, tokens bigint, requests bigint)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    accounts name[];
+    counts_requests boolean;
+BEGIN
+    PERFORM aispend._check_period(_slice_daily.period);
+    -- the accounts of the provider filter first (on Citus a query of the shards cannot call
+    -- aispend._account_providers()); requests are counted (0 on empty days) when one of them reports them, else
+    -- NULL (Anthropic only)
+    SELECT pg_catalog.array_agg(ap.account) FILTER (WHERE _slice_daily.account IS NULL
+                                                       OR ap.account = _slice_daily.account),
+           bool_or(aispend.reports_requests(ap.provider))
+      INTO accounts, counts_requests
+      FROM aispend._account_providers() ap
+     WHERE aispend._provider_matches(ap.provider, _slice_daily.provider);
+    RETURN QUERY
     WITH r AS (
         SELECT r.day, r.cost, r.total_tokens, r.requests
         FROM aispend.daily_rollup r
-        JOIN aispend._account_providers() ap ON ap.account = r.account
         LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
         LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
-        WHERE r.day >= pg_catalog.lower(aispend._check_period(_slice_daily.period))
-          AND r.day < pg_catalog.upper(_slice_daily.period)
-          AND aispend._provider_matches(ap.provider, _slice_daily.provider)
-          AND (_slice_daily.account IS NULL OR r.account = _slice_daily.account)
+        WHERE r.account = ANY (accounts)
+          AND r.day >= pg_catalog.lower(_slice_daily.period) AND r.day < pg_catalog.upper(_slice_daily.period)
           AND aispend._workspace_is(w.name, r.workspace_id, _slice_daily.workspace)
           AND aispend._api_key_is(k.name, r.api_key_id, _slice_daily.api_key)
-          AND (_slice_daily.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(_slice_daily.model))),
-    -- requests: counted (0 on empty days) when some account in view reports them, else NULL (Anthropic only)
-    q AS (
-        SELECT bool_or(aispend.reports_requests(ap.provider)) AS counts
-        FROM aispend._account_providers() ap
-        WHERE aispend._provider_matches(ap.provider, _slice_daily.provider))
+          AND (_slice_daily.model IS NULL OR pg_catalog.lower(r.model) = pg_catalog.lower(_slice_daily.model)))
     SELECT d.day::date, coalesce(sum(r.cost), 0), coalesce(sum(r.total_tokens), 0)::bigint,
-           CASE WHEN (SELECT q.counts FROM q) THEN coalesce(sum(r.requests), 0)::bigint END
+           CASE WHEN counts_requests THEN coalesce(sum(r.requests), 0)::bigint END
     FROM pg_catalog.generate_series(pg_catalog.lower(_slice_daily.period)::timestamp,
                                     (pg_catalog.upper(_slice_daily.period) - 1)::timestamp, interval '1 day') AS d(day)
     LEFT JOIN r ON r.day = d.day::date
     GROUP BY d.day
     ORDER BY d.day;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._slice_daily(daterange, text, name, text, text, text) IS
     'Internal: exact cost, tokens and requests per UTC day of a slice (daily_series rounds it; budgets read it).';
 

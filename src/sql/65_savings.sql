@@ -5,13 +5,25 @@
 
 -- The tokens a scope sent in a period, per day, model and what sets their price (batch, service tier, inference
 -- geography, long context), by kind. Usage rows only: billed lines without usage cannot be re-priced.
-CREATE FUNCTION aispend._token_mix(period daterange, provider text, workspace text, api_key text, model text)
+-- PL/pgSQL (on Citus an SQL function cannot read a distributed table), with the accounts of the provider filter
+-- read first.
+CREATE FUNCTION aispend._token_mix_rows(p_period daterange, p_provider text, p_workspace text, p_api_key text,
+                                        p_model text)
 RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, day date,
                batch boolean, service_tier text, inference_geo text, long_context boolean, uncached bigint,
                cache_read bigint, cache_write_5m bigint, cache_write_1h bigint, output bigint, input_audio bigint,
                output_audio bigint, input_image bigint, output_image bigint)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    accounts name[];
+    providers text[];
+BEGIN
+    PERFORM aispend._check_period(p_period);
+    SELECT a.accounts, a.providers INTO accounts, providers FROM aispend._provider_accounts(p_provider) a;
+    RETURN QUERY
     SELECT u.account, ap.provider, u.workspace_id, u.api_key_id, u.model, (u.bucket_start AT TIME ZONE 'UTC')::date,
            coalesce(u.batch, false), u.service_tier, u.inference_geo, aispend._long_context(u.context_window),
            sum(u.uncached_input_tokens)::bigint, sum(u.cache_read_tokens)::bigint,
@@ -20,33 +32,47 @@ BEGIN ATOMIC
            sum(u.input_image_tokens)::bigint, sum(u.output_image_tokens)::bigint
     FROM (-- everything in the period
           SELECT u.* FROM aispend.usage u
-          WHERE _token_mix.workspace IS NULL AND _token_mix.api_key IS NULL
-            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
-            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
+          WHERE p_workspace IS NULL AND p_api_key IS NULL
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(p_period))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(p_period))
           UNION ALL
           -- a key's rows, found by the (account, api_key_id, bucket_start) index (in one workspace, if given)
           SELECT u.* FROM aispend.api_keys k
           JOIN aispend.usage u ON u.account = k.account AND u.api_key_id = k.api_key_id
-          WHERE _token_mix.api_key IS NOT NULL AND aispend._api_key_is(k.name, k.api_key_id, _token_mix.api_key)
-            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
-            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))
-            AND (_token_mix.workspace IS NULL OR u.workspace_id = _token_mix.workspace
+          WHERE p_api_key IS NOT NULL AND aispend._api_key_is(k.name, k.api_key_id, p_api_key)
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(p_period))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(p_period))
+            AND (p_workspace IS NULL OR u.workspace_id = p_workspace
                  OR EXISTS (SELECT 1 FROM aispend.workspaces w WHERE w.account = u.account
                               AND w.workspace_id = u.workspace_id
-                              AND aispend._workspace_is(w.name, w.workspace_id, _token_mix.workspace)))
+                              AND aispend._workspace_is(w.name, w.workspace_id, p_workspace)))
           UNION ALL
           -- a workspace's rows, found by the (account, workspace_id, bucket_start) index
           SELECT u.* FROM aispend.workspaces w
           JOIN aispend.usage u ON u.account = w.account AND u.workspace_id = w.workspace_id
-          WHERE _token_mix.api_key IS NULL AND _token_mix.workspace IS NOT NULL
-            AND aispend._workspace_is(w.name, w.workspace_id, _token_mix.workspace)
-            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(aispend._check_period(_token_mix.period)))
-            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(_token_mix.period))) u
-    JOIN aispend._account_providers() ap ON ap.account = u.account
+          WHERE p_api_key IS NULL AND p_workspace IS NOT NULL
+            AND aispend._workspace_is(w.name, w.workspace_id, p_workspace)
+            AND u.bucket_start >= aispend._utc_day_start(pg_catalog.lower(p_period))
+            AND u.bucket_start < aispend._utc_day_start(pg_catalog.upper(p_period))) u
+    JOIN ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers)) AS ap(account, provider)
+      ON ap.account = u.account
     WHERE u.model IS NOT NULL
-      AND aispend._provider_matches(ap.provider, _token_mix.provider)
-      AND (_token_mix.model IS NULL OR u.model = _token_mix.model)
+      AND (p_model IS NULL OR u.model = p_model)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
+END
+$$;
+COMMENT ON FUNCTION aispend._token_mix_rows(daterange, text, text, text, text) IS
+    'Internal (savings): what aispend._token_mix returns.';
+
+CREATE FUNCTION aispend._token_mix(period daterange, provider text, workspace text, api_key text, model text)
+RETURNS TABLE (account name, provider text, workspace_id text, api_key_id text, model text, day date,
+               batch boolean, service_tier text, inference_geo text, long_context boolean, uncached bigint,
+               cache_read bigint, cache_write_5m bigint, cache_write_1h bigint, output bigint, input_audio bigint,
+               output_audio bigint, input_image bigint, output_image bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT x.* FROM aispend._token_mix_rows(_token_mix.period, _token_mix.provider, _token_mix.workspace,
+                                            _token_mix.api_key, _token_mix.model) x;
 END;
 COMMENT ON FUNCTION aispend._token_mix(daterange, text, text, text, text) IS
     'Internal (savings): the tokens of a scope per day, model and price modifiers, by kind.';
@@ -91,14 +117,29 @@ COMMENT ON FUNCTION aispend._unknown_cost() IS 'Internal (savings): the missing 
 
 -- The models of the same class a model could be swapped for: those the organisation uses (so its accounts can
 -- call them), of the same provider unless across_providers. Class 'other' (unknown names, fees) has none.
+CREATE FUNCTION aispend._alternatives_of(p_provider text, p_model text, p_across_providers boolean)
+RETURNS TABLE (provider text, model text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT DISTINCT m.provider, m.model FROM aispend.models m
+    WHERE m.model <> p_model AND aispend.model_class(p_model) <> 'other'
+      AND aispend.model_class(m.model) = aispend.model_class(p_model)
+      AND (p_across_providers OR m.provider = p_provider);
+END
+$$;
+COMMENT ON FUNCTION aispend._alternatives_of(text, text, boolean) IS
+    'Internal (savings): what aispend._alternatives returns (PL/pgSQL: on Citus the models are a distributed table).';
+
 CREATE FUNCTION aispend._alternatives(provider text, model text, across_providers boolean)
 RETURNS TABLE (provider text, model text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT DISTINCT m.provider, m.model FROM aispend.models m
-    WHERE m.model <> _alternatives.model AND aispend.model_class(_alternatives.model) <> 'other'
-      AND aispend.model_class(m.model) = aispend.model_class(_alternatives.model)
-      AND (_alternatives.across_providers OR m.provider = _alternatives.provider);
+    SELECT a.* FROM aispend._alternatives_of(_alternatives.provider, _alternatives.model,
+                                             _alternatives.across_providers) a;
 END;
 COMMENT ON FUNCTION aispend._alternatives(text, text, boolean) IS
     'Internal (savings): the models of the same class a model could be swapped for (used by the organisation).';
@@ -170,12 +211,15 @@ COMMENT ON FUNCTION aispend._check_target_model(text) IS 'Internal: 22023 when r
 -- The provider whose price list a model is re-priced at: the one it is used with here, else the one whose
 -- catalogue prices it.
 CREATE FUNCTION aispend._model_provider(model text)
-RETURNS text LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT coalesce((SELECT min(m.provider) FROM aispend.models m WHERE m.model = _model_provider.model),
+RETURNS text LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN coalesce((SELECT min(m.provider) FROM aispend.models m WHERE m.model = _model_provider.model),
                     (SELECT min(p.provider) FROM aispend.model_prices p
                      WHERE aispend._price_rule_matches(p.match_kind, p.pattern, _model_provider.model)));
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._model_provider(text) IS
     'Internal (savings): the provider a model belongs to (where it is used, else whose price list has it).';
 
@@ -276,8 +320,8 @@ BEGIN ATOMIC
            pg_catalog.round(100 * o.list_cost / NULLIF(o.key_cost, 0), 1), o.assumptions, o.workspace_id,
            o.api_key_id, 'a re-pricing of the token counts at list prices, not a judgement of quality'
     FROM o
-    LEFT JOIN aispend.workspaces w ON w.account = o.account AND w.workspace_id = o.workspace_id
-    LEFT JOIN aispend.api_keys k ON k.account = o.account AND k.api_key_id = o.api_key_id
+    LEFT JOIN aispend._workspaces() w ON w.account = o.account AND w.workspace_id = o.workspace_id
+    LEFT JOIN aispend._api_keys() k ON k.account = o.account AND k.api_key_id = o.api_key_id
     ORDER BY o.list_cost - o.repriced DESC, o.account, o.workspace_id, o.api_key_id, o.model, o.price_model;
 END;
 COMMENT ON FUNCTION aispend.savings_opportunities(daterange, text, text, text, boolean, numeric) IS
@@ -335,8 +379,8 @@ BEGIN ATOMIC
            coalesce(g.caches, false) AND g.cache_read = 0 AND g.input >= cache_efficiency.min_input_tokens,
            g.workspace_id, g.api_key_id, 'a re-pricing of the token counts at list prices, not a judgement of quality'
     FROM g
-    LEFT JOIN aispend.workspaces w ON w.account = g.account AND w.workspace_id = g.workspace_id
-    LEFT JOIN aispend.api_keys k ON k.account = g.account AND k.api_key_id = g.api_key_id
+    LEFT JOIN aispend._workspaces() w ON w.account = g.account AND w.workspace_id = g.workspace_id
+    LEFT JOIN aispend._api_keys() k ON k.account = g.account AND k.api_key_id = g.api_key_id
     WHERE g.input > 0
     ORDER BY g.would_save DESC NULLS LAST, g.account, g.workspace_id, g.api_key_id, g.model;
 END;

@@ -28,6 +28,26 @@ COMMENT ON COLUMN aispend.middleware_spend.source IS 'Free text: which gateway /
 COMMENT ON COLUMN aispend.middleware_spend.loaded_at IS 'When the row was loaded.';
 SELECT pg_catalog.pg_extension_config_dump('aispend.middleware_spend', '');
 
+-- The spend the middleware captured in a period, per provider. PL/pgSQL: the table is distributed on Citus, where
+-- an SQL function (like the one below) cannot read it.
+CREATE FUNCTION aispend._middleware_captured(p_period daterange, p_accounts name[], p_provider text)
+RETURNS TABLE (provider text, captured numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT pg_catalog.lower(s.provider), sum(s.cost)
+    FROM aispend.middleware_spend s
+    WHERE s.day >= pg_catalog.lower(p_period) AND s.day < pg_catalog.upper(p_period)
+      AND (p_accounts IS NULL OR s.account IS NULL OR s.account = ANY (p_accounts))
+      AND aispend._provider_matches(pg_catalog.lower(s.provider), p_provider)
+    GROUP BY 1;
+END
+$$;
+COMMENT ON FUNCTION aispend._middleware_captured(daterange, name[], text) IS
+    'Internal: the middleware''s captured spend of a period per provider (aispend.middleware_coverage).';
+
 CREATE FUNCTION aispend.middleware_coverage(period daterange DEFAULT aispend.period('last_30_days'),
                                             accounts name[] DEFAULT NULL, provider text DEFAULT 'all')
 RETURNS TABLE (provider text, billed_cost numeric, captured_cost numeric, captured_pct numeric,
@@ -40,12 +60,9 @@ BEGIN ATOMIC
         WHERE accounts IS NULL OR t.account = ANY (accounts)
         GROUP BY t.provider),
     m AS (
-        SELECT pg_catalog.lower(s.provider) AS provider, sum(s.cost) AS captured
-        FROM aispend.middleware_spend s
-        WHERE s.day >= pg_catalog.lower(period) AND s.day < pg_catalog.upper(period)
-          AND (accounts IS NULL OR s.account IS NULL OR s.account = ANY (accounts))
-          AND aispend._provider_matches(pg_catalog.lower(s.provider), middleware_coverage.provider)
-        GROUP BY 1),
+        SELECT c.provider, c.captured
+        FROM aispend._middleware_captured(middleware_coverage.period, middleware_coverage.accounts,
+                                          middleware_coverage.provider) c),
     j AS (
         SELECT coalesce(b.provider, m.provider) AS provider, coalesce(b.billed, 0) AS billed,
                coalesce(m.captured, 0) AS captured

@@ -62,7 +62,8 @@ BEGIN
                    'aispend.unpriced_models FROM %I', role_name);
     EXECUTE format('REVOKE EXECUTE ON FUNCTION aispend.cost_facts_between(name, date, date), '
                    'aispend._cost_facts(name, date, date), '
-                   'aispend._usage_costed_between(name, timestamptz, timestamptz) FROM %I', role_name);
+                   'aispend._usage_costed_between(name, timestamptz, timestamptz), '
+                   'aispend._usage_costed_rows(name, timestamptz, timestamptz) FROM %I', role_name);
     INSERT INTO aispend.teams (team) VALUES (role_name) ON CONFLICT ON CONSTRAINT teams_pkey DO NOTHING;
     INSERT INTO aispend.team_scopes (team, workspace_name)
     SELECT role_name, n FROM unnest(workspace_names) AS n WHERE n IS NOT NULL

@@ -31,21 +31,28 @@ COMMENT ON COLUMN aispend.data_freshness.refresh_state IS
 CREATE FUNCTION aispend.cost_basis_split(period daterange DEFAULT aispend.period('last_30_days'),
                                          provider text DEFAULT 'all')
 RETURNS TABLE (cost_basis text, cost numeric, pct_of_cost numeric)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    accounts name[];
+BEGIN
+    PERFORM aispend._check_period(cost_basis_split.period);
+    accounts := (aispend._provider_accounts(cost_basis_split.provider)).accounts;
+    RETURN QUERY
     WITH c AS (
         SELECT coalesce(r.cost_basis, 'billed') AS cost_basis, sum(r.cost) AS cost
         FROM aispend.daily_rollup r
-        JOIN aispend._account_providers() ap ON ap.account = r.account
-        WHERE r.day >= pg_catalog.lower(aispend._check_period(cost_basis_split.period))
-          AND r.day < pg_catalog.upper(cost_basis_split.period)
-          AND aispend._provider_matches(ap.provider, cost_basis_split.provider)
+        WHERE r.account = ANY (accounts)
+          AND r.day >= pg_catalog.lower(cost_basis_split.period) AND r.day < pg_catalog.upper(cost_basis_split.period)
         GROUP BY 1)
     SELECT c.cost_basis, pg_catalog.round(c.cost, 2),
            pg_catalog.round(100 * c.cost / NULLIF(sum(c.cost) OVER (), 0), 2)
     FROM c
     ORDER BY c.cost DESC, c.cost_basis;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend.cost_basis_split(daterange, text) IS
     'The cost of a period by basis: billed, allocated (a bill shared out among keys by usage), estimated (from '
     'list prices: the bill is not settled yet), mixed; cost to the cent and its share in percent. The '

@@ -97,16 +97,26 @@ COMMENT ON FUNCTION aispend._anomaly_points(numeric[], date, integer, numeric, n
     'of the two months before is a monthly pattern and is left out.';
 
 -- The cost per UTC day of every API key, workspace name and model in [from_day, to_day], zero-filled, one array
--- per entity (row-level security applies: a team sees its own).
-CREATE FUNCTION aispend._entity_series(from_day date, to_day date, kind text, provider text)
+-- per entity (row-level security applies: a team sees its own). PL/pgSQL (on Citus, an SQL function cannot read
+-- a distributed table), with the accounts of the provider filter read first.
+CREATE FUNCTION aispend._entity_series_of(p_from date, p_to date, p_kind text, p_provider text)
 RETURNS TABLE (kind text, entity_id text, entity text, account name, provider text, history_from date,
                costs numeric[])
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    accounts name[];
+    providers text[];
+BEGIN
+    SELECT a.accounts, a.providers INTO accounts, providers FROM aispend._provider_accounts(p_provider) a;
+    RETURN QUERY
     WITH r AS (
         SELECT e.kind, e.id, e.entity, e.account, ap.provider, r.account AS source, r.day, r.cost
         FROM aispend.daily_rollup r
-        JOIN aispend._account_providers() ap ON ap.account = r.account
+        JOIN ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers)) AS ap(account, provider)
+          ON ap.account = r.account
         LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
         LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
         -- a key is itself (its account and id: two keys of one name stay apart, a renamed key stays one); a
@@ -114,16 +124,15 @@ BEGIN ATOMIC
         CROSS JOIN LATERAL (VALUES ('api_key', r.api_key_id, coalesce(k.name, r.api_key_id), r.account),
                                    ('workspace', coalesce(w.name, r.workspace_id), coalesce(w.name, r.workspace_id), NULL::name),
                                    ('model', r.model, r.model, NULL::name)) AS e(kind, id, entity, account)
-        WHERE r.day >= _entity_series.from_day AND r.day <= _entity_series.to_day
-          AND aispend._provider_matches(ap.provider, _entity_series.provider)
-          AND (_entity_series.kind IS NULL OR e.kind = _entity_series.kind)),
+        WHERE r.day >= p_from AND r.day <= p_to
+          AND (p_kind IS NULL OR e.kind = p_kind)),
     per_day AS (
         SELECT r.kind, r.id, r.account, r.day, sum(r.cost) AS cost
         FROM r GROUP BY r.kind, r.id, r.account, r.day),
     -- an account's history starts on its first day of spend (a first sync's backfill)
     starts AS (
-        SELECT a.account, (SELECT min(x.day) FROM aispend.daily_rollup x WHERE x.account = a.account) AS first_day
-        FROM (SELECT DISTINCT r.source AS account FROM r) a),
+        SELECT x.account, min(x.day) AS first_day
+        FROM aispend.daily_rollup x WHERE x.account = ANY (accounts) GROUP BY x.account),
     ents AS (
         SELECT r.kind, r.id, r.account, min(r.entity) AS entity,
                pg_catalog.string_agg(DISTINCT r.provider, ', ') AS provider, max(starts.first_day) AS history_from
@@ -131,11 +140,22 @@ BEGIN ATOMIC
     SELECT ents.kind, ents.id, ents.entity, ents.account, ents.provider, ents.history_from,
            pg_catalog.array_agg(coalesce(per_day.cost, 0) ORDER BY d.day)
     FROM ents
-    CROSS JOIN pg_catalog.generate_series(_entity_series.from_day::timestamp, _entity_series.to_day::timestamp,
-                                          interval '1 day') AS d(day)
+    CROSS JOIN pg_catalog.generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') AS d(day)
     LEFT JOIN per_day ON per_day.kind = ents.kind AND per_day.id = ents.id
                      AND per_day.account IS NOT DISTINCT FROM ents.account AND per_day.day = d.day::date
     GROUP BY ents.kind, ents.id, ents.entity, ents.account, ents.provider, ents.history_from;
+END
+$$;
+COMMENT ON FUNCTION aispend._entity_series_of(date, date, text, text) IS
+    'Internal: what aispend._entity_series returns.';
+
+CREATE FUNCTION aispend._entity_series(from_day date, to_day date, kind text, provider text)
+RETURNS TABLE (kind text, entity_id text, entity text, account name, provider text, history_from date,
+               costs numeric[])
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT s.* FROM aispend._entity_series_of(_entity_series.from_day, _entity_series.to_day, _entity_series.kind,
+                                              _entity_series.provider) s;
 END;
 COMMENT ON FUNCTION aispend._entity_series(date, date, text, text) IS
     'Internal: the exact cost per UTC day of [from_day, to_day] of every API key (by account and id, with its name), '

@@ -8,18 +8,22 @@
 -- The display name of a provider for ProviderName / PublisherName / InvoiceIssuerName; a FOCUS account says which
 -- cloud its imported charges came from.
 CREATE FUNCTION aispend._focus_provider_name(account name, provider text)
-RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT CASE provider WHEN 'openai' THEN 'OpenAI' WHEN 'anthropic' THEN 'Anthropic' WHEN 'openrouter' THEN 'OpenRouter'
+RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    -- PL/pgSQL: on Citus a query of an SQL function's parameter reaches a distributed table only through it
+    RETURN CASE provider WHEN 'openai' THEN 'OpenAI' WHEN 'anthropic' THEN 'Anthropic' WHEN 'openrouter' THEN 'OpenRouter'
                          WHEN 'focus' THEN coalesce(
                              (SELECT pg_catalog.string_agg(DISTINCT CASE c.cloud WHEN 'aws' THEN 'Amazon Web Services'
                                                                                  WHEN 'azure' THEN 'Microsoft'
                                                                                  WHEN 'gcp' THEN 'Google Cloud'
                                                                                  ELSE 'Other' END, ', ')
-                                FROM aispend.focus_charges c WHERE c.account OPERATOR(pg_catalog.=) _focus_provider_name.account),
+                                FROM aispend.focus_charges c WHERE c.account = _focus_provider_name.account),
                              'Imported FOCUS billing')
                          ELSE coalesce(provider, 'Unknown') END;
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend._focus_provider_name(name, text) IS
     'Internal: ProviderName of an account''s FOCUS rows (OpenAI, Anthropic, OpenRouter; a FOCUS account: its clouds).';
 
@@ -43,9 +47,22 @@ RETURNS TABLE (
     "x_Account" text, "x_Provider" text, "x_WorkspaceId" text, "x_ApiKeyId" text, "x_Model" text,
     "x_CostBasis" text, "x_BilledCost" numeric, "x_AllocatedCost" numeric, "x_EstimatedCost" numeric,
     "x_InputTokens" bigint, "x_OutputTokens" bigint, "x_Requests" bigint, "x_Unpriced" boolean)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    accounts name[];
+    providers text[];
+    provider_names text[];
+BEGIN
+    -- the accounts of the provider filter and their FOCUS provider names first: on Citus a query of the shards
+    -- cannot call a function that reads another table
+    SELECT a.accounts, a.providers INTO accounts, providers FROM aispend._provider_accounts(focus.provider) a;
+    provider_names := ARRAY(SELECT aispend._focus_provider_name(x.account, x.provider)
+                            FROM ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers))
+                                 WITH ORDINALITY AS x(account, provider, n)
+                            ORDER BY x.n);
+    RETURN QUERY
     SELECT NULL::text,                                                            -- AvailabilityZone
            r.cost,                                                                -- BilledCost
            r.account::text, r.account::text, 'aispend account',                  -- BillingAccountId, Name, Type
@@ -86,13 +103,13 @@ AS $$
            r.account::text, pv.provider, r.workspace_id, r.api_key_id, r.model, r.cost_basis, r.billed_cost,
            r.allocated_cost, r.estimated_cost, r.input_tokens, r.output_tokens, r.requests, r.unpriced
     FROM aispend.daily_rollup r
-    JOIN (SELECT ap.account, ap.provider, aispend._focus_provider_name(ap.account, ap.provider) AS provider_name
-          FROM aispend._account_providers() ap) pv ON pv.account = r.account
+    JOIN ROWS FROM (pg_catalog.unnest(accounts), pg_catalog.unnest(providers), pg_catalog.unnest(provider_names))
+         AS pv(account, provider, provider_name) ON pv.account = r.account
     LEFT JOIN aispend.workspaces w ON w.account = r.account AND w.workspace_id = r.workspace_id
     LEFT JOIN aispend.api_keys k ON k.account = r.account AND k.api_key_id = r.api_key_id
     WHERE r.day >= pg_catalog.lower(focus.period) AND r.day < pg_catalog.upper(focus.period)
-      AND aispend._provider_matches(pv.provider, focus.provider)
-    ORDER BY r.day, r.account, r.workspace_id, r.api_key_id, r.model
+    ORDER BY r.day, r.account, r.workspace_id, r.api_key_id, r.model;
+END
 $$;
 COMMENT ON FUNCTION aispend.focus(daterange, text) IS
     'Every cost of the dashboard in a period (default: the last 30 days) as FOCUS 1.2 rows: one per UTC day, '

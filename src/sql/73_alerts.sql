@@ -213,16 +213,25 @@ SELECT pg_catalog.pg_extension_config_dump('aispend.alert_deliveries_id_seq', ''
 -- ---------------------------------------------------------------- conditions
 
 -- Every condition that holds now, per enabled rule (row-level security applies: evaluate as an admin).
+-- PL/pgSQL, with the rules and budgets read first: the query then reads the tabs' functions only (on Citus a
+-- query of the rules, a reference table, cannot call a function that reads the distributed tables).
 CREATE FUNCTION aispend.alert_conditions(as_of date DEFAULT aispend.utc_today(), at_time timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (rule text, kind text, alert_key text, scope text, observed numeric, threshold numeric, message text,
                details jsonb)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
 SET jit = off
-BEGIN ATOMIC
-    WITH r AS (SELECT * FROM aispend.alert_rules r WHERE r.enabled),
+AS $$
+#variable_conflict use_column
+DECLARE
+    rules aispend.alert_rules[] := ARRAY(SELECT r FROM aispend.alert_rules r WHERE r.enabled);
+    budgets aispend.budgets[] := ARRAY(SELECT b FROM aispend.budgets b);
+BEGIN
+    RETURN QUERY
+    WITH r AS (SELECT * FROM pg_catalog.unnest(rules) r),
     budget AS MATERIALIZED (
         SELECT s.*, b.thresholds
-        FROM aispend.budgets_status(alert_conditions.as_of) s JOIN aispend.budgets b ON b.name = s.name
+        FROM aispend.budgets_status(alert_conditions.as_of) s JOIN pg_catalog.unnest(budgets) b ON b.name = s.name
         -- a custom budget whose days are over has no current period: its alerts resolve
         WHERE s.period @> alert_conditions.as_of
           AND EXISTS (SELECT 1 FROM r WHERE r.kind IN ('budget_threshold', 'budget_forecast'))),
@@ -299,7 +308,8 @@ BEGIN ATOMIC
                                       / 3600)::numeric, 1) AS hours
              FROM fresh f GROUP BY f.account) x
     WHERE r.kind = 'stale_data' AND (x.hours IS NULL OR x.hours > r.max_age_hours);
-END;
+END
+$$;
 COMMENT ON FUNCTION aispend.alert_conditions(date, timestamptz) IS
     'Every condition of the enabled alert rules that holds now: what aispend.evaluate_alerts() would fire or keep '
     'firing. A dry run: it changes nothing.';
@@ -350,39 +360,70 @@ SET jit = off
 AS $$
 DECLARE
     c record;
+    v_rules text[];
+    v_kinds text[];
+    v_keys text[];
+    v_scopes text[];
+    v_observed numeric[];
+    v_thresholds numeric[];
+    v_messages text[];
+    v_details jsonb[];
+    v_fired bigint[];
+    v_cleared bigint[];
 BEGIN
     -- one evaluation at a time (two syncs ending together would both fire the same condition)
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aispend.evaluate_alerts'));
-    -- no rule to evaluate and no alert to resolve: nothing to do (and no dashboard query to run, which a Citus
-    -- cluster cannot plan yet, docs/scaling.md)
+    -- no rule to evaluate and no alert to resolve: nothing to do
     IF NOT EXISTS (SELECT 1 FROM aispend.alert_rules r WHERE r.enabled)
        AND NOT EXISTS (SELECT 1 FROM aispend.alerts a WHERE a.state <> 'resolved') THEN
         RETURN;
     END IF;
+    -- the conditions first, then one statement for each change of the alerts (on Citus the alerts are a
+    -- reference table, which a statement cannot change while it reads the tabs' functions; and one with foreign
+    -- keys, which Citus changes only after reads over one connection per node)
+    IF aispend._citus_present() THEN
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    SELECT pg_catalog.array_agg(x.rule), pg_catalog.array_agg(x.kind), pg_catalog.array_agg(x.alert_key),
+           pg_catalog.array_agg(x.scope), pg_catalog.array_agg(x.observed), pg_catalog.array_agg(x.threshold),
+           pg_catalog.array_agg(x.message), pg_catalog.array_agg(x.details)
+      INTO v_rules, v_kinds, v_keys, v_scopes, v_observed, v_thresholds, v_messages, v_details
+      FROM aispend.alert_conditions(as_of) x;
+    -- firing alerts that still hold stay quiet: last_fired moves
+    UPDATE aispend.alerts a
+       SET last_fired = pg_catalog.now(), observed = cond.observed, threshold = cond.threshold,
+           message = cond.message, details = cond.details
+      FROM ROWS FROM (pg_catalog.unnest(v_rules), pg_catalog.unnest(v_keys), pg_catalog.unnest(v_observed),
+                      pg_catalog.unnest(v_thresholds), pg_catalog.unnest(v_messages), pg_catalog.unnest(v_details))
+           AS cond(rule, alert_key, observed, threshold, message, details)
+     WHERE a.state <> 'resolved' AND a.rule = cond.rule AND a.alert_key = cond.alert_key;
+    WITH f AS (
+        INSERT INTO aispend.alerts (rule, kind, alert_key, scope, observed, threshold, message, details)
+        SELECT cond.rule, cond.kind, cond.alert_key, cond.scope, cond.observed, cond.threshold, cond.message,
+               cond.details
+        FROM ROWS FROM (pg_catalog.unnest(v_rules), pg_catalog.unnest(v_kinds), pg_catalog.unnest(v_keys),
+                        pg_catalog.unnest(v_scopes), pg_catalog.unnest(v_observed), pg_catalog.unnest(v_thresholds),
+                        pg_catalog.unnest(v_messages), pg_catalog.unnest(v_details))
+             AS cond(rule, kind, alert_key, scope, observed, threshold, message, details)
+        -- NOT IN, not a correlated NOT EXISTS, which Citus cannot plan here (no column is NULL on either side)
+        WHERE (cond.rule, cond.alert_key) NOT IN (SELECT a.rule, a.alert_key FROM aispend.alerts a
+                                                  WHERE a.state <> 'resolved')
+        RETURNING aispend.alerts.id)
+    SELECT pg_catalog.array_agg(f.id) INTO v_fired FROM f;
+    WITH r AS (
+        UPDATE aispend.alerts a SET state = 'resolved', resolved_at = pg_catalog.now()
+         WHERE a.state <> 'resolved'
+           AND (a.rule, a.alert_key) NOT IN (SELECT cond.rule, cond.alert_key
+                                             FROM ROWS FROM (pg_catalog.unnest(v_rules), pg_catalog.unnest(v_keys))
+                                                  AS cond(rule, alert_key))
+        RETURNING a.id)
+    SELECT pg_catalog.array_agg(r.id) INTO v_cleared FROM r;
     FOR c IN
-        WITH cond AS MATERIALIZED (SELECT * FROM aispend.alert_conditions(as_of)),
-        kept AS (
-            UPDATE aispend.alerts a
-               SET last_fired = pg_catalog.now(), observed = cond.observed, threshold = cond.threshold,
-                   message = cond.message, details = cond.details
-              FROM cond
-             WHERE a.state <> 'resolved' AND a.rule = cond.rule AND a.alert_key = cond.alert_key
-            RETURNING a.id),
-        fired AS (
-            INSERT INTO aispend.alerts (rule, kind, alert_key, scope, observed, threshold, message, details)
-            SELECT cond.rule, cond.kind, cond.alert_key, cond.scope, cond.observed, cond.threshold, cond.message,
-                   cond.details
-            FROM cond
-            WHERE NOT EXISTS (SELECT 1 FROM aispend.alerts a
-                              WHERE a.state <> 'resolved' AND a.rule = cond.rule AND a.alert_key = cond.alert_key)
-            RETURNING aispend.alerts.id, 'firing'::text AS event),
-        cleared AS (
-            UPDATE aispend.alerts a SET state = 'resolved', resolved_at = pg_catalog.now()
-             WHERE a.state <> 'resolved'
-               AND NOT EXISTS (SELECT 1 FROM cond WHERE cond.rule = a.rule AND cond.alert_key = a.alert_key)
-            RETURNING a.id, 'resolved'::text AS event)
-        -- (kept runs too: a data-modifying WITH always runs to completion)
-        SELECT x.id, x.event FROM (SELECT * FROM fired UNION ALL SELECT * FROM cleared) x ORDER BY x.id
+        SELECT x.id, x.event
+        FROM (SELECT f.id, 'firing'::text AS event FROM pg_catalog.unnest(v_fired) AS f(id)
+              UNION ALL
+              SELECT r.id, 'resolved' FROM pg_catalog.unnest(v_cleared) AS r(id)) x
+        ORDER BY x.id
     LOOP
         PERFORM aispend._alert_changed(c.id, c.event);
         RETURN QUERY SELECT a.id, c.event, a.rule, a.scope, a.message FROM aispend.alerts a WHERE a.id = c.id;

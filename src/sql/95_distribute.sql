@@ -194,15 +194,15 @@ BEGIN
                   HINT = 'Run it on a Citus coordinator (CREATE EXTENSION citus, then citus_add_node for each worker); '
                          'see docs/scaling.md.';
     END IF;
-    -- The sync runs on a cluster; the cost model and the tabs do not yet (docs/scaling.md): their SQL functions
-    -- read distributed tables, which Citus cannot plan, and the rollups would stay empty. Only on request.
+    -- The sync, the rollups and the dashboard run on a cluster, but not everything does yet (docs/scaling.md):
+    -- only on request.
     IF NOT coalesce(experimental, false) THEN
-        RAISE EXCEPTION 'aispend.distribute(): the dashboard does not run on a Citus cluster yet'
+        RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync of every account runs on a distributed installation, but the rollups stay empty '
-                           'and the tabs fail: the cost model and the tabs are SQL functions reading distributed '
-                           'tables, which Citus 13 cannot plan.',
-                  HINT = 'To try the distributed sync anyway: SELECT * FROM aispend.distribute(experimental => true). '
+                  DETAIL = 'The sync, the rollups and the dashboard run on a distributed installation, but teams do '
+                           'not, and changes to the facts or prices made outside aispend''s own functions are not '
+                           'rolled up by themselves.',
+                  HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
                          'See docs/scaling.md.';
     END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
@@ -304,8 +304,8 @@ $$;
 COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
-    'Returns what it did. Refuses when Citus is absent, and unless experimental => true: the dashboard does not run '
-    'on a cluster yet. See docs/scaling.md.';
+    'Returns what it did. Refuses when Citus is absent, and unless experimental => true: teams do not run on a '
+    'cluster yet. See docs/scaling.md.';
 
 REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;
