@@ -168,14 +168,20 @@ BEGIN
               FROM d GROUP BY d.kind, d.workspace_id, d.api_key_id, d.model) e,
              pg_catalog.generate_series(e.first::timestamp, p_month + interval '1 month' - interval '1 day',
                                         interval '1 day') AS gd),
+    -- every day of every entity with its figures (none on a day without data), by grouping a union rather than
+    -- a join: right after a first sync the rollup's statistics say a few rows, and the join became a nested loop
+    -- (minutes for a large account on a Citus worker)
     nr AS MATERIALIZED (
-        SELECT g.day, g.kind, g.workspace_id, g.api_key_id, g.model,
-               coalesce(sum(d.cost) OVER w, 0) AS cost, coalesce(sum(d.tokens) OVER w, 0) AS tokens,
-               sum(d.requests) OVER w AS requests
-        FROM g
-        LEFT JOIN d ON d.kind = g.kind AND d.workspace_id = g.workspace_id AND d.api_key_id = g.api_key_id
-                   AND d.model = g.model AND d.day = g.day
-        WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.day)),
+        SELECT x.day, x.kind, x.workspace_id, x.api_key_id, x.model,
+               coalesce(sum(sum(x.cost)) OVER w, 0) AS cost, coalesce(sum(sum(x.tokens)) OVER w, 0) AS tokens,
+               sum(sum(x.requests)) OVER w AS requests
+        FROM (SELECT g.day, g.kind, g.workspace_id, g.api_key_id, g.model, NULL::numeric AS cost,
+                     NULL::numeric AS tokens, NULL::numeric AS requests
+              FROM g
+              UNION ALL
+              SELECT d.day, d.kind, d.workspace_id, d.api_key_id, d.model, d.cost, d.tokens, d.requests FROM d) x
+        GROUP BY x.day, x.kind, x.workspace_id, x.api_key_id, x.model
+        WINDOW w AS (PARTITION BY x.kind, x.workspace_id, x.api_key_id, x.model ORDER BY x.day)),
     gone AS (
         DELETE FROM aispend._cum x
         WHERE x.account = p_account AND x.grain = 'd' AND x.at >= p_month AND x.at < (p_month + interval '1 month')::date
@@ -221,14 +227,18 @@ BEGIN
         FROM (SELECT t.kind, t.workspace_id, t.api_key_id, t.model, min(t.m) AS first
               FROM t GROUP BY t.kind, t.workspace_id, t.api_key_id, t.model) f,
              pg_catalog.generate_series(f.first::timestamp, p_last::timestamp, interval '1 month') AS gm),
+    -- by grouping a union rather than a join, as in aispend._reroll_month_days
     s AS (
-        SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m,
-               coalesce(sum(t.cost) OVER w, 0) AS cost, coalesce(sum(t.tokens) OVER w, 0) AS tokens,
-               sum(t.requests) OVER w AS requests, count(t.m) OVER w AS months_before
-        FROM g
-        LEFT JOIN t ON t.kind = g.kind AND t.workspace_id = g.workspace_id AND t.api_key_id = g.api_key_id
-                   AND t.model = g.model AND t.m = g.m
-        WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.m
+        SELECT x.kind, x.workspace_id, x.api_key_id, x.model, x.m,
+               coalesce(sum(sum(x.cost)) OVER w, 0) AS cost, coalesce(sum(sum(x.tokens)) OVER w, 0) AS tokens,
+               sum(sum(x.requests)) OVER w AS requests, sum(count(x.cost)) OVER w AS months_before
+        FROM (SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m, NULL::numeric AS cost,
+                     NULL::numeric AS tokens, NULL::numeric AS requests
+              FROM g
+              UNION ALL
+              SELECT t.kind, t.workspace_id, t.api_key_id, t.model, t.m, t.cost, t.tokens, t.requests FROM t) x
+        GROUP BY x.kind, x.workspace_id, x.api_key_id, x.model, x.m
+        WINDOW w AS (PARTITION BY x.kind, x.workspace_id, x.api_key_id, x.model ORDER BY x.m
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
     -- an entity has a row from the month after its first one: none for its first month (nothing is before
     -- it), whether the re-roll starts there (a first roll-up) or earlier (a later one)

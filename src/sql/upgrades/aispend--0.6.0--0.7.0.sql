@@ -600,6 +600,60 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION aispend._reroll_month_days(p_account name, p_month date)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+BEGIN
+    WITH d AS (
+        SELECT r.day,
+               (CASE WHEN GROUPING(r.api_key_id) = 0 THEN 'k' WHEN GROUPING(r.model) = 0 THEN 'm' ELSE 'w' END)::"char"
+                   AS kind,
+               coalesce(r.workspace_id, '') AS workspace_id, coalesce(r.api_key_id, '') AS api_key_id,
+               coalesce(r.model, '') AS model,
+               sum(r.cost) AS cost, coalesce(sum(r.total_tokens), 0) AS tokens, sum(r.requests) AS requests
+        FROM aispend.daily_rollup r
+        WHERE r.account = p_account AND r.day >= p_month AND r.day < (p_month + interval '1 month')::date
+        GROUP BY GROUPING SETS ((r.day, r.workspace_id), (r.day, r.workspace_id, r.api_key_id), (r.day, r.model))),
+    g AS (
+        SELECT e.kind, e.workspace_id, e.api_key_id, e.model, gd::date AS day
+        FROM (SELECT d.kind, d.workspace_id, d.api_key_id, d.model, min(d.day) AS first
+              FROM d GROUP BY d.kind, d.workspace_id, d.api_key_id, d.model) e,
+             pg_catalog.generate_series(e.first::timestamp, p_month + interval '1 month' - interval '1 day',
+                                        interval '1 day') AS gd),
+    -- every day of every entity with its figures (none on a day without data), by grouping a union rather than
+    -- a join: right after a first sync the rollup's statistics say a few rows, and the join became a nested loop
+    -- (minutes for a large account on a Citus worker)
+    nr AS MATERIALIZED (
+        SELECT x.day, x.kind, x.workspace_id, x.api_key_id, x.model,
+               coalesce(sum(sum(x.cost)) OVER w, 0) AS cost, coalesce(sum(sum(x.tokens)) OVER w, 0) AS tokens,
+               sum(sum(x.requests)) OVER w AS requests
+        FROM (SELECT g.day, g.kind, g.workspace_id, g.api_key_id, g.model, NULL::numeric AS cost,
+                     NULL::numeric AS tokens, NULL::numeric AS requests
+              FROM g
+              UNION ALL
+              SELECT d.day, d.kind, d.workspace_id, d.api_key_id, d.model, d.cost, d.tokens, d.requests FROM d) x
+        GROUP BY x.day, x.kind, x.workspace_id, x.api_key_id, x.model
+        WINDOW w AS (PARTITION BY x.kind, x.workspace_id, x.api_key_id, x.model ORDER BY x.day)),
+    gone AS (
+        DELETE FROM aispend._cum x
+        WHERE x.account = p_account AND x.grain = 'd' AND x.at >= p_month AND x.at < (p_month + interval '1 month')::date
+          -- NOT IN, hashed (see aispend._reroll_days)
+          AND (x.at, x.kind, x.workspace_id, x.api_key_id, x.model) NOT IN
+              (SELECT nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model FROM nr))
+    INSERT INTO aispend._cum AS c (account, grain, at, kind, workspace_id, api_key_id, model, cost, tokens, requests)
+    SELECT p_account, 'd', nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model, nr.cost, nr.tokens, nr.requests
+    FROM nr
+    -- stored day by day: a tab reads the rows of one day, which then share a few pages
+    ORDER BY nr.day, nr.kind, nr.workspace_id, nr.api_key_id, nr.model
+    ON CONFLICT (account, grain, at, kind, workspace_id, api_key_id, model) DO UPDATE
+       SET cost = excluded.cost, tokens = excluded.tokens, requests = excluded.requests
+     WHERE (c.cost::text, c.tokens::text, c.requests::text)
+           IS DISTINCT FROM (excluded.cost::text, excluded.tokens::text, excluded.requests::text);
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION aispend._reroll_months(p_account name, p_from date, p_last date)
  RETURNS void
  LANGUAGE plpgsql
@@ -624,14 +678,18 @@ BEGIN
         FROM (SELECT t.kind, t.workspace_id, t.api_key_id, t.model, min(t.m) AS first
               FROM t GROUP BY t.kind, t.workspace_id, t.api_key_id, t.model) f,
              pg_catalog.generate_series(f.first::timestamp, p_last::timestamp, interval '1 month') AS gm),
+    -- by grouping a union rather than a join, as in aispend._reroll_month_days
     s AS (
-        SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m,
-               coalesce(sum(t.cost) OVER w, 0) AS cost, coalesce(sum(t.tokens) OVER w, 0) AS tokens,
-               sum(t.requests) OVER w AS requests, count(t.m) OVER w AS months_before
-        FROM g
-        LEFT JOIN t ON t.kind = g.kind AND t.workspace_id = g.workspace_id AND t.api_key_id = g.api_key_id
-                   AND t.model = g.model AND t.m = g.m
-        WINDOW w AS (PARTITION BY g.kind, g.workspace_id, g.api_key_id, g.model ORDER BY g.m
+        SELECT x.kind, x.workspace_id, x.api_key_id, x.model, x.m,
+               coalesce(sum(sum(x.cost)) OVER w, 0) AS cost, coalesce(sum(sum(x.tokens)) OVER w, 0) AS tokens,
+               sum(sum(x.requests)) OVER w AS requests, sum(count(x.cost)) OVER w AS months_before
+        FROM (SELECT g.kind, g.workspace_id, g.api_key_id, g.model, g.m, NULL::numeric AS cost,
+                     NULL::numeric AS tokens, NULL::numeric AS requests
+              FROM g
+              UNION ALL
+              SELECT t.kind, t.workspace_id, t.api_key_id, t.model, t.m, t.cost, t.tokens, t.requests FROM t) x
+        GROUP BY x.kind, x.workspace_id, x.api_key_id, x.model, x.m
+        WINDOW w AS (PARTITION BY x.kind, x.workspace_id, x.api_key_id, x.model ORDER BY x.m
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
     -- an entity has a row from the month after its first one: none for its first month (nothing is before
     -- it), whether the re-roll starts there (a first roll-up) or earlier (a later one)
