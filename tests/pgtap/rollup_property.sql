@@ -26,7 +26,7 @@
 -- and per step kind the first step that made a difference), and one that the steps covered what they should.
 -- Each seed runs in a savepoint; everything is rolled back.
 BEGIN;
-SELECT plan(4);
+SELECT plan(5);
 SET LOCAL client_min_messages = warning;
 
 -- ---------------------------------------------------------------- the fixture's shape
@@ -964,11 +964,37 @@ $$;
 
 SAVEPOINT seed_1;
 DO $$ BEGIN PERFORM pg_temp.rp_run(1, 0.1234, 200); END $$;
+-- the cumulative rows the incremental re-rolls left are those a rebuild from scratch makes (row for row, zero
+-- rows included: a re-roll that started before an entity's first month once left one there)
+CREATE TEMP TABLE rp_cum_incremental AS
+SELECT c.account, c.grain, c.at, c.kind, c.workspace_id, c.api_key_id, c.model, c.cost::text, c.tokens, c.requests
+FROM aispend._cum c;
+SELECT count(*) FROM aispend.refresh_rollups() \g /dev/null
+SELECT (SELECT count(*) FROM (TABLE rp_cum_incremental
+                              EXCEPT ALL
+                              SELECT c.account, c.grain, c.at, c.kind, c.workspace_id, c.api_key_id, c.model,
+                                     c.cost::text, c.tokens, c.requests FROM aispend._cum c) x)
+     + (SELECT count(*) FROM (SELECT c.account, c.grain, c.at, c.kind, c.workspace_id, c.api_key_id, c.model,
+                                     c.cost::text, c.tokens, c.requests FROM aispend._cum c
+                              EXCEPT ALL
+                              TABLE rp_cum_incremental) x) AS cum_diffs_1,
+       (SELECT count(*) FROM rp_cum_incremental) AS cum_rows_1,
+       -- a month row (everything before the month) only for an entity with a day row before it
+       (SELECT count(*) FROM rp_cum_incremental m
+         WHERE m.grain = 'm'
+           AND NOT EXISTS (SELECT 1 FROM rp_cum_incremental d
+                           WHERE d.grain = 'd' AND d.account = m.account AND d.kind = m.kind
+                             AND d.workspace_id = m.workspace_id AND d.api_key_id = m.api_key_id
+                             AND d.model = m.model AND d.at < m.at)) AS cum_orphans_1 \gset
 SELECT r.diffs AS diffs_1, format('seed %s: %s steps, 0 differences', r.seed, r.steps) AS name_1,
        (SELECT string_agg(m, E'\n') FROM pg_temp.rp_report(r.seed) m) AS diag_1, pg_temp.rp_covered(r.seed) AS covered_1
 FROM rp_result r WHERE r.ord = 1 \gset
 ROLLBACK TO SAVEPOINT seed_1;
 SELECT is(:'diffs_1'::bigint, 0::bigint, :'name_1');
+SELECT ok(:'cum_diffs_1'::bigint = 0 AND :'cum_orphans_1'::bigint = 0 AND :'cum_rows_1'::bigint > 0,
+          format('seed 0.1234: refresh_rollups() rebuilds the %s cumulative rows the incremental re-rolls left, row '
+                 'for row (%s differ), and no month row precedes its entity''s first day (%s do)',
+                 :'cum_rows_1', :'cum_diffs_1', :'cum_orphans_1'));
 SELECT diag(:'diag_1');
 
 SAVEPOINT seed_2;

@@ -2,7 +2,7 @@
 -- each may see, and neither sees the other's rows anywhere; a team given everything sees exactly what a reader
 -- sees (the team's own-rows path equals the cumulative path).
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 \ir include/dashboard_fixture.psql
 
 -- 'Alpha' combines an OpenAI project and an Anthropic workspace
@@ -42,6 +42,8 @@ SELECT throws_ok($$SELECT * FROM aispend.cost_facts$$, '42501', NULL,
                  'the live cost model (bills shared among keys it cannot see) is not a team''s');
 SELECT throws_ok($$SELECT * FROM aispend._cost_facts('fx_openai', '2026-09-01', '2026-09-30')$$, '42501', NULL,
                  'nor is the function behind it');
+SELECT throws_ok($$SELECT * FROM aispend._usage_costed_rows('fx_openai', '-infinity', 'infinity')$$, '42501', NULL,
+                 'nor are the estimates of the usage rows behind it');
 SELECT ok(strpos(aispend.report_html((SELECT period FROM p)), 'Batch Jobs') = 0
           AND strpos(aispend.report_html((SELECT period FROM p)), 'Alpha') > 0, 'its report names only its workspaces');
 RESET ROLE;
