@@ -381,9 +381,7 @@ BEGIN
     -- the conditions first, then one statement for each change of the alerts (on Citus the alerts are a
     -- reference table, which a statement cannot change while it reads the tabs' functions; and one with foreign
     -- keys, which Citus changes only after reads over one connection per node)
-    IF aispend._citus_present() THEN
-        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
-    END IF;
+    PERFORM aispend._citus_sequential();
     SELECT pg_catalog.array_agg(x.rule), pg_catalog.array_agg(x.kind), pg_catalog.array_agg(x.alert_key),
            pg_catalog.array_agg(x.scope), pg_catalog.array_agg(x.observed), pg_catalog.array_agg(x.threshold),
            pg_catalog.array_agg(x.message), pg_catalog.array_agg(x.details)

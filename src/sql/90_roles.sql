@@ -18,6 +18,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     obj record;
 BEGIN
+    PERFORM aispend._citus_sequential();   -- the alerts are a reference table with foreign keys on Citus
     EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
     FOR obj IN SELECT c.oid::regclass AS rel
                  FROM pg_class AS c
@@ -39,6 +40,7 @@ BEGIN
     FOR obj IN SELECT f AS fn FROM aispend._reader_functions() AS f LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.fn, role_name);
     END LOOP;
+    PERFORM aispend._citus_copy_routine_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION aispend.grant_reader(name) IS 'Lets an existing role read the dashboard: SELECT on aispend tables and views (except accounts, webhooks, and the providers'' error texts in sync_runs and refresh_requests), EXECUTE on read-only functions; no sync, no renames, no keys.';
@@ -48,6 +50,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     srv record;
 BEGIN
+    PERFORM aispend._citus_sequential();
     EXECUTE format('GRANT USAGE ON SCHEMA aispend TO %I', role_name);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA aispend TO %I', role_name);
     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA aispend TO %I', role_name);
@@ -57,6 +60,7 @@ BEGIN
     FOR srv IN SELECT s.srvname FROM aispend._servers() AS s LOOP
         EXECUTE format('GRANT USAGE ON FOREIGN SERVER %I TO %I', srv.srvname, role_name);
     END LOOP;
+    PERFORM aispend._citus_copy_routine_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION aispend.grant_admin(name) IS 'Lets an existing role manage aispend: create accounts (servers) and key mappings, sync, schedule, rename; USAGE on every existing aispend server. Re-run after upgrading aispend.';
@@ -66,6 +70,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     srv record;
 BEGIN
+    PERFORM aispend._citus_sequential();
     EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA aispend FROM %I', role_name);
     EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA aispend FROM %I', role_name);
     EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM %I', role_name);
@@ -75,6 +80,7 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FOREIGN SERVER %I FROM %I', srv.srvname, role_name);
     END LOOP;
     EXECUTE format('REVOKE ALL ON SCHEMA aispend FROM %I', role_name);
+    PERFORM aispend._citus_copy_routine_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION aispend.revoke_all(name) IS 'Takes back every aispend privilege granted to a role by grant_reader() or grant_admin()';

@@ -18,8 +18,16 @@
 --   * foreign keys: only between reference tables (alerts, budgets, webhooks, teams); they are dropped while the
 --     tables are handed to Citus and added back (a foreign key to a local table makes Citus convert that table,
 --     which fails for an extension's table with an identity column);
---   * subqueries in row-level policies (teams, refresh requests): replaced by equivalent function calls
+--   * subqueries in row-level policies (refresh requests): replaced by equivalent function calls
 --     (aispend._citus_policies);
+--   * teams: a team's rows are chosen by its scope, which a worker cannot read inside a query of the shards (a
+--     policy there may read no Citus table, reference tables included). A cluster has no team: distribute()
+--     refuses while aispend.teams has a row and then makes it refuse every row, aispend.grant_team() refuses,
+--     and the team_scope policies become USING (true) (every role that may read a table reads every row);
+--   * privileges on functions: Citus propagates GRANTs on tables and schemas, not on an extension's functions,
+--     yet a worker runs the functions of a role's query as that role (the policies, the cost model's pure
+--     helpers): aispend.grant_reader(), grant_admin() and revoke_all() copy the role's EXECUTE privileges to the
+--     workers, and distribute() copies those granted before it (aispend._citus_copy_routine_grants);
 --   * a function with an SQL-standard body that names a constraint (ON CONFLICT ON CONSTRAINT): Citus follows
 --     the functions that use a table as its dependencies and refuses a constraint among them; those functions
 --     infer the conflict from the key's columns instead (ON CONFLICT (columns)), which is the same;
@@ -49,6 +57,21 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._on_citus_worker() IS 'Internal: true in a database of a Citus worker node.';
+
+-- On Citus, one connection per node for the rest of the transaction: Citus changes a reference table with foreign
+-- keys (the alerts, the teams) only after reads and writes over one connection per node, and refuses it after a
+-- parallel statement on a distributed table ("cannot modify table ... because there was a parallel operation").
+CREATE FUNCTION aispend._citus_sequential() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, aispend, pg_temp AS $$
+BEGIN
+    IF aispend._citus_present() THEN
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_sequential() IS
+    'Internal: on Citus, citus.multi_shard_modify_mode = sequential for the rest of the transaction (before changing '
+    'a reference table with foreign keys); nothing elsewhere.';
 
 -- The tables of the schema and what they become: "distributed" (an account column) or "reference".
 CREATE FUNCTION aispend._distribution_plan()
@@ -104,10 +127,11 @@ COMMENT ON FUNCTION aispend.undistributed_tables() IS
     'column that is not distributed by account, or another that is not a reference table. Empty after '
     'aispend.distribute(); every table when Citus is absent.';
 
--- Row-level policies: Citus refuses subqueries in the policies of distributed and reference tables. These
--- functions say the same as the policies of 20_schema.sql, 67_team_access.sql and 73_alerts.sql, one call per row;
--- aispend.distribute() puts them in place of the policies' subqueries (a single node keeps the subqueries, which
--- the planner hashes once per query).
+-- Row-level policies: Citus refuses subqueries in the policies of distributed and reference tables. The
+-- refresh requests' policies (20_schema.sql) become one call of aispend._may_act_as per row. The two team_scope
+-- functions below are what aispend 0.6.0 and 0.7.0 put in the teams' policies on a cluster; a cluster
+-- distributed by them keeps calling them until aispend.distribute() is run again after the update, which makes
+-- those policies USING (true) (a cluster has no team). A single node keeps the policies' subqueries.
 CREATE FUNCTION aispend._team_row_visible(p_account name, p_workspace_id text, p_api_key_id text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
     SELECT NOT aispend._team_restricted()
@@ -116,7 +140,7 @@ RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_te
 $$;
 COMMENT ON FUNCTION aispend._team_row_visible(name, text, text) IS
     'Internal: the team_scope policy of the facts and rollups as one call (a team reads the rows of its workspaces '
-    'and keys), for Citus (aispend.distribute).';
+    'and keys), on a cluster distributed by aispend 0.6.0 or 0.7.0 until aispend.distribute() is run again.';
 
 CREATE FUNCTION aispend._team_workspace_visible(p_account name, p_workspace_id text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
@@ -125,8 +149,8 @@ RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_te
         OR (p_account, p_workspace_id) IN (SELECT k.account, k.workspace_id FROM aispend._team_keys(CURRENT_USER) k)
 $$;
 COMMENT ON FUNCTION aispend._team_workspace_visible(name, text) IS
-    'Internal: the team_scope policy of workspaces and their name history as one call, for Citus '
-    '(aispend.distribute).';
+    'Internal: the team_scope policy of workspaces and their name history as one call, on a cluster distributed '
+    'by aispend 0.6.0 or 0.7.0 until aispend.distribute() is run again.';
 
 CREATE FUNCTION aispend._may_act_as(p_role name)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -151,15 +175,15 @@ BEGIN
                FROM pg_catalog.pg_policy y JOIN pg_catalog.pg_class c ON c.oid = y.polrelid
               WHERE c.relnamespace = 'aispend'::regnamespace
                 AND (pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~* '\mselect\M'
-                     OR pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) ~* '\mselect\M')
+                     OR pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) ~* '\mselect\M'
+                     OR (y.polname = 'team_scope' AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) <> 'true'))
               ORDER BY 1, 2 LOOP
-        IF p.polname = 'team_scope' AND p.rel IN ('aispend.workspaces'::regclass,
-                                                   'aispend.workspace_name_history'::regclass) THEN
-            v_using := 'aispend._team_workspace_visible(account, workspace_id)';
-        ELSIF p.polname = 'team_scope' AND p.qual ~ '_team_keys' THEN
-            v_using := 'aispend._team_row_visible(account, workspace_id, api_key_id)';
-        ELSIF p.polname = 'team_scope' THEN
-            v_using := 'NOT aispend._team_restricted()';
+        IF p.polname = 'team_scope' THEN
+            -- a cluster has no team (aispend.distribute() makes aispend.teams refuse every row)
+            v_using := 'true';
+            EXECUTE pg_catalog.format('COMMENT ON POLICY %I ON %s IS %L', p.polname, p.rel,
+                'On a Citus cluster no role is a team (aispend.grant_team() refuses there): every role that may '
+                'read the table reads every row.');
         ELSIF p.polname IN ('refresh_requests_own_update', 'refresh_requests_own_delete') THEN
             v_using := 'aispend._may_act_as(requested_by)';
         ELSE
@@ -177,7 +201,55 @@ END
 $$;
 COMMENT ON FUNCTION aispend._citus_policies() IS
     'Internal: before aispend.distribute() hands the tables to Citus, replaces the subqueries of the row-level '
-    'policies by the equivalent function calls; returns how many policies it changed.';
+    'policies by the equivalent function calls, and the team_scope policies by USING (true) (a cluster has no '
+    'team); returns how many policies it changed.';
+
+-- A role's EXECUTE privileges on aispend's functions and procedures, copied from the coordinator to the workers
+-- (nothing elsewhere). Citus propagates GRANTs on tables and schemas but not on an extension's functions, and a
+-- worker runs the functions of a role's query as that role. The copy runs in the workers' own transactions
+-- (run_command_on_workers): it is repeated whole, from the coordinator's catalog, by every grant function, so a
+-- copy whose coordinator transaction rolled back is put right by the role's next grant.
+-- (Its search_path leaves aispend out, so that the names it sends are schema-qualified; it sends one DO block,
+-- as run_command_on_workers reports only a command string's first statement.)
+CREATE FUNCTION aispend._citus_copy_routine_grants(role_name name) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_sql text;
+    v_failed text;
+BEGIN
+    -- (an update script sets aispend.skip_worker_grants: the workers have not been updated yet, and
+    -- aispend.distribute(), run again after the update, copies the grants)
+    IF aispend._citus_kind('aispend.workspaces') IS DISTINCT FROM 'distributed' OR aispend._on_citus_worker()
+       OR pg_catalog.current_setting('aispend.skip_worker_grants', true) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT 'DO $aispend_grants$ BEGIN '
+           || pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM %1$I; '
+                                'REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM %1$I;', role_name)
+           || coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON %s %s TO %I;',
+                                                               CASE WHEN p.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                                                               p.oid::regprocedure, role_name),
+                                             '' ORDER BY p.oid::regprocedure::text), '')
+           || ' END $aispend_grants$'
+      INTO v_sql
+      FROM pg_catalog.pg_proc p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+     WHERE p.pronamespace = 'aispend'::regnamespace AND a.privilege_type = 'EXECUTE'
+       AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = role_name);
+    EXECUTE 'SELECT pg_catalog.string_agg(pg_catalog.format(''%s:%s: %s'', w.nodename, w.nodeport, w.result), ''; '')
+               FROM pg_catalog.run_command_on_workers($1) w WHERE NOT w.success'
+       INTO v_failed USING v_sql;
+    IF v_failed IS NOT NULL THEN
+        RAISE EXCEPTION 'aispend: could not copy the function privileges of role "%" to the Citus workers', role_name
+            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = v_failed,
+                  HINT = 'The role must exist on every worker: create it on the coordinator in a transaction of its '
+                         'own (Citus propagates it), then grant again.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_copy_routine_grants(name) IS
+    'Internal: on a Citus coordinator of a distributed installation, gives a role on every worker the EXECUTE '
+    'privileges on aispend''s functions and procedures that it has on the coordinator (Citus does not propagate '
+    'them); nothing elsewhere.';
 
 CREATE FUNCTION aispend.distribute(shard_count integer DEFAULT 32, experimental boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, distribution text, colocated_with regclass)
@@ -186,6 +258,7 @@ DECLARE
     v_anchor regclass;
     v_fkeys text[];
     v_sql text;
+    v_role name;
     t regclass;
 BEGIN
     IF NOT aispend._citus_present() THEN
@@ -199,11 +272,22 @@ BEGIN
     IF NOT coalesce(experimental, false) THEN
         RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups and the dashboard run on a distributed installation, but teams do '
-                           'not, and changes to the facts or prices made outside aispend''s own functions are not '
-                           'rolled up by themselves.',
+                  DETAIL = 'The sync, the rollups and the dashboard run on a distributed installation, for admins '
+                           'and readers, but a cluster has no team (aispend.grant_team() refuses there), and changes '
+                           'to the facts or prices made outside aispend''s own functions are not rolled up by '
+                           'themselves.',
                   HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
                          'See docs/scaling.md.';
+    END IF;
+    -- A cluster has no team (its policies cannot read a team's scope on the shards; see the top of this file).
+    IF EXISTS (SELECT 1 FROM aispend.teams) THEN
+        RAISE EXCEPTION 'aispend.distribute(): teams do not run on a Citus cluster, and % role(s) are teams',
+                        (SELECT count(*) FROM aispend.teams)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A team reads the rows of its scope only, which the workers cannot check inside a query of '
+                           'the shards.',
+                  HINT = 'End them first (SELECT aispend.revoke_team(team) FROM aispend.teams), or keep them on a '
+                         'single node. See docs/scaling.md.';
     END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
@@ -215,6 +299,10 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
 
     PERFORM aispend._citus_policies();
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                    WHERE k.conrelid = 'aispend.teams'::regclass AND k.conname = 'teams_none_on_a_cluster') THEN
+        ALTER TABLE aispend.teams ADD CONSTRAINT teams_none_on_a_cluster CHECK (false);
+    END IF;
 
     -- Foreign keys (between reference tables only) are dropped and added back once both ends are Citus tables:
     -- with a foreign key to a local table, Citus would convert the local one, which an extension's table with an
@@ -299,16 +387,26 @@ BEGIN
     FOREACH v_sql IN ARRAY v_fkeys LOOP
         EXECUTE v_sql;
     END LOOP;
+
+    -- The function privileges of the roles granted before (grant_reader(), grant_admin()), on the workers too.
+    FOR v_role IN SELECT DISTINCT r.rolname
+                    FROM pg_catalog.pg_proc p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+                    JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                   WHERE p.pronamespace = 'aispend'::regnamespace AND a.grantee <> p.proowner
+                   ORDER BY 1 LOOP
+        PERFORM aispend._citus_copy_routine_grants(v_role);
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
-    'Returns what it did. Refuses when Citus is absent, and unless experimental => true: teams do not run on a '
-    'cluster yet. See docs/scaling.md.';
+    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, '
+    'while a role is a team (a cluster has none), and unless experimental => true. See docs/scaling.md.';
 
 REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_sequential() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._distribution_plan() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_kind(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.undistributed_tables() FROM PUBLIC;
@@ -316,4 +414,5 @@ REVOKE ALL ON FUNCTION aispend._team_row_visible(name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._team_workspace_visible(name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._may_act_as(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_policies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_copy_routine_grants(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.distribute(integer, boolean) FROM PUBLIC;

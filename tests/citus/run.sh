@@ -8,8 +8,8 @@
 # distributed or a reference table as planned (aispend.undistributed_tables() is empty), where the rows are, that
 # every table (rollups included) holds the same rows on both, that an account's sync and re-roll touch one shard,
 # the upgrade of a distributed installation of the previous release, that the dashboard (tests/citus/tabs.sql)
-# prints the same on both, and a pg_cron run of the sync on the coordinator. Teams are one SKIP: not supported on a
-# cluster yet (docs/scaling.md).
+# prints the same on both, a pg_cron run of the sync on the coordinator, and roles that are not superusers (a
+# reader, an admin); a cluster has no team (docs/scaling.md).
 # Prints "ok - ..." / "not ok - ..." and ends with "N passed, N failed"; without ../shared/vendor/citus it prints
 # one "ok - ... # SKIP ..." line. KEEP_CITUS_DIR=1 keeps the work directory (printed).
 set -uo pipefail
@@ -143,6 +143,7 @@ mock_url="http://127.0.0.1:$mock_port"
 demo_focus_csv >"$work/focus.csv"
 accounts=(demo_openai demo_anthropic demo_openrouter)
 psql_coord() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[coord]}" -U postgres "$@"; }
+as_role() { psql -X -q -At -h 127.0.0.1 -p "${port[coord]}" -U "$1" -d "$2" "${@:3}"; }
 demo_sync() {  # demo_sync DB: the servers, one session per account, then the FOCUS import
     local a pids=() rc=0
     psql_coord -d "$1" -v mock_url="$mock_url" <<'SQL' || return 1
@@ -300,13 +301,43 @@ fi
 # release left marked are then computed, equal to the single node's.
 upgraded=aispend_citus_upgraded
 previous=$(for f in "$AISPEND_ROOT"/src/sql/releases/aispend--*.sql; do f=${f##*aispend--}; echo "${f%.sql}"; done | sort -V | tail -1)
+old_reader=aispend_citus_old_reader
 if citus_setup "$upgraded" "$previous" &&
    qn coord "$upgraded" "SET client_min_messages = warning; SELECT count(*) FROM aispend.distribute(shard_count => 8, experimental => true)" >/dev/null &&
    demo_sync "$upgraded" >"$work/sync-upgraded.log" 2>&1 &&
+   qn coord "$upgraded" "CREATE ROLE $old_reader LOGIN" &&
+   qn coord "$upgraded" "SET citus.multi_shard_modify_mode = sequential; SELECT aispend.grant_reader('$old_reader')" >/dev/null &&
    qn coord "$upgraded" "ALTER EXTENSION aispend UPDATE" >>"$work/sync-upgraded.log" 2>&1; then
     versions=$(for n in "${citus_nodes[@]}"; do qn "$n" "$upgraded" "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'aispend'"; done | sort -u | tr '\n' ' ')
     newest=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$AISPEND_ROOT/aispend.control")
+    # a team made on the old release (it never read a row there): distribute() refuses until it is ended
+    qn coord "$upgraded" "INSERT INTO aispend.teams (team) VALUES ('a_team')" >/dev/null 2>&1
+    refused=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
+    qn coord "$upgraded" "DELETE FROM aispend.teams" >/dev/null 2>&1
     again=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
+    team_policies=$(for n in "${citus_nodes[@]}"; do
+        qn "$n" "$upgraded" "SET citus.override_table_visibility = off;
+                             SELECT count(*) FROM pg_catalog.pg_policy WHERE polname = 'team_scope'
+                                AND pg_catalog.pg_get_expr(polqual, polrelid) <> 'true'" 2>&1 | tail -1
+    done | tr '\n' ' ')
+    if grep -q 'teams do not run on a Citus cluster, and 1 role(s) are teams' <<<"$refused" &&
+       [ "$team_policies" = "$(printf '0 %.0s' "${citus_nodes[@]}")" ]; then
+        ok "after the update, distribute() refuses while a role is a team, then makes the team_scope policies of every node's tables and shards USING (true)"
+    else
+        not_ok "after the update, distribute() refuses while a role is a team (${refused:0:200}), then rewrites the team_scope policies (left per node: $team_policies)"
+    fi
+    # a reader granted on the old release reads, after the update and distribute(), what a superuser reads
+    : >"$work/old-reader.diff"
+    for q in "SELECT * FROM aispend.workspaces_table('last_30_days')" "SELECT * FROM aispend.api_keys_table('last_30_days')" \
+             "SELECT * FROM aispend.cost_facts x ORDER BY x::text"; do
+        a=$(as_role "$old_reader" "$upgraded" -c "$q" 2>&1); b=$(qn coord "$upgraded" "$q" 2>&1)
+        { [ "$a" = "$b" ] && [ -n "$a" ] && ! grep -q ERROR <<<"$a"; } || { echo "$q"; diff <(echo "$a") <(echo "$b") | head -4; } >>"$work/old-reader.diff"
+    done
+    if [ ! -s "$work/old-reader.diff" ]; then
+        ok "a reader granted on $previous reads the tabs and the cost model on the updated cluster as a superuser does"
+    else
+        not_ok "a reader granted on $previous reads on the updated cluster what a superuser reads" "$work/old-reader.diff"
+    fi
     left=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.undistributed_tables()" 2>&1)
     if [ "$versions" = "$newest " ] && [ "$again" = 0 ] && [ "$left" = 0 ]; then
         ok "$previous distributed and synced, then ALTER EXTENSION aispend UPDATE on the coordinator: $newest on every node, nothing left to distribute"
@@ -347,6 +378,67 @@ if [ "$compared" -gt 0 ] && [ ! -s "$work/tabs.diff" ]; then
 else
     not_ok "the dashboard on the cluster prints what the single node prints (tests/citus/tabs.sql, $compared statements)" "$work/tabs.diff" 40
 fi
+# Roles that are not superusers. Citus propagates their privileges on tables, not on aispend's functions, which a
+# worker runs as the role (the policies, the cost model's helpers): grant_reader(), grant_admin() and revoke_all()
+# copy them to the workers. A reader reads the dashboard on the cluster as on the single node, an admin syncs an
+# account, revoke_all() takes both back on every node, and a cluster has no team.
+reader=aispend_citus_reader
+admin=aispend_citus_admin
+worker_grants() {  # worker_grants ROLE: its EXECUTE privileges on aispend's routines, per worker
+    for n in worker1 worker2; do
+        qn "$n" "$db" "SELECT count(*) FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+                       WHERE p.pronamespace = 'aispend'::regnamespace AND a.grantee = '$1'::regrole"
+    done | tr '\n' ' '
+}
+if qn coord "$db" "CREATE ROLE $reader LOGIN" && qn coord "$db" "CREATE ROLE $admin LOGIN" &&
+   qn coord "$db" "SELECT aispend.grant_reader('$reader'), aispend.grant_admin('$admin')" >/dev/null &&
+   qn coord "$single" "SELECT aispend.grant_reader('$reader')" >/dev/null &&
+   qn coord "$db" "CREATE USER MAPPING FOR $admin SERVER demo_openai OPTIONS (admin_key 'sk-admin-test-openai')"; then
+    : >"$work/reader.diff"
+    compared=0
+    while IFS= read -r q; do
+        [ -z "$q" ] || [[ "$q" == --* ]] || [[ "$q" =~ aispend\.set_|evaluate_alerts ]] && continue
+        compared=$((compared + 1))
+        a=$(as_role "$reader" "$db" -c "$q" 2>&1 </dev/null)
+        b=$(as_role "$reader" "$single" -c "$q" 2>&1 </dev/null)
+        if [ "$a" != "$b" ] || grep -q '^ERROR' <<<"$a$b"; then
+            { echo "$q"; diff <(echo "$a") <(echo "$b") | head -6 | cut -c1-300; } >>"$work/reader.diff"
+        fi
+    done <"$here/tabs.sql"
+    if [ "$compared" -gt 40 ] && [ ! -s "$work/reader.diff" ]; then
+        ok "a reader (aispend.grant_reader(), not a superuser) reads on the cluster what it reads on the single node: all $compared read-only statements of tests/citus/tabs.sql (workers hold its function privileges: $(worker_grants "$reader"))"
+    else
+        not_ok "a reader (aispend.grant_reader()) reads on the cluster what it reads on the single node ($compared statements)" "$work/reader.diff" 40
+    fi
+    before=$(qn coord "$db" "SELECT max(id) FROM aispend.sync_runs WHERE account = 'demo_openai'")
+    as_role "$admin" "$db" -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+        -c "CALL aispend.sync('demo_openai', until => pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')" >"$work/admin.log" 2>&1
+    runs=$(qn coord "$db" "SELECT count(*) FILTER (WHERE status = 'succeeded') || ' of ' || count(*)
+                            FROM aispend.sync_runs WHERE account = 'demo_openai' AND id > ${before:-0}")
+    if [ "${runs%% of *}" = "${runs##* of }" ] && [ "${runs%% of *}" -gt 0 ] && ! grep -q ERROR "$work/admin.log"; then
+        ok "an admin (aispend.grant_admin(), not a superuser) syncs an account on the cluster ($runs runs succeeded)"
+    else
+        not_ok "an admin (aispend.grant_admin()) syncs an account on the cluster (runs succeeded: $runs)" "$work/admin.log"
+    fi
+    qn coord "$db" "SELECT aispend.revoke_all('$reader'), aispend.revoke_all('$admin')" >/dev/null
+    left=$(worker_grants "$reader")$(worker_grants "$admin")
+    denied=$(as_role "$reader" "$db" -c "SELECT count(*) FROM aispend.usage" 2>&1)
+    if [ "$left" = "0 0 0 0 " ] && grep -q 'permission denied' <<<"$denied"; then
+        ok "aispend.revoke_all() takes the function privileges back on every worker, and the reader reads nothing"
+    else
+        not_ok "aispend.revoke_all() takes the privileges back on every worker (routines still granted per worker: $left; reader: $denied)"
+    fi
+else
+    not_ok "a reader and an admin role on the cluster (created, granted)"
+fi
+team=$(qn coord "$db" "SELECT aispend.grant_team('$reader', ARRAY['Research Assistant'])" 2>&1)
+row=$(qn coord "$db" "INSERT INTO aispend.teams (team) VALUES ('$reader')" 2>&1)
+if grep -q 'teams do not run on a Citus cluster' <<<"$team" && grep -q 'teams_none_on_a_cluster' <<<"$row"; then
+    ok "a cluster has no team: aispend.grant_team() refuses, and so does aispend.teams"
+else
+    echo "grant_team: $team; insert: $row" >"$work/team.log"
+    not_ok "a cluster has no team: aispend.grant_team() and aispend.teams refuse" "$work/team.log"
+fi
 # pg_cron on the coordinator (cron.database_name is this database): a job scheduled with aispend.schedule_sync()
 # runs CALL aispend.sync() on the cluster (pg_cron has minute granularity: up to two minutes).
 jobid=$(qn coord "$db" "SET client_min_messages = warning; SELECT aispend.schedule_sync('* * * * *', 'aispend-citus-cron')" 2>&1)
@@ -369,6 +461,4 @@ for _ in $(seq 1 30); do
     [ "$(qn coord postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'pg_cron'")" = 0 ] && break
     sleep 1
 done
-echo "ok - a team's tabs on the cluster # SKIP teams are not supported on a cluster yet: a team's rows are read through its scope's functions, which Citus cannot run inside a query of the shards (docs/scaling.md)"
-passed=$((passed + 1))
 finish
