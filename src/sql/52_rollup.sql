@@ -35,7 +35,7 @@ CREATE TABLE aispend.daily_rollup (
     CONSTRAINT daily_rollup_pkey PRIMARY KEY (account, day, workspace_id, api_key_id, model)
 );
 CREATE INDEX daily_rollup_workspace_idx ON aispend.daily_rollup (account, workspace_id, day);
--- a key's drill-down and its last day of use (aispend.api_key_last_active)
+-- a key's drill-down and its last day of use (aispend._last_active_days)
 CREATE INDEX daily_rollup_api_key_idx ON aispend.daily_rollup (account, api_key_id, day);
 COMMENT ON TABLE aispend.daily_rollup IS
     'aispend.cost_facts_between per UTC day, account, workspace, API key and model, re-rolled in the transaction '

@@ -3,7 +3,7 @@
 -- (it must not take the chat models' star), a workspace with a creation date. Hand-computed figures.
 -- Period: 2026-09-01..07 (rolling: compared with 08-25..31). Rolled back.
 BEGIN;
-SELECT plan(50);
+SELECT plan(52);
 \ir include/dashboard_fixture.psql
 CREATE TEMP TABLE p AS SELECT aispend.custom_period('2026-09-01', '2026-09-07') AS period;
 
@@ -62,6 +62,10 @@ SELECT results_eq($$ SELECT api_key, last_active_day FROM aispend.api_keys_idle(
     'idle: by the later of last_used_at and the last day of usage (support-key has no last_used_at)');
 SELECT is_empty($$ SELECT 1 FROM aispend.api_keys_idle(30, as_of => '2026-09-07') WHERE api_key = 'support-key' $$,
     'a key without last_used_at but with usage 3 days ago is not idle for 30 days');
+SELECT is_empty($$ SELECT 1 FROM aispend.api_keys_table((SELECT period FROM p)) t
+                   WHERE aispend.api_key_last_active(t.account, t.api_key_id) IS DISTINCT FROM t.last_active_day $$,
+    'aispend.api_key_last_active() gives every row the tab''s last active day (one derivation)');
+SELECT is(aispend.api_key_last_active(NULL, 'key_b1'), NULL::date, 'aispend.api_key_last_active() without an account: NULL');
 SELECT results_eq($$ SELECT "API Key", "Kind", "Status", "Cost", "Last Active" FROM aispend.api_keys_csv((SELECT period FROM p)) $$,
     $$ SELECT api_key, kind, status, cost, last_active_day FROM aispend.api_keys_table((SELECT period FROM p)) $$,
     'the keys CSV has the same rows in the same order, unused keys included');

@@ -116,6 +116,11 @@ COMMIT;
 RESET ROLE;
 SELECT is(pg_temp.wait_done(:demo_id, 'rf_demo'), 'succeeded', 'after the COMMIT the OpenAI account is refreshed');
 SELECT is(pg_temp.wait_done(:demo_id, 'rf_demo2'), 'succeeded', 'and the Anthropic one');
+-- why a request did not succeed (seen once under load, unexplained): its error, and the sync_runs' errors
+SELECT diag(account || ': ' || state || ', ' || coalesce(error_sqlstate, '-') || ' ' || coalesce(error_message, '-'))
+  FROM aispend.refresh_requests WHERE id = :demo_id AND state <> 'succeeded';
+SELECT diag(account || ' ' || endpoint || ': ' || status || ', ' || coalesce(error_message, '-'))
+  FROM aispend.sync_runs WHERE account IN ('rf_demo', 'rf_demo2') AND status <> 'succeeded';
 SELECT is((SELECT count(DISTINCT worker_pid)::int FROM aispend.refresh_requests WHERE id = :demo_id), 2,
           'by two workers at once (one per account)');
 SELECT is((SELECT string_agg(DISTINCT requested_by, ',') FROM aispend.refresh_requests WHERE id = :demo_id),
