@@ -56,16 +56,23 @@ COMMENT ON FUNCTION aispend._team_restricted() IS 'Internal: whether the current
 -- workspace through its index instead of scanning it). SECURITY DEFINER on purpose, and only this: it reads aispend.workspaces,
 -- whose own row-level policy calls it (read as the caller, the policy would recurse). The policies pass
 -- CURRENT_USER; it answers only for a team the logged-in role is (or may SET ROLE to), so a team cannot list
--- another team's workspaces.
+-- another team's workspaces. PL/pgSQL, the membership checked first: on Citus a query of the workers, which
+-- would check it as the function's owner.
 CREATE FUNCTION aispend._team_workspaces(team name)
 RETURNS TABLE (account name, workspace_id text)
-LANGUAGE sql STABLE SECURITY DEFINER ROWS 10
+LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT w.account, w.workspace_id
-    FROM aispend.workspaces w
-    JOIN aispend.team_scopes s ON s.workspace_name = w.name
-    WHERE s.team = _team_workspaces.team AND pg_catalog.pg_has_role(SESSION_USER, _team_workspaces.team, 'MEMBER')
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, _team_workspaces.team, 'MEMBER') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT w.account, w.workspace_id
+        FROM aispend.workspaces w
+        JOIN aispend.team_scopes s ON s.workspace_name = w.name
+        WHERE s.team = _team_workspaces.team;
+END
 $$;
 COMMENT ON FUNCTION aispend._team_workspaces(name) IS
     'Internal: (account, workspace_id) of every workspace in a team''s scope (by name), for the row-level policies.';
@@ -73,13 +80,19 @@ COMMENT ON FUNCTION aispend._team_workspaces(name) IS
 -- The API keys of a team's scope, with their workspaces (a team given a key sees its workspace's name).
 CREATE FUNCTION aispend._team_keys(team name)
 RETURNS TABLE (account name, api_key_id text, workspace_id text)
-LANGUAGE sql STABLE SECURITY DEFINER ROWS 10
+LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-    SELECT k.account, k.api_key_id, k.workspace_id
-    FROM aispend.api_keys k
-    JOIN aispend.team_scopes s ON s.api_key_id = k.api_key_id
-    WHERE s.team = _team_keys.team AND pg_catalog.pg_has_role(SESSION_USER, _team_keys.team, 'MEMBER')
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, _team_keys.team, 'MEMBER') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT k.account, k.api_key_id, k.workspace_id
+        FROM aispend.api_keys k
+        JOIN aispend.team_scopes s ON s.api_key_id = k.api_key_id
+        WHERE s.team = _team_keys.team;
+END
 $$;
 COMMENT ON FUNCTION aispend._team_keys(name) IS
     'Internal: (account, api_key_id, workspace_id) of every API key in a team''s scope, for the row-level policies.';

@@ -168,31 +168,45 @@ COMMENT ON FUNCTION aispend._drilldown_rows(name[], date, date, text, text) IS
 
 -- A team's own daily rollup rows on the UTC days [lo, hi) (row-level security keeps the others out), found by
 -- their workspaces (index daily_rollup_workspace_idx): those of its workspaces, and those of its keys in other
--- workspaces; with the drill-down filters. None for a role that is not a team. (It reads the scope through
--- functions, which Citus cannot run inside a query of the shards: teams do not work on a cluster yet.)
+-- workspaces; with the drill-down filters. None for a role that is not a team. The scope is read first (on Citus
+-- a query of the workers; the query of the rollup then names the accounts it reads).
 CREATE FUNCTION aispend._team_rollup_rows(lo date, hi date, p_workspace text, p_api_key text)
 RETURNS SETOF aispend.daily_rollup
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
+DECLARE
+    v_ws_accounts name[];
+    v_ws_ids text[];
+    v_key_accounts name[];
+    v_key_workspaces text[];
+    v_key_ids text[];
 BEGIN
     IF NOT aispend._team_restricted() THEN
         RETURN;
     END IF;
+    SELECT coalesce(pg_catalog.array_agg(w.account), '{}'), coalesce(pg_catalog.array_agg(w.workspace_id), '{}')
+      INTO v_ws_accounts, v_ws_ids
+      FROM aispend._team_workspaces(CURRENT_USER) w;
+    SELECT coalesce(pg_catalog.array_agg(k.account), '{}'), coalesce(pg_catalog.array_agg(k.workspace_id), '{}'),
+           coalesce(pg_catalog.array_agg(k.api_key_id), '{}')
+      INTO v_key_accounts, v_key_workspaces, v_key_ids
+      FROM aispend._team_keys(CURRENT_USER) k
+     WHERE (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
+                                               FROM unnest(v_ws_accounts, v_ws_ids) AS w(account, workspace_id));
     RETURN QUERY
-    SELECT r.* FROM (
-        SELECT r.* FROM aispend._team_workspaces(CURRENT_USER) w
-        JOIN aispend.daily_rollup r ON r.account = w.account AND r.workspace_id = w.workspace_id
-        WHERE r.day >= lo AND r.day < hi
-        UNION ALL
-        SELECT r.* FROM aispend._team_keys(CURRENT_USER) k
-        JOIN aispend.daily_rollup r ON r.account = k.account AND r.workspace_id = k.workspace_id
-                                   AND r.api_key_id = k.api_key_id
-        WHERE r.day >= lo AND r.day < hi
-          AND (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
-                                                  FROM aispend._team_workspaces(CURRENT_USER) w)) r
+    SELECT r.* FROM aispend.daily_rollup r
+    WHERE r.day >= lo AND r.day < hi
+      -- each pair checked exactly; the arrays alone let the index (and on Citus the shards) narrow it first
+      AND ((r.account = ANY (v_ws_accounts) AND r.workspace_id = ANY (v_ws_ids)
+            AND (r.account, r.workspace_id) IN (SELECT w.account, w.workspace_id
+                                                FROM unnest(v_ws_accounts, v_ws_ids) AS w(account, workspace_id)))
+           OR (r.account = ANY (v_key_accounts) AND r.workspace_id = ANY (v_key_workspaces)
+               AND (r.account, r.workspace_id, r.api_key_id)
+                   IN (SELECT k.account, k.workspace_id, k.api_key_id
+                       FROM unnest(v_key_accounts, v_key_workspaces, v_key_ids) AS k(account, workspace_id, api_key_id))))
     -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
-    WHERE (p_workspace IS NULL
+      AND (p_workspace IS NULL
            OR EXISTS (SELECT 1 FROM aispend.workspaces w
                       WHERE w.account = r.account AND w.workspace_id = r.workspace_id
                         AND aispend._workspace_is(w.name, w.workspace_id, p_workspace))

@@ -49,14 +49,6 @@ RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
-    IF aispend._citus_kind('aispend.teams') IS NOT NULL THEN
-        RAISE EXCEPTION 'aispend: teams do not run on a Citus cluster; role "%" was not made a team', role_name
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'A team reads the rows of its scope only, which the workers cannot check inside a query '
-                           'of the shards.',
-                  HINT = 'aispend.grant_reader() lets a role read every account; teams need a single-node '
-                         'installation (docs/scaling.md).';
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name) THEN
         RAISE EXCEPTION 'aispend: role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
     END IF;
@@ -79,13 +71,13 @@ BEGIN
     INSERT INTO aispend.team_scopes (team, api_key_id)
     SELECT role_name, k FROM unnest(api_key_ids) AS k WHERE k IS NOT NULL
     ON CONFLICT ON CONSTRAINT team_scopes_unique DO NOTHING;
+    PERFORM aispend._citus_copy_routine_grants(role_name);   -- on a Citus cluster, the revokes above too
 END
 $$;
 COMMENT ON FUNCTION aispend.grant_team(name, text[], text[]) IS
     'Makes a role a team (or widens its scope): it reads the dashboard like aispend.grant_reader() gives, but '
     'only the spend of these workspace names (every workspace shown under a name, in any account) and API key '
-    'ids. Narrow a scope with DELETE FROM aispend.team_scopes; end it with aispend.revoke_team(). Refused on a Citus '
-    'cluster, which has no team.';
+    'ids. Narrow a scope with DELETE FROM aispend.team_scopes; end it with aispend.revoke_team().';
 
 CREATE FUNCTION aispend.revoke_team(role_name name)
 RETURNS void LANGUAGE plpgsql

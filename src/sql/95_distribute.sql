@@ -20,10 +20,11 @@
 --     which fails for an extension's table with an identity column);
 --   * subqueries in row-level policies (refresh requests): replaced by equivalent function calls
 --     (aispend._citus_policies);
---   * teams: a team's rows are chosen by its scope, which a worker cannot read inside a query of the shards (a
---     policy there may read no Citus table, reference tables included). A cluster has no team: distribute()
---     refuses while aispend.teams has a row and then makes it refuse every row, aispend.grant_team() refuses,
---     and the team_scope policies become USING (true) (every role that may read a table reads every row);
+--   * teams: a team's rows are chosen by its scope, which a policy on a shard cannot read from the Citus tables
+--     (a query of a Citus table there is refused, reference tables included). On a cluster the team_scope
+--     policies read the teams, their scopes, names and keys from the shards of the node (aispend._citus_is_team,
+--     once per statement, and aispend._team_sees_row for a team's rows). (Citus also loses AS RESTRICTIVE when it
+--     copies a policy to the shards, so one policy says it all.);
 --   * privileges on functions: Citus propagates GRANTs on tables and schemas, not on an extension's functions,
 --     yet a worker runs the functions of a role's query as that role (the policies, the cost model's pure
 --     helpers): aispend.grant_reader(), grant_admin() and revoke_all() copy the role's EXECUTE privileges to the
@@ -57,6 +58,16 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._on_citus_worker() IS 'Internal: true in a database of a Citus worker node.';
+
+-- Whether this is the coordinator of a distributed installation (aispend.distribute() has run).
+CREATE FUNCTION aispend._citus_coordinator() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
+BEGIN
+    RETURN aispend._citus_kind('aispend.workspaces') IS NOT DISTINCT FROM 'distributed' AND NOT aispend._on_citus_worker();
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_coordinator() IS
+    'Internal: true on the Citus coordinator of a distributed installation (after aispend.distribute()).';
 
 -- On Citus, one connection per node for the rest of the transaction: Citus changes a reference table with foreign
 -- keys (the alerts, the teams) only after reads and writes over one connection per node, and refuses it after a
@@ -130,8 +141,8 @@ COMMENT ON FUNCTION aispend.undistributed_tables() IS
 -- Row-level policies: Citus refuses subqueries in the policies of distributed and reference tables. The
 -- refresh requests' policies (20_schema.sql) become one call of aispend._may_act_as per row. The two team_scope
 -- functions below are what aispend 0.6.0 and 0.7.0 put in the teams' policies on a cluster; a cluster
--- distributed by them keeps calling them until aispend.distribute() is run again after the update, which makes
--- those policies USING (true) (a cluster has no team). A single node keeps the policies' subqueries.
+-- distributed by them keeps calling them until aispend.distribute() is run again after the update, which puts
+-- the policies below in their place. A single node keeps the policies' subqueries.
 CREATE FUNCTION aispend._team_row_visible(p_account name, p_workspace_id text, p_api_key_id text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, aispend, pg_temp AS $$
     SELECT NOT aispend._team_restricted()
@@ -151,6 +162,103 @@ $$;
 COMMENT ON FUNCTION aispend._team_workspace_visible(name, text) IS
     'Internal: the team_scope policy of workspaces and their name history as one call, on a cluster distributed '
     'by aispend 0.6.0 or 0.7.0 until aispend.distribute() is run again.';
+
+-- Teams on a cluster. A worker checks a policy inside its query of a shard, where it may read no Citus table
+-- (reference tables included), but it may read the shards it holds: the teams and their scopes in its copies of
+-- the reference tables, and the names and keys of the row's account in the co-located shards of
+-- aispend.workspaces and aispend.api_keys, which are on the same node. The team_scope policies of a cluster ask
+-- first whether the role is a team (aispend._citus_is_team, once per statement: other roles pay nothing more),
+-- and for a team whether the row is in its scope (once per row); they say what the single node's policies say
+-- (67_team_access.sql).
+
+-- The name of the shard of a Citus table that holds an account's rows (a reference table's one shard: NULL).
+CREATE FUNCTION aispend._citus_shard(p_table regclass, p_account name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v text;
+BEGIN
+    EXECUTE 'SELECT pg_catalog.shard_name($1, pg_catalog.get_shard_id_for_distribution_column($1, $2))'
+       INTO v USING p_table, p_account;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_shard(regclass, name) IS
+    'Internal: on Citus, the qualified name of the shard of a table that holds an account''s rows (of a reference '
+    'table, its one shard).';
+
+-- A row of the facts or rollups in a team's scope: its workspace is one of the team's names, or its key one of
+-- the team's listed keys.
+CREATE FUNCTION aispend._team_sees_row(p_team name, p_account name, p_workspace_id text, p_api_key_id text)
+RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v boolean;
+BEGIN
+    -- only a team the logged-in role is (or may SET ROLE to): no role learns another team's scope
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
+                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
+             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                         WHERE s.team = $1 AND k.account = $2 AND k.api_key_id = $4)',
+        aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
+        aispend._citus_shard('aispend.api_keys', p_account))
+       INTO v USING p_team, p_account, p_workspace_id, p_api_key_id;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION aispend._team_sees_row(name, name, text, text) IS
+    'Internal: on a Citus worker, whether a row of the facts or rollups is in a team''s scope (its workspace''s '
+    'name or its key), read from the shards of the node; the team_scope policies of a cluster call it.';
+
+-- A workspace in a team's scope: one of its names, or the workspace of one of its keys.
+CREATE FUNCTION aispend._team_sees_workspace(p_team name, p_account name, p_workspace_id text)
+RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v boolean;
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
+                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
+             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                         WHERE s.team = $1 AND k.account = $2 AND k.workspace_id = $3)',
+        aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
+        aispend._citus_shard('aispend.api_keys', p_account))
+       INTO v USING p_team, p_account, p_workspace_id;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION aispend._team_sees_workspace(name, name, text) IS
+    'Internal: on a Citus worker, whether a workspace (or its name history) is in a team''s scope (one of its names, '
+    'or the workspace of one of its keys), read from the shards of the node; the team_scope policies of a cluster '
+    'call it.';
+
+-- Whether a role is a team, read from the node's copy of the reference table aispend.teams.
+CREATE FUNCTION aispend._citus_team_check(p_role name) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v boolean;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.team = $1)',
+                              aispend._citus_shard('aispend.teams', NULL))
+       INTO v USING p_role;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_team_check(name) IS
+    'Internal: on Citus, whether a role is a team, read from the node''s copy of aispend.teams '
+    '(aispend._citus_is_team asks it once per statement).';
+
+-- Whether the current role is a team: the policies' first question on every row, answered once per statement.
+CREATE FUNCTION aispend._citus_is_team() RETURNS boolean
+AS 'MODULE_PATHNAME', 'aispend_citus_is_team' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION aispend._citus_is_team() IS
+    'Internal: on Citus, whether the current role is a team (aispend._citus_team_check, asked once per statement '
+    'and role); the row-level policies of a distributed installation call it.';
 
 CREATE FUNCTION aispend._may_act_as(p_role name)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -176,14 +284,18 @@ BEGIN
               WHERE c.relnamespace = 'aispend'::regnamespace
                 AND (pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~* '\mselect\M'
                      OR pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) ~* '\mselect\M'
-                     OR (y.polname = 'team_scope' AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) <> 'true'))
+                     OR (y.polname = 'team_scope' AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) !~ '_citus_is_team'))
               ORDER BY 1, 2 LOOP
         IF p.polname = 'team_scope' THEN
-            -- a cluster has no team (aispend.distribute() makes aispend.teams refuse every row)
-            v_using := 'true';
-            EXECUTE pg_catalog.format('COMMENT ON POLICY %I ON %s IS %L', p.polname, p.rel,
-                'On a Citus cluster no role is a team (aispend.grant_team() refuses there): every role that may '
-                'read the table reads every row.');
+            -- what the single node's policies say (67_team_access.sql), asking the shards of the node; a table
+            -- not named here holds what a team never reads (the cumulative sums, the alerts)
+            v_using := 'NOT aispend._citus_is_team()' || CASE
+                WHEN p.rel IN ('aispend.usage'::regclass, 'aispend.costs'::regclass, 'aispend.daily_rollup'::regclass,
+                               'aispend.api_keys'::regclass, 'aispend.middleware_spend'::regclass)
+                THEN ' OR aispend._team_sees_row(CURRENT_USER, account, workspace_id, api_key_id)'
+                WHEN p.rel IN ('aispend.workspaces'::regclass, 'aispend.workspace_name_history'::regclass)
+                THEN ' OR aispend._team_sees_workspace(CURRENT_USER, account, workspace_id)'
+                ELSE '' END;
         ELSIF p.polname IN ('refresh_requests_own_update', 'refresh_requests_own_delete') THEN
             v_using := 'aispend._may_act_as(requested_by)';
         ELSE
@@ -201,8 +313,8 @@ END
 $$;
 COMMENT ON FUNCTION aispend._citus_policies() IS
     'Internal: before aispend.distribute() hands the tables to Citus, replaces the subqueries of the row-level '
-    'policies by the equivalent function calls, and the team_scope policies by USING (true) (a cluster has no '
-    'team); returns how many policies it changed.';
+    'policies by the equivalent function calls, and the team_scope policies by ones a worker can check on a shard '
+    '(aispend._citus_is_team, aispend._team_sees_row); returns how many policies it changed.';
 
 -- A role's EXECUTE privileges on aispend's functions and procedures, copied from the coordinator to the workers
 -- (nothing elsewhere). Citus propagates GRANTs on tables and schemas but not on an extension's functions, and a
@@ -217,10 +329,10 @@ DECLARE
     v_sql text;
     v_failed text;
 BEGIN
-    -- (an update script sets aispend.skip_worker_grants: the workers have not been updated yet, and
-    -- aispend.distribute(), run again after the update, copies the grants)
-    IF aispend._citus_kind('aispend.workspaces') IS DISTINCT FROM 'distributed' OR aispend._on_citus_worker()
-       OR pg_catalog.current_setting('aispend.skip_worker_grants', true) = 'on' THEN
+    -- (an update script sets aispend_update.skip_worker_grants: the workers have not been updated yet, and
+    -- aispend.distribute(), run again after the update, copies the grants; "aispend." is the library's prefix,
+    -- which takes no setting it does not define)
+    IF NOT aispend._citus_coordinator() OR pg_catalog.current_setting('aispend_update.skip_worker_grants', true) = 'on' THEN
         RETURN;
     END IF;
     SELECT 'DO $aispend_grants$ BEGIN '
@@ -272,22 +384,11 @@ BEGIN
     IF NOT coalesce(experimental, false) THEN
         RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups and the dashboard run on a distributed installation, for admins '
-                           'and readers, but a cluster has no team (aispend.grant_team() refuses there), and changes '
-                           'to the facts or prices made outside aispend''s own functions are not rolled up by '
-                           'themselves.',
+                  DETAIL = 'The sync, the rollups, the dashboard and the roles run on a distributed installation, '
+                           'but changes to the facts or prices made outside aispend''s own functions are not rolled '
+                           'up by themselves.',
                   HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
                          'See docs/scaling.md.';
-    END IF;
-    -- A cluster has no team (its policies cannot read a team's scope on the shards; see the top of this file).
-    IF EXISTS (SELECT 1 FROM aispend.teams) THEN
-        RAISE EXCEPTION 'aispend.distribute(): teams do not run on a Citus cluster, and % role(s) are teams',
-                        (SELECT count(*) FROM aispend.teams)
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'A team reads the rows of its scope only, which the workers cannot check inside a query of '
-                           'the shards.',
-                  HINT = 'End them first (SELECT aispend.revoke_team(team) FROM aispend.teams), or keep them on a '
-                         'single node. See docs/scaling.md.';
     END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
@@ -299,10 +400,6 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
 
     PERFORM aispend._citus_policies();
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                    WHERE k.conrelid = 'aispend.teams'::regclass AND k.conname = 'teams_none_on_a_cluster') THEN
-        ALTER TABLE aispend.teams ADD CONSTRAINT teams_none_on_a_cluster CHECK (false);
-    END IF;
 
     -- Foreign keys (between reference tables only) are dropped and added back once both ends are Citus tables:
     -- with a foreign key to a local table, Citus would convert the local one, which an extension's table with an
@@ -401,12 +498,18 @@ $$;
 COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
-    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, '
-    'while a role is a team (a cluster has none), and unless experimental => true. See docs/scaling.md.';
+    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and '
+    'unless experimental => true. See docs/scaling.md.';
 
 REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_sequential() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_coordinator() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_shard(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._team_sees_row(name, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._team_sees_workspace(name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_team_check(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_is_team() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._distribution_plan() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_kind(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend.undistributed_tables() FROM PUBLIC;

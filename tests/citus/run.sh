@@ -9,7 +9,7 @@
 # every table (rollups included) holds the same rows on both, that an account's sync and re-roll touch one shard,
 # the upgrade of a distributed installation of the previous release, that the dashboard (tests/citus/tabs.sql)
 # prints the same on both, a pg_cron run of the sync on the coordinator, and roles that are not superusers (a
-# reader, an admin); a cluster has no team (docs/scaling.md).
+# reader, an admin, a team) (docs/scaling.md).
 # Prints "ok - ..." / "not ok - ..." and ends with "N passed, N failed"; without ../shared/vendor/citus it prints
 # one "ok - ... # SKIP ..." line. KEEP_CITUS_DIR=1 keeps the work directory (printed).
 set -uo pipefail
@@ -310,21 +310,17 @@ if citus_setup "$upgraded" "$previous" &&
    qn coord "$upgraded" "ALTER EXTENSION aispend UPDATE" >>"$work/sync-upgraded.log" 2>&1; then
     versions=$(for n in "${citus_nodes[@]}"; do qn "$n" "$upgraded" "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'aispend'"; done | sort -u | tr '\n' ' ')
     newest=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$AISPEND_ROOT/aispend.control")
-    # a team made on the old release (it never read a row there): distribute() refuses until it is ended
-    qn coord "$upgraded" "INSERT INTO aispend.teams (team) VALUES ('a_team')" >/dev/null 2>&1
-    refused=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
-    qn coord "$upgraded" "DELETE FROM aispend.teams" >/dev/null 2>&1
     again=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
+    # the old release's team_scope policies (which read Citus tables on the shards) are replaced on every node
     team_policies=$(for n in "${citus_nodes[@]}"; do
         qn "$n" "$upgraded" "SET citus.override_table_visibility = off;
                              SELECT count(*) FROM pg_catalog.pg_policy WHERE polname = 'team_scope'
-                                AND pg_catalog.pg_get_expr(polqual, polrelid) <> 'true'" 2>&1 | tail -1
+                                AND pg_catalog.pg_get_expr(polqual, polrelid) !~ '_citus_is_team'" 2>&1 | tail -1
     done | tr '\n' ' ')
-    if grep -q 'teams do not run on a Citus cluster, and 1 role(s) are teams' <<<"$refused" &&
-       [ "$team_policies" = "$(printf '0 %.0s' "${citus_nodes[@]}")" ]; then
-        ok "after the update, distribute() refuses while a role is a team, then makes the team_scope policies of every node's tables and shards USING (true)"
+    if [ "$team_policies" = "$(printf '0 %.0s' "${citus_nodes[@]}")" ]; then
+        ok "after the update, distribute() replaces the team_scope policies of every node's tables and shards"
     else
-        not_ok "after the update, distribute() refuses while a role is a team (${refused:0:200}), then rewrites the team_scope policies (left per node: $team_policies)"
+        not_ok "after the update, distribute() replaces the team_scope policies (left per node: $team_policies)"
     fi
     # a reader granted on the old release reads, after the update and distribute(), what a superuser reads
     : >"$work/old-reader.diff"
@@ -381,7 +377,7 @@ fi
 # Roles that are not superusers. Citus propagates their privileges on tables, not on aispend's functions, which a
 # worker runs as the role (the policies, the cost model's helpers): grant_reader(), grant_admin() and revoke_all()
 # copy them to the workers. A reader reads the dashboard on the cluster as on the single node, an admin syncs an
-# account, revoke_all() takes both back on every node, and a cluster has no team.
+# account, and revoke_all() takes both back on every node.
 reader=aispend_citus_reader
 admin=aispend_citus_admin
 worker_grants() {  # worker_grants ROLE: its EXECUTE privileges on aispend's routines, per worker
@@ -431,13 +427,48 @@ if qn coord "$db" "CREATE ROLE $reader LOGIN" && qn coord "$db" "CREATE ROLE $ad
 else
     not_ok "a reader and an admin role on the cluster (created, granted)"
 fi
-team=$(qn coord "$db" "SELECT aispend.grant_team('$reader', ARRAY['Research Assistant'])" 2>&1)
-row=$(qn coord "$db" "INSERT INTO aispend.teams (team) VALUES ('$reader')" 2>&1)
-if grep -q 'teams do not run on a Citus cluster' <<<"$team" && grep -q 'teams_none_on_a_cluster' <<<"$row"; then
-    ok "a cluster has no team: aispend.grant_team() refuses, and so does aispend.teams"
+# A team (a role given a workspace name and a key of another workspace) reads only its scope on the cluster, as on
+# the single node: every read-only statement of tabs.sql prints the same on both (the live cost model, which a
+# team may not run, fails alike), and so do its counts of the tables' rows.
+team=aispend_citus_team
+team_key=$(qn coord "$single" "SELECT min(k.api_key_id) FROM aispend.api_keys k JOIN aispend.workspaces w
+                                 ON w.account = k.account AND w.workspace_id = k.workspace_id
+                              WHERE w.name <> 'Research Assistant' AND k.api_key_id NOT LIKE '(%'")
+if qn coord "$db" "CREATE ROLE $team LOGIN" &&
+   qn coord "$db" "SELECT aispend.grant_team('$team', ARRAY['Research Assistant'], ARRAY['$team_key'])" >/dev/null &&
+   qn coord "$single" "SELECT aispend.grant_team('$team', ARRAY['Research Assistant'], ARRAY['$team_key'])" >/dev/null; then
+    : >"$work/team.diff"
+    compared=0
+    counts="SELECT concat_ws(' ', (SELECT count(*) FROM aispend.usage), (SELECT count(*) FROM aispend.costs),"
+    counts+=" (SELECT count(*) FROM aispend.daily_rollup), (SELECT count(*) FROM aispend._cum),"
+    counts+=" (SELECT count(*) FROM aispend.workspaces), (SELECT count(*) FROM aispend.api_keys),"
+    counts+=" (SELECT count(*) FROM aispend.workspace_name_history))"
+    while IFS= read -r q; do
+        [ -z "$q" ] || [[ "$q" == --* ]] || [[ "$q" =~ aispend\.set_|evaluate_alerts ]] && continue
+        compared=$((compared + 1))
+        a=$(as_role "$team" "$db" -c "$q" 2>&1 </dev/null)
+        b=$(as_role "$team" "$single" -c "$q" 2>&1 </dev/null)
+        # an error is compared by its first line (the cluster's names the worker it ran on)
+        [[ "$a" == ERROR* ]] && a=${a%%$'\n'*}
+        [[ "$b" == ERROR* ]] && b=${b%%$'\n'*}
+        [ "$a" = "$b" ] || { echo "$q"; diff <(echo "$a") <(echo "$b") | head -6 | cut -c1-300; } >>"$work/team.diff"
+    done < <(cat "$here/tabs.sql"; echo "$counts")
+    mine=$(as_role "$team" "$db" -c "$counts" 2>&1)
+    all=$(qn coord "$db" "$counts" 2>&1)
+    if [ "$compared" -gt 40 ] && [ ! -s "$work/team.diff" ] && [ "$mine" != "$all" ]; then
+        ok "a team (aispend.grant_team(): a workspace name and a key) reads on the cluster what it reads on the single node: all $compared read-only statements of tests/citus/tabs.sql and its rows of the tables ($mine of $all)"
+    else
+        not_ok "a team reads on the cluster what it reads on the single node ($compared statements; its rows: $mine of $all)" "$work/team.diff" 40
+    fi
+    qn coord "$db" "SELECT aispend.revoke_team('$team')" >/dev/null
+    gone=$(as_role "$team" "$db" -c "SELECT count(*) FROM aispend.usage" 2>&1)
+    if grep -q 'permission denied' <<<"$gone" && [ "$(worker_grants "$team")" = "0 0 " ]; then
+        ok "aispend.revoke_team() ends the team on every node"
+    else
+        not_ok "aispend.revoke_team() ends the team on every node (it reads: $gone; its routines per worker: $(worker_grants "$team"))"
+    fi
 else
-    echo "grant_team: $team; insert: $row" >"$work/team.log"
-    not_ok "a cluster has no team: aispend.grant_team() and aispend.teams refuse" "$work/team.log"
+    not_ok "a team on the cluster (created, granted)"
 fi
 # pg_cron on the coordinator (cron.database_name is this database): a job scheduled with aispend.schedule_sync()
 # runs CALL aispend.sync() on the cluster (pg_cron has minute granularity: up to two minutes).

@@ -2,8 +2,9 @@
 -- Frozen once released: never edit it; a later change ships in aispend--0.8.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.8.0'" to load this file. \quit
 
--- ---- functions new or changed in 0.8.0 (src/sql/20_schema.sql, 62_tab_api_keys.sql, 67_team_access.sql,
--- 73_alerts.sql, 90_roles.sql, 95_distribute.sql), exactly as a fresh install defines them
+-- ---- functions new or changed in 0.8.0 (src/sql/20_schema.sql, 57_teams.sql, 58_entity_totals.sql,
+-- 62_tab_api_keys.sql, 67_team_access.sql, 73_alerts.sql, 90_roles.sql, 95_distribute.sql), exactly as a fresh
+-- install defines them
 
 CREATE OR REPLACE FUNCTION aispend._api_keys()
  RETURNS SETOF aispend.api_keys
@@ -16,6 +17,17 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION aispend._citus_coordinator()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+BEGIN
+    RETURN aispend._citus_kind('aispend.workspaces') IS NOT DISTINCT FROM 'distributed' AND NOT aispend._on_citus_worker();
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION aispend._citus_copy_routine_grants(role_name name)
  RETURNS void
  LANGUAGE plpgsql
@@ -25,10 +37,10 @@ DECLARE
     v_sql text;
     v_failed text;
 BEGIN
-    -- (an update script sets aispend.skip_worker_grants: the workers have not been updated yet, and
-    -- aispend.distribute(), run again after the update, copies the grants)
-    IF aispend._citus_kind('aispend.workspaces') IS DISTINCT FROM 'distributed' OR aispend._on_citus_worker()
-       OR pg_catalog.current_setting('aispend.skip_worker_grants', true) = 'on' THEN
+    -- (an update script sets aispend_update.skip_worker_grants: the workers have not been updated yet, and
+    -- aispend.distribute(), run again after the update, copies the grants; "aispend." is the library's prefix,
+    -- which takes no setting it does not define)
+    IF NOT aispend._citus_coordinator() OR pg_catalog.current_setting('aispend_update.skip_worker_grants', true) = 'on' THEN
         RETURN;
     END IF;
     SELECT 'DO $aispend_grants$ BEGIN '
@@ -55,6 +67,9 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION aispend._citus_is_team() RETURNS boolean
+AS 'MODULE_PATHNAME', 'aispend_citus_is_team' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
 CREATE OR REPLACE FUNCTION aispend._citus_policies()
  RETURNS integer
  LANGUAGE plpgsql
@@ -72,14 +87,18 @@ BEGIN
               WHERE c.relnamespace = 'aispend'::regnamespace
                 AND (pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~* '\mselect\M'
                      OR pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid) ~* '\mselect\M'
-                     OR (y.polname = 'team_scope' AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) <> 'true'))
+                     OR (y.polname = 'team_scope' AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) !~ '_citus_is_team'))
               ORDER BY 1, 2 LOOP
         IF p.polname = 'team_scope' THEN
-            -- a cluster has no team (aispend.distribute() makes aispend.teams refuse every row)
-            v_using := 'true';
-            EXECUTE pg_catalog.format('COMMENT ON POLICY %I ON %s IS %L', p.polname, p.rel,
-                'On a Citus cluster no role is a team (aispend.grant_team() refuses there): every role that may '
-                'read the table reads every row.');
+            -- what the single node's policies say (67_team_access.sql), asking the shards of the node; a table
+            -- not named here holds what a team never reads (the cumulative sums, the alerts)
+            v_using := 'NOT aispend._citus_is_team()' || CASE
+                WHEN p.rel IN ('aispend.usage'::regclass, 'aispend.costs'::regclass, 'aispend.daily_rollup'::regclass,
+                               'aispend.api_keys'::regclass, 'aispend.middleware_spend'::regclass)
+                THEN ' OR aispend._team_sees_row(CURRENT_USER, account, workspace_id, api_key_id)'
+                WHEN p.rel IN ('aispend.workspaces'::regclass, 'aispend.workspace_name_history'::regclass)
+                THEN ' OR aispend._team_sees_workspace(CURRENT_USER, account, workspace_id)'
+                ELSE '' END;
         ELSIF p.polname IN ('refresh_requests_own_update', 'refresh_requests_own_delete') THEN
             v_using := 'aispend._may_act_as(requested_by)';
         ELSE
@@ -108,6 +127,37 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION aispend._citus_shard(p_table regclass, p_account name)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v text;
+BEGIN
+    EXECUTE 'SELECT pg_catalog.shard_name($1, pg_catalog.get_shard_id_for_distribution_column($1, $2))'
+       INTO v USING p_table, p_account;
+    RETURN v;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._citus_team_check(p_role name)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v boolean;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.team = $1)',
+                              aispend._citus_shard('aispend.teams', NULL))
+       INTO v USING p_role;
+    RETURN v;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION aispend._last_active_days(p_account name, p_api_key_id text)
  RETURNS TABLE(account name, api_key_id text, day date)
  LANGUAGE plpgsql
@@ -121,6 +171,141 @@ BEGIN
           AND (p_api_key_id IS NULL OR r.api_key_id = p_api_key_id COLLATE "default")
           AND (r.total_tokens > 0 OR r.requests > 0)
         GROUP BY r.account, r.api_key_id;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._team_keys(team name)
+ RETURNS TABLE(account name, api_key_id text, workspace_id text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER ROWS 10
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, _team_keys.team, 'MEMBER') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT k.account, k.api_key_id, k.workspace_id
+        FROM aispend.api_keys k
+        JOIN aispend.team_scopes s ON s.api_key_id = k.api_key_id
+        WHERE s.team = _team_keys.team;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._team_rollup_rows(lo date, hi date, p_workspace text, p_api_key text)
+ RETURNS SETOF aispend.daily_rollup
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+DECLARE
+    v_ws_accounts name[];
+    v_ws_ids text[];
+    v_key_accounts name[];
+    v_key_workspaces text[];
+    v_key_ids text[];
+BEGIN
+    IF NOT aispend._team_restricted() THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(pg_catalog.array_agg(w.account), '{}'), coalesce(pg_catalog.array_agg(w.workspace_id), '{}')
+      INTO v_ws_accounts, v_ws_ids
+      FROM aispend._team_workspaces(CURRENT_USER) w;
+    SELECT coalesce(pg_catalog.array_agg(k.account), '{}'), coalesce(pg_catalog.array_agg(k.workspace_id), '{}'),
+           coalesce(pg_catalog.array_agg(k.api_key_id), '{}')
+      INTO v_key_accounts, v_key_workspaces, v_key_ids
+      FROM aispend._team_keys(CURRENT_USER) k
+     WHERE (k.account, k.workspace_id) NOT IN (SELECT w.account, w.workspace_id
+                                               FROM unnest(v_ws_accounts, v_ws_ids) AS w(account, workspace_id));
+    RETURN QUERY
+    SELECT r.* FROM aispend.daily_rollup r
+    WHERE r.day >= lo AND r.day < hi
+      -- each pair checked exactly; the arrays alone let the index (and on Citus the shards) narrow it first
+      AND ((r.account = ANY (v_ws_accounts) AND r.workspace_id = ANY (v_ws_ids)
+            AND (r.account, r.workspace_id) IN (SELECT w.account, w.workspace_id
+                                                FROM unnest(v_ws_accounts, v_ws_ids) AS w(account, workspace_id)))
+           OR (r.account = ANY (v_key_accounts) AND r.workspace_id = ANY (v_key_workspaces)
+               AND (r.account, r.workspace_id, r.api_key_id)
+                   IN (SELECT k.account, k.workspace_id, k.api_key_id
+                       FROM unnest(v_key_accounts, v_key_workspaces, v_key_ids) AS k(account, workspace_id, api_key_id))))
+    -- the names are looked up only for a filter (a team's whole scope would pay for them on every row)
+      AND (p_workspace IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.workspaces w
+                      WHERE w.account = r.account AND w.workspace_id = r.workspace_id
+                        AND aispend._workspace_is(w.name, w.workspace_id, p_workspace))
+           OR r.workspace_id = p_workspace)
+      AND (p_api_key IS NULL
+           OR EXISTS (SELECT 1 FROM aispend.api_keys k
+                      WHERE k.account = r.account AND k.api_key_id = r.api_key_id
+                        AND aispend._api_key_is(k.name, k.api_key_id, p_api_key))
+           OR r.api_key_id = p_api_key);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._team_sees_row(p_team name, p_account name, p_workspace_id text, p_api_key_id text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v boolean;
+BEGIN
+    -- only a team the logged-in role is (or may SET ROLE to): no role learns another team's scope
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
+                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
+             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                         WHERE s.team = $1 AND k.account = $2 AND k.api_key_id = $4)',
+        aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
+        aispend._citus_shard('aispend.api_keys', p_account))
+       INTO v USING p_team, p_account, p_workspace_id, p_api_key_id;
+    RETURN v;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._team_sees_workspace(p_team name, p_account name, p_workspace_id text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v boolean;
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
+                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
+             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                         WHERE s.team = $1 AND k.account = $2 AND k.workspace_id = $3)',
+        aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
+        aispend._citus_shard('aispend.api_keys', p_account))
+       INTO v USING p_team, p_account, p_workspace_id;
+    RETURN v;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION aispend._team_workspaces(team name)
+ RETURNS TABLE(account name, workspace_id text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER ROWS 10
+ SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
+AS $function$
+BEGIN
+    IF NOT pg_catalog.pg_has_role(SESSION_USER, _team_workspaces.team, 'MEMBER') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT w.account, w.workspace_id
+        FROM aispend.workspaces w
+        JOIN aispend.team_scopes s ON s.workspace_name = w.name
+        WHERE s.team = _team_workspaces.team;
 END
 $function$;
 
@@ -161,22 +346,11 @@ BEGIN
     IF NOT coalesce(experimental, false) THEN
         RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups and the dashboard run on a distributed installation, for admins '
-                           'and readers, but a cluster has no team (aispend.grant_team() refuses there), and changes '
-                           'to the facts or prices made outside aispend''s own functions are not rolled up by '
-                           'themselves.',
+                  DETAIL = 'The sync, the rollups, the dashboard and the roles run on a distributed installation, '
+                           'but changes to the facts or prices made outside aispend''s own functions are not rolled '
+                           'up by themselves.',
                   HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
                          'See docs/scaling.md.';
-    END IF;
-    -- A cluster has no team (its policies cannot read a team's scope on the shards; see the top of this file).
-    IF EXISTS (SELECT 1 FROM aispend.teams) THEN
-        RAISE EXCEPTION 'aispend.distribute(): teams do not run on a Citus cluster, and % role(s) are teams',
-                        (SELECT count(*) FROM aispend.teams)
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'A team reads the rows of its scope only, which the workers cannot check inside a query of '
-                           'the shards.',
-                  HINT = 'End them first (SELECT aispend.revoke_team(team) FROM aispend.teams), or keep them on a '
-                         'single node. See docs/scaling.md.';
     END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
@@ -188,10 +362,6 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
 
     PERFORM aispend._citus_policies();
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                    WHERE k.conrelid = 'aispend.teams'::regclass AND k.conname = 'teams_none_on_a_cluster') THEN
-        ALTER TABLE aispend.teams ADD CONSTRAINT teams_none_on_a_cluster CHECK (false);
-    END IF;
 
     -- Foreign keys (between reference tables only) are dropped and added back once both ends are Citus tables:
     -- with a foreign key to a local table, Citus would convert the local one, which an extension's table with an
@@ -427,14 +597,6 @@ CREATE OR REPLACE FUNCTION aispend.grant_team(role_name name, workspace_names te
  SET search_path TO 'pg_catalog', 'aispend', 'pg_temp'
 AS $function$
 BEGIN
-    IF aispend._citus_kind('aispend.teams') IS NOT NULL THEN
-        RAISE EXCEPTION 'aispend: teams do not run on a Citus cluster; role "%" was not made a team', role_name
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'A team reads the rows of its scope only, which the workers cannot check inside a query '
-                           'of the shards.',
-                  HINT = 'aispend.grant_reader() lets a role read every account; teams need a single-node '
-                         'installation (docs/scaling.md).';
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name) THEN
         RAISE EXCEPTION 'aispend: role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
     END IF;
@@ -457,6 +619,7 @@ BEGIN
     INSERT INTO aispend.team_scopes (team, api_key_id)
     SELECT role_name, k FROM unnest(api_key_ids) AS k WHERE k IS NOT NULL
     ON CONFLICT ON CONSTRAINT team_scopes_unique DO NOTHING;
+    PERFORM aispend._citus_copy_routine_grants(role_name);   -- on a Citus cluster, the revokes above too
 END
 $function$;
 
@@ -562,15 +725,26 @@ BEGIN ATOMIC
     ORDER BY t.last_use NULLS FIRST, t.api_key, t.account, t.api_key_id;
 END;
 
+COMMENT ON FUNCTION aispend._citus_coordinator() IS 'Internal: true on the Citus coordinator of a distributed installation (after aispend.distribute()).';
+REVOKE ALL ON FUNCTION aispend._citus_coordinator() FROM PUBLIC;
 COMMENT ON FUNCTION aispend._citus_copy_routine_grants(name) IS 'Internal: on a Citus coordinator of a distributed installation, gives a role on every worker the EXECUTE privileges on aispend''s functions and procedures that it has on the coordinator (Citus does not propagate them); nothing elsewhere.';
 REVOKE ALL ON FUNCTION aispend._citus_copy_routine_grants(name) FROM PUBLIC;
-COMMENT ON FUNCTION aispend._citus_policies() IS 'Internal: before aispend.distribute() hands the tables to Citus, replaces the subqueries of the row-level policies by the equivalent function calls, and the team_scope policies by USING (true) (a cluster has no team); returns how many policies it changed.';
+COMMENT ON FUNCTION aispend._citus_is_team() IS 'Internal: on Citus, whether the current role is a team (aispend._citus_team_check, asked once per statement and role); the row-level policies of a distributed installation call it.';
+REVOKE ALL ON FUNCTION aispend._citus_is_team() FROM PUBLIC;
+COMMENT ON FUNCTION aispend._citus_policies() IS 'Internal: before aispend.distribute() hands the tables to Citus, replaces the subqueries of the row-level policies by the equivalent function calls, and the team_scope policies by ones a worker can check on a shard (aispend._citus_is_team, aispend._team_sees_row); returns how many policies it changed.';
 COMMENT ON FUNCTION aispend._citus_sequential() IS 'Internal: on Citus, citus.multi_shard_modify_mode = sequential for the rest of the transaction (before changing a reference table with foreign keys); nothing elsewhere.';
 REVOKE ALL ON FUNCTION aispend._citus_sequential() FROM PUBLIC;
+COMMENT ON FUNCTION aispend._citus_shard(regclass,name) IS 'Internal: on Citus, the qualified name of the shard of a table that holds an account''s rows (of a reference table, its one shard).';
+REVOKE ALL ON FUNCTION aispend._citus_shard(regclass,name) FROM PUBLIC;
+COMMENT ON FUNCTION aispend._citus_team_check(name) IS 'Internal: on Citus, whether a role is a team, read from the node''s copy of aispend.teams (aispend._citus_is_team asks it once per statement).';
+REVOKE ALL ON FUNCTION aispend._citus_team_check(name) FROM PUBLIC;
 COMMENT ON FUNCTION aispend._last_active_days(name,text) IS 'Internal: (account, api_key_id, last UTC day with usage) of every key with usage in the synced data, of one account or one key (NULL: all).';
 REVOKE ALL ON FUNCTION aispend._last_active_days(name,text) FROM PUBLIC;
-COMMENT ON FUNCTION aispend.distribute(integer,boolean) IS 'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, shard_count shards) and makes every other table a reference table; tables already distributed are skipped. Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, while a role is a team (a cluster has none), and unless experimental => true. See docs/scaling.md.';
-COMMENT ON FUNCTION aispend.grant_team(name,text[],text[]) IS 'Makes a role a team (or widens its scope): it reads the dashboard like aispend.grant_reader() gives, but only the spend of these workspace names (every workspace shown under a name, in any account) and API key ids. Narrow a scope with DELETE FROM aispend.team_scopes; end it with aispend.revoke_team(). Refused on a Citus cluster, which has no team.';
+COMMENT ON FUNCTION aispend._team_sees_row(name,name,text,text) IS 'Internal: on a Citus worker, whether a row of the facts or rollups is in a team''s scope (its workspace''s name or its key), read from the shards of the node; the team_scope policies of a cluster call it.';
+REVOKE ALL ON FUNCTION aispend._team_sees_row(name,name,text,text) FROM PUBLIC;
+COMMENT ON FUNCTION aispend._team_sees_workspace(name,name,text) IS 'Internal: on a Citus worker, whether a workspace (or its name history) is in a team''s scope (one of its names, or the workspace of one of its keys), read from the shards of the node; the team_scope policies of a cluster call it.';
+REVOKE ALL ON FUNCTION aispend._team_sees_workspace(name,name,text) FROM PUBLIC;
+COMMENT ON FUNCTION aispend.distribute(integer,boolean) IS 'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, shard_count shards) and makes every other table a reference table; tables already distributed are skipped. Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and unless experimental => true. See docs/scaling.md.';
 COMMENT ON FUNCTION aispend._team_row_visible(name,text,text) IS 'Internal: the team_scope policy of the facts and rollups as one call (a team reads the rows of its workspaces and keys), on a cluster distributed by aispend 0.6.0 or 0.7.0 until aispend.distribute() is run again.';
 COMMENT ON FUNCTION aispend._team_workspace_visible(name,text) IS 'Internal: the team_scope policy of workspaces and their name history as one call, on a cluster distributed by aispend 0.6.0 or 0.7.0 until aispend.distribute() is run again.';
 
@@ -583,7 +757,7 @@ DECLARE
 BEGIN
     -- On a Citus coordinator the copy of the grants to the workers waits for aispend.distribute(), run again
     -- after the update (docs/scaling.md): the workers are updated after this script.
-    PERFORM pg_catalog.set_config('aispend.skip_worker_grants', 'on', true);
+    PERFORM pg_catalog.set_config('aispend_update.skip_worker_grants', 'on', true);
     -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
     FOR r IN
         SELECT DISTINCT a.grantee::regrole::name AS role_name,
@@ -597,15 +771,11 @@ BEGIN
         IF r.admin THEN
             PERFORM aispend.grant_admin(r.role_name);
         ELSIF EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team = r.role_name) THEN
-            -- a reader's grants less the live cost model, as before; a team on a cluster (which never read a
-            -- row there) keeps its grants, and aispend.distribute() refuses until it is ended
-            IF aispend._citus_kind('aispend.teams') IS NULL THEN
-                PERFORM aispend.grant_team(r.role_name);
-            END IF;
+            PERFORM aispend.grant_team(r.role_name);   -- a reader's grants less the live cost model, as before
         ELSE
             PERFORM aispend.grant_reader(r.role_name);
         END IF;
     END LOOP;
-    PERFORM pg_catalog.set_config('aispend.skip_worker_grants', '', true);
+    PERFORM pg_catalog.set_config('aispend_update.skip_worker_grants', '', true);
 END
 $$;
