@@ -167,11 +167,12 @@ COMMENT ON FUNCTION aispend._team_workspace_visible(name, text) IS
 -- (reference tables included), but it may read the shards it holds: the teams and their scopes in its copies of
 -- the reference tables, and the names and keys of the row's account in the co-located shards of
 -- aispend.workspaces and aispend.api_keys, which are on the same node. The team_scope policies of a cluster ask
--- first whether the role is a team (aispend._citus_is_team, once per statement: other roles pay nothing more),
--- and for a team whether the row is in its scope (once per row); they say what the single node's policies say
--- (67_team_access.sql).
+-- first whether the role is a team (aispend._citus_is_team: asked once per statement, then one call of a C
+-- function per row), and for a team whether the row is in its scope (a few lookups per row); they say what the
+-- single node's policies say (67_team_access.sql).
 
--- The name of the shard of a Citus table that holds an account's rows (a reference table's one shard: NULL).
+-- The name of the shard of a Citus table that holds an account's rows (of a reference table, its one shard: the
+-- account is then NULL).
 CREATE FUNCTION aispend._citus_shard(p_table regclass, p_account name) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -5,9 +5,10 @@
 # coordinator's server without Citus), in one run: the first sync of every account with 1, 2 and 4 sessions
 # syncing accounts in parallel (fresh accounts each round), rows per second; then the per-account statements of
 # a sync on the cluster under EXPLAIN: each must be router (one shard, one task). Prints a table and writes
-# tests/bench/results/citus-scale.txt. Each sync step re-rolls the rollups on both. Then one account's queries and
-# the dashboard's tabs across all accounts, on both (the report is left out: it draws the API keys tab, the
-# slowest with this many keys, several times over).
+# tests/bench/results/citus-scale.txt. Each sync step re-rolls the rollups on both. Then one account's queries,
+# the dashboard's tabs across all accounts, and a team's tabs (a role given one workspace name), on both. (The
+# report is left out: with this many keys it takes minutes on a single node, in its comparisons with the
+# previous period and its daily series per provider; docs/scaling.md.)
 # Usage: tests/citus/bench.sh [ACCOUNTS] [DAYS]     PG_BIN=/path/to/postgresql/15/bin for another PostgreSQL 15.
 # Needs what scripts/test.sh installs and ../shared/vendor/citus.
 set -euo pipefail
@@ -161,10 +162,22 @@ tab_ms() {  # tab_ms DB SQL: the wall time of a second run (the first warms the 
     t1=$(now)
     python3 -c "print(round(($t1 - $t0) * 1000))"
 }
+# a team: a role given the name of one workspace (every account has it), the same on both; and a reader. (LOGIN:
+# Citus connects to the workers as the current role, SET ROLE included.)
+team=aispend_bench_team
+team_ws=$(qn coord "$single" "SELECT min(w.name) FROM aispend.workspaces w WHERE w.account = 'r1_a1'")
+reader=aispend_bench_reader
+qn coord "$db" "CREATE ROLE $team LOGIN" >/dev/null
+qn coord "$db" "CREATE ROLE $reader LOGIN" >/dev/null
+for d in "$single" "$db"; do
+    qn coord "$d" "SELECT aispend.grant_team('$team', ARRAY['$team_ws']), aispend.grant_reader('$reader')" >/dev/null
+done
 {
     echo
     echo "the dashboard, $((accounts * round)) accounts (second of two runs, ms)       single   cluster   ratio"
     while IFS='|' read -r label q; do
+        q=${q//@team/$team}
+        q=${q//@reader/$reader}
         ms_single=$(tab_ms "$single" "$q")
         ms_cluster=$(tab_ms "$db" "$q")
         python3 -c "print(f'  {\"$label\":<60} {$ms_single:>7} {$ms_cluster:>9} {$ms_cluster / max($ms_single, 1):>7.2f}')"
@@ -175,6 +188,12 @@ Workspaces tab, all accounts (workspaces_csv)|SELECT * FROM aispend.workspaces_c
 Models tab, all accounts (models_csv)|SELECT * FROM aispend.models_csv('last_7_days')
 Workspace Management, all accounts|SELECT * FROM aispend.workspace_management_csv
 API keys tab, all accounts (api_keys_csv)|SELECT * FROM aispend.api_keys_csv('last_7_days')
+unused API keys, all accounts (api_keys_unused)|SELECT * FROM aispend.api_keys_unused('last_7_days')
+a team, one workspace name: Workspaces tab|SET ROLE @team; SELECT * FROM aispend.workspaces_csv('last_7_days')
+a team, one workspace name: API keys tab|SET ROLE @team; SELECT * FROM aispend.api_keys_csv('last_7_days')
+a team, one workspace name: its usage rows (row-level security)|SET ROLE @team; SELECT count(*) FROM aispend.usage
+every usage row counted by a superuser (no row-level security)|SELECT count(*) FROM aispend.usage
+the same by a reader (the team_scope policy on every row)|SET ROLE @reader; SELECT count(*) FROM aispend.usage
 TABS
 } | tee -a "$out"
 
