@@ -294,6 +294,14 @@ SELECT is((SELECT DISTINCT state FROM aispend.refresh_progress WHERE request = :
 COMMIT;
 SELECT n AS cancelled FROM dblink('rf_client2', format('SELECT aispend.cancel_refresh(%s)', :late_id)) AS t(n integer) \gset
 SELECT is(pg_temp.wait_done(:late_id, 'rf_slow', 30), 'cancelled', 'its role cancels it');
+-- why it was not (seen once in the test command, unexplained): the request and its sync runs
+SELECT diag('late request: ' || account || ' ' || state || ', worker ' || coalesce(worker_pid::text, '-') || ', ' ||
+            coalesce(error_sqlstate, '-') || ' ' || coalesce(error_message, '-') || ', cancelled: ' || :cancelled)
+  FROM aispend.refresh_requests WHERE id = :late_id AND state <> 'cancelled';
+SELECT diag('late run: ' || endpoint || ' ' || status || ' ' || coalesce(error_message, '-'))
+  FROM aispend.sync_runs WHERE account = 'rf_slow' AND started_at > (SELECT requested_at FROM aispend.refresh_requests
+                                                                     WHERE id = :late_id LIMIT 1)
+   AND EXISTS (SELECT 1 FROM aispend.refresh_requests WHERE id = :late_id AND state <> 'cancelled');
 
 SELECT * FROM finish();
 
