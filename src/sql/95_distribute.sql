@@ -168,8 +168,8 @@ COMMENT ON FUNCTION aispend._team_workspace_visible(name, text) IS
 -- the reference tables, and the names and keys of the row's account in the co-located shards of
 -- aispend.workspaces and aispend.api_keys, which are on the same node. The team_scope policies of a cluster ask
 -- first whether the role is a team (aispend._citus_is_team: asked once per statement, then one call of a C
--- function per row), and for a team whether the row is in its scope (a few lookups per row); they say what the
--- single node's policies say (67_team_access.sql).
+-- function per row), and for a team whether the row is in its scope (its scope in the row's account read once per
+-- statement, then one C call per row); they say what the single node's policies say (67_team_access.sql).
 
 -- The name of the shard of a Citus table that holds an account's rows (of a reference table, its one shard: the
 -- account is then NULL).
@@ -187,56 +187,50 @@ COMMENT ON FUNCTION aispend._citus_shard(regclass, name) IS
     'Internal: on Citus, the qualified name of the shard of a table that holds an account''s rows (of a reference '
     'table, its one shard).';
 
--- A row of the facts or rollups in a team's scope: its workspace is one of the team's names, or its key one of
--- the team's listed keys.
-CREATE FUNCTION aispend._team_sees_row(p_team name, p_account name, p_workspace_id text, p_api_key_id text)
-RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v boolean;
+-- A team's scope in an account, read from the node's shards: the ids of the workspaces it names, of its keys that
+-- the account has, and of those keys' workspaces. Asked once per statement and account by the C functions below.
+CREATE FUNCTION aispend._citus_team_scope(p_team name, p_account name, OUT workspace_ids text[], OUT key_ids text[],
+                                          OUT key_workspace_ids text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- only a team the logged-in role is (or may SET ROLE to): no role learns another team's scope
     IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
-        RETURN false;
+        RETURN;
     END IF;
     EXECUTE pg_catalog.format(
-        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
-                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
-             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
-                         WHERE s.team = $1 AND k.account = $2 AND k.api_key_id = $4)',
+        'SELECT ARRAY(SELECT w.workspace_id FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
+                       WHERE s.team = $1 AND w.account = $2),
+                ARRAY(SELECT k.api_key_id FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                       WHERE s.team = $1 AND k.account = $2),
+                ARRAY(SELECT k.workspace_id FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
+                       WHERE s.team = $1 AND k.account = $2)',
         aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
         aispend._citus_shard('aispend.api_keys', p_account))
-       INTO v USING p_team, p_account, p_workspace_id, p_api_key_id;
-    RETURN v;
+       INTO workspace_ids, key_ids, key_workspace_ids USING p_team, p_account;
 END
 $$;
+COMMENT ON FUNCTION aispend._citus_team_scope(name, name) IS
+    'Internal: on a Citus worker, a team''s scope in an account (the ids of the workspaces it names, of its keys, '
+    'and of their workspaces), read from the shards of the node, for a team the logged-in role is a member of; '
+    'aispend._team_sees_row and aispend._team_sees_workspace ask it once per statement and account.';
+
+-- A row of the facts or rollups in a team's scope: its workspace is one of the team's names, or its key one of
+-- the team's listed keys.
+CREATE FUNCTION aispend._team_sees_row(p_team name, p_account name, p_workspace_id text, p_api_key_id text)
+RETURNS boolean AS 'MODULE_PATHNAME', 'aispend_team_sees_row' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION aispend._team_sees_row(name, name, text, text) IS
     'Internal: on a Citus worker, whether a row of the facts or rollups is in a team''s scope (its workspace''s '
-    'name or its key), read from the shards of the node; the team_scope policies of a cluster call it.';
+    'name or its key), checked against the scope aispend._citus_team_scope reads once per statement; the '
+    'team_scope policies of a cluster call it.';
 
 -- A workspace in a team's scope: one of its names, or the workspace of one of its keys.
 CREATE FUNCTION aispend._team_sees_workspace(p_team name, p_account name, p_workspace_id text)
-RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v boolean;
-BEGIN
-    IF NOT pg_catalog.pg_has_role(SESSION_USER, p_team, 'MEMBER') THEN
-        RETURN false;
-    END IF;
-    EXECUTE pg_catalog.format(
-        'SELECT EXISTS (SELECT 1 FROM %1$s s JOIN %2$s w ON w.name = s.workspace_name
-                         WHERE s.team = $1 AND w.account = $2 AND w.workspace_id = $3)
-             OR EXISTS (SELECT 1 FROM %1$s s JOIN %3$s k ON k.api_key_id = s.api_key_id
-                         WHERE s.team = $1 AND k.account = $2 AND k.workspace_id = $3)',
-        aispend._citus_shard('aispend.team_scopes', NULL), aispend._citus_shard('aispend.workspaces', p_account),
-        aispend._citus_shard('aispend.api_keys', p_account))
-       INTO v USING p_team, p_account, p_workspace_id;
-    RETURN v;
-END
-$$;
+RETURNS boolean AS 'MODULE_PATHNAME', 'aispend_team_sees_workspace' LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION aispend._team_sees_workspace(name, name, text) IS
     'Internal: on a Citus worker, whether a workspace (or its name history) is in a team''s scope (one of its names, '
-    'or the workspace of one of its keys), read from the shards of the node; the team_scope policies of a cluster '
-    'call it.';
+    'or the workspace of one of its keys), checked against the scope aispend._citus_team_scope reads once per '
+    'statement; the team_scope policies of a cluster call it.';
 
 -- Whether a role is a team, read from the node's copy of the reference table aispend.teams.
 CREATE FUNCTION aispend._citus_team_check(p_role name) RETURNS boolean
@@ -486,6 +480,21 @@ BEGIN
         EXECUTE v_sql;
     END LOOP;
 
+    -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
+    -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
+    -- policy is set again, now that Citus propagates it to every node and shard.
+    FOR v_sql IN SELECT pg_catalog.format('ALTER POLICY %I ON %s USING (%s)', y.polname, y.polrelid::regclass,
+                                          pg_catalog.pg_get_expr(y.polqual, y.polrelid))
+                        || CASE WHEN y.polwithcheck IS NOT NULL
+                                THEN pg_catalog.format(' WITH CHECK (%s)', pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid))
+                                ELSE '' END
+                   FROM pg_catalog.pg_policy y JOIN pg_catalog.pg_class c ON c.oid = y.polrelid
+                  WHERE c.relnamespace = 'aispend'::regnamespace
+                    AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~ '_citus_is_team|_may_act_as'
+                  ORDER BY 1 LOOP
+        EXECUTE v_sql;
+    END LOOP;
+
     -- The function privileges of the roles granted before (grant_reader(), grant_admin()), on the workers too.
     FOR v_role IN SELECT DISTINCT r.rolname
                     FROM pg_catalog.pg_proc p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
@@ -509,6 +518,7 @@ REVOKE ALL ON FUNCTION aispend._citus_coordinator() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_shard(regclass, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._team_sees_row(name, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._team_sees_workspace(name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_team_scope(name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_team_check(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._citus_is_team() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._distribution_plan() FROM PUBLIC;

@@ -124,6 +124,23 @@ if qn coord "$db" "SELECT count(*) FROM aispend.distribute(experimental => true)
 else
     not_ok "aispend.distribute() again does nothing" "$work/again.log"
 fi
+# The policies a worker checks are the cluster's on every node: its shards' and its own copies of the tables'.
+stale_policies() {  # stale_policies DB: per node, the policies of aispend's tables and shards still the single node's
+    local n
+    for n in "${citus_nodes[@]}"; do
+        qn "$n" "$1" "SET citus.override_table_visibility = off;
+                      SELECT count(*) FROM pg_catalog.pg_policy
+                       WHERE polname IN ('team_scope', 'refresh_requests_own_update', 'refresh_requests_own_delete')
+                         AND pg_catalog.pg_get_expr(polqual, polrelid) !~ '_citus_is_team|_may_act_as'" 2>&1 | tail -1
+    done | tr '\n' ' '
+}
+no_stale=$(printf '0 %.0s' "${citus_nodes[@]}")
+stale=$(stale_policies "$db")
+if [ "$stale" = "$no_stale" ]; then
+    ok "the row-level policies are the cluster's on every node, on its shards and its own copies of the tables"
+else
+    not_ok "the row-level policies are the cluster's on every node (left per node: $stale)"
+fi
 # Without Citus: a clear refusal.
 qn coord postgres "CREATE DATABASE $single" >>"$work/setup.log" 2>&1
 qn coord "$single" "SET client_min_messages = warning; CREATE EXTENSION aispend" >>"$work/setup.log" 2>&1
@@ -312,12 +329,8 @@ if citus_setup "$upgraded" "$previous" &&
     newest=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$AISPEND_ROOT/aispend.control")
     again=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
     # the old release's team_scope policies (which read Citus tables on the shards) are replaced on every node
-    team_policies=$(for n in "${citus_nodes[@]}"; do
-        qn "$n" "$upgraded" "SET citus.override_table_visibility = off;
-                             SELECT count(*) FROM pg_catalog.pg_policy WHERE polname = 'team_scope'
-                                AND pg_catalog.pg_get_expr(polqual, polrelid) !~ '_citus_is_team'" 2>&1 | tail -1
-    done | tr '\n' ' ')
-    if [ "$team_policies" = "$(printf '0 %.0s' "${citus_nodes[@]}")" ]; then
+    team_policies=$(stale_policies "$upgraded")
+    if [ "$team_policies" = "$no_stale" ]; then
         ok "after the update, distribute() replaces the team_scope policies of every node's tables and shards"
     else
         not_ok "after the update, distribute() replaces the team_scope policies (left per node: $team_policies)"

@@ -81,11 +81,11 @@ SELECT is((SELECT string_agg(DISTINCT what, ', ') FROM sp_evil.fired), NULL, 'no
 -- and the same as a reader, for the functions a reader may call
 SELECT is((SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), '; ' ORDER BY p.proname)
            FROM pg_proc p WHERE p.pronamespace = 'aispend'::regnamespace AND p.prosecdef),
-          '_citus_team_check search_path=pg_catalog, pg_temp; _refresh_sweep search_path=pg_catalog, aispend, pg_temp; '
-          '_team_keys search_path=pg_catalog, aispend, pg_temp; _team_sees_row search_path=pg_catalog, pg_temp; '
-          '_team_sees_workspace search_path=pg_catalog, pg_temp; _team_workspaces search_path=pg_catalog, aispend, pg_temp',
+          '_citus_team_check search_path=pg_catalog, pg_temp; _citus_team_scope search_path=pg_catalog, pg_temp; '
+          '_refresh_sweep search_path=pg_catalog, aispend, pg_temp; _team_keys search_path=pg_catalog, aispend, pg_temp; '
+          '_team_workspaces search_path=pg_catalog, aispend, pg_temp',
           'the only SECURITY DEFINER functions are the team-scope lookups the row-level policies need (two on a '
-          'single node, three on a Citus worker) and the sweep that marks other roles'' refresh requests failed '
+          'single node, two on a Citus worker) and the sweep that marks other roles'' refresh requests failed '
           'when their worker is gone, pinned');
 
 SELECT * FROM finish();
