@@ -367,7 +367,9 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- A live worker is a backend of the request's role in this database named 'aispend refresh': pg_stat_activity
 -- shows the pid, user, database and application_name of every backend to every role, and only a session of
 -- that role could pretend to be one.
-CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
+-- The background refresh workers running in this database (on Citus, the coordinator's, where they run): their
+-- process ids and roles, read once, so that a query of the shards can be handed them.
+CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -375,12 +377,24 @@ BEGIN
     -- pg_stat_activity is read once per transaction and kept: a loop waiting for a refresh (wait_refresh) would
     -- take a worker started after its first look for dead
     PERFORM pg_catalog.pg_stat_clear_snapshot();
-    RETURN QUERY
-    SELECT a.pid FROM pg_catalog.pg_stat_activity a
+    SELECT coalesce(pg_catalog.array_agg(a.pid ORDER BY a.pid), '{}'),
+           coalesce(pg_catalog.array_agg(r.rolname ORDER BY a.pid), '{}')
+      INTO pids, roles
+      FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
      WHERE a.application_name = 'aispend refresh'
-       AND a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role)
        AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database());
 END
+$$;
+COMMENT ON FUNCTION aispend._refresh_live() IS
+    'Internal: the process ids and roles of the background refresh workers running in this database.';
+
+CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT w.pid FROM aispend._refresh_live() l,
+           ROWS FROM (pg_catalog.unnest(l.pids), pg_catalog.unnest(l.roles)) AS w(pid, role)
+     WHERE w.role OPERATOR(pg_catalog.=) p_role
 $$;
 COMMENT ON FUNCTION aispend._refresh_workers(name) IS
     'Internal: the process ids of the background refresh workers of a role in this database.';
@@ -394,17 +408,37 @@ $$;
 COMMENT ON FUNCTION aispend._refresh_worker_alive(name, integer) IS
     'Internal: whether a background refresh worker of the role runs in this database (that pid, or any when NULL).';
 
+-- A request's state given the live workers and the time: running or queued with no worker left to run it is
+-- failed. Pure, so that a query of the shards (Citus) computes it with what the coordinator read.
+CREATE FUNCTION aispend._refresh_state_of(state text, worker_pid integer, requested_by name, requested_at timestamptz,
+                                          live_pids integer[], live_roles name[], at timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN state = 'running'
+             AND NOT EXISTS (SELECT 1
+                               FROM ROWS FROM (pg_catalog.unnest(live_pids), pg_catalog.unnest(live_roles))
+                                    AS w(pid, role)
+                              WHERE w.role = requested_by AND w.pid = worker_pid) THEN 'failed'
+        WHEN state = 'queued' AND requested_at < at - interval '1 minute'
+             AND NOT requested_by = ANY (live_roles) THEN 'failed'
+        ELSE state
+    END
+$$;
+COMMENT ON FUNCTION aispend._refresh_state_of(text, integer, name, timestamptz, integer[], name[], timestamptz) IS
+    'Internal: a refresh request''s state given the live workers (aispend._refresh_live) and the time: running or '
+    'queued with no worker left to run it is failed.';
+
 CREATE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE
-        WHEN state = 'running' AND NOT aispend._refresh_worker_alive(requested_by, worker_pid) THEN 'failed'
-        WHEN state = 'queued' AND requested_at < pg_catalog.clock_timestamp() - interval '1 minute'
-             AND NOT aispend._refresh_worker_alive(requested_by, NULL) THEN 'failed'
-        ELSE state
-    END
+    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles,
+                                     pg_catalog.clock_timestamp())
+      FROM aispend._refresh_live() l
 $$;
 COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
     'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';

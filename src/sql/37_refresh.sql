@@ -28,27 +28,33 @@ COMMENT ON FUNCTION aispend._notify_request(bigint, name, text) IS
 
 -- Marks the requests whose worker is gone failed (aispend._refresh_state), so that no row stays running.
 -- SECURITY DEFINER: it closes other roles' requests too (row-level security lets a role change only its own),
--- and only those whose worker is gone.
+-- and only those whose worker is gone. The candidates are read first and checked here: on a Citus cluster the
+-- workers' processes are the coordinator's, and an UPDATE of a distributed table may call no volatile function.
 CREATE FUNCTION aispend._refresh_sweep() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v record;
+    v_now timestamptz := pg_catalog.clock_timestamp();
     n integer := 0;
 BEGIN
-    FOR v IN
+    FOR v IN SELECT q.id, q.account, q.state, q.worker_pid, q.requested_by, q.requested_at
+               FROM aispend.refresh_requests q
+              WHERE q.state IN ('queued', 'running')
+              ORDER BY q.account, q.id LOOP
+        CONTINUE WHEN aispend._refresh_state(v.state, v.worker_pid, v.requested_by, v.requested_at) <> 'failed';
         UPDATE aispend.refresh_requests q
-           SET state = 'failed', finished_at = pg_catalog.clock_timestamp(), error_sqlstate = '57P01',
-               error_message = CASE q.state
+           SET state = 'failed', finished_at = v_now, error_sqlstate = '57P01',
+               error_message = CASE v.state
                    WHEN 'running' THEN 'the refresh''s worker ended without recording an outcome (killed, or a crash)'
                    ELSE 'no worker took the request (it could not connect as its role, or was killed)' END
-         WHERE q.state IN ('queued', 'running')
-           AND aispend._refresh_state(q.state, q.worker_pid, q.requested_by, q.requested_at) = 'failed'
-        RETURNING q.id, q.account
-    LOOP
-        PERFORM aispend._notify_request(v.id, v.account, 'failed');
-        n := n + 1;
+         WHERE q.account = v.account AND q.id = v.id AND q.state = v.state
+           AND q.worker_pid IS NOT DISTINCT FROM v.worker_pid;
+        IF FOUND THEN
+            PERFORM aispend._notify_request(v.id, v.account, 'failed');
+            n := n + 1;
+        END IF;
     END LOOP;
     RETURN n;
 END
@@ -61,41 +67,55 @@ CREATE PROCEDURE aispend._refresh_work()
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v record;
+    c record;
+    v_id bigint;
+    v_account name;
+    v_since timestamptz;
+    v_steps jsonb;
+    -- the time and this process, read here and not in the UPDATEs: on a Citus cluster those run on the shards
+    v_now timestamptz;
+    v_pid integer := pg_catalog.pg_backend_pid();
 BEGIN
     LOOP
-        -- The role's oldest queued account; a request another worker holds is skipped, not waited for.
+        -- The role's oldest queued account; a request another worker holds is skipped, not waited for. Each
+        -- candidate's row is locked on its own (one shard on Citus, which locks no rows across shards).
+        v_id := NULL;
+        FOR c IN SELECT n.account, n.id FROM aispend.refresh_requests n
+                  WHERE n.state = 'queued' AND n.requested_by = CURRENT_USER
+                  ORDER BY n.id, n.account LOOP
+            SELECT q.id, q.account, q.since INTO v_id, v_account, v_since FROM aispend.refresh_requests q
+             WHERE q.account = c.account AND q.id = c.id AND q.state = 'queued'
+               FOR UPDATE SKIP LOCKED;
+            EXIT WHEN v_id IS NOT NULL;
+        END LOOP;
+        EXIT WHEN v_id IS NULL;
+        v_now := pg_catalog.clock_timestamp();
         UPDATE aispend.refresh_requests q
-           SET state = 'running', started_at = pg_catalog.clock_timestamp(), worker_pid = pg_catalog.pg_backend_pid()
-         WHERE (q.account, q.id) = (SELECT n.account, n.id FROM aispend.refresh_requests n
-                                     WHERE n.state = 'queued' AND n.requested_by = CURRENT_USER
-                                     ORDER BY n.id, n.account LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING q.id, q.account, q.since INTO v;
-        EXIT WHEN NOT FOUND;
-        PERFORM aispend._notify_request(v.id, v.account, 'running');
+           SET state = 'running', started_at = v_now, worker_pid = v_pid
+         WHERE q.account = v_account AND q.id = v_id;
+        PERFORM aispend._notify_request(v_id, v_account, 'running');
         COMMIT;
 
         -- The steps to come, for the progress (an error here, e.g. the server dropped meanwhile, fails the request).
-        UPDATE aispend.refresh_requests q
-           SET steps_planned = (SELECT pg_catalog.jsonb_object_agg(p.endpoint, p.n)
-                                  FROM (SELECT s.endpoint,
-                                               pg_catalog.count(*) FILTER (WHERE NOT s.chunk_from >= s.chunk_to
-                                                                              OR s.chunk_from IS NULL) AS n
-                                          FROM aispend._sync_plan(v.account, v.since, NULL,
-                                                                  pg_catalog.clock_timestamp()) s
-                                         GROUP BY s.endpoint) p)
-         WHERE q.account = v.account AND q.id = v.id;
+        v_steps := (SELECT pg_catalog.jsonb_object_agg(p.endpoint, p.n)
+                      FROM (SELECT s.endpoint,
+                                   pg_catalog.count(*) FILTER (WHERE NOT s.chunk_from >= s.chunk_to
+                                                                  OR s.chunk_from IS NULL) AS n
+                              FROM aispend._sync_plan(v_account, v_since, NULL, pg_catalog.clock_timestamp()) s
+                             GROUP BY s.endpoint) p);
+        UPDATE aispend.refresh_requests q SET steps_planned = v_steps WHERE q.account = v_account AND q.id = v_id;
         COMMIT;
 
         -- A sync of the account already running (a scheduled one, a CALL) is waited for, not failed on: the sync
         -- then sees it holds the account's lock, and releases it when done.
-        PERFORM pg_catalog.pg_advisory_lock(1634300784, aispend._lock_key(v.account));
-        CALL aispend.sync(v.account, v.since);
+        PERFORM pg_catalog.pg_advisory_lock(1634300784, aispend._lock_key(v_account));
+        CALL aispend.sync(v_account, v_since);
 
+        v_now := pg_catalog.clock_timestamp();
         UPDATE aispend.refresh_requests q
-           SET state = 'succeeded', finished_at = pg_catalog.clock_timestamp()
-         WHERE q.account = v.account AND q.id = v.id AND q.state = 'running';
-        PERFORM aispend._notify_request(v.id, v.account, 'succeeded');
+           SET state = 'succeeded', finished_at = v_now
+         WHERE q.account = v_account AND q.id = v_id AND q.state = 'running';
+        PERFORM aispend._notify_request(v_id, v_account, 'succeeded');
         COMMIT;
     END LOOP;
 END
@@ -113,13 +133,17 @@ AS $$
 DECLARE
     v record;
     v_marked boolean := false;
+    -- read here, not in the UPDATE: on a Citus cluster it runs on the shards
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    v_pid integer := pg_catalog.pg_backend_pid();
+    v_role name := CURRENT_USER;
+    v_state text := CASE WHEN p_sqlstate = '57014' THEN 'cancelled' ELSE 'failed' END;
 BEGIN
     FOR v IN
         UPDATE aispend.refresh_requests q
-           SET state = CASE WHEN p_sqlstate = '57014' THEN 'cancelled' ELSE 'failed' END,
-               finished_at = pg_catalog.clock_timestamp(), error_sqlstate = p_sqlstate, error_message = p_message,
+           SET state = v_state, finished_at = v_now, error_sqlstate = p_sqlstate, error_message = p_message,
                error_detail = NULLIF(p_detail, '')
-         WHERE q.state = 'running' AND q.worker_pid = pg_catalog.pg_backend_pid() AND q.requested_by = CURRENT_USER
+         WHERE q.state = 'running' AND q.worker_pid = v_pid AND q.requested_by = v_role
         RETURNING q.id, q.account, q.state
     LOOP
         PERFORM aispend._notify_request(v.id, v.account, v.state);
@@ -234,7 +258,9 @@ SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    a record;
     v record;
+    v_now timestamptz;
     n integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM aispend.refresh_requests q WHERE q.id = request) THEN
@@ -243,10 +269,15 @@ BEGIN
     END IF;
     -- The row lock keeps a worker from finishing this account and starting the next one under our cancel.
     -- Row-level security leaves out the rows of roles this one is not a member of.
-    FOR v IN SELECT q.* FROM aispend.refresh_requests q
+    -- (Each row is locked on its own: one shard on Citus, which locks no rows across shards.)
+    FOR a IN SELECT q.account FROM aispend.refresh_requests q
               WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')
-              ORDER BY q.account FOR UPDATE
+              ORDER BY q.account
     LOOP
+        SELECT q.* INTO v FROM aispend.refresh_requests q
+         WHERE q.account = a.account AND q.id = request AND q.state IN ('queued', 'running', 'joined')
+           FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
         IF v.state = 'running' THEN
             -- The worker rolls the step back and records the request cancelled itself.
             -- only that role's live worker: a pid left by a dead one may belong to another process by now
@@ -255,8 +286,9 @@ BEGIN
                 RAISE WARNING 'aispend: the worker of request % (account %) is gone', request, v.account;
             END IF;
         ELSE
+            v_now := pg_catalog.clock_timestamp();   -- not in the UPDATE, which runs on a shard on Citus
             UPDATE aispend.refresh_requests q
-               SET state = 'cancelled', finished_at = pg_catalog.clock_timestamp(), error_sqlstate = '57014',
+               SET state = 'cancelled', finished_at = v_now, error_sqlstate = '57014',
                    error_message = CASE v.state WHEN 'queued' THEN 'cancelled before it started'
                                    ELSE pg_catalog.format('cancelled; request %s, which it had joined, goes on',
                                                           v.joined_request) END
@@ -282,58 +314,91 @@ COMMENT ON FUNCTION aispend.cancel_refresh(bigint) IS
 
 -- ---------------------------------------------------------------- progress
 
+-- The progress, computed with the live workers and the time read first: on a Citus cluster the query runs on the
+-- shards, where the workers' processes (the coordinator's) are not to be seen.
+CREATE FUNCTION aispend._refresh_progress()
+RETURNS TABLE (request bigint, account name, requested_by name, state text, endpoint text, endpoint_state text,
+               chunk_in_flight text, steps_done integer, steps_planned integer, rows_fetched numeric,
+               http_requests numeric, retries numeric, requested_at timestamptz, started_at timestamptz,
+               finished_at timestamptz, elapsed interval, remaining interval, joined_request bigint,
+               error_sqlstate text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_live record;
+    v_now timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    SELECT l.pids, l.roles INTO v_live FROM aispend._refresh_live() l;
+    RETURN QUERY
+    WITH req AS (
+        SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
+               CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
+               aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, v_live.pids,
+                                         v_live.roles, v_now) AS state,
+               x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
+        FROM aispend.refresh_requests r
+        JOIN aispend.refresh_requests x
+          ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
+    ), steps AS (
+        SELECT req.*, e.ord, e.endpoint,
+               (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
+               s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
+        FROM req
+        CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+        LEFT JOIN LATERAL (
+            SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
+                   pg_catalog.bool_or(r.status = 'running') AS busy,
+                   pg_catalog.max(CASE WHEN r.status = 'running'
+                                       THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)),
+                                                   '')
+                                  END) AS in_flight,
+                   pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
+                   pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
+                   pg_catalog.sum(r.retries) AS retries
+            FROM aispend.sync_runs r
+            WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
+              AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
+    )
+    SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
+           CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
+                WHEN st.failed THEN 'failed'
+                WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
+                WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
+                WHEN st.state IN ('queued', 'running') THEN 'waiting'
+                ELSE 'not reached' END AS endpoint_state,
+           st.in_flight AS chunk_in_flight,
+           st.steps_done, st.steps_planned_ep AS steps_planned,
+           coalesce(st.rows_fetched, 0) AS rows_fetched,
+           coalesce(st.http_requests, 0) AS http_requests,
+           coalesce(st.retries, 0) AS retries,
+           st.requested_at, st.started_at, st.finished_at,
+           coalesce(st.finished_at, v_now) - st.started_at AS elapsed,
+           -- the time per step so far times the steps still to run (NULL before the first step ends)
+           CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
+                WHEN pg_catalog.sum(st.steps_done) OVER w > 0
+                    THEN (v_now - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
+                         * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w
+                                       - pg_catalog.sum(st.steps_done) OVER w)
+           END AS remaining,
+           st.joined_request, st.error_sqlstate
+    FROM steps st
+    WINDOW w AS (PARTITION BY st.request, st.account);
+END
+$$;
+COMMENT ON FUNCTION aispend._refresh_progress() IS
+    'Internal: the rows of aispend.refresh_progress, computed with the live refresh workers read first.';
+
+-- (state keeps the collation "C" it had when the view computed it from the requests' names, so that an update can
+-- replace the view, on which users' views may depend)
 CREATE VIEW aispend.refresh_progress AS
-WITH req AS (
-    SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
-           CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
-           aispend._refresh_state(x.state, x.worker_pid, x.requested_by, x.requested_at) AS state,
-           x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
-    FROM aispend.refresh_requests r
-    JOIN aispend.refresh_requests x
-      ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
-), steps AS (
-    SELECT req.*, e.ord, e.endpoint,
-           (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
-           s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
-    FROM req
-    CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
-               pg_catalog.bool_or(r.status = 'running') AS busy,
-               pg_catalog.max(CASE WHEN r.status = 'running'
-                                   THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)), '')
-                              END) AS in_flight,
-               pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
-               pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
-               pg_catalog.sum(r.retries) AS retries
-        FROM aispend.sync_runs r
-        WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
-          AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
-)
-SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
-       CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
-            WHEN st.failed THEN 'failed'
-            WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
-            WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
-            WHEN st.state IN ('queued', 'running') THEN 'waiting'
-            ELSE 'not reached' END AS endpoint_state,
-       st.in_flight AS chunk_in_flight,
-       st.steps_done, st.steps_planned_ep AS steps_planned,
-       coalesce(st.rows_fetched, 0) AS rows_fetched,
-       coalesce(st.http_requests, 0) AS http_requests,
-       coalesce(st.retries, 0) AS retries,
-       st.requested_at, st.started_at, st.finished_at,
-       coalesce(st.finished_at, pg_catalog.clock_timestamp()) - st.started_at AS elapsed,
-       -- the time per step so far times the steps still to run (NULL before the first step ends)
-       CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
-            WHEN pg_catalog.sum(st.steps_done) OVER w > 0
-                THEN (pg_catalog.clock_timestamp() - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
-                     * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w - pg_catalog.sum(st.steps_done) OVER w)
-       END AS remaining,
-       st.joined_request, st.error_sqlstate
-FROM steps st
-WINDOW w AS (PARTITION BY st.request, st.account)
-ORDER BY st.request DESC, st.account, st.ord;
+SELECT p.request, p.account, p.requested_by, p.state COLLATE "C" AS state, p.endpoint, p.endpoint_state,
+       p.chunk_in_flight, p.steps_done, p.steps_planned, p.rows_fetched, p.http_requests, p.retries, p.requested_at,
+       p.started_at, p.finished_at, p.elapsed, p.remaining, p.joined_request, p.error_sqlstate
+FROM aispend._refresh_progress() p
+ORDER BY p.request DESC, p.account,
+         pg_catalog.array_position(ARRAY['workspaces', 'api_keys', 'usage', 'costs'], p.endpoint);
 COMMENT ON VIEW aispend.refresh_progress IS
     'Background refreshes as they go, per request, account and endpoint: state, the chunk in flight, steps done of '
     'those planned, rows, HTTP requests and retries so far, elapsed time and an estimate of what remains. Counts '

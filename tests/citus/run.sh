@@ -8,8 +8,8 @@
 # distributed or a reference table as planned (aispend.undistributed_tables() is empty), where the rows are, that
 # every table (rollups included) holds the same rows on both, that an account's sync and re-roll touch one shard,
 # the upgrade of a distributed installation of the previous release, that the dashboard (tests/citus/tabs.sql)
-# prints the same on both, a pg_cron run of the sync on the coordinator, and roles that are not superusers (a
-# reader, an admin, a team) (docs/scaling.md).
+# prints the same on both, a pg_cron run of the sync and a background refresh on the coordinator, and roles that
+# are not superusers (a reader, an admin, a team) (docs/scaling.md).
 # Prints "ok - ..." / "not ok - ..." and ends with "N passed, N failed"; without ../shared/vendor/citus it prints
 # one "ok - ... # SKIP ..." line. KEEP_CITUS_DIR=1 keeps the work directory (printed).
 set -uo pipefail
@@ -499,6 +499,53 @@ if [ "$status" = succeeded ] && [ "$failed_runs" = 0 ]; then
     ok "pg_cron on the coordinator ran a job of aispend.schedule_sync(): CALL aispend.sync() of every account succeeded"
 else
     not_ok "pg_cron on the coordinator ran a job of aispend.schedule_sync() (status: ${status:-none within 150 s}; runs not succeeded: $failed_runs)" "$work/cron.log"
+fi
+# aispend.request_refresh() on the coordinator: its background workers (one per account, connected as the
+# requesting role, here a superuser) sync every account on the cluster once the request commits.
+request=$(qn coord "$db" "SELECT aispend.request_refresh()" 2>&1)
+states=""
+for _ in $(seq 1 120); do
+    states=$(qn coord "$db" "SELECT pg_catalog.string_agg(state || ' ' || n, ', ' ORDER BY state)
+                               FROM (SELECT state, count(*) AS n FROM aispend.refresh_requests
+                                      WHERE id = ${request:-0} GROUP BY state) s" 2>&1)
+    [[ "$states" =~ queued|running ]] || break
+    sleep 1
+done
+qn coord "$db" "SELECT account, state, error_sqlstate, error_message FROM aispend.refresh_requests
+                 WHERE id = ${request:-0} AND state <> 'succeeded'" >"$work/refresh.log" 2>&1
+if [ "$states" = "succeeded ${#accounts[@]}" ] && [ ! -s "$work/refresh.log" ]; then
+    ok "aispend.request_refresh() on the coordinator: background workers synced the ${#accounts[@]} accounts on the cluster"
+else
+    not_ok "aispend.request_refresh() on the coordinator syncs every account in the background (request ${request:-none}: ${states:-nothing})" "$work/refresh.log"
+fi
+# A refresh held up by a slow provider: aispend.refresh_progress shows it running (its worker is a process of the
+# coordinator, where the view must look for it), and aispend.cancel_refresh() stops it and records it cancelled.
+qn coord "$db" "SET client_min_messages = warning;
+                CREATE SERVER demo_slow FOREIGN DATA WRAPPER aispend OPTIONS (provider 'openai', backfill_days '7',
+                    base_url '$mock_url/mock/org=demo;fault=slow;delay_ms=30000;tag=citus/');
+                CREATE USER MAPPING FOR CURRENT_USER SERVER demo_slow OPTIONS (admin_key 'sk-admin-test-openai')" \
+    >"$work/slow.log" 2>&1
+slow=$(qn coord "$db" "SELECT aispend.request_refresh(ARRAY['demo_slow'])" 2>>"$work/slow.log")
+shown=""
+for _ in $(seq 1 60); do
+    shown=$(qn coord "$db" "SELECT pg_catalog.string_agg(DISTINCT state || '/' || endpoint_state, ',')
+                              FROM aispend.refresh_progress WHERE request = ${slow:-0} AND endpoint = 'workspaces'" 2>&1)
+    [ "$shown" = running/running ] && break
+    sleep 0.5
+done
+cancelled=$(qn coord "$db" "SELECT aispend.cancel_refresh(${slow:-0})" 2>&1)
+ended=""
+for _ in $(seq 1 60); do
+    ended=$(qn coord "$db" "SELECT state || ' ' || coalesce(error_sqlstate, '-') FROM aispend.refresh_requests
+                             WHERE id = ${slow:-0}" 2>&1)
+    [[ "$ended" == running* ]] || break
+    sleep 0.5
+done
+echo "shown: $shown; cancel_refresh: $cancelled; ended: $ended" >>"$work/slow.log"
+if [ "$shown" = running/running ] && [ "$cancelled" = 1 ] && [ "$ended" = "cancelled 57014" ]; then
+    ok "a slow background refresh on the cluster: aispend.refresh_progress shows it running, aispend.cancel_refresh() stops it (cancelled, 57014)"
+else
+    not_ok "a slow background refresh on the cluster shows as running and is cancelled" "$work/slow.log"
 fi
 # Wait for a run that may have started meanwhile, so that the cluster stops cleanly.
 for _ in $(seq 1 30); do

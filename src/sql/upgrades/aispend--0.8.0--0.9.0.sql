@@ -1,9 +1,11 @@
--- aispend 0.8.0 -> 0.9.0: a team's rows checked in memory on a Citus cluster, and the policies of the workers'
--- own copies of the tables rewritten by aispend.distribute() (docs/upgrading.md, docs/scaling.md).
+-- aispend 0.8.0 -> 0.9.0: a team's rows checked in memory on a Citus cluster, the policies of the workers' own
+-- copies of the tables rewritten by aispend.distribute(), and background refreshes on a cluster (docs/upgrading.md,
+-- docs/scaling.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.9.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.9.0'" to load this file. \quit
 
--- ---- new in 0.9.0 (src/sql/95_distribute.sql), exactly as a fresh install defines it
+-- ---- Citus: a team's rows (src/sql/95_distribute.sql), exactly as a fresh install defines them; the two row
+-- checks are C functions now, no longer SECURITY DEFINER (aispend._citus_team_scope reads the scope)
 
 CREATE FUNCTION aispend._citus_team_scope(p_team name, p_account name, OUT workspace_ids text[], OUT key_ids text[],
                                           OUT key_workspace_ids text[])
@@ -30,12 +32,6 @@ COMMENT ON FUNCTION aispend._citus_team_scope(name, name) IS
     'Internal: on a Citus worker, a team''s scope in an account (the ids of the workspaces it names, of its keys, '
     'and of their workspaces), read from the shards of the node, for a team the logged-in role is a member of; '
     'aispend._team_sees_row and aispend._team_sees_workspace ask it once per statement and account.';
-
-REVOKE ALL ON FUNCTION aispend._citus_team_scope(name, name) FROM PUBLIC;
-
-
--- ---- changed in 0.9.0 (src/sql/95_distribute.sql): the two row checks are C functions now, no longer
--- SECURITY DEFINER (aispend._citus_team_scope reads the scope)
 
 CREATE OR REPLACE FUNCTION aispend._team_sees_row(p_team name, p_account name, p_workspace_id text, p_api_key_id text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'aispend_team_sees_row' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
@@ -207,6 +203,349 @@ COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
     'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and '
     'unless experimental => true. See docs/scaling.md.';
+
+
+-- ---- background refreshes (src/sql/20_schema.sql, 37_refresh.sql): the live workers read first, on the
+-- coordinator, and handed to the queries of the requests; no volatile function in their UPDATEs, no row lock
+-- across shards
+
+CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- pg_stat_activity is read once per transaction and kept: a loop waiting for a refresh (wait_refresh) would
+    -- take a worker started after its first look for dead
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    SELECT coalesce(pg_catalog.array_agg(a.pid ORDER BY a.pid), '{}'),
+           coalesce(pg_catalog.array_agg(r.rolname ORDER BY a.pid), '{}')
+      INTO pids, roles
+      FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+     WHERE a.application_name = 'aispend refresh'
+       AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database());
+END
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_live() IS
+    'Internal: the process ids and roles of the background refresh workers running in this database.';
+
+CREATE OR REPLACE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT w.pid FROM aispend._refresh_live() l,
+           ROWS FROM (pg_catalog.unnest(l.pids), pg_catalog.unnest(l.roles)) AS w(pid, role)
+     WHERE w.role OPERATOR(pg_catalog.=) p_role
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_workers(name) IS
+    'Internal: the process ids of the background refresh workers of a role in this database.';
+
+CREATE FUNCTION aispend._refresh_state_of(state text, worker_pid integer, requested_by name, requested_at timestamptz,
+                                          live_pids integer[], live_roles name[], at timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN state = 'running'
+             AND NOT EXISTS (SELECT 1
+                               FROM ROWS FROM (pg_catalog.unnest(live_pids), pg_catalog.unnest(live_roles))
+                                    AS w(pid, role)
+                              WHERE w.role = requested_by AND w.pid = worker_pid) THEN 'failed'
+        WHEN state = 'queued' AND requested_at < at - interval '1 minute'
+             AND NOT requested_by = ANY (live_roles) THEN 'failed'
+        ELSE state
+    END
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_state_of(text, integer, name, timestamptz, integer[], name[], timestamptz) IS
+    'Internal: a refresh request''s state given the live workers (aispend._refresh_live) and the time: running or '
+    'queued with no worker left to run it is failed.';
+
+CREATE OR REPLACE FUNCTION aispend._refresh_state(state text, worker_pid integer, requested_by name, requested_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles,
+                                     pg_catalog.clock_timestamp())
+      FROM aispend._refresh_live() l
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS
+    'Internal: a refresh request''s state as it stands: running or queued with no worker left to run it is failed.';
+
+CREATE OR REPLACE FUNCTION aispend._refresh_sweep() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    n integer := 0;
+BEGIN
+    FOR v IN SELECT q.id, q.account, q.state, q.worker_pid, q.requested_by, q.requested_at
+               FROM aispend.refresh_requests q
+              WHERE q.state IN ('queued', 'running')
+              ORDER BY q.account, q.id LOOP
+        CONTINUE WHEN aispend._refresh_state(v.state, v.worker_pid, v.requested_by, v.requested_at) <> 'failed';
+        UPDATE aispend.refresh_requests q
+           SET state = 'failed', finished_at = v_now, error_sqlstate = '57P01',
+               error_message = CASE v.state
+                   WHEN 'running' THEN 'the refresh''s worker ended without recording an outcome (killed, or a crash)'
+                   ELSE 'no worker took the request (it could not connect as its role, or was killed)' END
+         WHERE q.account = v.account AND q.id = v.id AND q.state = v.state
+           AND q.worker_pid IS NOT DISTINCT FROM v.worker_pid;
+        IF FOUND THEN
+            PERFORM aispend._notify_request(v.id, v.account, 'failed');
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_sweep() IS
+    'Internal: marks failed the refresh requests left running or queued by a worker that is gone; returns how many.';
+
+CREATE OR REPLACE FUNCTION aispend._refresh_failed(p_sqlstate text, p_message text, p_detail text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_marked boolean := false;
+    -- read here, not in the UPDATE: on a Citus cluster it runs on the shards
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    v_pid integer := pg_catalog.pg_backend_pid();
+    v_role name := CURRENT_USER;
+    v_state text := CASE WHEN p_sqlstate = '57014' THEN 'cancelled' ELSE 'failed' END;
+BEGIN
+    FOR v IN
+        UPDATE aispend.refresh_requests q
+           SET state = v_state, finished_at = v_now, error_sqlstate = p_sqlstate, error_message = p_message,
+               error_detail = NULLIF(p_detail, '')
+         WHERE q.state = 'running' AND q.worker_pid = v_pid AND q.requested_by = v_role
+        RETURNING q.id, q.account, q.state
+    LOOP
+        PERFORM aispend._notify_request(v.id, v.account, v.state);
+        v_marked := true;
+    END LOOP;
+    RETURN v_marked;
+END
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_failed(text, text, text) IS
+    'Internal: a background worker records how the refresh request it was running ended in error (57014: '
+    'cancelled); false when it was running none.';
+
+CREATE OR REPLACE FUNCTION aispend.cancel_refresh(request bigint) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    a record;
+    v record;
+    v_now timestamptz;
+    n integer := 0;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM aispend.refresh_requests q WHERE q.id = request) THEN
+        RAISE EXCEPTION 'aispend: no refresh request %', request USING ERRCODE = 'no_data_found',
+            HINT = 'SELECT DISTINCT request, state FROM aispend.refresh_progress;';
+    END IF;
+    -- The row lock keeps a worker from finishing this account and starting the next one under our cancel.
+    -- Row-level security leaves out the rows of roles this one is not a member of.
+    -- (Each row is locked on its own: one shard on Citus, which locks no rows across shards.)
+    FOR a IN SELECT q.account FROM aispend.refresh_requests q
+              WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')
+              ORDER BY q.account
+    LOOP
+        SELECT q.* INTO v FROM aispend.refresh_requests q
+         WHERE q.account = a.account AND q.id = request AND q.state IN ('queued', 'running', 'joined')
+           FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
+        IF v.state = 'running' THEN
+            -- The worker rolls the step back and records the request cancelled itself.
+            -- only that role's live worker: a pid left by a dead one may belong to another process by now
+            IF NOT aispend._refresh_worker_alive(v.requested_by, v.worker_pid)
+               OR NOT pg_catalog.pg_cancel_backend(v.worker_pid) THEN
+                RAISE WARNING 'aispend: the worker of request % (account %) is gone', request, v.account;
+            END IF;
+        ELSE
+            v_now := pg_catalog.clock_timestamp();   -- not in the UPDATE, which runs on a shard on Citus
+            UPDATE aispend.refresh_requests q
+               SET state = 'cancelled', finished_at = v_now, error_sqlstate = '57014',
+                   error_message = CASE v.state WHEN 'queued' THEN 'cancelled before it started'
+                                   ELSE pg_catalog.format('cancelled; request %s, which it had joined, goes on',
+                                                          v.joined_request) END
+             WHERE q.account = v.account AND q.id = v.id;
+            PERFORM aispend._notify_request(v.id, v.account, 'cancelled');
+        END IF;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 AND EXISTS (SELECT 1 FROM aispend.refresh_requests q
+                          WHERE q.id = request AND q.state IN ('queued', 'running', 'joined')) THEN
+        RAISE EXCEPTION 'aispend: refresh request % is another role''s', request
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the role that requested it (or a member of that role) may cancel it.';
+    END IF;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION aispend.cancel_refresh(bigint) IS
+    'Cancels a refresh request: its queued accounts at once, its running ones by cancelling their worker''s '
+    'statement (the step in flight rolls back, as when a sync is cancelled). Returns how many accounts it '
+    'cancelled; a joined account stops sharing the other request, which goes on. Only the requesting role (or a '
+    'member of it) may.';
+
+CREATE FUNCTION aispend._refresh_progress()
+RETURNS TABLE (request bigint, account name, requested_by name, state text, endpoint text, endpoint_state text,
+               chunk_in_flight text, steps_done integer, steps_planned integer, rows_fetched numeric,
+               http_requests numeric, retries numeric, requested_at timestamptz, started_at timestamptz,
+               finished_at timestamptz, elapsed interval, remaining interval, joined_request bigint,
+               error_sqlstate text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_live record;
+    v_now timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    SELECT l.pids, l.roles INTO v_live FROM aispend._refresh_live() l;
+    RETURN QUERY
+    WITH req AS (
+        SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
+               CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
+               aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, v_live.pids,
+                                         v_live.roles, v_now) AS state,
+               x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
+        FROM aispend.refresh_requests r
+        JOIN aispend.refresh_requests x
+          ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
+    ), steps AS (
+        SELECT req.*, e.ord, e.endpoint,
+               (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
+               s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
+        FROM req
+        CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+        LEFT JOIN LATERAL (
+            SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
+                   pg_catalog.bool_or(r.status = 'running') AS busy,
+                   pg_catalog.max(CASE WHEN r.status = 'running'
+                                       THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)),
+                                                   '')
+                                  END) AS in_flight,
+                   pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
+                   pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
+                   pg_catalog.sum(r.retries) AS retries
+            FROM aispend.sync_runs r
+            WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
+              AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
+    )
+    SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
+           CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
+                WHEN st.failed THEN 'failed'
+                WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
+                WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
+                WHEN st.state IN ('queued', 'running') THEN 'waiting'
+                ELSE 'not reached' END AS endpoint_state,
+           st.in_flight AS chunk_in_flight,
+           st.steps_done, st.steps_planned_ep AS steps_planned,
+           coalesce(st.rows_fetched, 0) AS rows_fetched,
+           coalesce(st.http_requests, 0) AS http_requests,
+           coalesce(st.retries, 0) AS retries,
+           st.requested_at, st.started_at, st.finished_at,
+           coalesce(st.finished_at, v_now) - st.started_at AS elapsed,
+           -- the time per step so far times the steps still to run (NULL before the first step ends)
+           CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
+                WHEN pg_catalog.sum(st.steps_done) OVER w > 0
+                    THEN (v_now - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
+                         * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w
+                                       - pg_catalog.sum(st.steps_done) OVER w)
+           END AS remaining,
+           st.joined_request, st.error_sqlstate
+    FROM steps st
+    WINDOW w AS (PARTITION BY st.request, st.account);
+END
+$$;
+
+COMMENT ON FUNCTION aispend._refresh_progress() IS
+    'Internal: the rows of aispend.refresh_progress, computed with the live refresh workers read first.';
+
+CREATE OR REPLACE PROCEDURE aispend._refresh_work()
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    c record;
+    v_id bigint;
+    v_account name;
+    v_since timestamptz;
+    v_steps jsonb;
+    -- the time and this process, read here and not in the UPDATEs: on a Citus cluster those run on the shards
+    v_now timestamptz;
+    v_pid integer := pg_catalog.pg_backend_pid();
+BEGIN
+    LOOP
+        -- The role's oldest queued account; a request another worker holds is skipped, not waited for. Each
+        -- candidate's row is locked on its own (one shard on Citus, which locks no rows across shards).
+        v_id := NULL;
+        FOR c IN SELECT n.account, n.id FROM aispend.refresh_requests n
+                  WHERE n.state = 'queued' AND n.requested_by = CURRENT_USER
+                  ORDER BY n.id, n.account LOOP
+            SELECT q.id, q.account, q.since INTO v_id, v_account, v_since FROM aispend.refresh_requests q
+             WHERE q.account = c.account AND q.id = c.id AND q.state = 'queued'
+               FOR UPDATE SKIP LOCKED;
+            EXIT WHEN v_id IS NOT NULL;
+        END LOOP;
+        EXIT WHEN v_id IS NULL;
+        v_now := pg_catalog.clock_timestamp();
+        UPDATE aispend.refresh_requests q
+           SET state = 'running', started_at = v_now, worker_pid = v_pid
+         WHERE q.account = v_account AND q.id = v_id;
+        PERFORM aispend._notify_request(v_id, v_account, 'running');
+        COMMIT;
+
+        -- The steps to come, for the progress (an error here, e.g. the server dropped meanwhile, fails the request).
+        v_steps := (SELECT pg_catalog.jsonb_object_agg(p.endpoint, p.n)
+                      FROM (SELECT s.endpoint,
+                                   pg_catalog.count(*) FILTER (WHERE NOT s.chunk_from >= s.chunk_to
+                                                                  OR s.chunk_from IS NULL) AS n
+                              FROM aispend._sync_plan(v_account, v_since, NULL, pg_catalog.clock_timestamp()) s
+                             GROUP BY s.endpoint) p);
+        UPDATE aispend.refresh_requests q SET steps_planned = v_steps WHERE q.account = v_account AND q.id = v_id;
+        COMMIT;
+
+        -- A sync of the account already running (a scheduled one, a CALL) is waited for, not failed on: the sync
+        -- then sees it holds the account's lock, and releases it when done.
+        PERFORM pg_catalog.pg_advisory_lock(1634300784, aispend._lock_key(v_account));
+        CALL aispend.sync(v_account, v_since);
+
+        v_now := pg_catalog.clock_timestamp();
+        UPDATE aispend.refresh_requests q
+           SET state = 'succeeded', finished_at = v_now
+         WHERE q.account = v_account AND q.id = v_id AND q.state = 'running';
+        PERFORM aispend._notify_request(v_id, v_account, 'succeeded');
+        COMMIT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON PROCEDURE aispend._refresh_work() IS
+    'Internal: run by each background refresh worker: takes the role''s queued refresh requests one account at a '
+    'time (running, CALL aispend.sync, succeeded) until none is left. An error propagates to the worker, which '
+    'records it (aispend._refresh_failed) and CALLs again.';
+
+CREATE OR REPLACE VIEW aispend.refresh_progress AS
+SELECT p.request, p.account, p.requested_by, p.state COLLATE "C" AS state, p.endpoint, p.endpoint_state,
+       p.chunk_in_flight, p.steps_done, p.steps_planned, p.rows_fetched, p.http_requests, p.retries, p.requested_at,
+       p.started_at, p.finished_at, p.elapsed, p.remaining, p.joined_request, p.error_sqlstate
+FROM aispend._refresh_progress() p
+ORDER BY p.request DESC, p.account,
+         pg_catalog.array_position(ARRAY['workspaces', 'api_keys', 'usage', 'costs'], p.endpoint);
 
 
 -- ---- privileges as a fresh install sets them, and for the roles that had them
