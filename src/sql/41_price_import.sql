@@ -74,6 +74,8 @@ DECLARE
     n_models integer;
     n_rows integer;
     n_old integer;
+    v_providers text[] := '{}';
+    v_account name;
 BEGIN
     IF pg_catalog.jsonb_typeof(feed) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'aispend: the genai-prices v2 feed is a JSON array of providers'
@@ -166,11 +168,21 @@ BEGIN
         price_rows := n_rows;
         replaced_rows := n_old;
         RETURN NEXT;
+        v_providers := v_providers || prov.id;
     END LOOP;
+    -- On a Citus cluster the prices' triggers, which mark the days the changed rules price, are not there
+    -- (aispend.distribute()): the rollups of the providers' accounts are rebuilt here.
+    IF aispend._citus_coordinator() THEN
+        FOR v_account IN SELECT a.account FROM aispend._account_providers() a
+                          WHERE a.provider = ANY (v_providers) ORDER BY a.account LOOP
+            PERFORM aispend.refresh_rollups(v_account);
+        END LOOP;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
     'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
     'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
     'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
-    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on.';
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on. On a Citus '
+    'cluster it then rebuilds the rollups of those providers'' accounts.';

@@ -159,6 +159,7 @@ start_mock "$work" "$mock_port" demo >"$work/mock-start.log" 2>&1 || { not_ok "t
 mock_url="http://127.0.0.1:$mock_port"
 demo_focus_csv >"$work/focus.csv"
 accounts=(demo_openai demo_anthropic demo_openrouter)
+prices=$(cd "$AISPEND_ROOT/.." && pwd)/shared/data/genai-prices/data.json   # the real price feed
 psql_coord() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[coord]}" -U postgres "$@"; }
 as_role() { psql -X -q -At -h 127.0.0.1 -p "${port[coord]}" -U "$1" -d "$2" "${@:3}"; }
 demo_sync() {  # demo_sync DB: the servers, one session per account, then the FOCUS import
@@ -183,13 +184,19 @@ SQL
 SET client_min_messages = warning;
 SELECT count(*) FROM aispend.import_focus('demo_bedrock', :'focus');
 SQL
+    # then a price import, which reprices the synced usage: on the cluster import_prices() rebuilds the rollups
+    psql_coord -d "$1" -v prices="$prices" >/dev/null <<'SQL' || rc=1
+SET client_min_messages = warning;
+\set feed `cat :prices`
+SELECT count(*) FROM aispend.import_prices(:'feed'::jsonb);
+SQL
     return $rc
 }
 for d in "$db" "$single"; do
     if demo_sync "$d" >"$work/sync-$d.log" 2>&1 && ! grep -qE 'WARNING|ERROR' "$work/sync-$d.log"; then
-        ok "$d: the demo's three accounts synced in parallel sessions, and its FOCUS import"
+        ok "$d: the demo's three accounts synced in parallel sessions, its FOCUS import and a price import"
     else
-        not_ok "$d: the demo's three accounts synced in parallel sessions, and its FOCUS import" "$work/sync-$d.log"
+        not_ok "$d: the demo's three accounts synced in parallel sessions, its FOCUS import and a price import" "$work/sync-$d.log"
     fi
 done
 runs=$(qn coord "$db" "SELECT count(*) FILTER (WHERE status <> 'succeeded') || ' of ' || count(*) FROM aispend.sync_runs")

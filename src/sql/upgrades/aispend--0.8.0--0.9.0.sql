@@ -1,6 +1,6 @@
 -- aispend 0.8.0 -> 0.9.0: a team's rows checked in memory on a Citus cluster, the policies of the workers' own
--- copies of the tables rewritten by aispend.distribute(), and background refreshes on a cluster (docs/upgrading.md,
--- docs/scaling.md).
+-- copies of the tables rewritten by aispend.distribute(), background refreshes and price imports on a cluster
+-- (docs/upgrading.md, docs/scaling.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.9.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.9.0'" to load this file. \quit
 
@@ -546,6 +546,134 @@ SELECT p.request, p.account, p.requested_by, p.state COLLATE "C" AS state, p.end
 FROM aispend._refresh_progress() p
 ORDER BY p.request DESC, p.account,
          pg_catalog.array_position(ARRAY['workspaces', 'api_keys', 'usage', 'costs'], p.endpoint);
+
+
+-- ---- the price import (src/sql/41_price_import.sql): on a Citus cluster it rebuilds the rollups of the
+-- providers' accounts, whose prices' triggers are not there
+
+CREATE OR REPLACE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
+RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    prov record;
+    n_models integer;
+    n_rows integer;
+    n_old integer;
+    v_providers text[] := '{}';
+    v_account name;
+BEGIN
+    IF pg_catalog.jsonb_typeof(feed) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'aispend: the genai-prices v2 feed is a JSON array of providers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR prov IN
+        SELECT p ->> 'id' AS id, p AS body
+        FROM pg_catalog.jsonb_array_elements(feed) p
+        WHERE p ->> 'id' IN ('openai', 'anthropic')
+    LOOP
+        DELETE FROM aispend.model_prices mp WHERE mp.origin = 'import' AND mp.provider = prov.id;
+        GET DIAGNOSTICS n_old = ROW_COUNT;
+
+        WITH m AS (
+            SELECT m.body, m.o AS model_ord
+            FROM pg_catalog.jsonb_array_elements(prov.body -> 'models') WITH ORDINALITY AS m(body, o)
+        ),
+        -- price entries: one object, or a list of {constraint: {start_date}, prices}; entries with other
+        -- constraints (time of day) are skipped. The first entry applies before every start_date.
+        entries AS (
+            SELECT m.body AS model, m.model_ord, e.body -> 'prices' AS prices,
+                   (e.body -> 'constraint' ->> 'start_date')::date AS start_date, e.o AS entry_ord
+            FROM m
+            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
+                CASE WHEN pg_catalog.jsonb_typeof(m.body -> 'prices') = 'array' THEN m.body -> 'prices'
+                     ELSE pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('prices', m.body -> 'prices'))
+                END) WITH ORDINALITY AS e(body, o)
+            WHERE NOT coalesce(e.body -> 'constraint', '{}') ?| ARRAY['start_time', 'end_time']
+        ),
+        dated AS (
+            SELECT en.*,
+                   CASE WHEN row_number() OVER (PARTITION BY en.model_ord ORDER BY en.entry_ord) = 1
+                        THEN '-infinity'::date ELSE coalesce(en.start_date, '-infinity') END AS valid_from
+            FROM entries en
+        ),
+        ranged AS (
+            SELECT d.*, lead(d.valid_from) OVER (PARTITION BY d.model_ord ORDER BY d.valid_from, d.entry_ord) AS valid_to
+            FROM dated d
+        ),
+        -- tier rows: 0 (base) and every tier start named by any price of the entry
+        tiers AS (
+            SELECT r.*, t.min_input
+            FROM ranged r
+            CROSS JOIN LATERAL (
+                SELECT 0::bigint AS min_input
+                UNION
+                SELECT (tr ->> 'start')::bigint
+                FROM pg_catalog.jsonb_each(r.prices) kv, pg_catalog.jsonb_array_elements(kv.value -> 'tiers') tr
+                WHERE pg_catalog.jsonb_typeof(kv.value) = 'object'
+            ) t
+            WHERE r.valid_to IS NULL OR r.valid_to > r.valid_from
+        ),
+        ins AS (
+            INSERT INTO aispend.model_prices
+                (provider, match_kind, pattern, model_label, valid_from, valid_to, min_input_tokens,
+                 input_per_mtok, cache_read_per_mtok, cache_write_5m_per_mtok, cache_write_1h_per_mtok,
+                 output_per_mtok, input_audio_per_mtok, output_audio_per_mtok, input_image_per_mtok,
+                 output_image_per_mtok, web_search_per_k, batch_multiplier, tier_multipliers, geo_multipliers,
+                 currency, origin, source, checked_on, note)
+            SELECT prov.id, ru.match_kind, ru.pattern, t.model ->> 'id', t.valid_from, t.valid_to, t.min_input,
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'input_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'cache_read_mtok', t.min_input),
+                   aispend._feed_price(coalesce(t.prices -> 'cache_write_5m_mtok', t.prices -> 'cache_write_mtok'),
+                                       t.min_input),
+                   aispend._feed_price(t.prices -> 'cache_write_1h_mtok', t.min_input),
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'output_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'input_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'input_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'web_searches_kcount', 0),
+                   0.5,
+                   CASE prov.id WHEN 'openai' THEN '{"flex": 0.5}'::jsonb ELSE '{}'::jsonb END,
+                   CASE prov.id WHEN 'anthropic' THEN '{"us": 1.1}'::jsonb ELSE '{}'::jsonb END,
+                   'USD', 'import',
+                   coalesce(prov.body -> 'pricing_urls' ->> 0, 'https://github.com/pydantic/genai-prices'),
+                   import_prices.feed_date,
+                   'genai-prices v2 feed, model ' || (t.model ->> 'id')
+                   || CASE WHEN t.prices = '{}' THEN ' (free: empty price object)' ELSE '' END
+            FROM tiers t
+            CROSS JOIN LATERAL aispend._feed_rules(t.model -> 'match') ru
+            ORDER BY t.model_ord, ru.ord, t.valid_from, t.min_input
+            RETURNING 1
+        )
+        SELECT count(*) INTO n_rows FROM ins;
+        SELECT pg_catalog.jsonb_array_length(prov.body -> 'models') INTO n_models;
+
+        provider := prov.id;
+        models := n_models;
+        price_rows := n_rows;
+        replaced_rows := n_old;
+        RETURN NEXT;
+        v_providers := v_providers || prov.id;
+    END LOOP;
+    -- On a Citus cluster the prices' triggers, which mark the days the changed rules price, are not there
+    -- (aispend.distribute()): the rollups of the providers' accounts are rebuilt here.
+    IF aispend._citus_coordinator() THEN
+        FOR v_account IN SELECT a.account FROM aispend._account_providers() a
+                          WHERE a.provider = ANY (v_providers) ORDER BY a.account LOOP
+            PERFORM aispend.refresh_rollups(v_account);
+        END LOOP;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
+    'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
+    'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
+    'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on. On a Citus '
+    'cluster it then rebuilds the rollups of those providers'' accounts.';
 
 
 -- ---- privileges as a fresh install sets them, and for the roles that had them
