@@ -6,15 +6,13 @@
 #include "pg/pg_headers.hpp"
 
 extern "C" {
-#include "access/xact.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
-#include "storage/proc.h"
 #include "utils/array.h"
-#include "utils/lsyscache.h"
 }
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,18 +30,30 @@ struct Scope {
     IdSet key_workspaces;  // the workspaces of those keys
 };
 
-// The statement the cached scopes belong to.
-struct Statement {
-    LocalTransactionId transaction;
-    CommandId command;
-    Oid role;
-    bool operator==(const Statement &o) const {
-        return transaction == o.transaction && command == o.command && role == o.role;
-    }
-};
+// The scopes one query has read, by team '\0' account: kept in fn_extra of the policy's call, so they live as
+// long as the query (a later statement, even in the same transaction, reads the scope again), and freed with
+// it.
+using Scopes = std::unordered_map<std::string, Scope>;
 
-Statement cached_for = {InvalidLocalTransactionId, 0, InvalidOid};
-std::unordered_map<std::string, Scope> cached_scopes;  // by team '\0' account
+void free_scopes(void *scopes) {
+    delete static_cast<Scopes *>(scopes);
+}
+
+Scopes &scopes_of(FunctionCallInfo fcinfo) {
+    FmgrInfo *call = fcinfo->flinfo;
+    if (call->fn_extra == nullptr) {
+        auto scopes = std::make_unique<Scopes>();
+        aispend::pg::pg_call([&] {
+            auto *callback = static_cast<MemoryContextCallback *>(
+                MemoryContextAllocZero(call->fn_mcxt, sizeof(MemoryContextCallback)));
+            callback->func = free_scopes;
+            callback->arg = scopes.get();
+            MemoryContextRegisterResetCallback(call->fn_mcxt, callback);
+        });
+        call->fn_extra = scopes.release();
+    }
+    return *static_cast<Scopes *>(call->fn_extra);
+}
 
 // One array of text ids as C strings (palloc'd), NULL elements left out.
 struct Ids {
@@ -84,21 +94,17 @@ ScopeArrays read_scope(Name team, Name account) {
     });
 }
 
-const Scope &scope_of(Name team, Name account) {
-    const Statement now = {MyProc->lxid, GetCurrentCommandId(false), GetUserId()};
-    if (!(now == cached_for)) {
-        cached_scopes.clear();
-        cached_for = now;
-    }
+const Scope &scope_of(FunctionCallInfo fcinfo, Name team, Name account) {
+    Scopes &scopes = scopes_of(fcinfo);
     std::string key = std::string(NameStr(*team)) + '\0' + NameStr(*account);
-    auto found = cached_scopes.find(key);
-    if (found != cached_scopes.end()) return found->second;
+    auto found = scopes.find(key);
+    if (found != scopes.end()) return found->second;
     const ScopeArrays arrays = read_scope(team, account);
     Scope scope;
     IdSet *sets[3] = {&scope.workspaces, &scope.keys, &scope.key_workspaces};
     for (int s = 0; s < 3; s++)
         for (int i = 0; i < arrays.lists[s].count; i++) sets[s]->insert(arrays.lists[s].items[i]);
-    return cached_scopes.emplace(std::move(key), std::move(scope)).first->second;
+    return scopes.emplace(std::move(key), std::move(scope)).first->second;
 }
 
 // Argument i as text, or nullptr when it is NULL.
@@ -117,7 +123,7 @@ bool contains(const IdSet &set, const text *id) {
 // one of the team's keys.
 AISPEND_FUNCTION(aispend_team_sees_row) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) return BoolGetDatum(false);
-    const Scope &scope = scope_of(PG_GETARG_NAME(0), PG_GETARG_NAME(1));
+    const Scope &scope = scope_of(fcinfo, PG_GETARG_NAME(0), PG_GETARG_NAME(1));
     return BoolGetDatum(contains(scope.workspaces, text_arg(fcinfo, 2)) ||
                         contains(scope.keys, text_arg(fcinfo, 3)));
 }
@@ -125,7 +131,7 @@ AISPEND_FUNCTION(aispend_team_sees_row) {
 // _team_sees_workspace(team, account, workspace_id): one the team names, or the workspace of one of its keys.
 AISPEND_FUNCTION(aispend_team_sees_workspace) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) return BoolGetDatum(false);
-    const Scope &scope = scope_of(PG_GETARG_NAME(0), PG_GETARG_NAME(1));
+    const Scope &scope = scope_of(fcinfo, PG_GETARG_NAME(0), PG_GETARG_NAME(1));
     const text *workspace = text_arg(fcinfo, 2);
     return BoolGetDatum(contains(scope.workspaces, workspace) || contains(scope.key_workspaces, workspace));
 }

@@ -368,8 +368,9 @@ COMMENT ON COLUMN aispend.refresh_requests.error_message IS
 -- shows the pid, user, database and application_name of every backend to every role, and only a session of
 -- that role could pretend to be one.
 -- The background refresh workers running in this database (on Citus, the coordinator's, where they run): their
--- process ids and roles, read once, so that a query of the shards can be handed them.
-CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[])
+-- process ids and roles, and the time they were read at, read once, so that a query of the shards can be handed
+-- them.
+CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[], OUT at timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -377,6 +378,7 @@ BEGIN
     -- pg_stat_activity is read once per transaction and kept: a loop waiting for a refresh (wait_refresh) would
     -- take a worker started after its first look for dead
     PERFORM pg_catalog.pg_stat_clear_snapshot();
+    at := pg_catalog.clock_timestamp();
     SELECT coalesce(pg_catalog.array_agg(a.pid ORDER BY a.pid), '{}'),
            coalesce(pg_catalog.array_agg(r.rolname ORDER BY a.pid), '{}')
       INTO pids, roles
@@ -386,7 +388,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._refresh_live() IS
-    'Internal: the process ids and roles of the background refresh workers running in this database.';
+    'Internal: the process ids and roles of the background refresh workers running in this database, and the time '
+    'they were read at.';
 
 CREATE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
 LANGUAGE sql STABLE
@@ -436,8 +439,7 @@ RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles,
-                                     pg_catalog.clock_timestamp())
+    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles, l.at)
       FROM aispend._refresh_live() l
 $$;
 COMMENT ON FUNCTION aispend._refresh_state(text, integer, name, timestamptz) IS

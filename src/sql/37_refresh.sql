@@ -172,6 +172,12 @@ DECLARE
     v_active record;
     v_queued integer;
 BEGIN
+    -- On a Citus cluster the workers run on the coordinator, where the requests are watched (aispend._refresh_live)
+    IF aispend._on_citus_worker() THEN
+        RAISE EXCEPTION 'aispend: request a refresh on the Citus coordinator, not on a worker node'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Connect to the coordinator and call aispend.request_refresh() there: docs/scaling.md.';
+    END IF;
     IF since IS NOT NULL AND (since >= pg_catalog.clock_timestamp() OR NOT pg_catalog.isfinite(since)) THEN
         RAISE EXCEPTION 'aispend: since (%) must be a time in the past', since USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -314,91 +320,62 @@ COMMENT ON FUNCTION aispend.cancel_refresh(bigint) IS
 
 -- ---------------------------------------------------------------- progress
 
--- The progress, computed with the live workers and the time read first: on a Citus cluster the query runs on the
--- shards, where the workers' processes (the coordinator's) are not to be seen.
-CREATE FUNCTION aispend._refresh_progress()
-RETURNS TABLE (request bigint, account name, requested_by name, state text, endpoint text, endpoint_state text,
-               chunk_in_flight text, steps_done integer, steps_planned integer, rows_fetched numeric,
-               http_requests numeric, retries numeric, requested_at timestamptz, started_at timestamptz,
-               finished_at timestamptz, elapsed interval, remaining interval, joined_request bigint,
-               error_sqlstate text)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, aispend, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    v_live record;
-    v_now timestamptz := pg_catalog.clock_timestamp();
-BEGIN
-    SELECT l.pids, l.roles INTO v_live FROM aispend._refresh_live() l;
-    RETURN QUERY
-    WITH req AS (
-        SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
-               CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
-               aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, v_live.pids,
-                                         v_live.roles, v_now) AS state,
-               x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
-        FROM aispend.refresh_requests r
-        JOIN aispend.refresh_requests x
-          ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
-    ), steps AS (
-        SELECT req.*, e.ord, e.endpoint,
-               (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
-               s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
-        FROM req
-        CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
-        LEFT JOIN LATERAL (
-            SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
-                   pg_catalog.bool_or(r.status = 'running') AS busy,
-                   pg_catalog.max(CASE WHEN r.status = 'running'
-                                       THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)),
-                                                   '')
-                                  END) AS in_flight,
-                   pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
-                   pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
-                   pg_catalog.sum(r.retries) AS retries
-            FROM aispend.sync_runs r
-            WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
-              AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
-    )
-    SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
-           CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
-                WHEN st.failed THEN 'failed'
-                WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
-                WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
-                WHEN st.state IN ('queued', 'running') THEN 'waiting'
-                ELSE 'not reached' END AS endpoint_state,
-           st.in_flight AS chunk_in_flight,
-           st.steps_done, st.steps_planned_ep AS steps_planned,
-           coalesce(st.rows_fetched, 0) AS rows_fetched,
-           coalesce(st.http_requests, 0) AS http_requests,
-           coalesce(st.retries, 0) AS retries,
-           st.requested_at, st.started_at, st.finished_at,
-           coalesce(st.finished_at, v_now) - st.started_at AS elapsed,
-           -- the time per step so far times the steps still to run (NULL before the first step ends)
-           CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
-                WHEN pg_catalog.sum(st.steps_done) OVER w > 0
-                    THEN (v_now - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
-                         * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w
-                                       - pg_catalog.sum(st.steps_done) OVER w)
-           END AS remaining,
-           st.joined_request, st.error_sqlstate
-    FROM steps st
-    WINDOW w AS (PARTITION BY st.request, st.account);
-END
-$$;
-COMMENT ON FUNCTION aispend._refresh_progress() IS
-    'Internal: the rows of aispend.refresh_progress, computed with the live refresh workers read first.';
-
--- (state keeps the collation "C" it had when the view computed it from the requests' names, so that an update can
--- replace the view, on which users' views may depend)
 CREATE VIEW aispend.refresh_progress AS
-SELECT p.request, p.account, p.requested_by, p.state COLLATE "C" AS state, p.endpoint, p.endpoint_state,
-       p.chunk_in_flight, p.steps_done, p.steps_planned, p.rows_fetched, p.http_requests, p.retries, p.requested_at,
-       p.started_at, p.finished_at, p.elapsed, p.remaining, p.joined_request, p.error_sqlstate
-FROM aispend._refresh_progress() p
-ORDER BY p.request DESC, p.account,
-         pg_catalog.array_position(ARRAY['workspaces', 'api_keys', 'usage', 'costs'], p.endpoint);
+WITH req AS (
+    SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
+           CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
+           aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, l.pids, l.roles,
+                                     l.at) AS state,
+           x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate, l.at
+    FROM aispend.refresh_requests r
+    JOIN aispend.refresh_requests x
+      ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
+    -- the live workers and the time, read once (on Citus, on the coordinator, where the workers run: the subquery,
+    -- kept apart by OFFSET 0, is planned there)
+    CROSS JOIN (SELECT w.pids, w.roles, w.at FROM aispend._refresh_live() w OFFSET 0) l
+), steps AS (
+    SELECT req.*, e.ord, e.endpoint,
+           (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
+           s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
+    FROM req
+    CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+    LEFT JOIN LATERAL (
+        SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
+               pg_catalog.bool_or(r.status = 'running') AS busy,
+               pg_catalog.max(CASE WHEN r.status = 'running'
+                                   THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)), '')
+                              END) AS in_flight,
+               pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
+               pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
+               pg_catalog.sum(r.retries) AS retries
+        FROM aispend.sync_runs r
+        WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
+          AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
+)
+SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
+       CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
+            WHEN st.failed THEN 'failed'
+            WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
+            WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
+            WHEN st.state IN ('queued', 'running') THEN 'waiting'
+            ELSE 'not reached' END AS endpoint_state,
+       st.in_flight AS chunk_in_flight,
+       st.steps_done, st.steps_planned_ep AS steps_planned,
+       coalesce(st.rows_fetched, 0) AS rows_fetched,
+       coalesce(st.http_requests, 0) AS http_requests,
+       coalesce(st.retries, 0) AS retries,
+       st.requested_at, st.started_at, st.finished_at,
+       coalesce(st.finished_at, st.at) - st.started_at AS elapsed,
+       -- the time per step so far times the steps still to run (NULL before the first step ends)
+       CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
+            WHEN pg_catalog.sum(st.steps_done) OVER w > 0
+                THEN (st.at - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
+                     * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w - pg_catalog.sum(st.steps_done) OVER w)
+       END AS remaining,
+       st.joined_request, st.error_sqlstate
+FROM steps st
+WINDOW w AS (PARTITION BY st.request, st.account)
+ORDER BY st.request DESC, st.account, st.ord;
 COMMENT ON VIEW aispend.refresh_progress IS
     'Background refreshes as they go, per request, account and endpoint: state, the chunk in flight, steps done of '
     'those planned, rows, HTTP requests and retries so far, elapsed time and an estimate of what remains. Counts '

@@ -363,6 +363,8 @@ BEGIN
                        UNION SELECT s.account FROM aispend._rollup_state s) x
         WHERE refresh_rollups.account IS NULL OR a = refresh_rollups.account ORDER BY a
     LOOP
+        -- the account's re-roll lock first, as aispend._reroll takes it before it writes the same rows
+        PERFORM pg_catalog.pg_advisory_xact_lock(1634300785, aispend._lock_key(acct));
         DELETE FROM aispend._rollup_state s WHERE s.account = acct;
         DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
         -- the models read first, then noted: on Citus a function called inside a query of the facts would run on

@@ -482,7 +482,9 @@ BEGIN
 
     -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
     -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
-    -- policy is set again, now that Citus propagates it to every node and shard.
+    -- policy is set again, now that Citus propagates it to every node and shard (its names schema-qualified:
+    -- aispend leaves the search_path for the rest of this call).
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     FOR v_sql IN SELECT pg_catalog.format('ALTER POLICY %I ON %s USING (%s)', y.polname, y.polrelid::regclass,
                                           pg_catalog.pg_get_expr(y.polqual, y.polrelid))
                         || CASE WHEN y.polwithcheck IS NOT NULL

@@ -174,7 +174,9 @@ BEGIN
 
     -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
     -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
-    -- policy is set again, now that Citus propagates it to every node and shard.
+    -- policy is set again, now that Citus propagates it to every node and shard (its names schema-qualified:
+    -- aispend leaves the search_path for the rest of this call).
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     FOR v_sql IN SELECT pg_catalog.format('ALTER POLICY %I ON %s USING (%s)', y.polname, y.polrelid::regclass,
                                           pg_catalog.pg_get_expr(y.polqual, y.polrelid))
                         || CASE WHEN y.polwithcheck IS NOT NULL
@@ -209,7 +211,7 @@ COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
 -- coordinator, and handed to the queries of the requests; no volatile function in their UPDATEs, no row lock
 -- across shards
 
-CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[])
+CREATE FUNCTION aispend._refresh_live(OUT pids integer[], OUT roles name[], OUT at timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -217,6 +219,7 @@ BEGIN
     -- pg_stat_activity is read once per transaction and kept: a loop waiting for a refresh (wait_refresh) would
     -- take a worker started after its first look for dead
     PERFORM pg_catalog.pg_stat_clear_snapshot();
+    at := pg_catalog.clock_timestamp();
     SELECT coalesce(pg_catalog.array_agg(a.pid ORDER BY a.pid), '{}'),
            coalesce(pg_catalog.array_agg(r.rolname ORDER BY a.pid), '{}')
       INTO pids, roles
@@ -227,7 +230,8 @@ END
 $$;
 
 COMMENT ON FUNCTION aispend._refresh_live() IS
-    'Internal: the process ids and roles of the background refresh workers running in this database.';
+    'Internal: the process ids and roles of the background refresh workers running in this database, and the time '
+    'they were read at.';
 
 CREATE OR REPLACE FUNCTION aispend._refresh_workers(p_role name) RETURNS SETOF integer
 LANGUAGE sql STABLE
@@ -268,8 +272,7 @@ RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles,
-                                     pg_catalog.clock_timestamp())
+    SELECT aispend._refresh_state_of(state, worker_pid, requested_by, requested_at, l.pids, l.roles, l.at)
       FROM aispend._refresh_live() l
 $$;
 
@@ -401,80 +404,106 @@ COMMENT ON FUNCTION aispend.cancel_refresh(bigint) IS
     'cancelled; a joined account stops sharing the other request, which goes on. Only the requesting role (or a '
     'member of it) may.';
 
-CREATE FUNCTION aispend._refresh_progress()
-RETURNS TABLE (request bigint, account name, requested_by name, state text, endpoint text, endpoint_state text,
-               chunk_in_flight text, steps_done integer, steps_planned integer, rows_fetched numeric,
-               http_requests numeric, retries numeric, requested_at timestamptz, started_at timestamptz,
-               finished_at timestamptz, elapsed interval, remaining interval, joined_request bigint,
-               error_sqlstate text)
-LANGUAGE plpgsql STABLE
+CREATE OR REPLACE FUNCTION aispend.request_refresh(accounts name[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
-#variable_conflict use_column
+#variable_conflict use_variable
 DECLARE
-    v_live record;
-    v_now timestamptz := pg_catalog.clock_timestamp();
+    v_id bigint;
+    v_accounts name[];
+    v_acct name;
+    v_missing name[] := '{}';
+    v_active record;
+    v_queued integer;
 BEGIN
-    SELECT l.pids, l.roles INTO v_live FROM aispend._refresh_live() l;
-    RETURN QUERY
-    WITH req AS (
-        SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
-               CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
-               aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, v_live.pids,
-                                         v_live.roles, v_now) AS state,
-               x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate
-        FROM aispend.refresh_requests r
-        JOIN aispend.refresh_requests x
-          ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
-    ), steps AS (
-        SELECT req.*, e.ord, e.endpoint,
-               (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
-               s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
-        FROM req
-        CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
-        LEFT JOIN LATERAL (
-            SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
-                   pg_catalog.bool_or(r.status = 'running') AS busy,
-                   pg_catalog.max(CASE WHEN r.status = 'running'
-                                       THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)),
-                                                   '')
-                                  END) AS in_flight,
-                   pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
-                   pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
-                   pg_catalog.sum(r.retries) AS retries
-            FROM aispend.sync_runs r
-            WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
-              AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
-    )
-    SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
-           CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
-                WHEN st.failed THEN 'failed'
-                WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
-                WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
-                WHEN st.state IN ('queued', 'running') THEN 'waiting'
-                ELSE 'not reached' END AS endpoint_state,
-           st.in_flight AS chunk_in_flight,
-           st.steps_done, st.steps_planned_ep AS steps_planned,
-           coalesce(st.rows_fetched, 0) AS rows_fetched,
-           coalesce(st.http_requests, 0) AS http_requests,
-           coalesce(st.retries, 0) AS retries,
-           st.requested_at, st.started_at, st.finished_at,
-           coalesce(st.finished_at, v_now) - st.started_at AS elapsed,
-           -- the time per step so far times the steps still to run (NULL before the first step ends)
-           CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
-                WHEN pg_catalog.sum(st.steps_done) OVER w > 0
-                    THEN (v_now - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
-                         * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w
-                                       - pg_catalog.sum(st.steps_done) OVER w)
-           END AS remaining,
-           st.joined_request, st.error_sqlstate
-    FROM steps st
-    WINDOW w AS (PARTITION BY st.request, st.account);
+    -- On a Citus cluster the workers run on the coordinator, where the requests are watched (aispend._refresh_live)
+    IF aispend._on_citus_worker() THEN
+        RAISE EXCEPTION 'aispend: request a refresh on the Citus coordinator, not on a worker node'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Connect to the coordinator and call aispend.request_refresh() there: docs/scaling.md.';
+    END IF;
+    IF since IS NOT NULL AND (since >= pg_catalog.clock_timestamp() OR NOT pg_catalog.isfinite(since)) THEN
+        RAISE EXCEPTION 'aispend: since (%) must be a time in the past', since USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF accounts IS NULL THEN
+        SELECT pg_catalog.array_agg(s.srvname ORDER BY s.srvname) INTO v_accounts FROM aispend._servers() s
+         WHERE aispend._option(s.srvoptions, 'provider') IS DISTINCT FROM 'focus';   -- imported, not synced
+        IF v_accounts IS NULL THEN
+            RAISE EXCEPTION 'aispend: no accounts to refresh (no server of the foreign-data wrapper aispend)'
+                USING ERRCODE = 'no_data_found', HINT = 'Create one first: docs/accounts.md.';
+        END IF;
+    ELSE
+        SELECT pg_catalog.array_agg(DISTINCT a ORDER BY a) INTO v_accounts FROM pg_catalog.unnest(accounts) a
+         WHERE a IS NOT NULL;
+        IF v_accounts IS NULL THEN
+            RAISE EXCEPTION 'aispend: no account named' USING ERRCODE = 'null_value_not_allowed',
+                HINT = 'Pass accounts => NULL for every account, or ARRAY[''name''].';
+        END IF;
+    END IF;
+    -- Each account exists (42704 otherwise) and this role has a key for it: refused now, not in the worker.
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        PERFORM aispend._account_settings(v_acct);
+        IF NOT coalesce((SELECT k.has_key FROM pg_catalog.pg_foreign_server s
+                                     CROSS JOIN LATERAL aispend._key_status(s.oid) k
+                                     WHERE s.srvname = v_acct), false) THEN
+            v_missing := v_missing || v_acct;
+        END IF;
+    END LOOP;
+    IF pg_catalog.cardinality(v_missing) > 0 THEN
+        RAISE EXCEPTION 'aispend: role % has no admin key for account %', CURRENT_USER,
+                        pg_catalog.array_to_string(v_missing, ', ')
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'A background refresh runs as the role that requests it, with that role''s keys.',
+                  HINT = 'Give the role a key (CREATE USER MAPPING FOR ... SERVER ... OPTIONS (admin_key ...)), '
+                         'or name only the accounts it has keys for: docs/accounts.md.';
+    END IF;
+
+    PERFORM aispend._refresh_sweep();
+    v_id := pg_catalog.nextval('aispend.refresh_request_ids');
+    FOREACH v_acct IN ARRAY v_accounts LOOP
+        -- Two requests for one account at once: the second waits here for the first's transaction, then joins.
+        PERFORM pg_catalog.pg_advisory_xact_lock(1634300786, aispend._lock_key(v_acct));
+        SELECT q.id, q.since, q.state INTO v_active FROM aispend.refresh_requests q
+         WHERE q.account = v_acct AND q.state IN ('queued', 'running')
+         ORDER BY q.id LIMIT 1;
+        IF FOUND AND NOT (since IS NULL OR coalesce(since >= v_active.since, false)) THEN
+            RAISE EXCEPTION 'aispend: account % is already being refreshed (request %) from a later start', v_acct,
+                            v_active.id
+                USING ERRCODE = 'lock_not_available',
+                      HINT = pg_catalog.format('Request again when it ends, or cancel it: SELECT aispend.cancel_refresh(%s);',
+                                               v_active.id);
+        END IF;
+        IF FOUND THEN
+            INSERT INTO aispend.refresh_requests (id, account, since, state, joined_request)
+            VALUES (v_id, v_acct, since, 'joined', v_active.id);
+            PERFORM aispend._notify_request(v_id, v_acct, 'joined');
+        ELSE
+            INSERT INTO aispend.refresh_requests (id, account, since) VALUES (v_id, v_acct, since);
+            PERFORM aispend._notify_request(v_id, v_acct, 'queued');
+        END IF;
+    END LOOP;
+
+    -- Workers for the role's queued accounts; they take queued requests of the role, so none is left waiting.
+    SELECT pg_catalog.count(*) INTO v_queued FROM aispend.refresh_requests q
+     WHERE q.state = 'queued' AND q.requested_by = CURRENT_USER;
+    -- Workers already running for the role count against aispend.refresh_workers (the library is loaded: its
+    -- _key_status ran above); one is started anyway, to wait for this transaction's requests.
+    IF v_queued > 0 THEN
+        PERFORM aispend._start_refresh_workers(GREATEST(1, LEAST(v_queued,
+            pg_catalog.current_setting('aispend.refresh_workers')::integer
+            - (SELECT pg_catalog.count(*)::integer FROM aispend._refresh_workers(CURRENT_USER)))));
+    END IF;
+    RETURN v_id;
 END
 $$;
 
-COMMENT ON FUNCTION aispend._refresh_progress() IS
-    'Internal: the rows of aispend.refresh_progress, computed with the live refresh workers read first.';
+COMMENT ON FUNCTION aispend.request_refresh(name[], timestamptz) IS
+    'The dashboard''s "Refresh Data" from any client: queues a sync of the accounts (default: all) and returns its '
+    'request id at once; background workers running as this role sync them, up to aispend.refresh_workers '
+    'accounts at a time, once this transaction commits. An account already being refreshed is joined. Progress: '
+    'aispend.refresh_progress, LISTEN aispend_refresh. See docs/sync.md.';
 
 CREATE OR REPLACE PROCEDURE aispend._refresh_work()
 LANGUAGE plpgsql
@@ -540,16 +569,112 @@ COMMENT ON PROCEDURE aispend._refresh_work() IS
     'records it (aispend._refresh_failed) and CALLs again.';
 
 CREATE OR REPLACE VIEW aispend.refresh_progress AS
-SELECT p.request, p.account, p.requested_by, p.state COLLATE "C" AS state, p.endpoint, p.endpoint_state,
-       p.chunk_in_flight, p.steps_done, p.steps_planned, p.rows_fetched, p.http_requests, p.retries, p.requested_at,
-       p.started_at, p.finished_at, p.elapsed, p.remaining, p.joined_request, p.error_sqlstate
-FROM aispend._refresh_progress() p
-ORDER BY p.request DESC, p.account,
-         pg_catalog.array_position(ARRAY['workspaces', 'api_keys', 'usage', 'costs'], p.endpoint);
+WITH req AS (
+    SELECT r.id AS request, r.account, r.requested_by, r.requested_at, r.since,
+           CASE WHEN r.state = 'joined' THEN x.id END AS joined_request,
+           aispend._refresh_state_of(x.state, x.worker_pid, x.requested_by, x.requested_at, l.pids, l.roles,
+                                     l.at) AS state,
+           x.started_at, x.finished_at, x.steps_planned, x.error_sqlstate, l.at
+    FROM aispend.refresh_requests r
+    JOIN aispend.refresh_requests x
+      ON x.account = r.account AND x.id = CASE WHEN r.state = 'joined' THEN r.joined_request ELSE r.id END
+    -- the live workers and the time, read once (on Citus, on the coordinator, where the workers run: the subquery,
+    -- kept apart by OFFSET 0, is planned there)
+    CROSS JOIN (SELECT w.pids, w.roles, w.at FROM aispend._refresh_live() w OFFSET 0) l
+), steps AS (
+    SELECT req.*, e.ord, e.endpoint,
+           (req.steps_planned ->> e.endpoint)::integer AS steps_planned_ep,
+           s.steps_done, s.busy, s.in_flight, s.failed, s.rows_fetched, s.http_requests, s.retries
+    FROM req
+    CROSS JOIN (VALUES (1, 'workspaces'), (2, 'api_keys'), (3, 'usage'), (4, 'costs')) AS e(ord, endpoint)
+    LEFT JOIN LATERAL (
+        SELECT pg_catalog.count(*) FILTER (WHERE r.status = 'succeeded')::integer AS steps_done,
+               pg_catalog.bool_or(r.status = 'running') AS busy,
+               pg_catalog.max(CASE WHEN r.status = 'running'
+                                   THEN NULLIF(pg_catalog.ltrim(aispend._fmt_window(r.window_start, r.window_end)), '')
+                              END) AS in_flight,
+               pg_catalog.bool_or(r.status IN ('failed', 'aborted')) AS failed,
+               pg_catalog.sum(r.rows_fetched) AS rows_fetched, pg_catalog.sum(r.http_requests) AS http_requests,
+               pg_catalog.sum(r.retries) AS retries
+        FROM aispend.sync_runs r
+        WHERE r.account = req.account AND r.endpoint = e.endpoint AND r.started_at >= req.started_at
+          AND (req.finished_at IS NULL OR r.started_at <= req.finished_at)) s ON true
+)
+SELECT st.request, st.account, st.requested_by, st.state, st.endpoint,
+       CASE WHEN st.busy THEN CASE WHEN st.state = 'running' THEN 'running' ELSE 'interrupted' END
+            WHEN st.failed THEN 'failed'
+            WHEN st.steps_planned_ep = 0 THEN 'nothing to fetch'
+            WHEN st.steps_done >= st.steps_planned_ep THEN 'done'
+            WHEN st.state IN ('queued', 'running') THEN 'waiting'
+            ELSE 'not reached' END AS endpoint_state,
+       st.in_flight AS chunk_in_flight,
+       st.steps_done, st.steps_planned_ep AS steps_planned,
+       coalesce(st.rows_fetched, 0) AS rows_fetched,
+       coalesce(st.http_requests, 0) AS http_requests,
+       coalesce(st.retries, 0) AS retries,
+       st.requested_at, st.started_at, st.finished_at,
+       coalesce(st.finished_at, st.at) - st.started_at AS elapsed,
+       -- the time per step so far times the steps still to run (NULL before the first step ends)
+       CASE WHEN st.state NOT IN ('queued', 'running') THEN interval '0'
+            WHEN pg_catalog.sum(st.steps_done) OVER w > 0
+                THEN (st.at - st.started_at) / (pg_catalog.sum(st.steps_done) OVER w)
+                     * GREATEST(0, pg_catalog.sum(st.steps_planned_ep) OVER w - pg_catalog.sum(st.steps_done) OVER w)
+       END AS remaining,
+       st.joined_request, st.error_sqlstate
+FROM steps st
+WINDOW w AS (PARTITION BY st.request, st.account)
+ORDER BY st.request DESC, st.account, st.ord;
 
 
 -- ---- the price import (src/sql/41_price_import.sql): on a Citus cluster it rebuilds the rollups of the
--- providers' accounts, whose prices' triggers are not there
+-- providers' accounts, whose prices' triggers are not there, with aispend.refresh_rollups (src/sql/52_rollup.sql),
+-- which now takes an account's re-roll lock before it deletes the account's rollups
+
+CREATE OR REPLACE FUNCTION aispend.refresh_rollups(account name DEFAULT NULL)
+RETURNS TABLE (refreshed_account name, first_day date, last_day date, rollup_rows bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acct name;
+    m record;
+BEGIN
+    FOR acct IN
+        SELECT a FROM (SELECT DISTINCT u.account AS a FROM aispend.usage u
+                       UNION SELECT DISTINCT c.account FROM aispend.costs c
+                       UNION SELECT s.account FROM aispend._rollup_state s) x
+        WHERE refresh_rollups.account IS NULL OR a = refresh_rollups.account ORDER BY a
+    LOOP
+        -- the account's re-roll lock first, as aispend._reroll takes it before it writes the same rows
+        PERFORM pg_catalog.pg_advisory_xact_lock(1634300785, aispend._lock_key(acct));
+        DELETE FROM aispend._rollup_state s WHERE s.account = acct;
+        DELETE FROM aispend.daily_rollup r WHERE r.account = acct;
+        -- the models read first, then noted: on Citus a function called inside a query of the facts would run on
+        -- their shard, where it cannot write another table
+        FOR m IN
+            SELECT x.model, min(x.b) AS first, max(x.b) AS last
+            FROM (SELECT u.model, u.bucket_start AS b FROM aispend.usage u WHERE u.account = acct AND u.model IS NOT NULL
+                  UNION ALL
+                  SELECT c.model, c.bucket_start FROM aispend.costs c WHERE c.account = acct AND c.model IS NOT NULL) x
+            GROUP BY x.model
+        LOOP
+            PERFORM aispend._note_model(acct, m.model, m.first, m.last);
+        END LOOP;
+        PERFORM aispend._mark_all_days(acct);
+        refreshed_account := acct;
+        rollup_rows := aispend._reroll(acct);
+        SELECT s.first_day, s.last_day INTO first_day, last_day FROM aispend._rollup_state s WHERE s.account = acct;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION aispend.refresh_rollups(name) IS
+    'Rebuilds the dashboard rollups (and aispend.models) of one account (default: every account) from all of its '
+    'facts. Every change to facts, prices or sync runs keeps them current by itself; use this after loading '
+    'aispend.usage or aispend.costs with triggers disabled (pg_restore --disable-triggers, '
+    'session_replication_role = replica).';
 
 CREATE OR REPLACE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
 RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
