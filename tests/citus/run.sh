@@ -525,6 +525,16 @@ if [ "$states" = "succeeded ${#accounts[@]}" ] && [ ! -s "$work/refresh.log" ]; 
 else
     not_ok "aispend.request_refresh() on the coordinator syncs every account in the background (request ${request:-none}: ${states:-nothing})" "$work/refresh.log"
 fi
+# On a worker node a refresh is refused: its workers would run there, out of sight of the coordinator's sweep.
+before=$(qn coord "$db" "SELECT count(*) FROM aispend.refresh_requests")
+if qn worker1 "$db" "SELECT aispend.request_refresh()" >"$work/worker-refresh.log" 2>&1; then
+    not_ok "aispend.request_refresh() on a worker node is refused" "$work/worker-refresh.log"
+elif grep -q 'request a refresh on the Citus coordinator, not on a worker node' "$work/worker-refresh.log" &&
+     [ "$(qn coord "$db" "SELECT count(*) FROM aispend.refresh_requests")" = "$before" ]; then
+    ok "aispend.request_refresh() on a worker node is refused (0A000), and queues nothing"
+else
+    not_ok "aispend.request_refresh() on a worker node is refused with a clear message, and queues nothing" "$work/worker-refresh.log"
+fi
 # A refresh held up by a slow provider, requested by an admin that is not a superuser (row-level security and its
 # function privileges on the workers apply): aispend.refresh_progress shows it running (its worker is a process of
 # the coordinator, where the view looks for it), another admin may not cancel it, and aispend.cancel_refresh() by its
