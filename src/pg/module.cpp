@@ -10,6 +10,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "pg/cluster_edits.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 
@@ -128,6 +129,7 @@ void _PG_init(void) {
         "(each takes a max_worker_processes slot while it runs).",
         &aispend::pg::refresh_workers, 4, 1, 64, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("aispend");
+    aispend::pg::install_cluster_edit_hooks();
 }
 
 AISPEND_FUNCTION(aispend_library_version) {

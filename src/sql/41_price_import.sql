@@ -74,8 +74,6 @@ DECLARE
     n_models integer;
     n_rows integer;
     n_old integer;
-    v_providers text[] := '{}';
-    v_account name;
 BEGIN
     IF pg_catalog.jsonb_typeof(feed) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'aispend: the genai-prices v2 feed is a JSON array of providers'
@@ -168,16 +166,7 @@ BEGIN
         price_rows := n_rows;
         replaced_rows := n_old;
         RETURN NEXT;
-        v_providers := v_providers || prov.id;
     END LOOP;
-    -- On a Citus cluster the prices' triggers, which mark the days the changed rules price, are not there
-    -- (aispend.distribute()): the rollups of the providers' accounts are rebuilt here.
-    IF aispend._citus_coordinator() THEN
-        FOR v_account IN SELECT a.account FROM aispend._account_providers() a
-                          WHERE a.provider = ANY (v_providers) ORDER BY a.account LOOP
-            PERFORM aispend.refresh_rollups(v_account);
-        END LOOP;
-    END IF;
 END
 $$;
 COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS

@@ -12,7 +12,9 @@
 --     refuses or does not survive: they are dropped, and aispend's writers mark the days, models and names they
 --     change themselves (53_invalidation.sql, 54_workspace_management.sql). Those that only look at their own row
 --     (the custom name's clean-up, the audit log's guards) run on the shards (citus.enable_unsafe_triggers). The
---     triggers of reference tables (the prices' invalidation) are dropped: they would fire on every node's copy;
+--     triggers of reference tables (the prices' invalidation) are dropped: they would fire on every node's copy.
+--     Row triggers that write only the shards of their own node take their place for changes made by hand
+--     (96_cluster_edits.sql);
 --   * volatile functions in UPDATEs of distributed tables (clock_timestamp() in sync_runs, refresh_requests,
 --     the FOCUS runs): the sources compute the time into a variable first;
 --   * foreign keys: only between reference tables (alerts, budgets, webhooks, teams); they are dropped while the
@@ -379,9 +381,10 @@ BEGIN
     IF NOT coalesce(experimental, false) THEN
         RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups, the dashboard and the roles run on a distributed installation, '
-                           'but changes to the facts or prices made outside aispend''s own functions are not rolled '
-                           'up by themselves.',
+                  DETAIL = 'The sync, the rollups, the dashboard, the roles and changes made by hand to the facts '
+                           'and prices run on a distributed installation, but a custom name set by an UPDATE of '
+                           'aispend.workspaces is not recorded in the name history, and a change made by hand to '
+                           'aispend.sync_runs is not rolled up.',
                   HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
                          'See docs/scaling.md.';
     END IF;
@@ -478,6 +481,24 @@ BEGIN
 
     FOREACH v_sql IN ARRAY v_fkeys LOOP
         EXECUTE v_sql;
+    END LOOP;
+
+    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT): row triggers a shard can run mark what
+    -- they change, and the coordinator's session re-rolls it after the statement (96_cluster_edits.sql), when it
+    -- has loaded aispend's library before the statement: preloaded, every session has.
+    IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"])aispend($|[\s,"])' THEN
+        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts or prices is '
+                      'rolled up only by a session that has called an aispend function before it'
+            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it '
+                         '(docs/scaling.md); until then run SELECT aispend.refresh_rollups() after such a change.';
+    END IF;
+    FOR t, v_sql IN SELECT x.t, x.fn FROM (VALUES ('aispend.usage'::regclass, 'aispend._shard_fact_changed()'),
+                                                  ('aispend.costs'::regclass, 'aispend._shard_fact_changed()'),
+                                                  ('aispend.model_prices'::regclass, 'aispend._shard_price_changed()')) x(t, fn)
+                     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                                        WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure) LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER shard_rows_changed AFTER INSERT OR UPDATE OR DELETE ON %s '
+                                  'FOR EACH ROW EXECUTE FUNCTION %s', t, v_sql);
     END LOOP;
 
     -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)

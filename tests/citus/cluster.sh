@@ -19,7 +19,7 @@ citus_build() {
 # start_citus_node DIR PORT: a cluster as scripts/lib.sh starts one, with Citus preloaded too and prepared
 # transactions on (Citus commits across nodes with two-phase commit).
 start_citus_node() {
-    start_cluster "$1" "$2" "$db" "shared_preload_libraries = 'citus,pg_cron'" "max_worker_processes = 32" \
+    start_cluster "$1" "$2" "$db" "shared_preload_libraries = 'citus,pg_cron,aispend'" "max_worker_processes = 32" \
         "max_prepared_transactions = 100"
 }
 

@@ -228,6 +228,63 @@ else
     not_ok "renames, a revert and the name history on the cluster as on the single node" "$work/renames.diff"
 fi
 
+# Changes made by hand, the same on both: a price rule changed and one added, usage rows added (a model never
+# seen) and deleted, costs changed in a transaction that reads its own change, costs copied in. On the cluster the
+# shards' triggers mark the days and the session re-rolls them after each statement (docs/scaling.md): the rollups
+# and models are then what a rebuild from scratch gives, no day is left marked, and the tables and tabs compared
+# below hold the same as the single node's.
+hand_edits() {
+    psql_coord -d "$1" -At <<'SQL'
+SET client_min_messages = warning;
+UPDATE aispend.model_prices SET output_per_mtok = output_per_mtok * 2
+ WHERE provider = 'openai' AND origin = 'import' AND pattern LIKE '%gpt-4o-mini%';
+INSERT INTO aispend.model_prices (provider, match_kind, pattern, input_per_mtok, output_per_mtok, valid_from)
+VALUES ('anthropic', 'prefix', 'claude', 7, 70, (pg_catalog.now() AT TIME ZONE 'UTC')::date - 10);
+INSERT INTO aispend.usage (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model,
+                           output_tokens, requests)
+SELECT u.account, u.endpoint, u.bucket_start - interval '40 days', u.bucket_width, u.workspace_id, u.api_key_id,
+       'gpt-by-hand', 1000000, 3
+  FROM aispend.usage u WHERE u.account = 'demo_openai'
+ ORDER BY u.bucket_start, u.workspace_id, u.api_key_id, u.model LIMIT 2;
+DELETE FROM aispend.usage u WHERE u.account = 'demo_anthropic'
+   AND u.bucket_start >= pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '30 days'
+   AND u.bucket_start < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '28 days';
+BEGIN;
+UPDATE aispend.costs c SET amount_usd = c.amount_usd + 1
+ WHERE c.account = 'demo_anthropic' AND c.bucket_start < pg_catalog.now() - interval '10 days';
+-- a single node re-rolls at COMMIT, or now when asked; a cluster has re-rolled after the statement
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT 'read in the transaction: ' || sum(r.cost) FROM aispend.daily_rollup r WHERE r.account = 'demo_anthropic';
+COMMIT;
+SELECT pg_catalog.min(c.bucket_start) AS first_bill FROM aispend.costs c WHERE c.account = 'demo_openai' \gset
+COPY (SELECT * FROM aispend.costs c WHERE c.account = 'demo_openai' AND c.bucket_start = :'first_bill') TO STDOUT CSV \g hand-costs.csv
+DELETE FROM aispend.costs c WHERE c.account = 'demo_openai' AND c.bucket_start = :'first_bill';
+\copy aispend.costs FROM 'hand-costs.csv' CSV
+SQL
+}
+fresh() {  # fresh DB: whether the rollups and models are what a rebuild gives, and the days left marked
+    psql_coord -d "$1" -At <<'SQL'
+SET client_min_messages = error;
+CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
+    SELECT (SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM aispend.daily_rollup r) || ' '
+        || (SELECT md5(string_agg(m::text, ',' ORDER BY m::text)) FROM aispend.models m) $$;
+SELECT pg_temp.state() AS before \gset
+BEGIN;
+SELECT count(*) FROM aispend.refresh_rollups() \g /dev/null
+SELECT CASE WHEN pg_temp.state() = :'before' THEN 'fresh' ELSE 'stale' END
+       || ', ' || (SELECT count(*) FROM aispend._dirty_days) || ' days marked';
+ROLLBACK;
+SQL
+}
+h1=$( (cd "$work" && hand_edits "$db") 2>&1); h2=$( (cd "$work" && hand_edits "$single") 2>&1)
+f1=$(fresh "$db" 2>&1)
+if [ "$h1" = "$h2" ] && grep -q '^read in the transaction: [0-9]' <<<"$h1" && [ "$f1" = "fresh, 0 days marked" ]; then
+    ok "changes made by hand (prices, usage, costs, COPY) are rolled up on the cluster as on the single node ($f1)"
+else
+    printf 'cluster: %s\nsingle node: %s\ncluster after: %s\n' "$h1" "$h2" "$f1" >"$work/hand.diff"
+    not_ok "changes made by hand are rolled up on the cluster as on the single node" "$work/hand.diff"
+fi
+
 # Each account's rows are in the one shard its name hashes to (per table), so its work is single-shard.
 placed=$(qn coord "$db" "
     SELECT count(*) FILTER (WHERE x.shardid <> pg_catalog.get_shard_id_for_distribution_column(x.tbl, x.account))
@@ -360,14 +417,17 @@ if citus_setup "$upgraded" "$previous" &&
     else
         not_ok "$previous distributed and synced, then updated on the coordinator (versions: $versions; distribute() again: $again; left: $left)"
     fi
+    # the single node's changes by hand, made on the updated cluster too (whose shards have their triggers now)
+    h3=$( (cd "$work" && hand_edits "$upgraded") 2>&1)
     qn coord "$upgraded" "SELECT count(*) FROM aispend.refresh_rollups()" >"$work/refresh-upgraded.log" 2>&1
     : >"$work/rollups-upgraded.diff"
+    [ "$h3" = "$h2" ] || echo "changes by hand: upgraded cluster $h3; single node $h2" >>"$work/rollups-upgraded.diff"
     for t in daily_rollup _cum _dirty_days; do
         a=$(content "$upgraded" "$t" 2>&1); b=$(content "$single" "$t" 2>&1)
         [ "$a" = "$b" ] || echo "aispend.$t: upgraded cluster $a; single node $b" >>"$work/rollups-upgraded.diff"
     done
     if [ ! -s "$work/rollups-upgraded.diff" ] && [ "$(cat "$work/refresh-upgraded.log")" = 4 ]; then
-        ok "after the update, aispend.refresh_rollups() computes the 4 accounts' rollups on the cluster, equal to the single node's"
+        ok "after the update and the same changes by hand, aispend.refresh_rollups() computes the 4 accounts' rollups on the cluster, equal to the single node's"
     else
         cat "$work/refresh-upgraded.log" >>"$work/rollups-upgraded.diff"
         not_ok "after the update, aispend.refresh_rollups() computes the rollups on the cluster, equal to the single node's" "$work/rollups-upgraded.diff"

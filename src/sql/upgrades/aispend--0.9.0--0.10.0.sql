@@ -2,3 +2,442 @@
 -- (docs/upgrading.md, docs/scaling.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.10.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.10.0'" to load this file. \quit
+
+-- ---- changes made by hand on a cluster (src/sql/96_cluster_edits.sql), exactly as a fresh install defines them
+
+CREATE FUNCTION aispend._shard_fact_written(p_account name, p_bucket timestamptz, p_model text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_provider text;
+BEGIN
+    EXECUTE pg_catalog.format('INSERT INTO %s (account, day) VALUES ($1, $2) ON CONFLICT (account, day) DO NOTHING',
+                              aispend._citus_shard('aispend._dirty_days', p_account))
+       USING p_account, (p_bucket AT TIME ZONE 'UTC')::date;
+    IF p_model IS NULL THEN
+        RETURN;
+    END IF;
+    -- the account's provider: its server (Citus copies servers to every node), or the one its last sync remembered
+    SELECT aispend._option(s.srvoptions, 'provider') INTO v_provider FROM aispend._servers() s WHERE s.srvname = p_account;
+    IF v_provider IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT r.provider FROM %s r WHERE r.account = $1',
+                                  aispend._citus_shard('aispend.account_providers', p_account))
+           INTO v_provider USING p_account;
+    END IF;
+    IF v_provider IS NULL THEN   -- not an account (as aispend._note_model)
+        RETURN;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'INSERT INTO %s AS m (account, provider, model, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (account, model) DO UPDATE
+            SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
+          WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen',
+        aispend._citus_shard('aispend.models', p_account))
+       USING p_account, v_provider, p_model, p_bucket;
+END
+$$;
+COMMENT ON FUNCTION aispend._shard_fact_written(name, timestamptz, text) IS
+    'Internal: on a Citus node, marks the UTC day of a row of the facts dirty and notes its model (first and last '
+    'bucket), in the co-located shards of aispend._dirty_days and aispend.models on the same node; the shards'' '
+    'trigger aispend._shard_fact_changed calls it once per account, day and model in a query.';
+
+CREATE FUNCTION aispend._shard_fact_changed()
+RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_fact_changed' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION aispend._shard_fact_changed() IS
+    'Internal: on a Citus cluster, row trigger of the shards of aispend.usage and aispend.costs: marks the days of '
+    'the rows written and notes their models (aispend._shard_fact_written), once per account, day and model in a '
+    'query.';
+
+CREATE FUNCTION aispend._shard_price_changed()
+RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_price_changed' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION aispend._shard_price_changed() IS
+    'Internal: on a Citus cluster, row trigger of the copies of aispend.model_prices: keeps the old and new rule '
+    'for aispend._cluster_edits_done, in the session that changed them.';
+
+-- After a top-level statement that wrote the facts or prices on the coordinator: what the single node's triggers
+-- mark (53_invalidation.sql) and its deferred trigger re-rolls at COMMIT.
+CREATE FUNCTION aispend._cluster_edits_done(p_rules jsonb, p_every_day boolean)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    a record;
+    m record;
+    v_models text[];
+BEGIN
+    IF NOT aispend._citus_coordinator() THEN
+        RETURN;
+    END IF;
+    IF p_every_day THEN   -- a TRUNCATE of the facts or prices
+        FOR a IN SELECT s.account FROM aispend._rollup_state s ORDER BY 1 LOOP
+            PERFORM aispend._mark_all_days(a.account);
+        END LOOP;
+    END IF;
+    -- the usage days of every model of an account that a changed rule matches, within the rule's validity; the
+    -- models read first and matched on the coordinator, then each one's days marked in a query of its shard
+    FOR a IN SELECT p.account, p.provider FROM aispend._account_providers() p
+              WHERE p.provider IN (SELECT r.provider FROM pg_catalog.jsonb_to_recordset(p_rules) AS r(provider text))
+              ORDER BY 1 LOOP
+        v_models := ARRAY(SELECT x.model FROM aispend.models x WHERE x.account = a.account);
+        FOR m IN SELECT DISTINCT x.model, r.valid_from, r.valid_to
+                   FROM pg_catalog.unnest(v_models) AS x(model)
+                   JOIN pg_catalog.jsonb_to_recordset(p_rules)
+                        AS r(provider text, match_kind text, pattern text, valid_from date, valid_to date)
+                     ON r.provider = a.provider AND aispend._price_rule_matches(r.match_kind, r.pattern, x.model)
+                  ORDER BY 1, 2, 3 LOOP
+            INSERT INTO aispend._dirty_days (account, day)
+            SELECT DISTINCT u.account, (u.bucket_start AT TIME ZONE 'UTC')::date FROM aispend.usage u
+             WHERE u.account = a.account AND u.model = m.model
+               AND u.bucket_start >= aispend._utc_day_start(m.valid_from)
+               AND (m.valid_to IS NULL OR u.bucket_start < aispend._utc_day_start(m.valid_to))
+            ON CONFLICT (account, day) DO NOTHING;
+        END LOOP;
+    END LOOP;
+    FOR a IN SELECT DISTINCT d.account FROM aispend._dirty_days d ORDER BY 1 LOOP
+        PERFORM aispend._reroll(a.account);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) IS
+    'Internal: on a Citus coordinator, after a statement that wrote the facts or prices: marks the usage days the '
+    'changed price rules (or, after a TRUNCATE, every day) apply to, then re-rolls every marked day; nothing '
+    'elsewhere. The session calls it (src/pg/cluster_edits.cpp).';
+
+REVOKE ALL ON FUNCTION aispend._shard_fact_written(name, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_fact_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_price_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) FROM PUBLIC;
+
+
+-- ---- aispend.distribute() puts the shards' row triggers in place (src/sql/95_distribute.sql); the price import
+-- no longer rebuilds the rollups on a cluster itself: the session's re-roll after the statement does, of the days
+-- the changed prices apply to (src/sql/41_price_import.sql)
+
+CREATE OR REPLACE FUNCTION aispend.distribute(shard_count integer DEFAULT 32, experimental boolean DEFAULT false)
+RETURNS TABLE (table_name regclass, distribution text, colocated_with regclass)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, aispend, pg_temp AS $$
+DECLARE
+    v_anchor regclass;
+    v_fkeys text[];
+    v_sql text;
+    v_role name;
+    t regclass;
+BEGIN
+    IF NOT aispend._citus_present() THEN
+        RAISE EXCEPTION 'aispend.distribute() needs Citus: the citus extension is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Run it on a Citus coordinator (CREATE EXTENSION citus, then citus_add_node for each worker); '
+                         'see docs/scaling.md.';
+    END IF;
+    -- The sync, the rollups and the dashboard run on a cluster, but not everything does yet (docs/scaling.md):
+    -- only on request.
+    IF NOT coalesce(experimental, false) THEN
+        RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The sync, the rollups, the dashboard, the roles and changes made by hand to the facts '
+                           'and prices run on a distributed installation, but a custom name set by an UPDATE of '
+                           'aispend.workspaces is not recorded in the name history, and a change made by hand to '
+                           'aispend.sync_runs is not rolled up.',
+                  HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
+                         'See docs/scaling.md.';
+    END IF;
+    IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The invalidation triggers, the name history and the audit log's guards run on the shards.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- One connection per node: the foreign keys between reference tables are added in the same transaction.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    PERFORM aispend._citus_policies();
+
+    -- Foreign keys (between reference tables only) are dropped and added back once both ends are Citus tables:
+    -- with a foreign key to a local table, Citus would convert the local one, which an extension's table with an
+    -- identity column cannot be.
+    v_fkeys := ARRAY(SELECT pg_catalog.format('ALTER TABLE aispend.%I ADD CONSTRAINT %I %s', c.relname, k.conname,
+                                              pg_catalog.pg_get_constraintdef(k.oid))
+                       FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+                      WHERE k.contype = 'f' AND c.relnamespace = 'aispend'::regnamespace
+                        AND (aispend._citus_kind(k.conrelid) IS NULL OR aispend._citus_kind(k.confrelid) IS NULL)
+                      ORDER BY k.conrelid::regclass::text, k.conname);
+    FOR v_sql IN SELECT pg_catalog.format('ALTER TABLE aispend.%I DROP CONSTRAINT %I', c.relname, k.conname)
+                   FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+                  WHERE k.contype = 'f' AND c.relnamespace = 'aispend'::regnamespace
+                    AND (aispend._citus_kind(k.conrelid) IS NULL OR aispend._citus_kind(k.confrelid) IS NULL) LOOP
+        EXECUTE v_sql;
+        -- the workers' own copies (their CREATE EXTENSION) too: adding the key back propagates it to them
+        EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+            USING pg_catalog.replace(v_sql, 'DROP CONSTRAINT', 'DROP CONSTRAINT IF EXISTS');
+    END LOOP;
+
+    -- The rollups' invalidation triggers of the facts and runs, the re-roll at COMMIT and the name history's
+    -- trigger would run on the shards and read or write other distributed tables from there: a nested
+    -- distributed execution, which Citus refuses or does not survive (a worker crashed at COMMIT PREPARED).
+    -- Dropped: aispend's writers mark the days they change themselves (aispend._facts_written,
+    -- aispend._mark_settlement_moved) and re-roll before they commit, and record the names they change
+    -- (aispend._names_before, aispend._names_changed).
+    FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON %s', g.tgname, g.tgrelid::regclass)
+                   FROM pg_catalog.pg_trigger g
+                  WHERE NOT g.tgisinternal
+                    AND g.tgfoid IN ('aispend._facts_changed()'::regprocedure, 'aispend._costs_runs_changed()'::regprocedure,
+                                     'aispend._reroll_at_commit()'::regprocedure,
+                                     'aispend._workspace_name_changed()'::regprocedure)
+                  ORDER BY 1 LOOP
+        EXECUTE v_sql;
+        EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+            USING pg_catalog.replace(v_sql, 'DROP TRIGGER', 'DROP TRIGGER IF EXISTS');
+    END LOOP;
+
+    FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
+              WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
+        -- A reference table's triggers would fire on every node's copy, each reading distributed tables from
+        -- inside a shard and creating temporary tables (which Citus's two-phase commit refuses): dropped. The
+        -- only ones are the prices' invalidation; on Citus a price change is followed by
+        -- aispend.refresh_rollups() (docs/scaling.md).
+        FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON aispend.%I', g.tgname, c.relname)
+                       FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+                      WHERE g.tgrelid = t AND NOT g.tgisinternal LOOP
+            EXECUTE v_sql;
+            EXECUTE 'SELECT pg_catalog.run_command_on_workers($1)'
+                USING pg_catalog.replace(v_sql, 'DROP TRIGGER', 'DROP TRIGGER IF EXISTS');
+        END LOOP;
+        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING t;
+        table_name := t; distribution := 'reference'; colocated_with := NULL;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Tables with an account column: distributed by account, co-located with aispend.workspaces (or, when that
+    -- is already distributed, with it).
+    FOR t IN SELECT p.table_name FROM aispend._distribution_plan() p
+              WHERE p.distribution = 'distributed'
+              ORDER BY p.table_name <> 'aispend.workspaces'::regclass, p.table_name::text LOOP
+        IF aispend._citus_kind(t) = 'distributed' THEN
+            v_anchor := coalesce(v_anchor, t);
+            CONTINUE;
+        ELSIF aispend._citus_kind(t) IS NOT NULL THEN
+            RAISE EXCEPTION 'aispend.distribute(): % is already held by Citus, but not distributed by account', t
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'undistribute_table() it first.';
+        END IF;
+        IF v_anchor IS NULL THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''account'', shard_count => $2, '
+                    'colocate_with => ''none'')' USING t, shard_count;
+            v_anchor := t;
+        ELSE
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''account'', colocate_with => $2)'
+                USING t, v_anchor::text;
+        END IF;
+        table_name := t; distribution := 'distributed'; colocated_with := CASE WHEN t <> v_anchor THEN v_anchor END;
+        RETURN NEXT;
+    END LOOP;
+
+    FOREACH v_sql IN ARRAY v_fkeys LOOP
+        EXECUTE v_sql;
+    END LOOP;
+
+    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT): row triggers a shard can run mark what
+    -- they change, and the coordinator's session re-rolls it after the statement (96_cluster_edits.sql), when it
+    -- has loaded aispend's library before the statement: preloaded, every session has.
+    IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"])aispend($|[\s,"])' THEN
+        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts or prices is '
+                      'rolled up only by a session that has called an aispend function before it'
+            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it '
+                         '(docs/scaling.md); until then run SELECT aispend.refresh_rollups() after such a change.';
+    END IF;
+    FOR t, v_sql IN SELECT x.t, x.fn FROM (VALUES ('aispend.usage'::regclass, 'aispend._shard_fact_changed()'),
+                                                  ('aispend.costs'::regclass, 'aispend._shard_fact_changed()'),
+                                                  ('aispend.model_prices'::regclass, 'aispend._shard_price_changed()')) x(t, fn)
+                     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                                        WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure) LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER shard_rows_changed AFTER INSERT OR UPDATE OR DELETE ON %s '
+                                  'FOR EACH ROW EXECUTE FUNCTION %s', t, v_sql);
+    END LOOP;
+
+    -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
+    -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
+    -- policy is set again, now that Citus propagates it to every node and shard (its names schema-qualified:
+    -- aispend leaves the search_path for the rest of this call).
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    FOR v_sql IN SELECT pg_catalog.format('ALTER POLICY %I ON %s USING (%s)', y.polname, y.polrelid::regclass,
+                                          pg_catalog.pg_get_expr(y.polqual, y.polrelid))
+                        || CASE WHEN y.polwithcheck IS NOT NULL
+                                THEN pg_catalog.format(' WITH CHECK (%s)', pg_catalog.pg_get_expr(y.polwithcheck, y.polrelid))
+                                ELSE '' END
+                   FROM pg_catalog.pg_policy y JOIN pg_catalog.pg_class c ON c.oid = y.polrelid
+                  WHERE c.relnamespace = 'aispend'::regnamespace
+                    AND pg_catalog.pg_get_expr(y.polqual, y.polrelid) ~ '_citus_is_team|_may_act_as'
+                  ORDER BY 1 LOOP
+        EXECUTE v_sql;
+    END LOOP;
+
+    -- The function privileges of the roles granted before (grant_reader(), grant_admin()), on the workers too.
+    FOR v_role IN SELECT DISTINCT r.rolname
+                    FROM pg_catalog.pg_proc p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+                    JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                   WHERE p.pronamespace = 'aispend'::regnamespace AND a.grantee <> p.proowner
+                   ORDER BY 1 LOOP
+        PERFORM aispend._citus_copy_routine_grants(v_role);
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
+    'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
+    'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
+    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and '
+    'unless experimental => true. See docs/scaling.md.';
+
+CREATE OR REPLACE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
+RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    prov record;
+    n_models integer;
+    n_rows integer;
+    n_old integer;
+BEGIN
+    IF pg_catalog.jsonb_typeof(feed) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'aispend: the genai-prices v2 feed is a JSON array of providers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR prov IN
+        SELECT p ->> 'id' AS id, p AS body
+        FROM pg_catalog.jsonb_array_elements(feed) p
+        WHERE p ->> 'id' IN ('openai', 'anthropic')
+    LOOP
+        DELETE FROM aispend.model_prices mp WHERE mp.origin = 'import' AND mp.provider = prov.id;
+        GET DIAGNOSTICS n_old = ROW_COUNT;
+
+        WITH m AS (
+            SELECT m.body, m.o AS model_ord
+            FROM pg_catalog.jsonb_array_elements(prov.body -> 'models') WITH ORDINALITY AS m(body, o)
+        ),
+        -- price entries: one object, or a list of {constraint: {start_date}, prices}; entries with other
+        -- constraints (time of day) are skipped. The first entry applies before every start_date.
+        entries AS (
+            SELECT m.body AS model, m.model_ord, e.body -> 'prices' AS prices,
+                   (e.body -> 'constraint' ->> 'start_date')::date AS start_date, e.o AS entry_ord
+            FROM m
+            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
+                CASE WHEN pg_catalog.jsonb_typeof(m.body -> 'prices') = 'array' THEN m.body -> 'prices'
+                     ELSE pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('prices', m.body -> 'prices'))
+                END) WITH ORDINALITY AS e(body, o)
+            WHERE NOT coalesce(e.body -> 'constraint', '{}') ?| ARRAY['start_time', 'end_time']
+        ),
+        dated AS (
+            SELECT en.*,
+                   CASE WHEN row_number() OVER (PARTITION BY en.model_ord ORDER BY en.entry_ord) = 1
+                        THEN '-infinity'::date ELSE coalesce(en.start_date, '-infinity') END AS valid_from
+            FROM entries en
+        ),
+        ranged AS (
+            SELECT d.*, lead(d.valid_from) OVER (PARTITION BY d.model_ord ORDER BY d.valid_from, d.entry_ord) AS valid_to
+            FROM dated d
+        ),
+        -- tier rows: 0 (base) and every tier start named by any price of the entry
+        tiers AS (
+            SELECT r.*, t.min_input
+            FROM ranged r
+            CROSS JOIN LATERAL (
+                SELECT 0::bigint AS min_input
+                UNION
+                SELECT (tr ->> 'start')::bigint
+                FROM pg_catalog.jsonb_each(r.prices) kv, pg_catalog.jsonb_array_elements(kv.value -> 'tiers') tr
+                WHERE pg_catalog.jsonb_typeof(kv.value) = 'object'
+            ) t
+            WHERE r.valid_to IS NULL OR r.valid_to > r.valid_from
+        ),
+        ins AS (
+            INSERT INTO aispend.model_prices
+                (provider, match_kind, pattern, model_label, valid_from, valid_to, min_input_tokens,
+                 input_per_mtok, cache_read_per_mtok, cache_write_5m_per_mtok, cache_write_1h_per_mtok,
+                 output_per_mtok, input_audio_per_mtok, output_audio_per_mtok, input_image_per_mtok,
+                 output_image_per_mtok, web_search_per_k, batch_multiplier, tier_multipliers, geo_multipliers,
+                 currency, origin, source, checked_on, note)
+            SELECT prov.id, ru.match_kind, ru.pattern, t.model ->> 'id', t.valid_from, t.valid_to, t.min_input,
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'input_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'cache_read_mtok', t.min_input),
+                   aispend._feed_price(coalesce(t.prices -> 'cache_write_5m_mtok', t.prices -> 'cache_write_mtok'),
+                                       t.min_input),
+                   aispend._feed_price(t.prices -> 'cache_write_1h_mtok', t.min_input),
+                   CASE WHEN t.prices = '{}' THEN 0 ELSE aispend._feed_price(t.prices -> 'output_mtok', t.min_input) END,
+                   aispend._feed_price(t.prices -> 'input_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_audio_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'input_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'output_image_mtok', t.min_input),
+                   aispend._feed_price(t.prices -> 'web_searches_kcount', 0),
+                   0.5,
+                   CASE prov.id WHEN 'openai' THEN '{"flex": 0.5}'::jsonb ELSE '{}'::jsonb END,
+                   CASE prov.id WHEN 'anthropic' THEN '{"us": 1.1}'::jsonb ELSE '{}'::jsonb END,
+                   'USD', 'import',
+                   coalesce(prov.body -> 'pricing_urls' ->> 0, 'https://github.com/pydantic/genai-prices'),
+                   import_prices.feed_date,
+                   'genai-prices v2 feed, model ' || (t.model ->> 'id')
+                   || CASE WHEN t.prices = '{}' THEN ' (free: empty price object)' ELSE '' END
+            FROM tiers t
+            CROSS JOIN LATERAL aispend._feed_rules(t.model -> 'match') ru
+            ORDER BY t.model_ord, ru.ord, t.valid_from, t.min_input
+            RETURNING 1
+        )
+        SELECT count(*) INTO n_rows FROM ins;
+        SELECT pg_catalog.jsonb_array_length(prov.body -> 'models') INTO n_models;
+
+        provider := prov.id;
+        models := n_models;
+        price_rows := n_rows;
+        replaced_rows := n_old;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
+    'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
+    'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
+    'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on. On a Citus '
+    'cluster it then rebuilds the rollups of those providers'' accounts.';
+
+
+-- ---- privileges as a fresh install sets them, and for the roles that had them
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA aispend FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA aispend FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- A Citus worker gets its roles' privileges from the coordinator (aispend.distribute(), run again after the
+    -- update), and may not read the reference table aispend.teams from here
+    IF aispend._on_citus_worker() THEN
+        RETURN;
+    END IF;
+    -- On a Citus coordinator the copy of the grants to the workers waits for aispend.distribute(), run again
+    -- after the update (docs/scaling.md): the workers are updated after this script.
+    PERFORM pg_catalog.set_config('aispend_update.skip_worker_grants', 'on', true);
+    -- a role granted the dashboard (grant_reader or grant_admin) gets the new objects too; admins can write facts
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole::name AS role_name,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+                       WHERE c.oid = 'aispend.usage'::regclass AND x.grantee = a.grantee
+                         AND x.privilege_type = 'INSERT') AS admin
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'aispend.trend(numeric, numeric)'::regprocedure
+          AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        IF r.admin THEN
+            PERFORM aispend.grant_admin(r.role_name);
+        ELSIF EXISTS (SELECT 1 FROM aispend.teams t WHERE t.team = r.role_name) THEN
+            PERFORM aispend.grant_team(r.role_name);   -- a reader's grants less the live cost model, as before
+        ELSE
+            PERFORM aispend.grant_reader(r.role_name);
+        END IF;
+    END LOOP;
+    PERFORM pg_catalog.set_config('aispend_update.skip_worker_grants', '', true);
+END
+$$;
