@@ -97,9 +97,12 @@ bad=$(grep -c 'FAILED' "$work/fuzz.log")
 [ "$bad" -gt 0 ] && tail -30 "$work/fuzz.log"
 record fuzz "$ok" "$bad"
 
-say "starting PostgreSQL 15 (pg_cron preloaded) as $(cluster_user)"
+# aispend preloaded too, as a Citus coordinator has it: its statement hooks run under every suite here (they do
+# nothing on a single node); the demo runs without.
+say "starting PostgreSQL 15 (pg_cron and aispend preloaded) as $(cluster_user)"
 pg_port=$(free_port)
-start_cluster "$work/pg" "$pg_port" aispend_test || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+start_cluster "$work/pg" "$pg_port" aispend_test "shared_preload_libraries = 'pg_cron,aispend'" ||
+    { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=postgres
 psql -q -X -d postgres -c "CREATE DATABASE aispend_test" >/dev/null
 psql -q -X -d aispend_test -c "CREATE EXTENSION pg_cron; CREATE EXTENSION pgtap; CREATE EXTENSION dblink; CREATE EXTENSION aispend;" >/dev/null

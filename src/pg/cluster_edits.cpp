@@ -1,18 +1,25 @@
 // Changes made by hand on a Citus cluster (UPDATE aispend.usage, COPY into aispend.costs, INSERT INTO
-// aispend.model_prices, TRUNCATE ...), followed as a single node's invalidation triggers follow them
-// (53_invalidation.sql), which cannot run on a cluster:
-//  * a row trigger on every shard of aispend.usage and aispend.costs (aispend._shard_fact_changed) marks the
+// aispend.model_prices, TRUNCATE, a custom name set by UPDATE aispend.workspaces ...), followed as a single
+// node's invalidation and name history triggers follow them (53_invalidation.sql,
+// 54_workspace_management.sql), which cannot run on a cluster:
+//  * a row trigger on the shards of aispend.usage and aispend.costs (aispend._shard_fact_changed) keeps the
 //  row's
-//    UTC day in the co-located shard of aispend._dirty_days, on the same node, and notes its model in that of
-//    aispend.models: once per account, day and model in a query of a shard;
+//    UTC day and model, and their statement trigger (aispend._shard_facts_written) marks the days in the
+//    co-located shard of aispend._dirty_days, on the same node, and notes the models (first and last bucket)
+//    in that of aispend.models: once per account, day and model in a statement of a shard;
+//  * a row trigger on the shards of aispend.sync_runs (aispend._shard_run_changed, in SQL) marks the days a
+//    moved settlement horizon changes;
+//  * a row trigger on the shards of aispend.workspaces (aispend._shard_name_changed, in SQL) keeps a change
+//    of names in the co-located shard of aispend._name_changes;
 //  * a row trigger on the copies of aispend.model_prices (aispend._shard_price_changed) keeps the changed
-//  rules for
-//    the transaction, in the backend that changes the copy: the coordinator's session changes its own copy;
-//  * on the coordinator, after each top-level statement that wrote aispend.usage, aispend.costs or
-//    aispend.model_prices (executor and utility hooks, as pg_stat_statements counts nesting),
-//    aispend._cluster_edits_done() marks the changed rules' days and re-rolls every marked day: a read after
-//    the statement sees the new figures, as it does after a single node's COMMIT.
-// Nothing here holds a C++ object: the hooks and triggers use PostgreSQL's memory and error handling only.
+//    rules for the transaction, in the backend that changes the copy: the coordinator's session its own;
+//  * on the coordinator, after each top-level statement that wrote aispend.usage, aispend.costs,
+//    aispend.model_prices, aispend.workspaces or aispend.sync_runs (executor and utility hooks, nesting
+//    counted as pg_stat_statements counts it), aispend._cluster_edits_done() records the kept name changes,
+//    marks the changed rules' days and re-rolls every marked day: a read after the statement sees the new
+//    figures and history, as one after a single node's COMMIT does.
+// The hooks are installed only by a preloaded library (they must see a statement from its start); the
+// triggers work in any backend. Nothing here holds a C++ object: PostgreSQL's memory and error handling only.
 #include "pg/pg_headers.hpp"
 
 extern "C" {
@@ -25,54 +32,81 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
-#include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 }
 
+#include <initializer_list>
+
 #include "pg/cluster_edits.hpp"
 #include "pg/guard.hpp"
 
 namespace {
 
+ExecutorStart_hook_type prev_start = nullptr;
 ExecutorRun_hook_type prev_run = nullptr;
 ExecutorFinish_hook_type prev_finish = nullptr;
 ProcessUtility_hook_type prev_utility = nullptr;
 
-int depth = 0;               // executor runs and utility commands under way in this backend
-bool edited = false;         // a statement wrote the facts or prices since the last re-roll
-bool every_day = false;      // ... truncated them: every day of every account
-bool flushing = false;       // the re-roll is running
-StringInfo rules = nullptr;  // the changed price rules, a JSON array's elements (TopMemoryContext)
+int depth = 0;                // executor steps and utility commands under way in this backend
+bool edited = false;          // a statement wrote the facts, prices, names or runs since the last re-roll
+bool every_day = false;       // ... truncated one of them: every day of every account
+bool prices_written = false;  // ... wrote the prices (their rules, when this backend changed a copy, below)
+bool flushing = false;        // the re-roll is running
+StringInfo rules = nullptr;   // the changed price rules, a JSON array's elements (TopMemoryContext)
 
 // ---------------------------------------------------------------- what a statement wrote
 
-bool is_tracked(Oid relid) {
+// One of the tables whose changes a cluster follows (not their shards, whose names carry a shard id).
+const char *tracked_name(Oid relid) {
     const Oid nsp = get_namespace_oid("aispend", true);
-    if (!OidIsValid(nsp) || get_rel_namespace(relid) != nsp) return false;
+    if (!OidIsValid(nsp) || get_rel_namespace(relid) != nsp) return nullptr;
     const char *name = get_rel_name(relid);
-    return name != nullptr &&
-           (strcmp(name, "usage") == 0 || strcmp(name, "costs") == 0 || strcmp(name, "model_prices") == 0);
+    if (name == nullptr) return nullptr;
+    for (const char *tracked : {"usage", "costs", "model_prices", "workspaces", "sync_runs"})
+        if (strcmp(name, tracked) == 0) return name;
+    return nullptr;
 }
 
-bool writes_tracked(const PlannedStmt *stmt) {
-    if (stmt->commandType == CMD_SELECT || stmt->commandType == CMD_UTILITY) return false;
+void note_written(const char *name, bool truncated) {
+    edited = true;
+    every_day = every_day || truncated;
+    prices_written = prices_written || strcmp(name, "model_prices") == 0;
+}
+
+// The tables a statement inserts into, updates or deletes from, its data-modifying CTEs included.
+void note_writes(const PlannedStmt *stmt) {
+    if (stmt->commandType == CMD_UTILITY) return;
     ListCell *lc;
     foreach (lc, stmt->rtable) {
         const auto *rte = static_cast<RangeTblEntry *>(lfirst(lc));
-        if (rte->rtekind == RTE_RELATION &&
-            (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 && is_tracked(rte->relid))
-            return true;
+        if (rte->rtekind != RTE_RELATION ||
+            (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0)
+            continue;
+        if (const char *name = tracked_name(rte->relid)) note_written(name, false);
     }
-    return false;
 }
 
-bool names_tracked(RangeVar *rv) {
-    const Oid relid = RangeVarGetRelid(rv, NoLock, true);
-    return OidIsValid(relid) && is_tracked(relid);
+// The tables a utility statement truncates or copies rows into.
+void note_utility_writes(Node *parsetree) {
+    if (IsA(parsetree, TruncateStmt)) {
+        ListCell *lc;
+        foreach (lc, castNode(TruncateStmt, parsetree)->relations) {
+            const Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+            if (const char *name = OidIsValid(relid) ? tracked_name(relid) : nullptr)
+                note_written(name, true);
+        }
+    } else if (IsA(parsetree, CopyStmt)) {
+        const auto *copy = castNode(CopyStmt, parsetree);
+        const Oid relid = copy->is_from && copy->relation != nullptr
+                              ? RangeVarGetRelid(copy->relation, NoLock, true)
+                              : InvalidOid;
+        if (const char *name = OidIsValid(relid) ? tracked_name(relid) : nullptr) note_written(name, false);
+    }
 }
 
 // ---------------------------------------------------------------- the re-roll after a top-level statement
@@ -80,6 +114,7 @@ bool names_tracked(RangeVar *rv) {
 void forget_edits() {
     edited = false;
     every_day = false;
+    prices_written = false;
     if (rules != nullptr) {
         pfree(rules->data);
         pfree(rules);
@@ -88,7 +123,8 @@ void forget_edits() {
 }
 
 // aispend._cluster_edits_done(rules, every_day), when it exists (not before the update that adds it) and
-// Citus is installed in this database (a single node's triggers did the work already).
+// Citus is installed in this database (a single node's triggers did the work already). The rules are NULL
+// when no statement wrote the prices.
 void reroll_edits() {
     if (!edited || flushing || depth != 0 || creating_extension || !IsTransactionState() ||
         IsAbortedTransactionBlockState())
@@ -107,8 +143,8 @@ void reroll_edits() {
     initStringInfo(&json);
     appendStringInfo(&json, "[%s]", rules != nullptr ? rules->data : "");
     Datum values[2] = {CStringGetTextDatum(json.data), BoolGetDatum(every_day)};
-    // after a procedure's COMMIT (CALL aispend.sync) no snapshot is active: one of this transaction's, for
-    // the call
+    const char nulls[2] = {prices_written ? ' ' : 'n', ' '};
+    // after a procedure's COMMIT (CALL aispend.sync) no snapshot is active: one of this transaction's
     const bool own_snapshot = !ActiveSnapshotSet();
     if (own_snapshot) PushActiveSnapshot(GetTransactionSnapshot());
     flushing = true;
@@ -116,8 +152,8 @@ void reroll_edits() {
     {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
         Oid types[2] = {TEXTOID, BOOLOID};
-        SPI_execute_with_args("SELECT aispend._cluster_edits_done($1::jsonb, $2)", 2, types, values, nullptr,
-                              false, 0);
+        SPI_execute_with_args("SELECT aispend._cluster_edits_done($1::pg_catalog.jsonb, $2)", 2, types,
+                              values, nulls, false, 0);
         SPI_finish();
         if (own_snapshot) PopActiveSnapshot();
     }
@@ -126,6 +162,22 @@ void reroll_edits() {
         flushing = false;
         forget_edits();
     }
+    PG_END_TRY();
+}
+
+// Each hook counts itself in depth (as pg_stat_statements counts nesting), so that the re-roll runs once the
+// outermost statement is done.
+void edits_start(QueryDesc *qd, int eflags) {
+    depth++;
+    PG_TRY();
+    {
+        if (prev_start != nullptr)
+            prev_start(qd, eflags);
+        else
+            standard_ExecutorStart(qd, eflags);
+    }
+    PG_FINALLY();
+    { depth--; }
     PG_END_TRY();
 }
 
@@ -155,29 +207,12 @@ void edits_finish(QueryDesc *qd) {
     PG_FINALLY();
     { depth--; }
     PG_END_TRY();
-    if (!flushing && writes_tracked(qd->plannedstmt)) edited = true;
+    if (!flushing) note_writes(qd->plannedstmt);
     reroll_edits();
-}
-
-// Whether a utility statement truncates (or copies rows into) the facts or prices.
-bool truncates_tracked(Node *parsetree) {
-    if (!IsA(parsetree, TruncateStmt)) return false;
-    ListCell *lc;
-    foreach (lc, castNode(TruncateStmt, parsetree)->relations)
-        if (names_tracked(lfirst_node(RangeVar, lc))) return true;
-    return false;
-}
-
-bool copies_into_tracked(Node *parsetree) {
-    if (!IsA(parsetree, CopyStmt)) return false;
-    const auto *copy = castNode(CopyStmt, parsetree);
-    return copy->is_from && copy->relation != nullptr && names_tracked(copy->relation);
 }
 
 void edits_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree, ProcessUtilityContext context,
                    ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc) {
-    const bool truncates = !flushing && truncates_tracked(pstmt->utilityStmt);
-    const bool copies = !flushing && copies_into_tracked(pstmt->utilityStmt);
     depth++;
     PG_TRY();
     {
@@ -189,82 +224,67 @@ void edits_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree, P
     PG_FINALLY();
     { depth--; }
     PG_END_TRY();
-    if (truncates) every_day = true;
-    edited = edited || truncates || copies;
+    if (!flushing && IsTransactionState()) note_utility_writes(pstmt->utilityStmt);
     reroll_edits();
-}
-
-// What a transaction wrote goes with it: re-rolled after its statements, or rolled back. (A procedure that
-// commits between its statements leaves its marks to the next statement's or sync's re-roll.)
-void edits_xact(XactEvent event, void *) {
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT)
-        forget_edits();
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) forget_edits();
 }
 
 // ---------------------------------------------------------------- the shards' triggers
 
-// The account, day and model marked or noted in the current query of a shard (reset with the query).
-struct Seen {
-    char key[NAMEDATALEN + 200];
+// What the row trigger of a shard of the facts saw in a statement, which its statement trigger writes: a mark
+// per account and day, and per account and model its first and last bucket.
+struct PendingKey {
+    NameData account;
+    int64 day;        // a UTC day (days since 2000-01-01); PG_INT64_MIN for a model
+    char model[192];  // a model; empty for a day
+};
+
+struct Pending {
+    PendingKey key;
     TimestampTz first;
     TimestampTz last;
 };
 
-HTAB *seen = nullptr;
-MemoryContext seen_cxt = nullptr;
-LocalTransactionId seen_xact = InvalidLocalTransactionId;
-TimestampTz seen_statement = 0;
+HTAB *pending = nullptr;
+MemoryContext pending_cxt = nullptr;
 
-HTAB *seen_in_query() {
-    if (seen != nullptr && seen_xact == MyProc->lxid && seen_statement == GetCurrentStatementStartTimestamp())
-        return seen;
-    if (seen_cxt == nullptr)
-        seen_cxt = AllocSetContextCreate(TopMemoryContext, "aispend shard marks", ALLOCSET_SMALL_SIZES);
-    MemoryContextReset(seen_cxt);
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(Seen::key);
-    ctl.entrysize = sizeof(Seen);
-    ctl.hcxt = seen_cxt;
-    seen = hash_create("aispend shard marks", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-    seen_xact = MyProc->lxid;
-    seen_statement = GetCurrentStatementStartTimestamp();
-    return seen;
+void forget_pending() {
+    pending = nullptr;
+    if (pending_cxt != nullptr) MemoryContextReset(pending_cxt);
 }
 
-// Forgets what was marked when a subtransaction rolls back (its marks are gone with it).
-void seen_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-    if (event == SUBXACT_EVENT_ABORT_SUB) seen = nullptr;
+void call_fact_written(const char *account, int64 day, const char *model, TimestampTz first,
+                       TimestampTz last) {
+    NameData name;
+    namestrcpy(&name, account);
+    Oid types[5] = {NAMEOID, DATEOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[5] = {NameGetDatum(&name), DateADTGetDatum(static_cast<DateADT>(day)),
+                       model != nullptr ? CStringGetTextDatum(model) : Datum(0), TimestampTzGetDatum(first),
+                       TimestampTzGetDatum(last)};
+    const char nulls[5] = {' ', model == nullptr ? ' ' : 'n', model != nullptr ? ' ' : 'n', ' ', ' '};
+    SPI_execute_with_args("SELECT aispend._shard_fact_written($1, $2, $3, $4, $5)", 5, types, values, nulls,
+                          false, 0);
 }
 
-// True the first time a key (a day of an account, or a model) is seen in this query, or when a time widens
-// the range of times seen with it (a model's first and last bucket).
-bool first_sighting(const char *kind, const char *account, const char *what, TimestampTz at) {
-    char key[sizeof(Seen::key)];
-    const int n = snprintf(key, sizeof(key), "%s|%s|%s", kind, account, what);
-    if (n < 0 || static_cast<size_t>(n) >= sizeof(key)) return true;  // too long to keep: always written
-    bool found = false;
-    auto *entry = static_cast<Seen *>(hash_search(seen_in_query(), key, HASH_ENTER, &found));
-    if (!found) {
-        entry->first = at;
-        entry->last = at;
-        return true;
+void add_pending(const PendingKey &key, TimestampTz at) {
+    if (pending == nullptr) {
+        if (pending_cxt == nullptr)
+            pending_cxt =
+                AllocSetContextCreate(TopMemoryContext, "aispend shard marks", ALLOCSET_SMALL_SIZES);
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(PendingKey);
+        ctl.entrysize = sizeof(Pending);
+        ctl.hcxt = pending_cxt;
+        pending = hash_create("aispend shard marks", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     }
-    if (at >= entry->first && at <= entry->last) return false;
-    entry->first = Min(entry->first, at);
-    entry->last = Max(entry->last, at);
-    return true;
+    bool found = false;
+    auto *entry = static_cast<Pending *>(hash_search(pending, &key, HASH_ENTER, &found));
+    entry->first = found ? Min(entry->first, at) : at;
+    entry->last = found ? Max(entry->last, at) : at;
 }
 
-void call_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls) {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
-    SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    SPI_finish();
-}
-
-// Marks the day of one row of a shard of the facts, and notes the model of a new row (what a price change
-// looks up).
+// One row of a shard of the facts: its day to mark, and the model of a new row (what a price change looks
+// up).
 void fact_row_written(HeapTuple tuple, TupleDesc desc, bool is_new) {
     bool null_account = false, null_bucket = false, null_model = true;
     const Datum account = heap_getattr(tuple, SPI_fnumber(desc, "account"), desc, &null_account);
@@ -273,25 +293,41 @@ void fact_row_written(HeapTuple tuple, TupleDesc desc, bool is_new) {
     const Datum model = model_at > 0 ? heap_getattr(tuple, model_at, desc, &null_model) : Datum(0);
     if (null_account || null_bucket) return;  // the table's NOT NULL constraints refuse the row
     const TimestampTz at = DatumGetTimestampTz(bucket);
-    const TimestampTz day_start = at - (at % USECS_PER_DAY) - (at % USECS_PER_DAY < 0 ? USECS_PER_DAY : 0);
-    const char *acct = NameStr(*DatumGetName(account));
-    const char *model_text = null_model ? nullptr : TextDatumGetCString(model);
-    char day[32];
-    snprintf(day, sizeof(day), "%lld", static_cast<long long>(day_start / USECS_PER_DAY));
-    const bool mark = first_sighting("day", acct, day, day_start);
-    const bool note = model_text != nullptr && first_sighting("model", acct, model_text, at);
-    if (!mark && !note) return;
-    Oid types[3] = {NAMEOID, TIMESTAMPTZOID, TEXTOID};
-    Datum values[3] = {account, bucket, note ? model : Datum(0)};
-    const char nulls[3] = {' ', ' ', note ? ' ' : 'n'};
-    call_sql("SELECT aispend._shard_fact_written($1, $2, $3)", 3, types, values, nulls);
+    PendingKey key;
+    memset(&key, 0, sizeof(key));
+    namestrcpy(&key.account, NameStr(*DatumGetName(account)));
+    key.day = at / USECS_PER_DAY - (at % USECS_PER_DAY < 0 ? 1 : 0);
+    add_pending(key, at);
+    if (null_model) return;
+    const char *model_text = TextDatumGetCString(model);
+    if (strlen(model_text) >= sizeof(key.model)) {  // too long to keep: noted now
+        call_fact_written(NameStr(key.account), key.day, model_text, at, at);
+        return;
+    }
+    key.day = PG_INT64_MIN;
+    strlcpy(key.model, model_text, sizeof(key.model));
+    add_pending(key, at);
 }
 
-TriggerData *row_trigger(FunctionCallInfo fcinfo, const char *name) {
+// Writes what the statement's rows marked (aispend._shard_fact_written), once per account and day or model.
+void write_pending() {
+    if (pending == nullptr) return;
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, pending);
+    while (const auto *entry = static_cast<Pending *>(hash_seq_search(&scan))) {
+        const bool is_model = entry->key.day == PG_INT64_MIN;
+        call_fact_written(NameStr(entry->key.account), is_model ? 0 : entry->key.day,
+                          is_model ? entry->key.model : nullptr, entry->first, entry->last);
+    }
+    forget_pending();
+}
+
+TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *name, bool for_row) {
     if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "aispend: %s is a trigger function", name);
     auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
-    if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
-        elog(ERROR, "aispend: %s fires after each row", name);
+    if (static_cast<bool>(TRIGGER_FIRED_FOR_ROW(td->tg_event)) != for_row ||
+        !TRIGGER_FIRED_AFTER(td->tg_event))
+        elog(ERROR, "aispend: %s fires after each %s", name, for_row ? "row" : "statement");
     return td;
 }
 
@@ -320,22 +356,43 @@ void keep_rule(HeapTuple tuple, TupleDesc desc) {
     MemoryContextSwitchTo(old);
 }
 
+// What a transaction wrote goes with it: re-rolled after its statements, or rolled back. A procedure's COMMIT
+// between its statements keeps it for the re-roll after the CALL.
+void edits_xact(XactEvent event, void *) {
+    const bool ended = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
+                       event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_ABORT ||
+                       event == XACT_EVENT_PARALLEL_ABORT;
+    if (!ended) return;
+    forget_pending();
+    if (depth == 0 || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) forget_edits();
+}
+
+// A subtransaction rolled back takes its rows, and what its statement had marked, with it.
+void edits_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) forget_pending();
+}
+
 }  // namespace
 
 void aispend::pg::install_cluster_edit_hooks() {
+    // the shards' marks are written by their statement triggers in any backend; the re-roll after a statement
+    // needs the hooks from its start, so only a preloaded library installs them (docs/scaling.md)
+    RegisterXactCallback(edits_xact, nullptr);
+    RegisterSubXactCallback(edits_subxact, nullptr);
+    if (!process_shared_preload_libraries_in_progress) return;
+    prev_start = ExecutorStart_hook;
+    ExecutorStart_hook = edits_start;
     prev_run = ExecutorRun_hook;
     ExecutorRun_hook = edits_run;
     prev_finish = ExecutorFinish_hook;
     ExecutorFinish_hook = edits_finish;
     prev_utility = ProcessUtility_hook;
     ProcessUtility_hook = edits_utility;
-    RegisterXactCallback(edits_xact, nullptr);
-    RegisterSubXactCallback(seen_subxact, nullptr);
 }
 
 AISPEND_FUNCTION(aispend_shard_fact_changed) {
     return aispend::pg::pg_call([&] {
-        TriggerData *td = row_trigger(fcinfo, "aispend._shard_fact_changed()");
+        TriggerData *td = trigger_data(fcinfo, "aispend._shard_fact_changed()", true);
         const TupleDesc desc = RelationGetDescr(td->tg_relation);
         // the old row of an UPDATE or DELETE, then the new row of an INSERT or UPDATE
         if (!TRIGGER_FIRED_BY_INSERT(td->tg_event)) fact_row_written(td->tg_trigtuple, desc, false);
@@ -345,9 +402,19 @@ AISPEND_FUNCTION(aispend_shard_fact_changed) {
     });
 }
 
+AISPEND_FUNCTION(aispend_shard_facts_written) {
+    return aispend::pg::pg_call([&] {
+        trigger_data(fcinfo, "aispend._shard_facts_written()", false);
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
+        write_pending();
+        SPI_finish();
+        return PointerGetDatum(nullptr);
+    });
+}
+
 AISPEND_FUNCTION(aispend_shard_price_changed) {
     return aispend::pg::pg_call([&] {
-        TriggerData *td = row_trigger(fcinfo, "aispend._shard_price_changed()");
+        TriggerData *td = trigger_data(fcinfo, "aispend._shard_price_changed()", true);
         const TupleDesc desc = RelationGetDescr(td->tg_relation);
         keep_rule(td->tg_trigtuple, desc);
         if (TRIGGER_FIRED_BY_UPDATE(td->tg_event)) keep_rule(td->tg_newtuple, desc);

@@ -173,5 +173,4 @@ COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
     'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
     'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
     'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
-    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on. On a Citus '
-    'cluster it then rebuilds the rollups of those providers'' accounts.';
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on.';

@@ -86,8 +86,11 @@ CREATE TRIGGER workspace_name_history AFTER UPDATE OF display_name, provider_nam
     EXECUTE FUNCTION aispend._workspace_name_changed();
 
 -- On Citus the trigger cannot run (aispend.distribute drops it: from a shard it would write another distributed
--- table); aispend's writers of names then take the names before (aispend._names_before) and record what changed
--- after (aispend._names_changed). With the trigger in place both do nothing.
+-- table). aispend.distribute() puts a trigger of the shards in its place, which keeps each change in
+-- aispend._name_changes (96_cluster_edits.sql); aispend's writers of names then record those of their account
+-- at once (aispend._names_changed), so that a revert is recorded as one. Without either trigger (a cluster
+-- distributed by 0.9.0 or earlier, until distribute() runs again) they take the names before
+-- (aispend._names_before) and record what changed after. With the single node's trigger both do nothing.
 CREATE FUNCTION aispend._names_before(p_account name)
 RETURNS jsonb LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, aispend, pg_temp
@@ -95,7 +98,8 @@ AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
                 WHERE g.tgrelid = 'aispend.workspaces'::regclass
-                  AND g.tgfoid = 'aispend._workspace_name_changed()'::regprocedure) THEN
+                  AND g.tgfoid IN ('aispend._workspace_name_changed()'::regprocedure,
+                                   'aispend._shard_name_changed()'::regprocedure)) THEN
         RETURN NULL;
     END IF;
     RETURN (SELECT pg_catalog.jsonb_object_agg(w.workspace_id, pg_catalog.jsonb_build_array(w.display_name,
@@ -104,8 +108,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._names_before(name) IS
-    'Internal: an account''s workspace names before a change, when the name history trigger is not in place '
-    '(Citus); NULL when it is.';
+    'Internal: an account''s workspace names before a change, when neither name history trigger is in place '
+    '(a cluster distributed by aispend 0.9.0 or earlier); NULL when one is.';
 
 CREATE FUNCTION aispend._names_changed(p_account name, p_before jsonb)
 RETURNS void LANGUAGE plpgsql
@@ -116,6 +120,11 @@ DECLARE
     o jsonb;
 BEGIN
     IF p_before IS NULL THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                      AND g.tgfoid = 'aispend._shard_name_changed()'::regprocedure) THEN
+            PERFORM aispend._name_changes_recorded(p_account);
+        END IF;
         RETURN;
     END IF;
     FOR w IN SELECT x.workspace_id, x.display_name, x.provider_name, x.name
@@ -130,7 +139,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._names_changed(name, jsonb) IS
-    'Internal: records in the name history what changed since aispend._names_before (nothing when it returned NULL).';
+    'Internal: records in the name history what changed since aispend._names_before; on a Citus cluster, the '
+    'account''s changes the shards'' trigger kept (aispend._name_changes_recorded); nothing on a single node.';
 
 -- A custom name is trimmed of white space of any kind (tabs, line breaks, no-break and other Unicode spaces);
 -- one of only white space means "no custom name"; one longer than 200 characters is refused (a name is shown

@@ -376,18 +376,6 @@ BEGIN
                   HINT = 'Run it on a Citus coordinator (CREATE EXTENSION citus, then citus_add_node for each worker); '
                          'see docs/scaling.md.';
     END IF;
-    -- The sync, the rollups and the dashboard run on a cluster, but not everything does yet (docs/scaling.md):
-    -- only on request.
-    IF NOT coalesce(experimental, false) THEN
-        RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups, the dashboard, the roles and changes made by hand to the facts '
-                           'and prices run on a distributed installation, but a custom name set by an UPDATE of '
-                           'aispend.workspaces is not recorded in the name history, and a change made by hand to '
-                           'aispend.sync_runs is not rolled up.',
-                  HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
-                         'See docs/scaling.md.';
-    END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
             USING ERRCODE = 'invalid_parameter_value';
@@ -440,8 +428,8 @@ BEGIN
               WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
         -- A reference table's triggers would fire on every node's copy, each reading distributed tables from
         -- inside a shard and creating temporary tables (which Citus's two-phase commit refuses): dropped. The
-        -- only ones are the prices' invalidation; on Citus a price change is followed by
-        -- aispend.refresh_rollups() (docs/scaling.md).
+        -- only ones are the prices' invalidation; a row trigger that keeps the changed rules takes its place
+        -- (below).
         FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON aispend.%I', g.tgname, c.relname)
                        FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
                       WHERE g.tgrelid = t AND NOT g.tgisinternal LOOP
@@ -483,23 +471,36 @@ BEGIN
         EXECUTE v_sql;
     END LOOP;
 
-    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT): row triggers a shard can run mark what
-    -- they change, and the coordinator's session re-rolls it after the statement (96_cluster_edits.sql), when it
-    -- has loaded aispend's library before the statement: preloaded, every session has.
+    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT, a custom name set by UPDATE): row
+    -- triggers a shard can run keep what they change, and the coordinator's session re-rolls it and records the
+    -- names after the statement (96_cluster_edits.sql), with the hooks of a preloaded library.
     IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"])aispend($|[\s,"])' THEN
-        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts or prices is '
-                      'rolled up only by a session that has called an aispend function before it'
-            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it '
-                         '(docs/scaling.md); until then run SELECT aispend.refresh_rollups() after such a change.';
+        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts, prices, runs '
+                      'or names is rolled up only by the account''s next sync or aispend.refresh_rollups()'
+            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it (docs/scaling.md).';
     END IF;
-    FOR t, v_sql IN SELECT x.t, x.fn FROM (VALUES ('aispend.usage'::regclass, 'aispend._shard_fact_changed()'),
-                                                  ('aispend.costs'::regclass, 'aispend._shard_fact_changed()'),
-                                                  ('aispend.model_prices'::regclass, 'aispend._shard_price_changed()')) x(t, fn)
-                     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                                        WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure) LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER shard_rows_changed AFTER INSERT OR UPDATE OR DELETE ON %s '
-                                  'FOR EACH ROW EXECUTE FUNCTION %s', t, v_sql);
+    FOR v_sql IN
+        SELECT pg_catalog.format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH %s '
+                                 'EXECUTE FUNCTION %s', x.name, x.t, x.level, x.fn)
+          FROM (VALUES ('aispend.usage'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_fact_changed()'),
+                       ('aispend.usage'::regclass, 'shard_rows_written', 'STATEMENT', 'aispend._shard_facts_written()'),
+                       ('aispend.costs'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_fact_changed()'),
+                       ('aispend.costs'::regclass, 'shard_rows_written', 'STATEMENT', 'aispend._shard_facts_written()'),
+                       ('aispend.sync_runs'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_run_changed()'),
+                       ('aispend.model_prices'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_price_changed()'))
+               AS x(t, name, level, fn)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure)
+    LOOP
+        EXECUTE v_sql;
     END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                      AND g.tgfoid = 'aispend._shard_name_changed()'::regprocedure) THEN
+        CREATE TRIGGER shard_names_changed AFTER UPDATE OF display_name, provider_name ON aispend.workspaces
+            FOR EACH ROW
+            WHEN (OLD.display_name IS DISTINCT FROM NEW.display_name OR OLD.provider_name IS DISTINCT FROM NEW.provider_name)
+            EXECUTE FUNCTION aispend._shard_name_changed();
+    END IF;
 
     -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
     -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
@@ -531,8 +532,9 @@ $$;
 COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
-    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and '
-    'unless experimental => true. See docs/scaling.md.';
+    'Puts in place the shards'' triggers that follow changes made by hand, and copies the roles'' function '
+    'privileges to the workers. Returns what it did. Refuses when Citus is absent. experimental is no longer needed '
+    '(0.9.0 and earlier refused without it) and is accepted for their scripts. See docs/scaling.md.';
 
 REVOKE ALL ON FUNCTION aispend._citus_present() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._on_citus_worker() FROM PUBLIC;

@@ -87,19 +87,11 @@ else
     not_ok "before aispend.distribute(), aispend.undistributed_tables() lists all $n_tables tables (it lists $n_left)"
 fi
 
-# Without experimental => true: refused, not everything runs on a cluster yet (docs/scaling.md).
-if qn coord "$db" "SELECT aispend.distribute(shard_count => 8)" >"$work/gate.log" 2>&1; then
-    not_ok "aispend.distribute() refuses without experimental => true (not everything runs on Citus yet)"
-elif grep -q 'aispend on a Citus cluster is experimental' "$work/gate.log" && [ "$(qn coord "$db" "SELECT count(*) FROM pg_catalog.pg_dist_partition")" = 0 ]; then
-    ok "aispend.distribute() refuses without experimental => true, and distributes nothing"
+if qn coord "$db" "SELECT table_name, distribution, colocated_with FROM aispend.distribute(shard_count => 8)" \
+       >"$work/distribute.log" 2>&1 && ! grep -q WARNING "$work/distribute.log"; then
+    ok "aispend.distribute(shard_count => 8) on the coordinator, aispend preloaded ($(grep -c '|distributed|' "$work/distribute.log") distributed, $(grep -c '|reference|' "$work/distribute.log") reference tables)"
 else
-    not_ok "aispend.distribute() refuses without experimental => true, and distributes nothing" "$work/gate.log"
-fi
-if qn coord "$db" "SET client_min_messages = warning; SELECT table_name, distribution, colocated_with FROM aispend.distribute(shard_count => 8, experimental => true)" \
-       >"$work/distribute.log" 2>&1; then
-    ok "aispend.distribute(shard_count => 8, experimental => true) on the coordinator ($(grep -c '|distributed|' "$work/distribute.log") distributed, $(grep -c '|reference|' "$work/distribute.log") reference tables)"
-else
-    not_ok "aispend.distribute(shard_count => 8, experimental => true) on the coordinator" "$work/distribute.log"
+    not_ok "aispend.distribute(shard_count => 8) on the coordinator, with no warning" "$work/distribute.log"
     finish
 fi
 qn coord "$db" "SELECT table_name, expected, actual FROM aispend.undistributed_tables()" >"$work/left.log" 2>&1
@@ -119,7 +111,7 @@ if [ "$groups" = "1 8 8" ]; then
 else
     not_ok "the distributed tables are co-located in one group of 8 shards (groups, min, max shards: $groups)"
 fi
-if qn coord "$db" "SELECT count(*) FROM aispend.distribute(experimental => true)" >"$work/again.log" 2>&1 && [ "$(cat "$work/again.log")" = 0 ]; then
+if qn coord "$db" "SELECT count(*) FROM aispend.distribute()" >"$work/again.log" 2>&1 && [ "$(cat "$work/again.log")" = 0 ]; then
     ok "aispend.distribute() again does nothing"
 else
     not_ok "aispend.distribute() again does nothing" "$work/again.log"
@@ -260,6 +252,19 @@ SELECT pg_catalog.min(c.bucket_start) AS first_bill FROM aispend.costs c WHERE c
 COPY (SELECT * FROM aispend.costs c WHERE c.account = 'demo_openai' AND c.bucket_start = :'first_bill') TO STDOUT CSV \g hand-costs.csv
 DELETE FROM aispend.costs c WHERE c.account = 'demo_openai' AND c.bucket_start = :'first_bill';
 \copy aispend.costs FROM 'hand-costs.csv' CSV
+SELECT min(w.workspace_id) AS named FROM aispend.workspaces w WHERE w.account = 'demo_anthropic' \gset
+UPDATE aispend.workspaces w SET display_name = 'Named by hand' WHERE w.account = 'demo_anthropic' AND w.workspace_id = :'named';
+SELECT 'history: ' || h.action || ' ' || h.old_name || ' -> ' || h.new_name || ' by ' || h.changed_by
+  FROM aispend.workspace_name_history h WHERE h.account = 'demo_anthropic' AND h.new_name = 'Named by hand';
+SQL
+}
+runs_edit() {  # runs_edit DB STATUS: the costs runs of demo_anthropic of the last 20 days set to STATUS (its
+               # settlement horizon moves back a month, or forward again)
+    psql_coord -d "$1" -At -v status="$2" <<'SQL'
+SET client_min_messages = warning;
+UPDATE aispend.sync_runs r SET status = :'status'
+ WHERE r.account = 'demo_anthropic' AND r.endpoint = 'costs' AND r.complete_through > pg_catalog.now() - interval '20 days';
+SELECT 'settled before ' || coalesce(aispend.settled_before('demo_anthropic')::text, 'none');
 SQL
 }
 fresh() {  # fresh DB: whether the rollups and models are what a rebuild gives, and the days left marked
@@ -278,11 +283,22 @@ SQL
 }
 h1=$( (cd "$work" && hand_edits "$db") 2>&1); h2=$( (cd "$work" && hand_edits "$single") 2>&1)
 f1=$(fresh "$db" 2>&1)
-if [ "$h1" = "$h2" ] && grep -q '^read in the transaction: [0-9]' <<<"$h1" && [ "$f1" = "fresh, 0 days marked" ]; then
-    ok "changes made by hand (prices, usage, costs, COPY) are rolled up on the cluster as on the single node ($f1)"
+if [ "$h1" = "$h2" ] && grep -q '^read in the transaction: [0-9]' <<<"$h1" && grep -q '^history: rename .* -> Named by hand by postgres$' <<<"$h1" &&
+   [ "$f1" = "fresh, 0 days marked" ]; then
+    ok "changes made by hand (prices, usage, costs, COPY, a custom name) are rolled up and recorded on the cluster as on the single node ($f1)"
 else
     printf 'cluster: %s\nsingle node: %s\ncluster after: %s\n' "$h1" "$h2" "$f1" >"$work/hand.diff"
-    not_ok "changes made by hand are rolled up on the cluster as on the single node" "$work/hand.diff"
+    not_ok "changes made by hand are rolled up and recorded on the cluster as on the single node" "$work/hand.diff"
+fi
+# The sync log changed by hand: the last costs runs marked failed move the settlement horizon back, then
+# succeeded again forward; after each the cluster's rollups are what a rebuild gives.
+r1=$(runs_edit "$db" failed 2>&1); r2=$(runs_edit "$single" failed 2>&1); f2=$(fresh "$db" 2>&1)
+r3=$(runs_edit "$db" succeeded 2>&1); r4=$(runs_edit "$single" succeeded 2>&1); f3=$(fresh "$db" 2>&1)
+if [ "$r1" = "$r2" ] && [ "$r3" = "$r4" ] && [ "$r1" != "$r3" ] && [ "$f2 $f3" = "fresh, 0 days marked fresh, 0 days marked" ]; then
+    ok "a costs run changed by hand moves the settlement horizon and is rolled up on the cluster ($r1, then $r3)"
+else
+    printf 'cluster: %s / %s\nsingle node: %s / %s\ncluster after: %s / %s\n' "$r1" "$r3" "$r2" "$r4" "$f2" "$f3" >"$work/runs.diff"
+    not_ok "a costs run changed by hand is rolled up on the cluster" "$work/runs.diff"
 fi
 
 # Each account's rows are in the one shard its name hashes to (per table), so its work is single-shard.
@@ -391,6 +407,7 @@ if citus_setup "$upgraded" "$previous" &&
    qn coord "$upgraded" "ALTER EXTENSION aispend UPDATE" >>"$work/sync-upgraded.log" 2>&1; then
     versions=$(for n in "${citus_nodes[@]}"; do qn "$n" "$upgraded" "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'aispend'"; done | sort -u | tr '\n' ' ')
     newest=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$AISPEND_ROOT/aispend.control")
+    added=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.undistributed_tables()" 2>&1)   # tables the update added
     again=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.distribute(experimental => true)" 2>&1)
     # the old release's team_scope policies (which read Citus tables on the shards) are replaced on every node
     team_policies=$(stale_policies "$upgraded")
@@ -412,8 +429,8 @@ if citus_setup "$upgraded" "$previous" &&
         not_ok "a reader granted on $previous reads on the updated cluster what a superuser reads" "$work/old-reader.diff"
     fi
     left=$(qn coord "$upgraded" "SELECT count(*) FROM aispend.undistributed_tables()" 2>&1)
-    if [ "$versions" = "$newest " ] && [ "$again" = 0 ] && [ "$left" = 0 ]; then
-        ok "$previous distributed and synced, then ALTER EXTENSION aispend UPDATE on the coordinator: $newest on every node, nothing left to distribute"
+    if [ "$versions" = "$newest " ] && [ "$again" = "$added" ] && [ "$left" = 0 ]; then
+        ok "$previous distributed and synced, then ALTER EXTENSION aispend UPDATE on the coordinator: $newest on every node, distribute() again distributes the $added table(s) it added, nothing left"
     else
         not_ok "$previous distributed and synced, then updated on the coordinator (versions: $versions; distribute() again: $again; left: $left)"
     fi

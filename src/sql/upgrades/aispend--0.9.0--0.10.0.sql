@@ -1,20 +1,23 @@
--- aispend 0.9.0 -> 0.10.0: changes made by hand on a Citus cluster rolled up as on a single node
--- (docs/upgrading.md, docs/scaling.md).
+-- aispend 0.9.0 -> 0.10.0: changes made by hand on a Citus cluster rolled up and recorded as on a single node,
+-- and aispend.distribute() no longer experimental (docs/upgrading.md, docs/scaling.md).
 -- Frozen once released: never edit it; a later change ships in aispend--0.10.0--<next>.sql.
 \echo Use "ALTER EXTENSION aispend UPDATE TO '0.10.0'" to load this file. \quit
 
 -- ---- changes made by hand on a cluster (src/sql/96_cluster_edits.sql), exactly as a fresh install defines them
 
-CREATE FUNCTION aispend._shard_fact_written(p_account name, p_bucket timestamptz, p_model text)
+CREATE FUNCTION aispend._shard_fact_written(p_account name, p_day date, p_model text, p_first timestamptz,
+                                            p_last timestamptz)
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v_provider text;
 BEGIN
-    EXECUTE pg_catalog.format('INSERT INTO %s (account, day) VALUES ($1, $2) ON CONFLICT (account, day) DO NOTHING',
-                              aispend._citus_shard('aispend._dirty_days', p_account))
-       USING p_account, (p_bucket AT TIME ZONE 'UTC')::date;
+    IF p_day IS NOT NULL THEN
+        EXECUTE pg_catalog.format('INSERT INTO %s (account, day) VALUES ($1, $2) ON CONFLICT (account, day) DO NOTHING',
+                                  aispend._citus_shard('aispend._dirty_days', p_account))
+           USING p_account, p_day;
+    END IF;
     IF p_model IS NULL THEN
         RETURN;
     END IF;
@@ -29,26 +32,33 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE pg_catalog.format(
-        'INSERT INTO %s AS m (account, provider, model, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+        'INSERT INTO %s AS m (account, provider, model, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (account, model) DO UPDATE
             SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
           WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen',
         aispend._citus_shard('aispend.models', p_account))
-       USING p_account, v_provider, p_model, p_bucket;
+       USING p_account, v_provider, p_model, p_first, p_last;
 END
 $$;
-COMMENT ON FUNCTION aispend._shard_fact_written(name, timestamptz, text) IS
-    'Internal: on a Citus node, marks the UTC day of a row of the facts dirty and notes its model (first and last '
-    'bucket), in the co-located shards of aispend._dirty_days and aispend.models on the same node; the shards'' '
-    'trigger aispend._shard_fact_changed calls it once per account, day and model in a query.';
+COMMENT ON FUNCTION aispend._shard_fact_written(name, date, text, timestamptz, timestamptz) IS
+    'Internal: on a Citus node, marks an account''s UTC day dirty or notes a model it used (first and last bucket), '
+    'in the co-located shards of aispend._dirty_days and aispend.models on the same node; the shards'' statement '
+    'trigger aispend._shard_facts_written calls it once per account and day or model.';
 
 CREATE FUNCTION aispend._shard_fact_changed()
 RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_fact_changed' LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION aispend._shard_fact_changed() IS
-    'Internal: on a Citus cluster, row trigger of the shards of aispend.usage and aispend.costs: marks the days of '
-    'the rows written and notes their models (aispend._shard_fact_written), once per account, day and model in a '
-    'query.';
+    'Internal: on a Citus cluster, row trigger of the shards of aispend.usage and aispend.costs: keeps the UTC day '
+    'of each row written and the model of each new row, for aispend._shard_facts_written.';
+
+CREATE FUNCTION aispend._shard_facts_written()
+RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_facts_written' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION aispend._shard_facts_written() IS
+    'Internal: on a Citus cluster, statement trigger of the shards of aispend.usage and aispend.costs: marks the '
+    'days and notes the models the statement''s rows kept (aispend._shard_fact_written), once per account and day '
+    'or model.';
 
 CREATE FUNCTION aispend._shard_price_changed()
 RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_price_changed' LANGUAGE C
@@ -57,21 +67,175 @@ COMMENT ON FUNCTION aispend._shard_price_changed() IS
     'Internal: on a Citus cluster, row trigger of the copies of aispend.model_prices: keeps the old and new rule '
     'for aispend._cluster_edits_done, in the session that changed them.';
 
--- After a top-level statement that wrote the facts or prices on the coordinator: what the single node's triggers
--- mark (53_invalidation.sql) and its deferred trigger re-rolls at COMMIT.
-CREATE FUNCTION aispend._cluster_edits_done(p_rules jsonb, p_every_day boolean)
+-- ---------------------------------------------------------------- settlement (the costs runs of the sync log)
+
+-- A costs run written on a shard: when the settlement horizon (aispend.settled_before) may have moved, the days
+-- from the lower of the old and new horizon to the account's last day are marked, in the node's co-located
+-- shards: a superset of what the single node's trigger marks (53_invalidation.sql). The old horizon is that of
+-- the runs this transaction has not written, and of the run's old row.
+CREATE FUNCTION aispend._shard_run_changed()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    v_old date;
+    v_new date;
+    v_account name;
+    v_id bigint;
+    v_others date;
+    v_last date;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.endpoint = 'costs' AND OLD.status = 'succeeded' THEN
+        v_old := (OLD.complete_through AT TIME ZONE 'UTC')::date;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.endpoint = 'costs' AND NEW.status = 'succeeded' THEN
+        v_new := (NEW.complete_through AT TIME ZONE 'UTC')::date;
+    END IF;
+    IF v_old IS NOT DISTINCT FROM v_new THEN   -- the run counts as it did
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        v_account := OLD.account;
+        v_id := OLD.id;
+    ELSE
+        v_account := NEW.account;
+        v_id := NEW.id;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT (SELECT (max(r.complete_through) AT TIME ZONE ''UTC'')::date FROM %1$s r
+                  WHERE r.account = $1 AND r.id <> $2 AND r.endpoint = ''costs'' AND r.status = ''succeeded''
+                    AND r.xmin::text <> (pg_catalog.txid_current() %% 4294967296)::text),
+                GREATEST((SELECT s.last_day FROM %2$s s WHERE s.account = $1),
+                         (SELECT (max(c.bucket_start) AT TIME ZONE ''UTC'')::date FROM %3$s c WHERE c.account = $1))',
+        aispend._citus_shard('aispend.sync_runs', v_account), aispend._citus_shard('aispend._rollup_state', v_account),
+        aispend._citus_shard('aispend.costs', v_account))
+       INTO v_others, v_last USING v_account, v_id;
+    EXECUTE pg_catalog.format(
+        'INSERT INTO %s (account, day)
+         SELECT $1, d::date FROM pg_catalog.generate_series($2::timestamp, $3::timestamp, interval ''1 day'') AS d
+         ON CONFLICT (account, day) DO NOTHING',
+        aispend._citus_shard('aispend._dirty_days', v_account))
+       USING v_account, LEAST(v_old, v_new, v_others), v_last;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._shard_run_changed() IS
+    'Internal: on a Citus cluster, row trigger of the shards of aispend.sync_runs: when a costs run written may move '
+    'the account''s settlement horizon, marks the days from the lower of the old and new horizon to the account''s '
+    'last day dirty, in the co-located shard of aispend._dirty_days.';
+
+-- ---------------------------------------------------------------- names
+
+CREATE TABLE aispend._name_changes (
+    account           name NOT NULL,
+    workspace_id      text NOT NULL,
+    seq               bigint NOT NULL,
+    old_display_name  text,
+    new_display_name  text,
+    old_provider_name text,
+    new_provider_name text,
+    old_name          text,
+    new_name          text,
+    CONSTRAINT _name_changes_pkey PRIMARY KEY (account, seq)
+);
+COMMENT ON TABLE aispend._name_changes IS
+    'Internal: on a Citus cluster, workspace name changes kept by the shards'' trigger until they are recorded in '
+    'aispend.workspace_name_history (aispend._name_changes_recorded); empty outside a changing statement.';
+
+-- A workspace's names changed on a shard: kept in the co-located shard of aispend._name_changes on the same node
+-- (the history's ids, its time and role are set when the coordinator records it).
+CREATE FUNCTION aispend._shard_name_changed()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'INSERT INTO %1$s (account, workspace_id, seq, old_display_name, new_display_name, old_provider_name,
+                           new_provider_name, old_name, new_name)
+         SELECT $1, $2, coalesce((SELECT max(c.seq) FROM %1$s c WHERE c.account = $1), 0) + 1, $3, $4, $5, $6, $7, $8',
+        aispend._citus_shard('aispend._name_changes', NEW.account))
+       USING NEW.account, NEW.workspace_id, OLD.display_name, NEW.display_name, OLD.provider_name,
+             NEW.provider_name, OLD.name, NEW.name;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aispend._shard_name_changed() IS
+    'Internal: on a Citus cluster, row trigger of the shards of aispend.workspaces: keeps a change of a workspace''s '
+    'names in the co-located shard of aispend._name_changes, for aispend._name_changes_recorded.';
+
+-- The kept name changes (of one account, or of all) recorded in the history, in the order they were made.
+CREATE FUNCTION aispend._name_changes_recorded(p_account name DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT x.account, x.seq, x.workspace_id, x.old_display_name, x.new_display_name, x.old_provider_name,
+                    x.new_provider_name, x.old_name, x.new_name
+               FROM aispend._name_changes x
+              WHERE p_account IS NULL OR x.account = p_account
+              ORDER BY x.account, x.seq LOOP
+        PERFORM aispend._record_name_change(c.account, c.workspace_id, c.old_display_name, c.new_display_name,
+                                            c.old_provider_name, c.new_provider_name, c.old_name, c.new_name);
+        DELETE FROM aispend._name_changes x WHERE x.account = c.account AND x.seq = c.seq;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aispend._name_changes_recorded(name) IS
+    'Internal: on a Citus cluster, records the name changes the shards'' trigger kept (of one account, or all) in '
+    'aispend.workspace_name_history, in order, as the single node''s trigger does, and forgets them.';
+
+-- ---------------------------------------------------------------- after a statement
+
+-- Whether this node holds a copy (a placement) of a Citus table: the coordinator of a reference table, when it is
+-- in the cluster's metadata (citus_set_coordinator_host).
+CREATE FUNCTION aispend._citus_local_copy(p_table regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v boolean;
+BEGIN
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_shard s
+                              JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid
+                             WHERE s.logicalrelid = $1
+                               AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))'
+       INTO v USING p_table;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION aispend._citus_local_copy(regclass) IS
+    'Internal: on Citus, whether this node holds a placement of a table (the coordinator, of a reference table).';
+
+-- After a top-level statement that wrote the facts or prices on the coordinator: what the single node's triggers
+-- mark (53_invalidation.sql) and its deferred trigger re-rolls at COMMIT.
+-- Its two reads of every shard (the kept name changes, the marked days) are aispend's own bookkeeping, not the
+-- caller's query: a session that refuses queries of several shards (citus.multi_task_query_log_level) still has
+-- its changes rolled up.
+CREATE FUNCTION aispend._cluster_edits_done(p_rules jsonb, p_every_day boolean)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp SET citus.multi_task_query_log_level = 'off'
 AS $$
 DECLARE
     a record;
     m record;
     v_models text[];
 BEGIN
+    -- (a session on a worker node leaves its marks to the account's next sync: its plan of a local shard names
+    -- the shard, which the session cannot tell from the coordinator's own queries of it)
     IF NOT aispend._citus_coordinator() THEN
         RETURN;
     END IF;
-    IF p_every_day THEN   -- a TRUNCATE of the facts or prices
+    -- one connection per node for the rest of the transaction: a change of the alerts or teams may follow
+    PERFORM aispend._citus_sequential();
+    PERFORM aispend._name_changes_recorded();
+    -- prices written, but no rule kept: the coordinator changed no copy of its own (no placement of the reference
+    -- table there, or no local execution): every day
+    IF p_rules IS NOT NULL AND pg_catalog.jsonb_array_length(p_rules) = 0
+       AND NOT (pg_catalog.current_setting('citus.enable_local_execution', true) IS DISTINCT FROM 'off'
+                AND aispend._citus_local_copy('aispend.model_prices')) THEN
+        p_every_day := true;
+    END IF;
+    IF p_every_day THEN   -- a TRUNCATE of the facts, prices, runs or names
         FOR a IN SELECT s.account FROM aispend._rollup_state s ORDER BY 1 LOOP
             PERFORM aispend._mark_all_days(a.account);
         END LOOP;
@@ -84,8 +248,8 @@ BEGIN
         v_models := ARRAY(SELECT x.model FROM aispend.models x WHERE x.account = a.account);
         FOR m IN SELECT DISTINCT x.model, r.valid_from, r.valid_to
                    FROM pg_catalog.unnest(v_models) AS x(model)
-                   JOIN pg_catalog.jsonb_to_recordset(p_rules)
-                        AS r(provider text, match_kind text, pattern text, valid_from date, valid_to date)
+                   JOIN (SELECT DISTINCT * FROM pg_catalog.jsonb_to_recordset(p_rules)
+                                AS j(provider text, match_kind text, pattern text, valid_from date, valid_to date)) r
                      ON r.provider = a.provider AND aispend._price_rule_matches(r.match_kind, r.pattern, x.model)
                   ORDER BY 1, 2, 3 LOOP
             INSERT INTO aispend._dirty_days (account, day)
@@ -102,19 +266,80 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) IS
-    'Internal: on a Citus coordinator, after a statement that wrote the facts or prices: marks the usage days the '
-    'changed price rules (or, after a TRUNCATE, every day) apply to, then re-rolls every marked day; nothing '
-    'elsewhere. The session calls it (src/pg/cluster_edits.cpp).';
+    'Internal: on a Citus coordinator, after a statement that wrote the facts, prices, runs or names: records the '
+    'kept name changes in the history, marks the usage days the changed price rules (NULL: no price written; after '
+    'a TRUNCATE, every day) apply to, then re-rolls every marked day; nothing elsewhere. The session calls it '
+    '(src/pg/cluster_edits.cpp).';
 
-REVOKE ALL ON FUNCTION aispend._shard_fact_written(name, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_fact_written(name, date, text, timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_fact_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_facts_written() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._citus_local_copy(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_price_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_name_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_run_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._name_changes_recorded(name) FROM PUBLIC;
 
 
--- ---- aispend.distribute() puts the shards' row triggers in place (src/sql/95_distribute.sql); the price import
--- no longer rebuilds the rollups on a cluster itself: the session's re-roll after the statement does, of the days
--- the changed prices apply to (src/sql/41_price_import.sql)
+-- ---- aispend's writers of names record, on a cluster, the changes the shards' trigger kept
+-- (src/sql/54_workspace_management.sql); aispend.distribute() puts the shards' row triggers in place and no longer
+-- needs experimental => true (src/sql/95_distribute.sql); the price import no longer rebuilds the rollups on a
+-- cluster itself: the session's re-roll after the statement does, of the days the changed prices apply to
+-- (src/sql/41_price_import.sql)
+
+CREATE OR REPLACE FUNCTION aispend._names_before(p_account name)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                  AND g.tgfoid IN ('aispend._workspace_name_changed()'::regprocedure,
+                                   'aispend._shard_name_changed()'::regprocedure)) THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT pg_catalog.jsonb_object_agg(w.workspace_id, pg_catalog.jsonb_build_array(w.display_name,
+                                                                                          w.provider_name, w.name))
+              FROM aispend.workspaces w WHERE w.account = p_account);
+END
+$$;
+
+COMMENT ON FUNCTION aispend._names_before(name) IS
+    'Internal: an account''s workspace names before a change, when neither name history trigger is in place '
+    '(a cluster distributed by aispend 0.9.0 or earlier); NULL when one is.';
+
+CREATE OR REPLACE FUNCTION aispend._names_changed(p_account name, p_before jsonb)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, aispend, pg_temp
+AS $$
+DECLARE
+    w record;
+    o jsonb;
+BEGIN
+    IF p_before IS NULL THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                      AND g.tgfoid = 'aispend._shard_name_changed()'::regprocedure) THEN
+            PERFORM aispend._name_changes_recorded(p_account);
+        END IF;
+        RETURN;
+    END IF;
+    FOR w IN SELECT x.workspace_id, x.display_name, x.provider_name, x.name
+               FROM aispend.workspaces x WHERE x.account = p_account ORDER BY x.workspace_id LOOP
+        o := p_before -> w.workspace_id;
+        -- a workspace inserted by the change is no rename (the trigger fires on UPDATE only)
+        CONTINUE WHEN o IS NULL
+            OR ((o ->> 0) IS NOT DISTINCT FROM w.display_name AND (o ->> 1) IS NOT DISTINCT FROM w.provider_name);
+        PERFORM aispend._record_name_change(p_account, w.workspace_id, o ->> 0, w.display_name, o ->> 1,
+                                            w.provider_name, o ->> 2, w.name);
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION aispend._names_changed(name, jsonb) IS
+    'Internal: records in the name history what changed since aispend._names_before; on a Citus cluster, the '
+    'account''s changes the shards'' trigger kept (aispend._name_changes_recorded); nothing on a single node.';
 
 CREATE OR REPLACE FUNCTION aispend.distribute(shard_count integer DEFAULT 32, experimental boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, distribution text, colocated_with regclass)
@@ -131,18 +356,6 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Run it on a Citus coordinator (CREATE EXTENSION citus, then citus_add_node for each worker); '
                          'see docs/scaling.md.';
-    END IF;
-    -- The sync, the rollups and the dashboard run on a cluster, but not everything does yet (docs/scaling.md):
-    -- only on request.
-    IF NOT coalesce(experimental, false) THEN
-        RAISE EXCEPTION 'aispend.distribute(): aispend on a Citus cluster is experimental'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'The sync, the rollups, the dashboard, the roles and changes made by hand to the facts '
-                           'and prices run on a distributed installation, but a custom name set by an UPDATE of '
-                           'aispend.workspaces is not recorded in the name history, and a change made by hand to '
-                           'aispend.sync_runs is not rolled up.',
-                  HINT = 'To distribute anyway: SELECT * FROM aispend.distribute(experimental => true). '
-                         'See docs/scaling.md.';
     END IF;
     IF shard_count IS NULL OR shard_count < 1 OR shard_count > 64000 THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
@@ -196,8 +409,8 @@ BEGIN
               WHERE p.distribution = 'reference' AND aispend._citus_kind(p.table_name) IS NULL LOOP
         -- A reference table's triggers would fire on every node's copy, each reading distributed tables from
         -- inside a shard and creating temporary tables (which Citus's two-phase commit refuses): dropped. The
-        -- only ones are the prices' invalidation; on Citus a price change is followed by
-        -- aispend.refresh_rollups() (docs/scaling.md).
+        -- only ones are the prices' invalidation; a row trigger that keeps the changed rules takes its place
+        -- (below).
         FOR v_sql IN SELECT pg_catalog.format('DROP TRIGGER %I ON aispend.%I', g.tgname, c.relname)
                        FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
                       WHERE g.tgrelid = t AND NOT g.tgisinternal LOOP
@@ -239,23 +452,36 @@ BEGIN
         EXECUTE v_sql;
     END LOOP;
 
-    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT): row triggers a shard can run mark what
-    -- they change, and the coordinator's session re-rolls it after the statement (96_cluster_edits.sql), when it
-    -- has loaded aispend's library before the statement: preloaded, every session has.
+    -- Changes made by hand (an UPDATE of the facts, a price set by INSERT, a custom name set by UPDATE): row
+    -- triggers a shard can run keep what they change, and the coordinator's session re-rolls it and records the
+    -- names after the statement (96_cluster_edits.sql), with the hooks of a preloaded library.
     IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"])aispend($|[\s,"])' THEN
-        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts or prices is '
-                      'rolled up only by a session that has called an aispend function before it'
-            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it '
-                         '(docs/scaling.md); until then run SELECT aispend.refresh_rollups() after such a change.';
+        RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts, prices, runs '
+                      'or names is rolled up only by the account''s next sync or aispend.refresh_rollups()'
+            USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it (docs/scaling.md).';
     END IF;
-    FOR t, v_sql IN SELECT x.t, x.fn FROM (VALUES ('aispend.usage'::regclass, 'aispend._shard_fact_changed()'),
-                                                  ('aispend.costs'::regclass, 'aispend._shard_fact_changed()'),
-                                                  ('aispend.model_prices'::regclass, 'aispend._shard_price_changed()')) x(t, fn)
-                     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                                        WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure) LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER shard_rows_changed AFTER INSERT OR UPDATE OR DELETE ON %s '
-                                  'FOR EACH ROW EXECUTE FUNCTION %s', t, v_sql);
+    FOR v_sql IN
+        SELECT pg_catalog.format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH %s '
+                                 'EXECUTE FUNCTION %s', x.name, x.t, x.level, x.fn)
+          FROM (VALUES ('aispend.usage'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_fact_changed()'),
+                       ('aispend.usage'::regclass, 'shard_rows_written', 'STATEMENT', 'aispend._shard_facts_written()'),
+                       ('aispend.costs'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_fact_changed()'),
+                       ('aispend.costs'::regclass, 'shard_rows_written', 'STATEMENT', 'aispend._shard_facts_written()'),
+                       ('aispend.sync_runs'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_run_changed()'),
+                       ('aispend.model_prices'::regclass, 'shard_rows_changed', 'ROW', 'aispend._shard_price_changed()'))
+               AS x(t, name, level, fn)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = x.t AND g.tgfoid = x.fn::regprocedure)
+    LOOP
+        EXECUTE v_sql;
     END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = 'aispend.workspaces'::regclass
+                      AND g.tgfoid = 'aispend._shard_name_changed()'::regprocedure) THEN
+        CREATE TRIGGER shard_names_changed AFTER UPDATE OF display_name, provider_name ON aispend.workspaces
+            FOR EACH ROW
+            WHEN (OLD.display_name IS DISTINCT FROM NEW.display_name OR OLD.provider_name IS DISTINCT FROM NEW.provider_name)
+            EXECUTE FUNCTION aispend._shard_name_changed();
+    END IF;
 
     -- The workers' own copies of the tables (from their CREATE EXTENSION, used by a query started on a worker)
     -- keep the single node's policies when the tables were distributed after the rewrite above: each rewritten
@@ -288,8 +514,9 @@ $$;
 COMMENT ON FUNCTION aispend.distribute(integer, boolean) IS
     'On a Citus coordinator: distributes every table of aispend with an account column by account (co-located, '
     'shard_count shards) and makes every other table a reference table; tables already distributed are skipped. '
-    'Copies the roles'' function privileges to the workers. Returns what it did. Refuses when Citus is absent, and '
-    'unless experimental => true. See docs/scaling.md.';
+    'Puts in place the shards'' triggers that follow changes made by hand, and copies the roles'' function '
+    'privileges to the workers. Returns what it did. Refuses when Citus is absent. experimental is no longer needed '
+    '(0.9.0 and earlier refused without it) and is accepted for their scripts. See docs/scaling.md.';
 
 CREATE OR REPLACE FUNCTION aispend.import_prices(feed jsonb, feed_date date DEFAULT CURRENT_DATE)
 RETURNS TABLE (provider text, models integer, price_rows integer, replaced_rows integer)
@@ -401,8 +628,7 @@ COMMENT ON FUNCTION aispend.import_prices(jsonb, date) IS
     'Loads the genai-prices v2 feed (a JSON array of providers) for providers openai and anthropic (others are '
     'ignored): replaces every origin = import row of those providers, never touches shipped or manual rows. '
     'Match rules: equals -> exact, starts_with -> prefix, others -> regex; date-constrained prices -> valid_from '
-    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on. On a Citus '
-    'cluster it then rebuilds the rollups of those providers'' accounts.';
+    '/ valid_to; tiered prices -> long-context rows (min_input_tokens). feed_date becomes checked_on.';
 
 
 -- ---- privileges as a fresh install sets them, and for the roles that had them
