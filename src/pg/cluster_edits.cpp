@@ -33,6 +33,7 @@ extern "C" {
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
 #include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
@@ -72,22 +73,26 @@ const char *tracked_name(Oid relid) {
     return nullptr;
 }
 
-void note_written(const char *name, bool truncated) {
+// (A price written without a rule kept, because no copy of the prices changed in this backend, then means
+// every day: rows is false when the statement is known to have changed none.)
+void note_written(const char *name, bool truncated, bool rows) {
     edited = true;
     every_day = every_day || truncated;
-    prices_written = prices_written || strcmp(name, "model_prices") == 0;
+    prices_written = prices_written || (rows && strcmp(name, "model_prices") == 0);
 }
 
-// The tables a statement inserts into, updates or deletes from, its data-modifying CTEs included.
-void note_writes(const PlannedStmt *stmt) {
-    if (stmt->commandType == CMD_UTILITY) return;
+// The tables a statement inserts into, updates or deletes from, its data-modifying CTEs included (and those
+// it locks FOR UPDATE, which is harmless).
+void note_writes(const QueryDesc *qd) {
+    if (qd->plannedstmt->commandType == CMD_UTILITY) return;
+    const bool rows = qd->estate == nullptr || qd->estate->es_processed > 0;
     ListCell *lc;
-    foreach (lc, stmt->rtable) {
+    foreach (lc, qd->plannedstmt->rtable) {
         const auto *rte = static_cast<RangeTblEntry *>(lfirst(lc));
         if (rte->rtekind != RTE_RELATION ||
             (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0)
             continue;
-        if (const char *name = tracked_name(rte->relid)) note_written(name, false);
+        if (const char *name = tracked_name(rte->relid)) note_written(name, false, rows);
     }
 }
 
@@ -98,14 +103,15 @@ void note_utility_writes(Node *parsetree) {
         foreach (lc, castNode(TruncateStmt, parsetree)->relations) {
             const Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
             if (const char *name = OidIsValid(relid) ? tracked_name(relid) : nullptr)
-                note_written(name, true);
+                note_written(name, true, true);
         }
     } else if (IsA(parsetree, CopyStmt)) {
         const auto *copy = castNode(CopyStmt, parsetree);
         const Oid relid = copy->is_from && copy->relation != nullptr
                               ? RangeVarGetRelid(copy->relation, NoLock, true)
                               : InvalidOid;
-        if (const char *name = OidIsValid(relid) ? tracked_name(relid) : nullptr) note_written(name, false);
+        if (const char *name = OidIsValid(relid) ? tracked_name(relid) : nullptr)
+            note_written(name, false, true);
     }
 }
 
@@ -207,7 +213,7 @@ void edits_finish(QueryDesc *qd) {
     PG_FINALLY();
     { depth--; }
     PG_END_TRY();
-    if (!flushing) note_writes(qd->plannedstmt);
+    if (!flushing) note_writes(qd);
     reroll_edits();
 }
 
@@ -244,37 +250,60 @@ struct Pending {
     TimestampTz last;
 };
 
-HTAB *pending = nullptr;
-MemoryContext pending_cxt = nullptr;
+HTAB *pending = nullptr;  // in a memory context of its own (hash_create), under TopMemoryContext
 
 void forget_pending() {
+    if (pending != nullptr) hash_destroy(pending);
     pending = nullptr;
-    if (pending_cxt != nullptr) MemoryContextReset(pending_cxt);
 }
 
-void call_fact_written(const char *account, int64 day, const char *model, TimestampTz first,
-                       TimestampTz last) {
-    NameData name;
-    namestrcpy(&name, account);
-    Oid types[5] = {NAMEOID, DATEOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    Datum values[5] = {NameGetDatum(&name), DateADTGetDatum(static_cast<DateADT>(day)),
-                       model != nullptr ? CStringGetTextDatum(model) : Datum(0), TimestampTzGetDatum(first),
-                       TimestampTzGetDatum(last)};
-    const char nulls[5] = {' ', model == nullptr ? ' ' : 'n', model != nullptr ? ' ' : 'n', ' ', ' '};
-    SPI_execute_with_args("SELECT aispend._shard_fact_written($1, $2, $3, $4, $5)", 5, types, values, nulls,
-                          false, 0);
+// One account's days and models, collected into arrays for aispend._shard_facts_kept.
+struct AccountMarks {
+    ArrayBuildState *days = nullptr;
+    ArrayBuildState *models = nullptr;
+    ArrayBuildState *firsts = nullptr;
+    ArrayBuildState *lasts = nullptr;
+};
+
+void add_day(AccountMarks *marks, int64 day) {
+    marks->days = accumArrayResult(marks->days, DateADTGetDatum(static_cast<DateADT>(day)), false, DATEOID,
+                                   CurrentMemoryContext);
+}
+
+void add_model(AccountMarks *marks, const char *model, TimestampTz first, TimestampTz last) {
+    marks->models =
+        accumArrayResult(marks->models, CStringGetTextDatum(model), false, TEXTOID, CurrentMemoryContext);
+    marks->firsts = accumArrayResult(marks->firsts, TimestampTzGetDatum(first), false, TIMESTAMPTZOID,
+                                     CurrentMemoryContext);
+    marks->lasts = accumArrayResult(marks->lasts, TimestampTzGetDatum(last), false, TIMESTAMPTZOID,
+                                    CurrentMemoryContext);
+}
+
+Datum array_or_empty(ArrayBuildState *state, Oid type) {
+    return state != nullptr ? makeArrayResult(state, CurrentMemoryContext)
+                            : PointerGetDatum(construct_empty_array(type));
+}
+
+// Marks an account's days and notes its models in the node's co-located shards, in one call.
+void write_marks(const NameData &account, AccountMarks *marks) {
+    Oid types[5] = {NAMEOID, DATEARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID};
+    Datum values[5] = {NameGetDatum(&account), array_or_empty(marks->days, DATEOID),
+                       array_or_empty(marks->models, TEXTOID), array_or_empty(marks->firsts, TIMESTAMPTZOID),
+                       array_or_empty(marks->lasts, TIMESTAMPTZOID)};
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
+    const int rc = SPI_execute_with_args("SELECT aispend._shard_facts_kept($1, $2, $3, $4, $5)", 5, types,
+                                         values, nullptr, false, 0);
+    if (rc < 0) elog(ERROR, "aispend: aispend._shard_facts_kept failed: %s", SPI_result_code_string(rc));
+    SPI_finish();
 }
 
 void add_pending(const PendingKey &key, TimestampTz at) {
     if (pending == nullptr) {
-        if (pending_cxt == nullptr)
-            pending_cxt =
-                AllocSetContextCreate(TopMemoryContext, "aispend shard marks", ALLOCSET_SMALL_SIZES);
         HASHCTL ctl;
         memset(&ctl, 0, sizeof(ctl));
         ctl.keysize = sizeof(PendingKey);
         ctl.entrysize = sizeof(Pending);
-        ctl.hcxt = pending_cxt;
+        ctl.hcxt = TopMemoryContext;
         pending = hash_create("aispend shard marks", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     }
     bool found = false;
@@ -301,7 +330,9 @@ void fact_row_written(HeapTuple tuple, TupleDesc desc, bool is_new) {
     if (null_model) return;
     const char *model_text = TextDatumGetCString(model);
     if (strlen(model_text) >= sizeof(key.model)) {  // too long to keep: noted now
-        call_fact_written(NameStr(key.account), key.day, model_text, at, at);
+        AccountMarks marks;
+        add_model(&marks, model_text, at, at);
+        write_marks(key.account, &marks);
         return;
     }
     key.day = PG_INT64_MIN;
@@ -309,17 +340,40 @@ void fact_row_written(HeapTuple tuple, TupleDesc desc, bool is_new) {
     add_pending(key, at);
 }
 
-// Writes what the statement's rows marked (aispend._shard_fact_written), once per account and day or model.
+// Writes what the statement's rows kept (aispend._shard_facts_kept), once per account. The table is taken
+// first: what the writes themselves might keep starts a new one. (What a statement rolled back in a
+// subtransaction kept is written too, by the next statement's trigger: a day marked more is re-rolled for
+// nothing, never wrongly.)
 void write_pending() {
-    if (pending == nullptr) return;
+    HTAB *written = pending;
+    pending = nullptr;
+    if (written == nullptr) return;
+    List *accounts = NIL;  // of NameData, in the order first seen
     HASH_SEQ_STATUS scan;
-    hash_seq_init(&scan, pending);
+    hash_seq_init(&scan, written);
     while (const auto *entry = static_cast<Pending *>(hash_seq_search(&scan))) {
-        const bool is_model = entry->key.day == PG_INT64_MIN;
-        call_fact_written(NameStr(entry->key.account), is_model ? 0 : entry->key.day,
-                          is_model ? entry->key.model : nullptr, entry->first, entry->last);
+        ListCell *lc;
+        bool known = false;
+        foreach (lc, accounts)
+            known = known || namestrcmp(static_cast<Name>(lfirst(lc)), NameStr(entry->key.account)) == 0;
+        if (!known) accounts = lappend(accounts, pnstrdup(NameStr(entry->key.account), NAMEDATALEN));
     }
-    forget_pending();
+    ListCell *lc;
+    foreach (lc, accounts) {
+        NameData account;
+        namestrcpy(&account, static_cast<const char *>(lfirst(lc)));
+        AccountMarks marks;
+        hash_seq_init(&scan, written);
+        while (const auto *entry = static_cast<Pending *>(hash_seq_search(&scan))) {
+            if (namestrcmp(&account, NameStr(entry->key.account)) != 0) continue;
+            if (entry->key.day == PG_INT64_MIN)
+                add_model(&marks, entry->key.model, entry->first, entry->last);
+            else
+                add_day(&marks, entry->key.day);
+        }
+        write_marks(account, &marks);
+    }
+    hash_destroy(written);
 }
 
 TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *name, bool for_row) {
@@ -367,18 +421,12 @@ void edits_xact(XactEvent event, void *) {
     if (depth == 0 || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) forget_edits();
 }
 
-// A subtransaction rolled back takes its rows, and what its statement had marked, with it.
-void edits_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-    if (event == SUBXACT_EVENT_ABORT_SUB) forget_pending();
-}
-
 }  // namespace
 
 void aispend::pg::install_cluster_edit_hooks() {
     // the shards' marks are written by their statement triggers in any backend; the re-roll after a statement
     // needs the hooks from its start, so only a preloaded library installs them (docs/scaling.md)
     RegisterXactCallback(edits_xact, nullptr);
-    RegisterSubXactCallback(edits_subxact, nullptr);
     if (!process_shared_preload_libraries_in_progress) return;
     prev_start = ExecutorStart_hook;
     ExecutorStart_hook = edits_start;
@@ -405,9 +453,7 @@ AISPEND_FUNCTION(aispend_shard_fact_changed) {
 AISPEND_FUNCTION(aispend_shard_facts_written) {
     return aispend::pg::pg_call([&] {
         trigger_data(fcinfo, "aispend._shard_facts_written()", false);
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
         write_pending();
-        SPI_finish();
         return PointerGetDatum(nullptr);
     });
 }
@@ -420,4 +466,10 @@ AISPEND_FUNCTION(aispend_shard_price_changed) {
         if (TRIGGER_FIRED_BY_UPDATE(td->tg_event)) keep_rule(td->tg_newtuple, desc);
         return PointerGetDatum(nullptr);
     });
+}
+
+// Whether a row version was written by this transaction, any of its subtransactions included (the sync log's
+// trigger tells the runs a statement wrote from those it found).
+AISPEND_FUNCTION(aispend_written_here) {
+    return BoolGetDatum(TransactionIdIsCurrentTransactionId(DatumGetTransactionId(PG_GETARG_DATUM(0))));
 }

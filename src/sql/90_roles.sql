@@ -23,7 +23,8 @@ BEGIN
     FOR obj IN SELECT c.oid::regclass AS rel
                  FROM pg_class AS c
                 WHERE c.relnamespace = 'aispend'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
-                  AND c.relname NOT IN ('accounts', 'sync_runs', 'refresh_requests', 'webhooks')
+                  -- (aispend._name_changes: a cluster's name changes before they are recorded, of every workspace)
+                  AND c.relname NOT IN ('accounts', 'sync_runs', 'refresh_requests', 'webhooks', '_name_changes')
     LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', obj.rel, role_name);
     END LOOP;

@@ -474,7 +474,7 @@ BEGIN
     -- Changes made by hand (an UPDATE of the facts, a price set by INSERT, a custom name set by UPDATE): row
     -- triggers a shard can run keep what they change, and the coordinator's session re-rolls it and records the
     -- names after the statement (96_cluster_edits.sql), with the hooks of a preloaded library.
-    IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"])aispend($|[\s,"])' THEN
+    IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[\s,"/])aispend($|[\s,"])' THEN
         RAISE WARNING 'aispend is not in shared_preload_libraries: a change made by hand to the facts, prices, runs '
                       'or names is rolled up only by the account''s next sync or aispend.refresh_rollups()'
             USING HINT = 'Add aispend to shared_preload_libraries on the coordinator and restart it (docs/scaling.md).';

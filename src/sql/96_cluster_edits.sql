@@ -11,23 +11,22 @@
 -- aispend._cluster_edits_done(), which records the name changes in the history, marks the changed rules' days and
 -- re-rolls every marked day.
 
--- The rows of a shard of the facts written in a statement: a day marked, or a model noted (its first and last
+-- The rows of a shard of the facts written in a statement: their days marked and their models noted (first and last
 -- bucket), in the node's co-located shards (a query of a shard may read and write no Citus table, but it may the
--- shards of the same node). The shards' statement trigger calls it once per account and day or model.
-CREATE FUNCTION aispend._shard_fact_written(p_account name, p_day date, p_model text, p_first timestamptz,
-                                            p_last timestamptz)
+-- shards of the same node). The shards' statement trigger calls it once per account.
+CREATE FUNCTION aispend._shard_facts_kept(p_account name, p_days date[], p_models text[], p_firsts timestamptz[],
+                                          p_lasts timestamptz[])
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 DECLARE
     v_provider text;
 BEGIN
-    IF p_day IS NOT NULL THEN
-        EXECUTE pg_catalog.format('INSERT INTO %s (account, day) VALUES ($1, $2) ON CONFLICT (account, day) DO NOTHING',
-                                  aispend._citus_shard('aispend._dirty_days', p_account))
-           USING p_account, p_day;
-    END IF;
-    IF p_model IS NULL THEN
+    EXECUTE pg_catalog.format('INSERT INTO %s (account, day) SELECT DISTINCT $1, d.day FROM pg_catalog.unnest($2) AS d(day)
+                               ON CONFLICT (account, day) DO NOTHING',
+                              aispend._citus_shard('aispend._dirty_days', p_account))
+       USING p_account, p_days;
+    IF coalesce(pg_catalog.cardinality(p_models), 0) = 0 THEN
         RETURN;
     END IF;
     -- the account's provider: its server (Citus copies servers to every node), or the one its last sync remembered
@@ -41,18 +40,20 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE pg_catalog.format(
-        'INSERT INTO %s AS m (account, provider, model, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)
+        'INSERT INTO %s AS m (account, provider, model, first_seen, last_seen)
+         SELECT $1, $2, x.model, x.first_seen, x.last_seen
+           FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS x(model, first_seen, last_seen)
          ON CONFLICT (account, model) DO UPDATE
             SET first_seen = LEAST(m.first_seen, excluded.first_seen), last_seen = GREATEST(m.last_seen, excluded.last_seen)
           WHERE excluded.first_seen < m.first_seen OR excluded.last_seen > m.last_seen',
         aispend._citus_shard('aispend.models', p_account))
-       USING p_account, v_provider, p_model, p_first, p_last;
+       USING p_account, v_provider, p_models, p_firsts, p_lasts;
 END
 $$;
-COMMENT ON FUNCTION aispend._shard_fact_written(name, date, text, timestamptz, timestamptz) IS
-    'Internal: on a Citus node, marks an account''s UTC day dirty or notes a model it used (first and last bucket), '
-    'in the co-located shards of aispend._dirty_days and aispend.models on the same node; the shards'' statement '
-    'trigger aispend._shard_facts_written calls it once per account and day or model.';
+COMMENT ON FUNCTION aispend._shard_facts_kept(name, date[], text[], timestamptz[], timestamptz[]) IS
+    'Internal: on a Citus node, marks an account''s UTC days dirty and notes the models it used (each one''s first '
+    'and last bucket), in the co-located shards of aispend._dirty_days and aispend.models on the same node; the '
+    'shards'' statement trigger aispend._shard_facts_written calls it once per account.';
 
 CREATE FUNCTION aispend._shard_fact_changed()
 RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_fact_changed' LANGUAGE C
@@ -66,8 +67,7 @@ RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_facts_written' LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION aispend._shard_facts_written() IS
     'Internal: on a Citus cluster, statement trigger of the shards of aispend.usage and aispend.costs: marks the '
-    'days and notes the models the statement''s rows kept (aispend._shard_fact_written), once per account and day '
-    'or model.';
+    'days and notes the models the statement''s rows kept (aispend._shard_facts_kept), once per account.';
 
 CREATE FUNCTION aispend._shard_price_changed()
 RETURNS trigger AS 'MODULE_PATHNAME', 'aispend_shard_price_changed' LANGUAGE C
@@ -78,10 +78,16 @@ COMMENT ON FUNCTION aispend._shard_price_changed() IS
 
 -- ---------------------------------------------------------------- settlement (the costs runs of the sync log)
 
+CREATE FUNCTION aispend._written_here(row_xmin xid)
+RETURNS boolean AS 'MODULE_PATHNAME', 'aispend_written_here' LANGUAGE C STABLE STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION aispend._written_here(xid) IS
+    'Internal: whether a row version (its xmin) was written by this transaction or one of its subtransactions.';
+
 -- A costs run written on a shard: when the settlement horizon (aispend.settled_before) may have moved, the days
 -- from the lower of the old and new horizon to the account's last day are marked, in the node's co-located
 -- shards: a superset of what the single node's trigger marks (53_invalidation.sql). The old horizon is that of
--- the runs this transaction has not written, and of the run's old row.
+-- the runs this transaction has not written (aispend._written_here), and of the run's old row.
 CREATE FUNCTION aispend._shard_run_changed()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
@@ -113,7 +119,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'SELECT (SELECT (max(r.complete_through) AT TIME ZONE ''UTC'')::date FROM %1$s r
                   WHERE r.account = $1 AND r.id <> $2 AND r.endpoint = ''costs'' AND r.status = ''succeeded''
-                    AND r.xmin::text <> (pg_catalog.txid_current() %% 4294967296)::text),
+                    AND NOT aispend._written_here(r.xmin)),
                 GREATEST((SELECT s.last_day FROM %2$s s WHERE s.account = $1),
                          (SELECT (max(c.bucket_start) AT TIME ZONE ''UTC'')::date FROM %3$s c WHERE c.account = $1))',
         aispend._citus_shard('aispend.sync_runs', v_account), aispend._citus_shard('aispend._rollup_state', v_account),
@@ -158,6 +164,8 @@ RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, aispend, pg_temp
 AS $$
 BEGIN
+    -- one writer of an account's kept changes at a time on this node, which numbers them (classid 'aisn')
+    PERFORM pg_catalog.pg_advisory_xact_lock(1634300782, aispend._lock_key(NEW.account));
     EXECUTE pg_catalog.format(
         'INSERT INTO %1$s (account, workspace_id, seq, old_display_name, new_display_name, old_provider_name,
                            new_provider_name, old_name, new_name)
@@ -185,9 +193,11 @@ BEGIN
                FROM aispend._name_changes x
               WHERE p_account IS NULL OR x.account = p_account
               ORDER BY x.account, x.seq LOOP
+        -- taken first: a change another session recorded meanwhile is not recorded twice
+        DELETE FROM aispend._name_changes x WHERE x.account = c.account AND x.seq = c.seq;
+        CONTINUE WHEN NOT FOUND;
         PERFORM aispend._record_name_change(c.account, c.workspace_id, c.old_display_name, c.new_display_name,
                                             c.old_provider_name, c.new_provider_name, c.old_name, c.new_name);
-        DELETE FROM aispend._name_changes x WHERE x.account = c.account AND x.seq = c.seq;
     END LOOP;
 END
 $$;
@@ -197,26 +207,6 @@ COMMENT ON FUNCTION aispend._name_changes_recorded(name) IS
 
 -- ---------------------------------------------------------------- after a statement
 
--- Whether this node holds a copy (a placement) of a Citus table: the coordinator of a reference table, when it is
--- in the cluster's metadata (citus_set_coordinator_host).
-CREATE FUNCTION aispend._citus_local_copy(p_table regclass) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v boolean;
-BEGIN
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_shard s
-                              JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid
-                             WHERE s.logicalrelid = $1
-                               AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))'
-       INTO v USING p_table;
-    RETURN v;
-END
-$$;
-COMMENT ON FUNCTION aispend._citus_local_copy(regclass) IS
-    'Internal: on Citus, whether this node holds a placement of a table (the coordinator, of a reference table).';
-
--- After a top-level statement that wrote the facts or prices on the coordinator: what the single node's triggers
--- mark (53_invalidation.sql) and its deferred trigger re-rolls at COMMIT.
 -- Its two reads of every shard (the kept name changes, the marked days) are aispend's own bookkeeping, not the
 -- caller's query: a session that refuses queries of several shards (citus.multi_task_query_log_level) still has
 -- its changes rolled up.
@@ -237,11 +227,9 @@ BEGIN
     -- one connection per node for the rest of the transaction: a change of the alerts or teams may follow
     PERFORM aispend._citus_sequential();
     PERFORM aispend._name_changes_recorded();
-    -- prices written, but no rule kept: the coordinator changed no copy of its own (no placement of the reference
-    -- table there, or no local execution): every day
-    IF p_rules IS NOT NULL AND pg_catalog.jsonb_array_length(p_rules) = 0
-       AND NOT (pg_catalog.current_setting('citus.enable_local_execution', true) IS DISTINCT FROM 'off'
-                AND aispend._citus_local_copy('aispend.model_prices')) THEN
+    -- prices changed, but no rule kept: the session changed no copy of its own (the coordinator holds none, or
+    -- Citus changed it over a connection): every day
+    IF pg_catalog.jsonb_array_length(p_rules) = 0 THEN
         p_every_day := true;
     END IF;
     IF p_every_day THEN   -- a TRUNCATE of the facts, prices, runs or names
@@ -280,10 +268,10 @@ COMMENT ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) IS
     'a TRUNCATE, every day) apply to, then re-rolls every marked day; nothing elsewhere. The session calls it '
     '(src/pg/cluster_edits.cpp).';
 
-REVOKE ALL ON FUNCTION aispend._shard_fact_written(name, date, text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._shard_facts_kept(name, date[], text[], timestamptz[], timestamptz[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_fact_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_facts_written() FROM PUBLIC;
-REVOKE ALL ON FUNCTION aispend._citus_local_copy(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION aispend._written_here(xid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_price_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._cluster_edits_done(jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION aispend._shard_name_changed() FROM PUBLIC;
