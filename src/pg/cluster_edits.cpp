@@ -158,8 +158,10 @@ void reroll_edits() {
     {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aispend: SPI_connect failed");
         Oid types[2] = {TEXTOID, BOOLOID};
-        SPI_execute_with_args("SELECT aispend._cluster_edits_done($1::pg_catalog.jsonb, $2)", 2, types,
-                              values, nulls, false, 0);
+        const int rc = SPI_execute_with_args("SELECT aispend._cluster_edits_done($1::pg_catalog.jsonb, $2)",
+                                             2, types, values, nulls, false, 0);
+        if (rc < 0)
+            elog(ERROR, "aispend: aispend._cluster_edits_done failed: %s", SPI_result_code_string(rc));
         SPI_finish();
         if (own_snapshot) PopActiveSnapshot();
     }
@@ -340,23 +342,17 @@ void fact_row_written(HeapTuple tuple, TupleDesc desc, bool is_new) {
     add_pending(key, at);
 }
 
-// Writes what the statement's rows kept (aispend._shard_facts_kept), once per account. The table is taken
-// first: what the writes themselves might keep starts a new one. (What a statement rolled back in a
-// subtransaction kept is written too, by the next statement's trigger: a day marked more is re-rolled for
-// nothing, never wrongly.)
-void write_pending() {
-    HTAB *written = pending;
-    pending = nullptr;
-    if (written == nullptr) return;
-    List *accounts = NIL;  // of NameData, in the order first seen
+// One call of aispend._shard_facts_kept per account of a table of kept marks.
+void write_marks_of(HTAB *written) {
+    List *accounts = NIL;  // their names, in the order first seen
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, written);
     while (const auto *entry = static_cast<Pending *>(hash_seq_search(&scan))) {
         ListCell *lc;
         bool known = false;
         foreach (lc, accounts)
-            known = known || namestrcmp(static_cast<Name>(lfirst(lc)), NameStr(entry->key.account)) == 0;
-        if (!known) accounts = lappend(accounts, pnstrdup(NameStr(entry->key.account), NAMEDATALEN));
+            known = known || strcmp(static_cast<const char *>(lfirst(lc)), NameStr(entry->key.account)) == 0;
+        if (!known) accounts = lappend(accounts, pstrdup(NameStr(entry->key.account)));
     }
     ListCell *lc;
     foreach (lc, accounts) {
@@ -373,6 +369,24 @@ void write_pending() {
         }
         write_marks(account, &marks);
     }
+}
+
+// Writes what the statement's rows kept (aispend._shard_facts_kept), once per account. The table is taken
+// first: what the writes themselves might keep starts a new one. (What a statement rolled back in a
+// subtransaction kept is written too, by the next statement's trigger: a day marked more is re-rolled for
+// nothing, never wrongly.)
+void write_pending() {
+    HTAB *const written = pending;
+    pending = nullptr;
+    if (written == nullptr) return;
+    PG_TRY();
+    { write_marks_of(written); }
+    PG_CATCH();
+    {
+        hash_destroy(written);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
     hash_destroy(written);
 }
 
