@@ -238,6 +238,21 @@ SELECT u.account, u.endpoint, u.bucket_start - interval '40 days', u.bucket_widt
        'gpt-by-hand', 1000000, 3
   FROM aispend.usage u WHERE u.account = 'demo_openai'
  ORDER BY u.bucket_start, u.workspace_id, u.api_key_id, u.model LIMIT 2;
+-- a model name too long for what the shards' triggers keep per statement (192 bytes): noted at once
+INSERT INTO aispend.usage (account, endpoint, bucket_start, bucket_width, workspace_id, api_key_id, model,
+                           output_tokens, requests)
+SELECT u.account, u.endpoint, u.bucket_start - interval '41 days', u.bucket_width, u.workspace_id, u.api_key_id,
+       'gpt-' || pg_catalog.repeat('long', 50), 1000, 1
+  FROM aispend.usage u WHERE u.account = 'demo_openai'
+ ORDER BY u.bucket_start, u.workspace_id, u.api_key_id, u.model LIMIT 1;
+-- a change in a block that commits in its middle, as a procedure may: re-rolled after the block
+DO $$
+BEGIN
+    UPDATE aispend.usage u SET requests = u.requests + 1
+     WHERE u.account = 'demo_openai' AND u.bucket_start < pg_catalog.now() - interval '60 days';
+    COMMIT;
+END
+$$;
 DELETE FROM aispend.usage u WHERE u.account = 'demo_anthropic'
    AND u.bucket_start >= pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '30 days'
    AND u.bucket_start < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '28 days';
@@ -262,8 +277,13 @@ runs_edit() {  # runs_edit DB STATUS: the costs runs of demo_anthropic of the la
                # settlement horizon moves back a month, or forward again)
     psql_coord -d "$1" -At -v status="$2" <<'SQL'
 SET client_min_messages = warning;
+-- in a savepoint: the rows it writes carry a subtransaction's id, still this transaction's
+BEGIN;
+SAVEPOINT edit;
 UPDATE aispend.sync_runs r SET status = :'status'
  WHERE r.account = 'demo_anthropic' AND r.endpoint = 'costs' AND r.complete_through > pg_catalog.now() - interval '20 days';
+RELEASE SAVEPOINT edit;
+COMMIT;
 SELECT 'settled before ' || coalesce(aispend.settled_before('demo_anthropic')::text, 'none');
 SQL
 }
@@ -285,10 +305,27 @@ h1=$( (cd "$work" && hand_edits "$db") 2>&1); h2=$( (cd "$work" && hand_edits "$
 f1=$(fresh "$db" 2>&1)
 if [ "$h1" = "$h2" ] && grep -q '^read in the transaction: [0-9]' <<<"$h1" && grep -q '^history: rename .* -> Named by hand by postgres$' <<<"$h1" &&
    [ "$f1" = "fresh, 0 days marked" ]; then
-    ok "changes made by hand (prices, usage, costs, COPY, a custom name) are rolled up and recorded on the cluster as on the single node ($f1)"
+    ok "changes made by hand (prices, usage with a new and a very long model, costs, COPY, a block that commits, a custom name) are rolled up and recorded on the cluster as on the single node ($f1)"
 else
     printf 'cluster: %s\nsingle node: %s\ncluster after: %s\n' "$h1" "$h2" "$f1" >"$work/hand.diff"
     not_ok "changes made by hand are rolled up and recorded on the cluster as on the single node" "$work/hand.diff"
+fi
+# A TRUNCATE of the costs (rolled back): every day of every account re-rolled after it, no bill left in the rollups.
+truncated=$(psql_coord -d "$db" -At 2>&1 <<'SQL'
+SET client_min_messages = error;
+SELECT 'billed before: ' || (sum(r.billed_cost) > 0) FROM aispend.daily_rollup r;
+BEGIN;
+TRUNCATE aispend.costs;
+SELECT 'billed after: ' || (SELECT coalesce(sum(r.billed_cost), 0) FROM aispend.daily_rollup r) || ', '
+       || (SELECT count(*) FROM aispend._dirty_days) || ' days marked';
+ROLLBACK;
+SQL
+)
+if [ "$truncated" = "$(printf 'billed before: true\nbilled after: 0, 0 days marked')" ]; then
+    ok "a TRUNCATE of the costs on the cluster re-rolls every day after it (no bill left in the rollups; rolled back)"
+else
+    echo "$truncated" >"$work/truncate.log"
+    not_ok "a TRUNCATE of the costs on the cluster re-rolls every day after it" "$work/truncate.log"
 fi
 # The sync log changed by hand: the last costs runs marked failed move the settlement horizon back, then
 # succeeded again forward; after each the cluster's rollups are what a rebuild gives.
